@@ -1,0 +1,26 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: unit tests need nothing but Node; integration tests share one real control
+// plane per run (started in global-setup), so they are slower and run with fewer workers.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["tests/unit/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["tests/integration/**/*.test.ts"],
+          globalSetup: ["tests/integration/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
