@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 // plane per run (started in global-setup), so they are slower and run with fewer workers.
 export default defineConfig({
   test: {
+    reporters: ["default", "./tests/support/summary-reporter.ts"],
     projects: [
       {
         test: {

@@ -27,7 +27,9 @@ async function main(): Promise<void> {
     if (error instanceof CliError && !verbose) {
       process.stderr.write(`error: ${error.message}\n`);
     } else {
-      process.stderr.write(`error: ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}\n`);
+      process.stderr.write(
+        `error: ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}\n`,
+      );
     }
     process.exitCode = error instanceof CliError ? error.exitCode : 1;
   }

@@ -115,7 +115,16 @@ export const vendorCatalog: Record<Vendor, VendorInfo> = {
 };
 
 /** Every interconnect any vendor uses, for the API's enum. */
-export const interconnects = ["nvlink", "xgmi", "ici", "neuronlink", "infiniband", "roce", "efa", "pcie"] as const;
+export const interconnects = [
+  "nvlink",
+  "xgmi",
+  "ici",
+  "neuronlink",
+  "infiniband",
+  "roce",
+  "efa",
+  "pcie",
+] as const;
 export type Interconnect = (typeof interconnects)[number];
 
 /** The vendor that owns an extended resource name, for discovery from node capacity. */

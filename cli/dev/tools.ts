@@ -78,7 +78,11 @@ export const toolNames = Object.keys(builds) as ToolName[];
 function pinnedVersion(build: ToolBuild): string {
   const goMod = readFileSync(join(hackDir, build.module, "go.mod"), "utf8");
   const owner =
-    build.module === "kubernetes" ? "k8s.io/kubernetes" : build.module === "etcd" ? "go.etcd.io/etcd/server/v3" : build.pkg.replace(/\/cmd\/.*$/, "");
+    build.module === "kubernetes"
+      ? "k8s.io/kubernetes"
+      : build.module === "etcd"
+        ? "go.etcd.io/etcd/server/v3"
+        : build.pkg.replace(/\/cmd\/.*$/, "");
   const match = goMod.match(new RegExp(`^\\s*${owner.replaceAll(".", "\\.")} (v[^\\s]+)`, "m"));
   if (!match?.[1]) throw new Error(`hack/${build.module}/go.mod does not pin ${owner}`);
   return match[1];
@@ -115,7 +119,11 @@ export function missingTools(): ToolName[] {
 
 function run(cmd: string, args: string[], cwd: string, log: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CGO_ENABLED: "0" } });
+    const child = spawn(cmd, args, {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CGO_ENABLED: "0" },
+    });
     let tail = "";
     const onData = (chunk: Buffer): void => {
       tail = (tail + chunk.toString()).slice(-8000);
@@ -125,14 +133,21 @@ function run(cmd: string, args: string[], cwd: string, log: (line: string) => vo
     child.stderr.on("data", onData);
     child.on("error", reject);
     child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} failed (exit ${code}) in ${cwd}:\n${tail}`)),
+      code === 0
+        ? resolve()
+        : reject(new Error(`${cmd} ${args.join(" ")} failed (exit ${code}) in ${cwd}:\n${tail}`)),
     );
   });
 }
 
-export interface BuildProgress {
-  (event: { tool: ToolName; index: number; total: number; state: "building" | "built" | "cached"; seconds?: number; detail?: string }): void;
-}
+export type BuildProgress = (event: {
+  tool: ToolName;
+  index: number;
+  total: number;
+  state: "building" | "built" | "cached";
+  seconds?: number;
+  detail?: string;
+}) => void;
 
 /**
  * Builds whatever is missing. Binaries are written to a temporary name and renamed, so an
@@ -155,13 +170,31 @@ export async function ensureTools(progress: BuildProgress = () => {}): Promise<s
     await rm(tmp, { force: true });
     await run(
       "go",
-      ["build", "-trimpath", "-ldflags", ["-s", "-w", ...build.ldflags(version)].join(" "), "-o", tmp, build.pkg],
+      [
+        "build",
+        "-v",
+        "-trimpath",
+        "-ldflags",
+        ["-s", "-w", ...build.ldflags(version)].join(" "),
+        "-o",
+        tmp,
+        build.pkg,
+      ],
       join(hackDir, build.module),
       (line) => progress({ tool, index, total: toolNames.length, state: "building", detail: line }),
     );
     await rename(tmp, join(bin, tool));
-    progress({ tool, index, total: toolNames.length, state: "built", seconds: (Date.now() - started) / 1000 });
+    progress({
+      tool,
+      index,
+      total: toolNames.length,
+      state: "built",
+      seconds: (Date.now() - started) / 1000,
+    });
   }
-  await writeFile(join(toolsDir(), "versions.json"), JSON.stringify(Object.fromEntries(toolNames.map((t) => [t, pinnedVersion(builds[t])])), null, 2));
+  await writeFile(
+    join(toolsDir(), "versions.json"),
+    JSON.stringify(Object.fromEntries(toolNames.map((t) => [t, pinnedVersion(builds[t])])), null, 2),
+  );
   return bin;
 }

@@ -56,7 +56,11 @@ export interface ToolResult {
 }
 
 /** Runs one of the built tools (kubectl, helm, ...) against the test cluster. */
-export function runTool(tool: ToolName, args: string[], opts: { input?: string; kubeconfig?: string } = {}): Promise<ToolResult> {
+export function runTool(
+  tool: ToolName,
+  args: string[],
+  opts: { input?: string; kubeconfig?: string } = {},
+): Promise<ToolResult> {
   return new Promise((resolve) => {
     const child = execFile(
       toolPath(tool),
@@ -71,11 +75,17 @@ export function runTool(tool: ToolName, args: string[], opts: { input?: string; 
   });
 }
 
-export const kubectl = (args: string[], opts?: { input?: string; kubeconfig?: string }): Promise<ToolResult> =>
-  runTool("kubectl", args, opts);
+export const kubectl = (
+  args: string[],
+  opts?: { input?: string; kubeconfig?: string },
+): Promise<ToolResult> => runTool("kubectl", args, opts);
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -87,5 +97,7 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
+  );
 }

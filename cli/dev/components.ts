@@ -1,0 +1,165 @@
+// The command lines of the control-plane components, as a pure function of the ports and
+// files chosen for one cluster, so what runs is easy to read and to test.
+import { join } from "node:path";
+import type { ToolName } from "./tools.ts";
+
+export const componentNames = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+] as const;
+export type ComponentName = (typeof componentNames)[number];
+
+export interface ClusterLayout {
+  dir: string;
+  binDir: string;
+  ports: {
+    etcd: number;
+    etcdPeer: number;
+    apiserver: number;
+    controllerManager: number;
+    scheduler: number;
+    kwok: number;
+  };
+}
+
+export interface ComponentCommand {
+  name: ComponentName;
+  command: string;
+  args: string[];
+}
+
+export const files = (dir: string) => ({
+  etcdData: join(dir, "etcd"),
+  certs: join(dir, "certs"),
+  apiserverCert: join(dir, "certs", "apiserver.crt"),
+  tokens: join(dir, "tokens.csv"),
+  saKey: join(dir, "sa.key"),
+  saPub: join(dir, "sa.pub"),
+  kubeconfig: join(dir, "kubeconfig"),
+  schedulerConfig: join(dir, "scheduler.yaml"),
+  kwokConfig: join(dir, "kwok.yaml"),
+  logs: join(dir, "logs"),
+  state: join(dir, "state.json"),
+});
+
+const bin = (l: ClusterLayout, tool: ToolName): string => join(l.binDir, tool);
+
+export function componentCommands(l: ClusterLayout): ComponentCommand[] {
+  const f = files(l.dir);
+  const etcdUrl = `http://127.0.0.1:${l.ports.etcd}`;
+  const peerUrl = `http://127.0.0.1:${l.ports.etcdPeer}`;
+  // Controllers and the scheduler authenticate with the admin token: this is a throwaway
+  // local cluster, and one credential keeps its setup small.
+  const clientFlags = [
+    `--kubeconfig=${f.kubeconfig}`,
+    `--authentication-kubeconfig=${f.kubeconfig}`,
+    `--authorization-kubeconfig=${f.kubeconfig}`,
+  ];
+  return [
+    {
+      name: "etcd",
+      command: bin(l, "etcd"),
+      args: [
+        "--name=default",
+        `--data-dir=${f.etcdData}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=default=${peerUrl}`,
+        // A test cluster's data is disposable; fsync would make every write wait on the disk.
+        "--unsafe-no-fsync=true",
+        "--quota-backend-bytes=8589934592",
+        "--log-level=warn",
+      ],
+    },
+    {
+      name: "kube-apiserver",
+      command: bin(l, "kube-apiserver"),
+      args: [
+        `--etcd-servers=${etcdUrl}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${l.ports.apiserver}`,
+        `--cert-dir=${f.certs}`,
+        `--token-auth-file=${f.tokens}`,
+        "--authorization-mode=RBAC",
+        `--service-account-key-file=${f.saPub}`,
+        `--service-account-signing-key-file=${f.saKey}`,
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        "--api-audiences=https://kubernetes.default.svc.cluster.local",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        // Endpoints may not point at loopback, and nothing reaches the API through the
+        // kubernetes Service here anyway.
+        "--endpoint-reconciler-type=none",
+        "--allow-privileged=true",
+        "--profiling=false",
+        "--v=0",
+      ],
+    },
+    {
+      name: "kube-controller-manager",
+      command: bin(l, "kube-controller-manager"),
+      args: [
+        ...clientFlags,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        `--secure-port=${l.ports.controllerManager}`,
+        `--cert-dir=${join(f.certs, "kcm")}`,
+        `--service-account-private-key-file=${f.saKey}`,
+        `--root-ca-file=${f.apiserverCert}`,
+        "--use-service-account-credentials=false",
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
+        "--concurrent-gc-syncs=50",
+        "--v=0",
+      ],
+    },
+    {
+      name: "kube-scheduler",
+      command: bin(l, "kube-scheduler"),
+      args: [
+        `--config=${f.schedulerConfig}`,
+        `--authentication-kubeconfig=${f.kubeconfig}`,
+        `--authorization-kubeconfig=${f.kubeconfig}`,
+        "--bind-address=127.0.0.1",
+        `--secure-port=${l.ports.scheduler}`,
+        `--cert-dir=${join(f.certs, "scheduler")}`,
+        "--v=0",
+      ],
+    },
+    {
+      name: "kwok",
+      command: bin(l, "kwok"),
+      args: [
+        `--kubeconfig=${f.kubeconfig}`,
+        `--config=${f.kwokConfig}`,
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--node-lease-duration-seconds=40",
+        // Pod and node IPs are only written into status; nothing is ever sent to them.
+        "--cidr=10.244.0.1/16",
+        "--node-ip=127.0.0.1",
+        `--server-address=127.0.0.1:${l.ports.kwok}`,
+        `--node-port=${l.ports.kwok}`,
+      ],
+    },
+  ];
+}
+
+export function schedulerConfigYaml(kubeconfig: string): string {
+  return [
+    "apiVersion: kubescheduler.config.k8s.io/v1",
+    "kind: KubeSchedulerConfiguration",
+    "clientConnection:",
+    `  kubeconfig: ${JSON.stringify(kubeconfig)}`,
+    "  qps: 500",
+    "  burst: 1000",
+    "leaderElection:",
+    "  leaderElect: false",
+    "",
+  ].join("\n");
+}
