@@ -3,6 +3,7 @@
 // Each command lives in its own file under cli/commands and registers itself here.
 import { Command } from "commander";
 import { registerDev } from "./commands/dev.ts";
+import { registerValidate } from "./commands/validate.ts";
 import { CliError } from "./errors.ts";
 
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .option("--verbose", "print stack traces on errors")
     .showHelpAfterError();
   registerDev(program);
+  registerValidate(program);
   return program;
 }
 

@@ -151,7 +151,9 @@ export class Histogram extends Metric<HistogramChild> {
     let cumulative = 0;
     for (const [i, bound] of this.buckets.entries()) {
       cumulative += child.counts[i] as number;
-      out.push(`${this.name}_bucket${formatLabels({ ...child.labels, le: formatValue(bound) })} ${cumulative}`);
+      out.push(
+        `${this.name}_bucket${formatLabels({ ...child.labels, le: formatValue(bound) })} ${cumulative}`,
+      );
     }
     out.push(`${this.name}_bucket${formatLabels({ ...child.labels, le: "+Inf" })} ${child.count}`);
     out.push(`${this.name}_sum${formatLabels(child.labels)} ${formatValue(child.sum)}`);
@@ -171,7 +173,12 @@ export class MetricsRegistry {
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
     return this.register(name, () => new Gauge(name, help, labelNames), Gauge);
   }
-  histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): Histogram {
+  histogram(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    buckets: readonly number[],
+  ): Histogram {
     return this.register(name, () => new Histogram(name, help, labelNames, buckets), Histogram);
   }
 
@@ -192,7 +199,8 @@ export class MetricsRegistry {
   private register<M extends AnyMetric>(name: string, make: () => M, kind: new (...args: never[]) => M): M {
     const existing = this.metrics.get(name);
     if (existing) {
-      if (!(existing instanceof kind)) throw new Error(`metric ${name} already registered as ${existing.type}`);
+      if (!(existing instanceof kind))
+        throw new Error(`metric ${name} already registered as ${existing.type}`);
       return existing;
     }
     const metric = make();
@@ -233,8 +241,8 @@ export function exponentialBuckets(start: number, factor: number, count: number)
 
 /** controller-runtime's reconcile_time_seconds buckets: fine below a second, coarse up to a minute. */
 export const reconcileTimeBuckets: readonly number[] = [
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5,
-  1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25,
+  1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
 ];
 
 /** client-go's workqueue buckets: 10 ns to 1000 s by decades. */
@@ -244,8 +252,14 @@ export const workqueueBuckets: readonly number[] = exponentialBuckets(10e-9, 10,
 export function registerProcessMetrics(registry: MetricsRegistry): void {
   const rss = registry.gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
   const heap = registry.gauge("nodejs_heap_size_used_bytes", "V8 heap in use in bytes.");
-  const cpu = registry.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
-  const start = registry.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
+  const cpu = registry.counter(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds.",
+  );
+  const start = registry.gauge(
+    "process_start_time_seconds",
+    "Start time of the process since unix epoch in seconds.",
+  );
   start.set({}, Math.floor(Date.now() / 1000 - process.uptime()));
   registry.onCollect(() => {
     const memory = process.memoryUsage();

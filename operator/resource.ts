@@ -62,7 +62,12 @@ export function resourceId(rt: ResourceType): string {
 }
 
 /** The collection or object URL: /api/v1/namespaces/ns/pods/name/status. */
-export function resourcePath(rt: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  rt: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   const root = rt.apiVersion.includes("/") ? `/apis/${rt.apiVersion}` : `/api/${rt.apiVersion}`;
   let path = root;
   if (rt.namespaced && namespace) path += `/namespaces/${encodeURIComponent(namespace)}`;
@@ -84,7 +89,9 @@ export function keyOf(namespace: string | undefined, name: string): string {
 
 export function splitKey(key: string): { namespace: string | undefined; name: string } {
   const slash = key.indexOf("/");
-  return slash < 0 ? { namespace: undefined, name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+  return slash < 0
+    ? { namespace: undefined, name: key }
+    : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
 const core = (kind: string, plural: string, namespaced = true): ResourceType => ({

@@ -7,7 +7,13 @@
 //   global token bucket, so one broken object cannot starve the others or the API server;
 // - timers (`addAfter`) keep only the earliest deadline per key.
 import { PerKeyExponentialBackoff } from "./backoff.ts";
-import { type Counter, type Gauge, type Histogram, type MetricsRegistry, workqueueBuckets } from "./metrics.ts";
+import {
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type MetricsRegistry,
+  workqueueBuckets,
+} from "./metrics.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 export interface WorkQueueOptions {
@@ -57,7 +63,8 @@ export class WorkQueue {
     this.name = options.name;
     this.now = options.now ?? (() => performance.now());
     this.backoff = options.backoff ?? new PerKeyExponentialBackoff();
-    this.retryLimiter = options.retryLimiter ?? new TokenBucket({ ratePerSecond: 10, burst: 100, now: this.now });
+    this.retryLimiter =
+      options.retryLimiter ?? new TokenBucket({ ratePerSecond: 10, burst: 100, now: this.now });
     this.labels = { name: options.name, controller: options.name };
     if (options.metrics) {
       const m = options.metrics;

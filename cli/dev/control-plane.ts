@@ -2,7 +2,7 @@
 // kube-scheduler) plus kwok on free loopback ports, for tests and for `stackctl dev`.
 import { type ChildProcess, fork } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -153,8 +153,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const server = `https://127.0.0.1:${layout.ports.apiserver}`;
 
   const supervisorPath = fileURLToPath(new URL("./supervisor.ts", import.meta.url));
+  // Detached, the supervisor must not hold this process's stdout or stderr open: whoever
+  // waits for `stackctl dev up` to finish reads them to their end.
+  const supervisorLog = opts.detached ? openSync(join(f.logs, "supervisor.log"), "a") : "inherit";
   const supervisor: ChildProcess = fork(supervisorPath, [dir, ...(opts.detached ? ["--detached"] : [])], {
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    stdio: ["ignore", supervisorLog, supervisorLog, "ipc"],
     detached: opts.detached ?? false,
   });
 

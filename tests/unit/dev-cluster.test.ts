@@ -1,14 +1,21 @@
 import { loadAll } from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { vendorCatalog } from "../../crds/vendors.ts";
 import { componentCommands, componentNames } from "../../cli/dev/components.ts";
 import { exitCodeAnnotation, kwokStagesYaml } from "../../cli/dev/kwok-stages.ts";
 import { defaultPreset, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
+import { vendorCatalog } from "../../crds/vendors.ts";
 
 const layout = {
   dir: "/tmp/x",
   binDir: "/tmp/bin",
-  ports: { etcd: 2001, etcdPeer: 2002, apiserver: 2003, controllerManager: 2004, scheduler: 2005, kwok: 2006 },
+  ports: {
+    etcd: 2001,
+    etcdPeer: 2002,
+    apiserver: 2003,
+    controllerManager: 2004,
+    scheduler: 2005,
+    kwok: 2006,
+  },
 };
 
 describe("control-plane command lines", () => {
@@ -19,12 +26,17 @@ describe("control-plane command lines", () => {
   });
 
   it("listens and connects only on loopback", () => {
-    const networkArgs = commands.flatMap((c) => c.args.filter((a) => /^--[a-z-]*(url|address|servers|node-ip)[a-z-]*=/.test(a)));
+    const networkArgs = commands.flatMap((c) =>
+      c.args.filter((a) => /^--[a-z-]*(url|address|servers|node-ip)[a-z-]*=/.test(a)),
+    );
     expect(networkArgs.length).toBeGreaterThan(8);
     for (const arg of networkArgs) {
       const value = arg.slice(arg.indexOf("=") + 1);
       for (const item of value.split(",")) {
-        const host = item.replace(/^[a-z]+=/, "").replace(/^[a-z]+:\/\//, "").split(/[:/]/)[0];
+        const host = item
+          .replace(/^[a-z]+=/, "")
+          .replace(/^[a-z]+:\/\//, "")
+          .split(/[:/]/)[0];
         expect(host, arg).toBe("127.0.0.1");
       }
     }
@@ -60,20 +72,36 @@ describe("simulated accelerator nodes", () => {
   });
 
   it("refuses a vendor without a resource name unless the pool gives one", () => {
-    const pool = { name: "x", nodes: 1, cpu: "1", memory: "1Gi", accelerator: { vendor: "other" as const, model: "m", devicesPerNode: 1, memoryGiB: 1 } };
+    const pool = {
+      name: "x",
+      nodes: 1,
+      cpu: "1",
+      memory: "1Gi",
+      accelerator: { vendor: "other" as const, model: "m", devicesPerNode: 1, memoryGiB: 1 },
+    };
     expect(() => simulatedNodes(pool)).toThrow(/needs a resourceName/);
-    expect(simulatedNodes({ ...pool, accelerator: { ...pool.accelerator, resourceName: "acme.com/npu" } })[0]?.status?.capacity).toHaveProperty(
-      "acme.com/npu",
-      "1",
-    );
+    expect(
+      simulatedNodes({ ...pool, accelerator: { ...pool.accelerator, resourceName: "acme.com/npu" } })[0]
+        ?.status?.capacity,
+    ).toHaveProperty("acme.com/npu", "1");
   });
 });
 
 describe("kwok stages", () => {
   it("is a stream of Stage objects for nodes and pods, including the simulated exits", () => {
-    const docs = loadAll(kwokStagesYaml()) as { kind: string; metadata: { name: string }; spec: { resourceRef: { kind: string } } }[];
+    const docs = loadAll(kwokStagesYaml()) as {
+      kind: string;
+      metadata: { name: string };
+      spec: { resourceRef: { kind: string } };
+    }[];
     expect(docs.every((d) => d.kind === "Stage")).toBe(true);
-    expect(docs.map((d) => d.metadata.name)).toEqual(["node-ready", "pod-running", "pod-succeed", "pod-fail", "pod-delete"]);
+    expect(docs.map((d) => d.metadata.name)).toEqual([
+      "node-ready",
+      "pod-running",
+      "pod-succeed",
+      "pod-fail",
+      "pod-delete",
+    ]);
     expect(kwokStagesYaml()).toContain(exitCodeAnnotation);
   });
 });

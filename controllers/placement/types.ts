@@ -1,0 +1,217 @@
+// Plain input and output shapes of the placement engine. They are deliberately independent of the
+// zod schemas in crds/: the controllers adapt API objects (AcceleratorPool, Node, Pod, the workload
+// kinds) to these, so the engine stays a pure function that a benchmark can drive without an API server.
+import type { Vendor } from "../../crds/vendors.ts";
+
+export type TaintEffect = "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+
+export interface Taint {
+  key: string;
+  value?: string | undefined;
+  effect: TaintEffect;
+}
+
+/** Kubernetes toleration semantics: an empty key with operator Exists tolerates every taint. */
+export interface Toleration {
+  key?: string | undefined;
+  /** Defaults to "Equal", as in the Pod API. */
+  operator?: "Exists" | "Equal" | undefined;
+  value?: string | undefined;
+  /** Empty or absent: tolerates every effect. */
+  effect?: TaintEffect | "" | undefined;
+}
+
+export interface PoolInput {
+  name: string;
+  vendor: Vendor;
+  model: string;
+  /** Memory per device; 0 when unknown (then no minMemoryGiB > 0 is satisfied). */
+  memoryGiB: number;
+  interconnect?: string | undefined;
+  resourceName: string;
+  /** A paused pool admits nothing new; what it already runs is untouched. */
+  paused: boolean;
+  /** Added to every pod placed here, so they count when checking node taints. */
+  tolerations: readonly Toleration[];
+  /** Unknown cost sorts after every known cost. */
+  costPerDeviceHour?: number | undefined;
+  /**
+   * The pool's nodeSelector already resolved against the cluster's Nodes. A node listed by two
+   * pools (overlapping selectors) is one node: its free capacity is shared, never counted twice.
+   */
+  nodeNames: readonly string[];
+}
+
+export interface NodeInput {
+  name: string;
+  ready: boolean;
+  /** spec.unschedulable (cordoned). */
+  unschedulable: boolean;
+  taints: readonly Taint[];
+  /** Devices of the node's pool's resourceName. */
+  allocatableDevices: number;
+  /** Allocatable minus the requests of non-terminated pods bound to the node. */
+  freeDevices: number;
+  allocatableCpuMillis: number;
+  freeCpuMillis: number;
+  allocatableMemoryBytes: number;
+  freeMemoryBytes: number;
+}
+
+/** Mirrors the API's AcceleratorRequirement so a parsed spec can be passed as it is. */
+export interface AcceleratorRequirement {
+  /** Devices per pod; 0 = CPU only (the pod is still placed on a pool, by CPU and memory). */
+  count: number;
+  /** Per device. */
+  minMemoryGiB?: number | undefined;
+  /** Empty or absent: any vendor. */
+  vendors?: readonly Vendor[] | undefined;
+  /** Globs on the pool's model ("H100*", "MI300?"), case-insensitive; empty or absent: any. */
+  models?: readonly string[] | undefined;
+  /** Explicit pin. The order is a preference: an earlier pool wins whenever it has room. */
+  pools?: readonly string[] | undefined;
+  interconnect?: string | undefined;
+}
+
+/** Identical pods: a training job's ranks, one Ray worker group, an inference service's replicas. */
+export interface PodGroup {
+  /** Unique within its workload. */
+  name: string;
+  pods: number;
+  cpuMillis: number;
+  memoryBytes: number;
+  accelerators: AcceleratorRequirement;
+}
+
+export interface Workload {
+  /** Unique, e.g. "TrainingJob/ns/name"; the last tie-breaker of the queue order. */
+  key: string;
+  /** Higher first. */
+  priority: number;
+  /** Milliseconds since the epoch; earlier first among equal priorities. */
+  creationTimestamp: number;
+  /** When it (re)entered the queue, for the starvation guard; defaults to creationTimestamp. */
+  queuedSince?: number | undefined;
+  tolerations?: readonly Toleration[] | undefined;
+  groups: readonly PodGroup[];
+  /**
+   * "gang" (default): every pod of every group or nothing; each group lands on exactly one pool
+   * (different groups may land on different pools).
+   * "replicas": exactly one group of independent pods, split across pools (fill the preferred pool,
+   * then spill to the next); admitted when at least minPods fit, the rest stay pending.
+   */
+  mode?: "gang" | "replicas" | undefined;
+  /** "replicas" only; default 1. */
+  minPods?: number | undefined;
+}
+
+/** Capacity held by an admitted workload whose pods are not yet bound to nodes. */
+export interface Reservation {
+  key: string;
+  nodes: readonly ReservedNode[];
+}
+
+export interface ReservedNode {
+  node: string;
+  devices: number;
+  cpuMillis: number;
+  memoryBytes: number;
+}
+
+export interface PlacementInput {
+  pools: readonly PoolInput[];
+  nodes: readonly NodeInput[];
+  /** Admitted but not yet bound: subtracted from free capacity before anything is placed. */
+  reservations?: readonly Reservation[] | undefined;
+  /** Workloads waiting for admission (not the admitted ones: those are reservations or pods). */
+  workloads: readonly Workload[];
+  /** The caller's clock in ms since the epoch; only the starvation guard reads it. */
+  now?: number | undefined;
+}
+
+export interface PlacementOptions {
+  /**
+   * A gang queued for at least this long that still does not fit holds, for this pass, the pools
+   * it is closest to fitting on: workloads behind it may not be admitted there. Off when absent
+   * or when input.now is absent.
+   */
+  starvationAfterMs?: number | undefined;
+  /** Pools listed in a queued workload's reason before "and N more". Default 4. */
+  maxPoolsInReason?: number | undefined;
+}
+
+export interface NodeAssignment {
+  node: string;
+  pods: number;
+  devices: number;
+  cpuMillis: number;
+  memoryBytes: number;
+}
+
+export interface PoolPlacement {
+  pool: string;
+  vendor: Vendor;
+  resourceName: string;
+  pods: number;
+  /** Sorted by node name. */
+  nodes: NodeAssignment[];
+}
+
+export interface GroupAdmission {
+  group: string;
+  pods: number;
+  /** Exactly one for a gang's group; one or more for "replicas". */
+  placements: PoolPlacement[];
+}
+
+export interface Admission {
+  key: string;
+  /** Sorted by group name. */
+  groups: GroupAdmission[];
+  /** "replicas" only: pods that did not fit this pass; 0 for gangs. */
+  pendingPods: number;
+  /** Why the pending pods did not fit, when pendingPods > 0. */
+  pendingReason?: string | undefined;
+}
+
+export type QueuedCode = "InsufficientCapacity" | "PoolPaused" | "PoolHeld" | "NoReadyNodes";
+
+export interface QueuedWorkload {
+  key: string;
+  /** 1-based, in queue order, counting only queued workloads. */
+  position: number;
+  code: QueuedCode;
+  reason: string;
+  /** Queued long enough to trigger the starvation guard. */
+  starving: boolean;
+}
+
+export type UnschedulableCode =
+  | "InvalidRequest"
+  | "NoMatchingPool"
+  | "Untolerated"
+  | "ExceedsNodeCapacity"
+  | "ExceedsPoolCapacity";
+
+/** Would not fit even if every matching pool were empty, ready, uncordoned and unpaused. */
+export interface UnschedulableWorkload {
+  key: string;
+  code: UnschedulableCode;
+  reason: string;
+}
+
+export interface PoolHold {
+  pool: string;
+  /** The starving workload that the pool is held for. */
+  key: string;
+}
+
+export interface PlacementResult {
+  /** In admission (queue) order. */
+  admitted: Admission[];
+  /** In queue order; positions 1..n. */
+  queued: QueuedWorkload[];
+  /** In queue order. Re-evaluated every pass: adding nodes or pools can lift the verdict. */
+  unschedulable: UnschedulableWorkload[];
+  holds: PoolHold[];
+}

@@ -1,0 +1,264 @@
+// InferenceService: a vLLM-style OpenAI-compatible model server, possibly spread over pools of
+// different vendors behind one Service.
+import { z } from "zod";
+import { acceleratorRequirement } from "./accelerators.ts";
+import {
+  conditionsField,
+  DNS_1035_LABEL,
+  envField,
+  imageRef,
+  observedGenerationField,
+  quantity,
+  resourcesField,
+  secretReference,
+  vendorImagesField,
+} from "./common.ts";
+import { defineKind } from "./kind.ts";
+import { listMap, withRules } from "./kit.ts";
+
+const MAX_REPLICAS = 1000;
+
+// One source for both the CEL rule and Node, so the two can never disagree. No backslashes or
+// quotes: the text is pasted into a CEL string literal as is.
+export const MODEL_URI_PATTERN =
+  "^(hf://[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*(@[-A-Za-z0-9_./]+)?" +
+  "|s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9](/[-A-Za-z0-9_.=+/]*)?" +
+  "|pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[-A-Za-z0-9_.=+/]*)?)$";
+const modelUriRegExp = new RegExp(MODEL_URI_PATTERN);
+
+const modelUri = withRules(z.string().min(1).max(1024), [
+  {
+    rule: `self.matches('${MODEL_URI_PATTERN}')`,
+    message: "uri must be hf://<org>/<model>[@<revision>], s3://<bucket>[/<path>] or pvc://<claim>[/<path>]",
+    holds: (uri) => modelUriRegExp.test(uri),
+  },
+]);
+
+const model = withRules(
+  z
+    .strictObject({
+      uri: modelUri.describe(
+        "Where the weights are: hf://<org>/<model>[@<revision>] (Hugging Face; revision is a branch, tag or commit), s3://<bucket>/<path> or pvc://<claim>/<path> (a claim in the service's namespace).",
+      ),
+      name: z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[A-Za-z0-9][-A-Za-z0-9_./:]*$/)
+        .describe("Model name clients send in OpenAI requests; default: the service's name.")
+        .optional(),
+      secretRef: secretReference()
+        .describe(
+          "Secret with download credentials: HF_TOKEN for hf://; AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_ENDPOINT_URL, AWS_REGION for s3://. Its keys become the downloader's environment.",
+        )
+        .optional(),
+    })
+    .describe("The model to serve and where to fetch it from."),
+  [
+    {
+      rule: "!has(self.secretRef) || !self.uri.startsWith('pvc://')",
+      message: "secretRef is not used with pvc:// models",
+      fieldPath: ".secretRef",
+      holds: (m) => m.secretRef === undefined || !m.uri.startsWith("pvc://"),
+    },
+  ],
+);
+
+const engine = z
+  .strictObject({
+    image: imageRef().describe(
+      "Model server image (vllm/vllm-openai:v0.11.0); see images for per-vendor builds.",
+    ),
+    images: vendorImagesField("the model server (rocm/vllm for amd, vllm/vllm-tpu for google)"),
+    tensorParallelSize: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe("Devices one replica shards the model over; at most accelerators.count."),
+    maxModelLen: z
+      .int()
+      .min(1)
+      .max(10000000)
+      .describe("Context length in tokens; default: the model's own.")
+      .optional(),
+    args: z
+      .array(z.string().max(1024))
+      .max(64)
+      .describe(
+        "Extra server arguments, appended after the ones the operator derives (--gpu-memory-utilization=0.9).",
+      )
+      .optional(),
+    env: envField("the model server"),
+  })
+  .describe("The model server: image and engine settings.");
+
+const percentOrCount = () =>
+  z.union([
+    z.int().min(0).max(MAX_REPLICAS),
+    z
+      .string()
+      .max(4)
+      .regex(/^(100|[1-9]?[0-9])%$/),
+  ]);
+
+const isZero = (v: number | string) => v === 0 || v === "0%";
+
+const rollout = withRules(
+  z
+    .strictObject({
+      maxSurge: percentOrCount()
+        .default(1)
+        .describe("Extra replicas allowed during a rollout, as a count or a percentage of replicas."),
+      maxUnavailable: percentOrCount()
+        .default(0)
+        .describe("Replicas that may be unavailable during a rollout, as a count or a percentage."),
+    })
+    .describe("How replicas are replaced when the spec changes."),
+  [
+    {
+      rule: "!((self.maxSurge == 0 || self.maxSurge == '0%') && (self.maxUnavailable == 0 || self.maxUnavailable == '0%'))",
+      message: "maxSurge and maxUnavailable must not both be zero",
+      fieldPath: ".maxUnavailable",
+      holds: (r) => !(isZero(r.maxSurge) && isZero(r.maxUnavailable)),
+    },
+  ],
+);
+
+export const inferenceServiceSpec = withRules(
+  z
+    .strictObject({
+      model,
+      engine,
+      accelerators: acceleratorRequirement.optional(),
+      resources: resourcesField("replica"),
+      replicas: z
+        .int()
+        .min(0)
+        .max(MAX_REPLICAS)
+        .default(1)
+        .describe(
+          "Model server pods wanted, over all pools; the scale subresource, so kubectl scale and an HPA work.",
+        ),
+      modelCache: z
+        .strictObject({
+          size: quantity().describe("Size of the cache volume (200Gi)."),
+          storageClassName: z
+            .string()
+            .max(253)
+            .describe("StorageClass of the cache volume; unset: the cluster default.")
+            .optional(),
+        })
+        .describe(
+          "A persistent volume the model is downloaded into once and read by the replicas; unset: each pod downloads into an emptyDir.",
+        )
+        .optional(),
+      rollout: rollout.prefault({}),
+    })
+    .describe("The model, the engine, the accelerators per replica and how many replicas."),
+  [
+    {
+      rule: "self.engine.tensorParallelSize == 1 || (has(self.accelerators) && self.engine.tensorParallelSize <= self.accelerators.count)",
+      message: "engine.tensorParallelSize must not exceed accelerators.count",
+      fieldPath: ".engine.tensorParallelSize",
+      holds: (s) =>
+        s.engine.tensorParallelSize === 1 || s.engine.tensorParallelSize <= (s.accelerators?.count ?? 0),
+    },
+  ],
+);
+export type InferenceServiceSpec = z.output<typeof inferenceServiceSpec>;
+
+export const inferenceServicePhases = ["Pending", "Loading", "Ready", "Degraded"] as const;
+export type InferenceServicePhase = (typeof inferenceServicePhases)[number];
+
+const count = (what: string) => z.int().min(0).describe(what).optional();
+
+export const inferenceServiceStatus = z
+  .strictObject({
+    observedGeneration: observedGenerationField(),
+    phase: z.enum(inferenceServicePhases).describe("Pending, Loading, Ready or Degraded.").optional(),
+    replicas: count("Model server pods that exist, over all pools (the scale subresource reads it)."),
+    readyReplicas: count("Model server pods that are ready."),
+    selector: z
+      .string()
+      .max(1024)
+      .describe("Label selector of the pods, in string form, for the scale subresource and HPAs.")
+      .optional(),
+    url: z
+      .string()
+      .max(512)
+      .describe("OpenAI-compatible base URL: http://<name>.<namespace>.svc:8000/v1.")
+      .optional(),
+    placements: listMap(
+      z
+        .strictObject({
+          pool: z.string().max(253).describe("The AcceleratorPool."),
+          replicas: count("Replicas placed on the pool."),
+          readyReplicas: count("Ready replicas on the pool."),
+        })
+        .describe("Replicas on one pool."),
+      "pool",
+      32,
+    )
+      .describe("Where the replicas run: one entry per pool in use; a service may span vendors.")
+      .optional(),
+    conditions: conditionsField(["Ready"]),
+  })
+  .describe("What the operator last observed about the service.");
+export type InferenceServiceStatus = z.output<typeof inferenceServiceStatus>;
+
+export const inferenceServiceResource = defineKind({
+  kind: "InferenceService",
+  plural: "inferenceservices",
+  singular: "inferenceservice",
+  shortNames: ["isvc"],
+  scope: "Namespaced",
+  description:
+    "InferenceService serves a model through a vLLM-style OpenAI-compatible server: one Deployment per AcceleratorPool in use, each with its vendor's image, behind one Service on port 8000.",
+  name: {
+    maxLength: 45,
+    pattern: DNS_1035_LABEL,
+    why: "the name is a Service name and the prefix of one Deployment per pool",
+  },
+  spec: inferenceServiceSpec,
+  status: inferenceServiceStatus,
+  printerColumns: [
+    { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Lifecycle phase." },
+    { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas", description: "Ready replicas." },
+    { name: "Replicas", type: "integer", jsonPath: ".status.replicas", description: "Replicas that exist." },
+    { name: "URL", type: "string", jsonPath: ".status.url", description: "OpenAI base URL.", priority: 1 },
+    {
+      name: "Age",
+      type: "date",
+      jsonPath: ".metadata.creationTimestamp",
+      description: "Time since creation.",
+    },
+  ],
+  scale: {
+    specReplicasPath: ".spec.replicas",
+    statusReplicasPath: ".status.replicas",
+    labelSelectorPath: ".status.selector",
+  },
+});
+export type InferenceService = z.output<typeof inferenceServiceResource.schema>;
+
+/** The parts of a model URI; undefined when it is not one. */
+export function parseModelUri(
+  uri: string,
+):
+  | { scheme: "hf"; repo: string; revision: string | undefined }
+  | { scheme: "s3"; bucket: string; path: string }
+  | { scheme: "pvc"; claim: string; path: string }
+  | undefined {
+  if (!modelUriRegExp.test(uri)) return undefined;
+  const [scheme, rest = ""] = uri.split("://", 2) as [string, string | undefined];
+  const slash = rest.indexOf("/");
+  const head = slash < 0 ? rest : rest.slice(0, slash);
+  const tail = slash < 0 ? "" : rest.slice(slash + 1);
+  if (scheme === "hf") {
+    const [repo = rest, revision] = rest.split("@", 2);
+    return { scheme, repo, revision };
+  }
+  if (scheme === "s3") return { scheme, bucket: head, path: tail };
+  return { scheme: "pvc", claim: head, path: tail };
+}

@@ -1,0 +1,5 @@
+// The controllers the operator runs. Adding one is one line: import its factory from
+// controllers/<kind>/ and append it here (pools, training, ray, inference).
+import type { ControllerFactory } from "./controller.ts";
+
+export const controllerFactories: ControllerFactory[] = [];

@@ -1,0 +1,430 @@
+// A lean JSON client for the Kubernetes API over node:https. The generated client would
+// deserialize every object into class instances (and keep managedFields); here responses
+// stay plain JSON, watches are read line by line from one long response, and every request
+// except watches passes one token bucket (--kube-api-qps / --kube-api-burst). Credentials
+// come from @kubernetes/client-node's KubeConfig, which knows kubeconfig files, in-cluster
+// service-account tokens (re-read when rotated) and exec plugins.
+import http from "node:http";
+import https from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Counter, MetricsRegistry } from "./metrics.ts";
+import { type KubeObject, type ObjectList, type ResourceType, resourcePath } from "./resource.ts";
+import { TokenBucket } from "./token-bucket.ts";
+
+/** A failed API call, carrying the HTTP status and the Status object's reason. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  readonly body: unknown;
+  constructor(status: number, reason: string, message: string, body?: unknown) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.reason = reason;
+    this.body = body;
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.status === 404;
+export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.status === 409;
+export const isGone = (e: unknown): boolean => e instanceof ApiError && e.status === 410;
+export const isAlreadyExists = (e: unknown): boolean =>
+  e instanceof ApiError && e.status === 409 && e.reason === "AlreadyExists";
+
+export type PatchType = "apply" | "merge" | "json" | "strategic";
+
+const patchContentType: Record<PatchType, string> = {
+  apply: "application/apply-patch+yaml",
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  strategic: "application/strategic-merge-patch+json",
+};
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface WatchEvent<T = KubeObject> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: T;
+}
+
+export interface WatchOptions {
+  query?: Query;
+  signal?: AbortSignal;
+  /** Called once the server accepted the watch (HTTP 200): the connection is alive. */
+  onOpen?: () => void;
+  /** Destroys the connection after this long without a byte from the server. */
+  idleTimeoutMs?: number;
+}
+
+export interface KubeClientOptions {
+  kubeConfig: KubeConfig;
+  /** Requests per second across the client; 0 disables the limit. */
+  qps?: number;
+  burst?: number;
+  userAgent?: string;
+  requestTimeoutMs?: number;
+  metrics?: MetricsRegistry;
+}
+
+interface Connection {
+  base: URL;
+  transport: typeof http | typeof https;
+  agent: http.Agent;
+  watchAgent: http.Agent;
+}
+
+// Bearer tokens from exec plugins and projected service-account files expire; asking the
+// KubeConfig again this often picks up the new one without paying for it per request.
+const credentialRefreshMs = 30_000;
+
+export class KubeClient {
+  readonly kubeConfig: KubeConfig;
+  private readonly limiter: TokenBucket;
+  private readonly userAgent: string;
+  private readonly requestTimeoutMs: number;
+  private readonly requestsTotal: Counter | undefined;
+  private connection: Promise<Connection> | undefined;
+  private headers: Record<string, string> = {};
+  private headersAt = Number.NEGATIVE_INFINITY;
+  private headersPending: Promise<void> | undefined;
+
+  constructor(options: KubeClientOptions) {
+    this.kubeConfig = options.kubeConfig;
+    this.limiter = new TokenBucket({ ratePerSecond: options.qps ?? 50, burst: options.burst ?? 100 });
+    this.userAgent = options.userAgent ?? "sovereign-stack-operator";
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.requestsTotal = options.metrics?.counter(
+      "rest_client_requests_total",
+      "Number of HTTP requests, partitioned by status code, method, and host.",
+      ["code", "method", "host"],
+    );
+  }
+
+  /** The API server's URL, e.g. https://127.0.0.1:6443. */
+  get server(): string {
+    return this.kubeConfig.getCurrentCluster()?.server ?? "";
+  }
+
+  // ---- typed helpers --------------------------------------------------------------------
+
+  get<T extends KubeObject = KubeObject>(rt: ResourceType, name: string, namespace?: string): Promise<T> {
+    return this.request<T>("GET", resourcePath(rt, namespace, name));
+  }
+
+  /** Returns undefined instead of throwing when the object does not exist. */
+  async getOrUndefined<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    name: string,
+    namespace?: string,
+  ): Promise<T | undefined> {
+    try {
+      return await this.get<T>(rt, name, namespace);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  list<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    options: { namespace?: string; query?: Query; signal?: AbortSignal } = {},
+  ): Promise<ObjectList<T>> {
+    return this.request<ObjectList<T>>("GET", resourcePath(rt, options.namespace), {
+      query: options.query,
+      signal: options.signal,
+    });
+  }
+
+  create<T extends KubeObject = KubeObject>(rt: ResourceType, obj: KubeObject, query?: Query): Promise<T> {
+    return this.request<T>("POST", resourcePath(rt, obj.metadata.namespace), { body: obj, query });
+  }
+
+  replace<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    obj: KubeObject,
+    subresource?: string,
+  ): Promise<T> {
+    return this.request<T>("PUT", resourcePath(rt, obj.metadata.namespace, obj.metadata.name, subresource), {
+      body: obj,
+    });
+  }
+
+  /** Server-side apply: the body is the full intent of `fieldManager` for this object. */
+  apply<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    obj: KubeObject,
+    options: { fieldManager: string; force?: boolean; subresource?: string },
+  ): Promise<T> {
+    const name = obj.metadata.name;
+    if (!name) throw new Error(`server-side apply of ${rt.kind} needs metadata.name`);
+    return this.request<T>("PATCH", resourcePath(rt, obj.metadata.namespace, name, options.subresource), {
+      body: obj,
+      contentType: patchContentType.apply,
+      query: { fieldManager: options.fieldManager, force: options.force ?? true },
+    });
+  }
+
+  patch<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    patch: unknown,
+    type: PatchType,
+    options: { subresource?: string; fieldManager?: string } = {},
+  ): Promise<T> {
+    return this.request<T>("PATCH", resourcePath(rt, namespace, name, options.subresource), {
+      body: patch,
+      contentType: patchContentType[type],
+      query: { fieldManager: options.fieldManager },
+    });
+  }
+
+  delete(
+    rt: ResourceType,
+    name: string,
+    namespace?: string,
+    options: { propagationPolicy?: "Foreground" | "Background" | "Orphan"; uid?: string } = {},
+  ): Promise<unknown> {
+    const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
+    if (options.propagationPolicy) body.propagationPolicy = options.propagationPolicy;
+    if (options.uid) body.preconditions = { uid: options.uid };
+    return this.request("DELETE", resourcePath(rt, namespace, name), { body });
+  }
+
+  // ---- transport ------------------------------------------------------------------------
+
+  /** One request with a JSON (or patch) body and a JSON response. */
+  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    await this.limiter.take(options.signal);
+    const conn = await this.connect();
+    const headers = await this.authHeaders();
+    const url = buildUrl(conn.base, path, options.query);
+    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const req = conn.transport.request(
+        url,
+        {
+          method,
+          agent: conn.agent,
+          headers: {
+            ...headers,
+            Accept: "application/json",
+            "User-Agent": this.userAgent,
+            ...(payload
+              ? {
+                  "Content-Type": options.contentType ?? "application/json",
+                  "Content-Length": payload.length,
+                }
+              : {}),
+          },
+          signal: options.signal,
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("error", reject);
+          res.on("end", () => {
+            const status = res.statusCode ?? 0;
+            this.requestsTotal?.inc({ code: String(status), method, host: conn.base.host });
+            const text = Buffer.concat(chunks).toString("utf8");
+            let body: unknown;
+            try {
+              body = text ? JSON.parse(text) : undefined;
+            } catch {
+              body = text;
+            }
+            if (status >= 200 && status < 300) resolve(body as T);
+            else reject(toApiError(status, body, method, path));
+          });
+        },
+      );
+      req.on("timeout", () =>
+        req.destroy(new Error(`${method} ${path}: no response within ${timeoutMs} ms`)),
+      );
+      req.on("error", (error) => {
+        this.requestsTotal?.inc({ code: "<error>", method, host: conn.base.host });
+        reject(error);
+      });
+      req.end(payload);
+    });
+  }
+
+  /**
+   * Streams a watch: resolves when the server ends it (timeoutSeconds reached), rejects on a
+   * connection error or a non-200 answer. ERROR events are delivered to `onEvent` as they are.
+   */
+  async watch<T = KubeObject>(
+    path: string,
+    onEvent: (event: WatchEvent<T>) => void,
+    options: WatchOptions = {},
+  ): Promise<void> {
+    const conn = await this.connect();
+    const headers = await this.authHeaders();
+    const url = buildUrl(conn.base, path, { ...options.query, watch: true });
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (error?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const req = conn.transport.request(
+        url,
+        {
+          method: "GET",
+          agent: conn.watchAgent,
+          headers: { ...headers, Accept: "application/json", "User-Agent": this.userAgent },
+          signal: options.signal,
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status !== 200) {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => {
+              const text = Buffer.concat(chunks).toString("utf8");
+              let body: unknown = text;
+              try {
+                body = JSON.parse(text);
+              } catch {}
+              finish(toApiError(status, body, "WATCH", path));
+            });
+            res.on("error", finish);
+            return;
+          }
+          options.onOpen?.();
+          res.setEncoding("utf8");
+          // Events are newline-delimited JSON documents; a document may span many chunks.
+          let pending = "";
+          res.on("data", (chunk: string) => {
+            let start = 0;
+            let newline = chunk.indexOf("\n");
+            while (newline >= 0) {
+              const line = pending + chunk.slice(start, newline);
+              pending = "";
+              start = newline + 1;
+              newline = chunk.indexOf("\n", start);
+              if (line.trim() === "") continue;
+              let event: WatchEvent<T>;
+              try {
+                event = JSON.parse(line) as WatchEvent<T>;
+              } catch (error) {
+                req.destroy(error as Error);
+                return;
+              }
+              try {
+                onEvent(event);
+              } catch (error) {
+                req.destroy(error as Error);
+                return;
+              }
+            }
+            pending += chunk.slice(start);
+          });
+          res.on("end", () => finish());
+          res.on("error", finish);
+          res.on("close", () => finish(settled ? undefined : new Error("watch connection closed")));
+        },
+      );
+      if (options.idleTimeoutMs) {
+        req.setTimeout(options.idleTimeoutMs, () =>
+          req.destroy(new Error(`watch ${path}: silent for ${options.idleTimeoutMs} ms`)),
+        );
+      }
+      req.on("error", finish);
+      req.end();
+    });
+  }
+
+  /** Closes idle keep-alive sockets so a process can exit promptly. */
+  async close(): Promise<void> {
+    if (!this.connection) return;
+    const conn = await this.connection.catch(() => undefined);
+    conn?.agent.destroy();
+    conn?.watchAgent.destroy();
+  }
+
+  private connect(): Promise<Connection> {
+    this.connection ??= this.makeConnection();
+    return this.connection;
+  }
+
+  private async makeConnection(): Promise<Connection> {
+    const server = this.server;
+    if (!server) throw new Error("kubeconfig has no current cluster");
+    const base = new URL(server);
+    const opts: https.RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    const tls: https.AgentOptions = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      pfx: opts.pfx,
+      passphrase: opts.passphrase,
+      servername: opts.servername,
+    };
+    if (opts.rejectUnauthorized !== undefined) tls.rejectUnauthorized = opts.rejectUnauthorized;
+    const isHttps = base.protocol === "https:";
+    const transport = isHttps ? https : http;
+    const make = (maxSockets: number): http.Agent =>
+      isHttps
+        ? new https.Agent({ ...tls, keepAlive: true, maxSockets })
+        : new http.Agent({ keepAlive: true, maxSockets });
+    // Watches hold their socket for minutes; a separate agent keeps them from using up the
+    // sockets that short requests need.
+    return { base, transport, agent: make(32), watchAgent: make(Number.POSITIVE_INFINITY) };
+  }
+
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (performance.now() - this.headersAt < credentialRefreshMs) return this.headers;
+    this.headersPending ??= (async () => {
+      const opts: https.RequestOptions = {};
+      await this.kubeConfig.applyToHTTPSOptions(opts);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+      if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
+      this.headers = headers;
+      this.headersAt = performance.now();
+    })().finally(() => {
+      this.headersPending = undefined;
+    });
+    await this.headersPending;
+    return this.headers;
+  }
+}
+
+function buildUrl(base: URL, path: string, query?: Query): URL {
+  const url = new URL(base.pathname.replace(/\/$/, "") + path, base);
+  if (query)
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+  return url;
+}
+
+function toApiError(status: number, body: unknown, method: string, path: string): ApiError {
+  if (body && typeof body === "object" && (body as { kind?: string }).kind === "Status") {
+    const s = body as { reason?: string; message?: string; code?: number };
+    return new ApiError(
+      status,
+      s.reason ?? "",
+      `${method} ${path}: ${status} ${s.message ?? s.reason ?? ""}`,
+      body,
+    );
+  }
+  return new ApiError(
+    status,
+    "",
+    `${method} ${path}: HTTP ${status} ${String(body ?? "").slice(0, 200)}`,
+    body,
+  );
+}
