@@ -454,6 +454,8 @@ function main(): void {
   const totalMs = timings.reduce((a, b) => a + b, 0);
   const sorted = [...timings].sort((a, b) => a - b);
   const sortedCpu = [...cpuTimings].sort((a, b) => a - b);
+  // The first pass admits into an idle cluster and dwarfs the others; p99 includes it, this does not.
+  const steady = timings.slice(1).sort((a, b) => a - b);
   const totalCpuMs = cpuTimings.reduce((a, b) => a + b, 0);
   const round = (x: number) => Math.round(x * 100) / 100;
   const figures = {
@@ -472,6 +474,7 @@ function main(): void {
     passP50CpuMs: round(percentile(sortedCpu, 0.5)),
     passP99CpuMs: round(percentile(sortedCpu, 0.99)),
     admissionsPerCpuSecond: Math.round(admittedTotal / (totalCpuMs / 1000)),
+    steadyPassP99Ms: round(percentile(steady, 0.99)),
     firstPassMs: round(first?.ms ?? 0),
     firstPassAdmitted: first?.admitted ?? 0,
   };
@@ -487,7 +490,7 @@ function main(): void {
     `  ${figures.admissionsPerSecond} admissions/s, ${figures.workloadsDecidedPerSecond} workloads decided/s`,
   );
   console.log(
-    `  pass time p50 ${figures.passP50Ms} ms, p99 ${figures.passP99Ms} ms, max ${figures.passMaxMs} ms`,
+    `  pass time p50 ${figures.passP50Ms} ms, p99 ${figures.passP99Ms} ms, max ${figures.passMaxMs} ms; after the first pass p99 ${figures.steadyPassP99Ms} ms`,
   );
   console.log(
     `  last pass: ${last?.queued.length ?? 0} queued, ${unschedulableLast} unschedulable, ${heldLast} pools held for starving gangs`,

@@ -8,6 +8,7 @@ import { trainingJobResource } from "./trainingjob.ts";
 
 export * from "./acceleratorpool.ts";
 export * from "./accelerators.ts";
+export * from "./admission.ts";
 export {
   API_VERSION,
   CATEGORY,
@@ -22,6 +23,7 @@ export {
 } from "./common.ts";
 export * from "./inferenceservice.ts";
 export type { KindDefinition, ObjectMeta, PrinterColumn } from "./kind.ts";
+export * from "./labels.ts";
 export * from "./raycluster.ts";
 export * from "./trainingjob.ts";
 export * from "./vendors.ts";

@@ -2,6 +2,7 @@
 // different vendors behind one Service.
 import { z } from "zod";
 import { acceleratorRequirement } from "./accelerators.ts";
+import { admissionStatus } from "./admission.ts";
 import {
   conditionsField,
   DNS_1035_LABEL,
@@ -202,7 +203,13 @@ export const inferenceServiceStatus = z
     )
       .describe("Where the replicas run: one entry per pool in use; a service may span vendors.")
       .optional(),
-    conditions: conditionsField(["Ready"]),
+    queuePosition: z
+      .int()
+      .min(1)
+      .describe("Place in the admission queue, 1 first; only while waiting.")
+      .optional(),
+    admission: admissionStatus.optional(),
+    conditions: conditionsField(["Admitted", "Ready"]),
   })
   .describe("What the operator last observed about the service.");
 export type InferenceServiceStatus = z.output<typeof inferenceServiceStatus>;

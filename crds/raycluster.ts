@@ -1,6 +1,7 @@
 // RayCluster: a Ray head and groups of workers, each group on the accelerators it asks for.
 import { z } from "zod";
 import { acceleratorRequirement } from "./accelerators.ts";
+import { admissionStatus } from "./admission.ts";
 import {
   conditionsField,
   DNS_1035_LABEL,
@@ -140,7 +141,13 @@ export const rayClusterStatus = z
     )
       .describe("Per worker group: pool and pod counts.")
       .optional(),
-    conditions: conditionsField(["HeadReady", "Ready"]),
+    queuePosition: z
+      .int()
+      .min(1)
+      .describe("Place in the admission queue, 1 first; only while waiting.")
+      .optional(),
+    admission: admissionStatus.optional(),
+    conditions: conditionsField(["Admitted", "HeadReady", "Ready"]),
   })
   .describe("What the operator last observed about the cluster.");
 export type RayClusterStatus = z.output<typeof rayClusterStatus>;

@@ -1,6 +1,7 @@
 // TrainingJob: multi-node PyTorch training (torchrun), gang-admitted onto one pool.
 import { z } from "zod";
 import { acceleratorRequirement } from "./accelerators.ts";
+import { admissionStatus } from "./admission.ts";
 import {
   conditionsField,
   DNS_1035_LABEL,
@@ -162,6 +163,7 @@ export const trainingJobStatus = z
     restarts: count("Whole-gang restarts so far."),
     startTime: timestampField("When the job was first admitted."),
     completionTime: timestampField("When the job succeeded or failed."),
+    admission: admissionStatus.optional(),
     conditions: conditionsField(["Admitted", "Running", "Succeeded", "Failed"]),
   })
   .describe("What the operator last observed about the job.");

@@ -53,8 +53,14 @@ export interface ControllerBuilderContext {
   client: KubeClient;
   cache: Cache;
   log: Logger;
-  /** The shared informer for a kind (created on first request). */
-  informer(rt: ResourceType): Informer;
+  /** The shared informer for a kind (created on first request); see Manager.informer. */
+  informer(rt: ResourceType, scope?: { allNamespaces?: boolean }): Informer;
+  /**
+   * Queues a key of the controller being built, for sources other than watches (a shared
+   * service such as the admitter). Calls before the controller exists are dropped: its
+   * first sync reconciles every object anyway.
+   */
+  enqueue(key: string): void;
 }
 
 export type ControllerFactory = (ctx: ControllerBuilderContext) => ControllerSpec;

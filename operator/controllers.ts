@@ -1,5 +1,6 @@
 // The controllers the operator runs. Adding one is one line: import its factory from
 // controllers/<kind>/ and append it here (pools, training, ray, inference).
+import { acceleratorPoolController } from "../controllers/acceleratorpool/index.ts";
 import type { ControllerFactory } from "./controller.ts";
 
-export const controllerFactories: ControllerFactory[] = [];
+export const controllerFactories: ControllerFactory[] = [acceleratorPoolController];

@@ -158,10 +158,21 @@ export class LeaderElector {
     this.status?.set({ name: this.options.name }, leading ? 1 : 0);
   }
 
-  /** One attempt; true when we hold the lease afterwards. */
+  /** One attempt; true when we hold the lease afterwards. Never throws. */
   async tryAcquireOrRenew(signal?: AbortSignal, timeoutMs = this.renewDeadlineMs): Promise<boolean> {
+    try {
+      return await this.attempt(signal, Math.max(100, Math.round(timeoutMs)));
+    } catch (error) {
+      // A bug here must read as "not renewed" (and so end in stepping down), never as an
+      // exception that stops the renew loop while the workers keep running.
+      this.log.error("lease attempt failed unexpectedly", { error: describeError(error) });
+      return false;
+    }
+  }
+
+  private async attempt(signal: AbortSignal | undefined, timeoutMs: number): Promise<boolean> {
     const { client, namespace, name } = this.options;
-    const timeout = AbortSignal.timeout(Math.max(100, timeoutMs));
+    const timeout = AbortSignal.timeout(timeoutMs);
     const requestSignal = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const nowTime = formatMicroTime(new Date());
     const leaseSeconds = Math.ceil(this.leaseDurationMs / 1000);

@@ -93,7 +93,9 @@ export class Manager {
       burst: options.burst,
       metrics: this.metrics,
     });
-    this.cache = new Cache((rt) => this.informers.get(resourceId(rt)));
+    this.cache = new Cache(
+      (rt) => this.informers.get(resourceId(rt)) ?? this.informers.get(`${resourceId(rt)}@all`),
+    );
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -123,16 +125,22 @@ export class Manager {
     this.transforms.set(id, transform);
   }
 
-  /** The shared informer for a kind, created on first use. */
-  informer(rt: ResourceType): Informer {
-    const id = resourceId(rt);
+  /**
+   * The shared informer for a kind, created on first use. `allNamespaces` ignores the
+   * manager's namespace restriction: capacity accounting must see every pod on a node, not
+   * only those of the watched namespaces. Without a restriction both are the same informer.
+   */
+  informer(rt: ResourceType, scope: { allNamespaces?: boolean } = {}): Informer {
+    const restricted = (this.options.namespaces?.length ?? 0) > 0;
+    const wide = scope.allNamespaces === true && restricted;
+    const id = wide ? `${resourceId(rt)}@all` : resourceId(rt);
     let informer = this.informers.get(id);
     if (!informer) {
       const o = this.options;
       informer = new Informer({
         client: this.client,
         resource: rt,
-        namespaces: o.namespaces,
+        namespaces: wide ? undefined : o.namespaces,
         transform: this.transforms.get(id),
         // "Children of X" is the commonest cache query of a controller; index it for every kind.
         indexers: { [ownerUidIndex]: indexByOwnerUid },
@@ -150,13 +158,15 @@ export class Manager {
 
   /** Adds a controller, from its spec or from a factory that builds one. */
   add(controller: ControllerSpec | ControllerFactory): Controller {
+    let built: Controller | undefined;
     const spec =
       typeof controller === "function"
         ? controller({
             client: this.client,
             cache: this.cache,
             log: this.log,
-            informer: (rt) => this.informer(rt),
+            informer: (rt, scope) => this.informer(rt, scope),
+            enqueue: (key) => built?.queue.add(key),
           })
         : controller;
     if (this.controllers.some((c) => c.name === spec.name))
@@ -178,6 +188,7 @@ export class Manager {
       defaultWorkers: this.options.workers ?? 4,
       syncPeriodMs: this.options.syncPeriodMs ?? 10 * 60 * 60_000,
     });
+    built = c;
     this.controllers.push(c);
     if (this.controllersStarted) c.start();
     return c;
@@ -272,7 +283,12 @@ export class Manager {
     this.controllersStarted = true;
     for (const c of this.controllers) c.start();
     if (!elector) return;
-    const outcome = await elector.holdUntilLost(signal);
+    // Anything unexpected while holding the lease counts as losing it: a leader that stopped
+    // renewing must not keep reconciling.
+    const outcome = await elector.holdUntilLost(signal).catch((error) => {
+      this.log.error("leader election failed", { error: describeError(error) });
+      return "lost" as const;
+    });
     if (outcome === "lost") {
       // Another replica may lead within (lease duration - renew deadline) seconds. Reconciles
       // still running here could then race it, so the default is to exit on the spot, as

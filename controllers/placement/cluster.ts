@@ -27,6 +27,8 @@ export interface PoolState {
   maxBucket: number;
   /** Distinct known nodes the pool lists, in any state, by index. */
   members: readonly number[];
+  /** Some node of this pool is listed by another pool too (overlapping selectors). */
+  sharesNodes: boolean;
   nodeCount: number;
   /** Nodes in the index: ready and not cordoned ("now"), or all of them ("empty"). */
   indexedCount: number;
@@ -37,16 +39,18 @@ export interface PoolState {
   version: number;
   /** Per toleration set id. */
   readonly toleratedByTolerations: Map<number, readonly number[]>;
+  // The memo tables below are arrays indexed by pool key (toleration set and shape), a small dense
+  // integer per pass (ids.ts): cheaper than maps on the path every queued workload takes.
   /**
-   * Smallest pod count known NOT to fit, per pool key (toleration set and shape). Free capacity only shrinks
-   * during a pass, so once a shape does not fit a pool it never will again in this pass.
+   * Smallest pod count known NOT to fit. Free capacity only shrinks during a pass, so once a
+   * shape does not fit a pool it never will again in this pass.
    */
-  readonly noRoom: Map<number, number>;
-  /** The last plan per pool key, reused while the pool is unchanged. */
-  readonly plans: Map<number, { version: number; want: number; plan: Plan }>;
-  /** Room per pool key if the pool were empty, ready, uncordoned and unpaused. */
-  readonly emptyRooms: Map<number, number>;
-  readonly rooms: Map<number, { version: number; pods: number; nodes: number }>;
+  readonly noRoom: (number | undefined)[];
+  /** The last plan, reused while the pool is unchanged. */
+  readonly plans: ({ version: number; want: number; plan: Plan } | undefined)[];
+  /** Room if the pool were empty, ready, uncordoned and unpaused. */
+  readonly emptyRooms: (number | undefined)[];
+  readonly rooms: ({ version: number; pods: number; nodes: number } | undefined)[];
   readonly staticNodes: Map<number, { nodes: readonly number[]; untolerated: Taint | undefined }>;
 }
 
@@ -177,6 +181,9 @@ export class ClusterState {
     this.memoryScale = memoryScale;
     for (let i = 0; i < n; i++) this.headroom[i] = this.headroomOf(i);
     this.pools = pools.map((pool, p) => this.indexPool(p, pool, nodes));
+    const listedBy = new Int32Array(n);
+    for (const pool of this.pools) for (const i of pool.members) listedBy[i] = (listedBy[i] as number) + 1;
+    for (const pool of this.pools) pool.sharesNodes = pool.members.some((i) => (listedBy[i] as number) > 1);
     this.dirty = new Uint8Array(pools.length);
   }
 
@@ -188,16 +195,17 @@ export class ClusterState {
       classes: [],
       maxBucket: 0,
       members: [],
+      sharesNodes: false,
       nodeCount: 0,
       indexedCount: 0,
       freeCpu: 0,
       freeMemory: 0,
       version: 0,
       toleratedByTolerations: new Map(),
-      noRoom: new Map(),
-      plans: new Map(),
-      emptyRooms: new Map(),
-      rooms: new Map(),
+      noRoom: [],
+      plans: [],
+      emptyRooms: [],
+      rooms: [],
       staticNodes: new Map(),
     };
     const members: number[] = [];
@@ -373,7 +381,7 @@ export class ClusterState {
   /** Every pod of the shape the classes' nodes can take now, and on how many nodes; memoized per key. */
   roomNow(p: number, classes: readonly number[], shape: Shape, key: number): { pods: number; nodes: number } {
     const pool = this.pool(p);
-    const cached = pool.rooms.get(key);
+    const cached = pool.rooms[key];
     if (cached && cached.version === pool.version) return cached;
     const room = { version: pool.version, pods: 0, nodes: 0 };
     const threshold = this.threshold(shape);
@@ -389,7 +397,7 @@ export class ClusterState {
         }
       }
     }
-    pool.rooms.set(key, room);
+    pool.rooms[key] = room;
     return room;
   }
 
@@ -427,8 +435,8 @@ export class ClusterState {
   rememberNoRoom(p: number, key: number, pods: number): void {
     if (this.dirty[p]) return;
     const noRoom = this.pool(p).noRoom;
-    const known = noRoom.get(key);
-    if (known === undefined || pods < known) noRoom.set(key, pods);
+    const known = noRoom[key];
+    if (known === undefined || pods < known) noRoom[key] = pods;
   }
 
   private take(i: number, devices: number, cpu: number, memory: number): void {
@@ -530,13 +538,28 @@ export class ClusterState {
     key: number,
   ): number {
     const pool = this.pool(p);
-    const cached = pool.emptyRooms.get(key);
+    const cached = pool.emptyRooms[key];
     if (cached !== undefined) return cached;
     let room = 0;
     for (const i of this.staticNodes(p, tolerationId, tolerations).nodes)
       room += this.podsFitWhenEmpty(i, shape);
-    pool.emptyRooms.set(key, room);
+    pool.emptyRooms[key] = room;
     return room;
+  }
+
+  /** Largest allocatable figures among the nodes staticNodes gives, to say what never fits. */
+  staticMaxima(
+    p: number,
+    tolerationId: number,
+    tolerations: readonly Toleration[],
+  ): { devices: number; cpuMillis: number; memoryBytes: number } {
+    const max = { devices: 0, cpuMillis: 0, memoryBytes: 0 };
+    for (const i of this.staticNodes(p, tolerationId, tolerations).nodes) {
+      max.devices = Math.max(max.devices, this.allocDevices[i] as number);
+      max.cpuMillis = Math.max(max.cpuMillis, this.allocCpu[i] as number);
+      max.memoryBytes = Math.max(max.memoryBytes, this.allocMemory[i] as number);
+    }
+    return max;
   }
 
   /** Like emptyRoom over several pools together: a node that two of them list counts once. */
@@ -545,10 +568,17 @@ export class ClusterState {
     tolerationId: number,
     tolerations: readonly Toleration[],
     shape: Shape,
+    key: number,
   ): number {
+    // Overlapping pools are rare, so a pool that shares no node with the others adds its memoized
+    // room; only the overlapping ones are walked node by node.
     const seen = new Set<number>();
     let room = 0;
     for (const p of pools) {
+      if (!this.pool(p).sharesNodes) {
+        room += this.emptyRoom(p, tolerationId, tolerations, shape, key);
+        continue;
+      }
       for (const i of this.staticNodes(p, tolerationId, tolerations).nodes) {
         if (seen.has(i)) continue;
         seen.add(i);
@@ -561,6 +591,7 @@ export class ClusterState {
   /** Whether two pools list a common node (overlapping selectors); memoized. */
   poolsShareNodes(p: number, q: number): boolean {
     if (p === q) return true;
+    if (!this.pool(p).sharesNodes || !this.pool(q).sharesNodes) return false;
     const key = p < q ? p * this.pools.length + q : q * this.pools.length + p;
     let shared = this.overlaps.get(key);
     if (shared === undefined) {

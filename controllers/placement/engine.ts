@@ -10,7 +10,7 @@
 // guard (options.starvationAfterMs) lets a gang that has waited too long hold the pools it is
 // closest to fitting on: nothing behind it is admitted there, so freed capacity accumulates until
 // the gang fits. Holding idles capacity on purpose; that is the trade, and why it is opt-in and
-// bounded to one holder per pool.
+// bounded: one holder per pool, and by default one holding workload at a time (options.maxHolders).
 
 import { CandidateCache, candidatesFor, type PoolCandidates } from "./candidates.ts";
 import { ClusterState, type Plan, type Shape } from "./cluster.ts";
@@ -114,6 +114,7 @@ export interface Pass {
   readonly holds: Holds;
   empty(): ClusterState;
   readonly maxPoolsInReason: number;
+  readonly maxHolders: number;
 }
 
 export function schedule(input: PlacementInput, options: PlacementOptions = {}): PlacementResult {
@@ -138,16 +139,18 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
       return emptyState;
     },
     maxPoolsInReason: options.maxPoolsInReason ?? 4,
+    maxHolders: options.maxHolders ?? 1,
   };
 
   const workloads = prepareAll(input, options, pools);
+  let holders = 0;
   const admitted: Admission[] = [];
   const unschedulable: UnschedulableWorkload[] = [];
   const waiting: { workload: PreparedWorkload; pending: number; admission?: Admission }[] = [];
   // A failure is final for the pass: capacity only shrinks and holds are only added.
   const noRoomForSignature = new Map<number, number>();
   const verdicts = new Map<number, Verdict>();
-  const emptyRoomByGroup = new Map<number, { best: number; total: number }>();
+  const emptyRoomByGroup = new Map<number, { best: number; total: number | undefined }>();
   const verdictOf = (w: PreparedWorkload) => {
     if (!verdicts.has(w.signature)) verdicts.set(w.signature, neverFits(pass, w, emptyRoomByGroup));
     return verdicts.get(w.signature);
@@ -180,7 +183,9 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
       unschedulable.push({ key: w.key, ...verdict });
       continue;
     }
-    if (w.starving && w.mode === "gang") holdFor(pass, w);
+    if (w.starving && w.mode === "gang" && holders < pass.maxHolders) {
+      if (holdFor(pass, w)) holders++;
+    }
     waiting.push({ workload: w, pending: 0 });
   }
 
@@ -192,9 +197,12 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
   for (const { workload: w, pending, admission } of waiting) {
     const holdsBefore = pass.holds.countBefore(w.order);
     const isHolder = pass.holds.list.some((h) => h.order === w.order);
-    const reasonKey = reasonIds.id(w.signature, pending, holdsBefore, isHolder ? w.order : -1);
+    // A starving workload's reason says how long it has waited, so it is its own.
+    const reasonKey = w.starving
+      ? -1
+      : reasonIds.id(w.signature, pending, holdsBefore, isHolder ? w.order : -1);
     let explained = reasons.get(reasonKey);
-    if (!explained) {
+    if (!explained || reasonKey < 0) {
       explained = explainQueued(pass, w, pending);
       reasons.set(reasonKey, explained);
     }
@@ -266,9 +274,9 @@ function tryPool(
   if (classes.length === 0) return undefined;
   const pool = state.pool(p);
   const need = partial ? 1 : want;
-  const knownNoRoom = pool.noRoom.get(g.poolKey);
+  const knownNoRoom = pool.noRoom[g.poolKey];
   if (knownNoRoom !== undefined && knownNoRoom <= need) return undefined;
-  const cached = pool.plans.get(g.poolKey);
+  const cached = pool.plans[g.poolKey];
   if (cached && cached.version === pool.version && cached.want === want) {
     return cached.plan.placed >= need ? cached.plan : undefined;
   }
@@ -278,7 +286,7 @@ function tryPool(
     return undefined;
   }
   const plan = state.plan(p, classes, g.shape, want);
-  pool.plans.set(g.poolKey, { version: pool.version, want, plan });
+  pool.plans[g.poolKey] = { version: pool.version, want, plan };
   // A plan that falls short has visited every node that could take a pod, so it is the exact room.
   if (plan.placed < want) state.rememberNoRoom(p, g.poolKey, plan.placed + 1);
   return plan.placed >= need ? plan : undefined;
@@ -362,8 +370,12 @@ function betterSpill(state: ClusterState, a: Plan, b: Plan, remaining: number): 
   return a.pool < b.pool;
 }
 
-/** For each group, hold the usable pool where most of its pods fit now and all would fit empty. */
-function holdFor(pass: Pass, w: PreparedWorkload): void {
+/**
+ * For each group, hold the usable pool where most of its pods fit now and all would fit empty.
+ * Whether anything was held.
+ */
+function holdFor(pass: Pass, w: PreparedWorkload): boolean {
+  let held = false;
   const { now, holds } = pass;
   for (const g of w.groups) {
     let bestPool = -1;
@@ -378,8 +390,12 @@ function holdFor(pass: Pass, w: PreparedWorkload): void {
         bestPool = c.pool;
       }
     }
-    if (bestPool >= 0) holds.hold(bestPool, w.order, w.key);
+    if (bestPool >= 0) {
+      holds.hold(bestPool, w.order, w.key);
+      held = true;
+    }
   }
+  return held;
 }
 
 /** Pods of the group that pool p could take if it were empty, ready, uncordoned and unpaused. */
@@ -396,22 +412,24 @@ type Verdict = { code: UnschedulableCode; reason: string } | undefined;
 function neverFits(
   pass: Pass,
   w: PreparedWorkload,
-  byGroup: Map<number, { best: number; total: number }>,
+  byGroup: Map<number, { best: number; total: number | undefined }>,
 ): Verdict {
   for (const g of w.groups) {
     const groupKey = g.keyWithTolerations;
     let room = byGroup.get(groupKey);
+    const pools = g.candidates.matching.map((c) => c.pool);
     if (!room) {
-      const pools = g.candidates.matching.map((c) => c.pool);
-      const rooms = pools.map((p) => roomWhenEmpty(pass, w, g, p));
-      const total = pass.now.emptyRoomAcross(pools, w.tolerationId, w.tolerations, g.shape);
-      room = { best: Math.max(0, ...rooms), total };
+      room = { best: Math.max(0, ...pools.map((p) => roomWhenEmpty(pass, w, g, p))), total: undefined };
       byGroup.set(groupKey, room);
     }
-    const fits = w.mode === "gang" ? room.best >= g.pods : room.total >= w.minPods;
+    // Only replicas add rooms up across pools; pools may share nodes, so that is a union.
+    if (w.mode === "replicas") {
+      room.total ??= pass.now.emptyRoomAcross(pools, w.tolerationId, w.tolerations, g.shape, g.poolKey);
+    }
+    const fits = w.mode === "gang" ? room.best >= g.pods : (room.total ?? 0) >= w.minPods;
     if (!fits) {
-      const rooms = g.candidates.matching.map((c) => Math.min(g.pods, roomWhenEmpty(pass, w, g, c.pool)));
-      return explainNeverFits(pass, w, g, rooms, room.total);
+      const rooms = pools.map((p) => Math.min(g.pods, roomWhenEmpty(pass, w, g, p)));
+      return explainNeverFits(pass, w, g, rooms, room.total ?? 0);
     }
   }
   if (w.mode === "gang" && w.groups.length > 1 && !fitsOnDistinctPools(pass, w)) {
@@ -631,8 +649,9 @@ function prepare(
   }
   let totalPods = 0;
   for (const g of groups) totalPods += g.pods;
-  const minPods = mode === "replicas" ? (w.minPods ?? Math.min(1, totalPods)) : totalPods;
-  const invalid = validate(w, mode, minPods, totalPods);
+  // Admitting a replicas workload with none of its pods placed would say nothing, so at least one.
+  const minPods = mode === "replicas" ? Math.min(totalPods, Math.max(1, w.minPods ?? 1)) : totalPods;
+  const invalid = validate(w, mode, w.minPods ?? minPods, totalPods);
   const queuedSince = w.queuedSince ?? w.creationTimestamp;
   const queuedForMs = now === undefined ? 0 : Math.max(0, now - queuedSince);
   const starvationAfter = options.starvationAfterMs;

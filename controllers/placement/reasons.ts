@@ -113,14 +113,21 @@ export function explainQueued(
 ): { code: QueuedCode; reason: string } {
   const prefix: string[] = [];
   if (w.starving) {
+    const waited = `waiting for ${formatDuration(w.queuedForMs)}, too long`;
     const held = pass.holds.list
       .filter((h) => h.order === w.order)
       .map((h) => pass.now.pool(h.pool).input.name);
-    prefix.push(
-      held.length > 0
-        ? `waiting for ${formatDuration(w.queuedForMs)}, too long: ${held.length === 1 ? "pool" : "pools"} ${listText(held)} ${held.length === 1 ? "is" : "are"} held for it until it fits`
-        : `waiting for ${formatDuration(w.queuedForMs)}, too long, but every pool it could use is paused or already held`,
-    );
+    const holdersAhead = [...new Set(pass.holds.list.filter((h) => h.order < w.order).map((h) => h.key))];
+    if (held.length > 0) {
+      const pools = `${held.length === 1 ? "pool" : "pools"} ${listText(held)} ${held.length === 1 ? "is" : "are"}`;
+      prefix.push(`${waited}: ${pools} held for it until it fits`);
+    } else if (holdersAhead.length >= pass.maxHolders) {
+      prefix.push(
+        `${waited}; it holds pools once ${listText(holdersAhead)}, starving ahead of it, is admitted`,
+      );
+    } else {
+      prefix.push(`${waited}, but every pool it could use is paused or already held`);
+    }
   }
   const named = w.groups.length > 1;
   const parts: { text: string; statuses: PoolStatus[]; fits: boolean }[] = [];
@@ -205,9 +212,8 @@ export function explainNeverFits(
       reason: `${need}, but every node of the matching pools has a taint it does not tolerate${where}`,
     };
   }
-  const nodes = usable.flatMap((u) => u.nodes);
-  if (nodes.every((i) => state.podsFitWhenEmpty(i, g.shape) === 0)) {
-    return { code: "ExceedsNodeCapacity", reason: `${need}, but ${largestNodeText(state, nodes, g)}` };
+  if (roomsWhenEmpty.every((r) => r === 0)) {
+    return { code: "ExceedsNodeCapacity", reason: `${need}, but ${largestNodeText(state, pools, w, g)}` };
   }
   if (w.mode === "replicas") {
     const total = totalWhenEmpty;
@@ -227,14 +233,20 @@ export function explainNeverFits(
   };
 }
 
-function largestNodeText(state: ClusterState, nodes: readonly number[], g: PreparedGroup): string {
+function largestNodeText(
+  state: ClusterState,
+  pools: readonly number[],
+  w: PreparedWorkload,
+  g: PreparedGroup,
+): string {
   let devices = 0;
   let cpuMillis = 0;
   let memoryBytes = 0;
-  for (const i of nodes) {
-    devices = Math.max(devices, state.allocDevices[i] as number);
-    cpuMillis = Math.max(cpuMillis, state.allocCpu[i] as number);
-    memoryBytes = Math.max(memoryBytes, state.allocMemory[i] as number);
+  for (const p of pools) {
+    const max = state.staticMaxima(p, w.tolerationId, w.tolerations);
+    devices = Math.max(devices, max.devices);
+    cpuMillis = Math.max(cpuMillis, max.cpuMillis);
+    memoryBytes = Math.max(memoryBytes, max.memoryBytes);
   }
   const need = g.shape;
   const largest = "the largest node of the matching pools has";

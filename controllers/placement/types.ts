@@ -101,7 +101,7 @@ export interface Workload {
    * then spill to the next); admitted when at least minPods fit, the rest stay pending.
    */
   mode?: "gang" | "replicas" | undefined;
-  /** "replicas" only; default 1. */
+  /** "replicas" only; default 1, and 0 counts as 1: an admission must place something. */
   minPods?: number | undefined;
 }
 
@@ -136,6 +136,11 @@ export interface PlacementOptions {
    * or when input.now is absent.
    */
   starvationAfterMs?: number | undefined;
+  /**
+   * How many starving gangs may hold pools at once, the first ones in queue order. Default 1:
+   * every held pool idles capacity until its holder fits, so holders take turns.
+   */
+  maxHolders?: number | undefined;
   /** Pools listed in a queued workload's reason before "and N more". Default 4. */
   maxPoolsInReason?: number | undefined;
 }

@@ -28,7 +28,8 @@ export interface OperatorProcess {
 export async function startOperatorProcess(
   name: string,
   args: string[],
-  options: { echo?: boolean } = {},
+  // OPERATOR_ECHO=1 copies the children's logs to stderr, for debugging a test.
+  options: { echo?: boolean } = { echo: process.env.OPERATOR_ECHO === "1" },
 ): Promise<OperatorProcess> {
   const child = spawn(
     process.execPath,

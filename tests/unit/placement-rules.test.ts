@@ -897,6 +897,27 @@ describe("starvation guard", () => {
     ]);
   });
 
+  it("one starving gang holds at a time unless maxHolders says more; the next one is told why it waits", () => {
+    const p = poolWithNodes("p", [{ freeDevices: 4 }, {}]);
+    const q = poolWithNodes("q", [{ freeDevices: 4 }, {}]);
+    const input = {
+      ...cluster(p, q),
+      now: 10 * hour,
+      workloads: [
+        workload("first", [group(2, 8)], { creationTimestamp: 0 }),
+        workload("second", [group(2, 8)], { creationTimestamp: 1 }),
+      ],
+    };
+    const one = run(input, { starvationAfterMs: hour });
+    expect(one.holds.map((h) => h.key)).toEqual(["first"]);
+    expect(one.queued[1]?.reason).toContain("it holds pools once first, starving ahead of it, is admitted");
+    const two = run(input, { starvationAfterMs: hour, maxHolders: 2 });
+    expect(two.holds).toEqual([
+      { pool: "p", key: "first" },
+      { pool: "q", key: "second" },
+    ]);
+  });
+
   it("a workload ahead of the holder is not affected", () => {
     const p = poolWithNodes("p", [{ freeDevices: 4 }, {}]);
     const result = run(

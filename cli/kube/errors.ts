@@ -1,0 +1,96 @@
+// Turns what the Kubernetes client throws into a CliError of the right class, with the API
+// server's own one-line message rather than the client's multi-line dump of the response.
+import { ApiException } from "@kubernetes/client-node";
+import { CliError } from "../errors.ts";
+import { type ExitClass, fail } from "../output/exit-codes.ts";
+
+interface Status {
+  message?: string;
+  reason?: string;
+}
+
+// The server last talked to; network errors from fetch do not say which URL failed.
+let lastServer: string | undefined;
+
+export function rememberServer(server: string): void {
+  lastServer = server;
+}
+
+function statusOf(body: unknown): Status | undefined {
+  if (typeof body === "string") {
+    try {
+      return statusOf(JSON.parse(body));
+    } catch {
+      return body.trim() ? { message: body.trim() } : undefined;
+    }
+  }
+  return body && typeof body === "object" ? (body as Status) : undefined;
+}
+
+const networkCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_SOCKET",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** The root cause of a failed fetch: undici wraps it in a TypeError("fetch failed"). */
+function networkCause(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && networkCodes.has(code)) return code;
+    if (current.message === "fetch failed" || current.name === "ConnectTimeoutError") {
+      const cause = (current as { cause?: unknown }).cause;
+      if (!(cause instanceof Error)) return current.message;
+      const causeCode = (cause as { code?: unknown }).code;
+      if (typeof causeCode === "string" && !networkCodes.has(causeCode) && !causeCode.startsWith("UND_"))
+        return `${causeCode}: ${cause.message}`;
+      current = cause;
+      continue;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const classByStatus = (code: number): ExitClass => {
+  if (code === 404) return "notFound";
+  if (code === 401 || code === 403) return "forbidden";
+  if (code === 422) return "invalidManifest";
+  return "failed";
+};
+
+/** A CliError for `error`, or undefined when it is none of the known classes. */
+export function toCliError(error: unknown): CliError | undefined {
+  if (error instanceof CliError) return error;
+  if (error instanceof ApiException) {
+    const status = statusOf(error.body);
+    let message = status?.message || status?.reason || `the API server answered HTTP ${error.code}`;
+    if (error.code === 409 && /conflict/i.test(message) && /apply/i.test(message))
+      message += " (rerun with --force-conflicts to take these fields over)";
+    return fail(classByStatus(error.code), message);
+  }
+  const cause = networkCause(error);
+  if (cause) return fail("noCluster", `no cluster reachable at ${lastServer ?? "the API server"} (${cause})`);
+  return undefined;
+}
+
+/** Runs `fn`, turning client errors into CliErrors; `what` names the object for 404s. */
+export async function explain<T>(fn: () => Promise<T>, notFound?: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (notFound && error instanceof ApiException && error.code === 404) throw fail("notFound", notFound);
+    throw toCliError(error) ?? error;
+  }
+}

@@ -1,0 +1,89 @@
+// The AcceleratorPool controller: keeps each pool's status (nodes, ready nodes, devices
+// capacity, allocated, free, the largest free slot on one node, Ready) in step with the Nodes
+// its selector matches and the Pods bound to them. It also starts the admitter, so pool,
+// node and pod changes reach admission even when no workload controller runs.
+import type { AcceleratorPool, AcceleratorPoolStatus } from "../../crds/index.ts";
+import { poolNodeSelector } from "../../crds/index.ts";
+import {
+  type Condition,
+  type ControllerFactory,
+  indexByNodeName,
+  type KubeObject,
+  nodeNameIndex,
+  setCondition,
+  withObservedGeneration,
+} from "../../operator/index.ts";
+import {
+  admitterFor,
+  clusterView,
+  matchesSelector,
+  type NodeLike,
+  type PodLike,
+  poolStatus,
+} from "../admission/index.ts";
+import { resourceTypes } from "../resources.ts";
+
+export const acceleratorPoolController: ControllerFactory = (ctx) => {
+  // Pool status counts every pod on the pool's nodes, whatever namespaces are reconciled.
+  const pods = ctx.informer(resourceTypes.pod, { allNamespaces: true });
+  if (!pods.store.hasIndex(nodeNameIndex)) pods.addIndexer(nodeNameIndex, indexByNodeName);
+  admitterFor(ctx);
+
+  const poolsOfNode = (node: NodeLike | undefined): string[] => {
+    if (!node) return [];
+    return ctx.cache
+      .list<AcceleratorPool & KubeObject>(resourceTypes.acceleratorPool)
+      .filter((p) => matchesSelector(node.metadata.labels, poolNodeSelector(p)))
+      .map((p) => p.metadata.name ?? "");
+  };
+
+  return {
+    name: "acceleratorpool",
+    for: resourceTypes.acceleratorPool,
+    watches: [
+      { resource: resourceTypes.node, map: (node) => poolsOfNode(node as NodeLike) },
+      {
+        resource: resourceTypes.pod,
+        map: (pod) => {
+          const nodeName = (pod as PodLike).spec?.nodeName;
+          return nodeName ? poolsOfNode(ctx.cache.get<NodeLike>(resourceTypes.node, nodeName)) : [];
+        },
+      },
+    ],
+    async reconcile(_key, rctx) {
+      const pool = rctx.object<AcceleratorPool & KubeObject>();
+      if (!pool) return;
+      const selector = poolNodeSelector(pool);
+      const nodes = ctx.cache
+        .list<NodeLike>(resourceTypes.node)
+        .filter((n) => matchesSelector(n.metadata.labels, selector));
+      const podsOnNodes = nodes.flatMap((n) =>
+        ctx.cache.list<PodLike>(resourceTypes.pod, {
+          index: { name: nodeNameIndex, value: n.metadata.name ?? "" },
+        }),
+      );
+      const view = clusterView([pool], nodes, podsOnNodes);
+      const { ready, ...counts } = poolStatus(pool, view);
+      const current = (pool.status ?? {}) as AcceleratorPoolStatus;
+      const conditions = setCondition(current.conditions as Condition[] | undefined, {
+        type: "Ready",
+        status: ready.status,
+        reason: ready.reason,
+        message: ready.message,
+        observedGeneration: pool.metadata.generation,
+      });
+      const status = withObservedGeneration(pool, { ...counts, conditions });
+      const wasReady = current.conditions?.find((c) => c.type === "Ready")?.status;
+      if (await rctx.writeStatus(resourceTypes.acceleratorPool, pool, status)) {
+        if (wasReady !== ready.status) {
+          rctx.recordEvent(pool, {
+            type: ready.status === "True" ? "Normal" : "Warning",
+            reason: ready.reason,
+            action: "Observe",
+            note: ready.message ?? "",
+          });
+        }
+      }
+    },
+  };
+};

@@ -1,0 +1,233 @@
+// The admitter: one per operator process. It watches pools, nodes, pods and every workload
+// kind, and after any change runs the placement engine over the whole cluster, so admission
+// decisions are made with one consistent view and one queue order across all kinds. Decisions
+// live in memory; what is admitted is persisted by the workload's controller in
+// status.admission before any pod exists, which is what a restarted operator trusts.
+import { type AdmissionStatus, labels } from "../../crds/index.ts";
+import type {
+  Cache,
+  ControllerBuilderContext,
+  Informer,
+  KubeObject,
+  Logger,
+  ResourceType,
+} from "../../operator/index.ts";
+import { objectKey } from "../../operator/index.ts";
+import { schedule } from "../placement/index.ts";
+import type { Admission, PlacementResult, Reservation, Workload } from "../placement/types.ts";
+import { resourceTypes } from "../resources.ts";
+import { clusterView, type NodeLike, type PodLike } from "./cluster-view.ts";
+import { reservationFromAdmission } from "./reservations.ts";
+import type { AdmitterApi, Decision, WorkloadAdapter } from "./types.ts";
+
+/** The engine's key for a workload: kind, then namespace/name. */
+export const workloadKey = (rt: ResourceType, obj: KubeObject): string => `${rt.kind}/${objectKey(obj)}`;
+
+/** An admission not yet visible in the cache is forgotten after this long (its write failed). */
+const assumeTtlMs = 2 * 60_000;
+/** A gang waiting this long holds the pools it is closest to fitting on (see the engine). */
+const starvationAfterMs = 10 * 60_000;
+const debounceMs = 20;
+
+interface Assumed {
+  admission: Admission;
+  at: number;
+}
+
+type WithAdmission = KubeObject & { status?: { admission?: AdmissionStatus } };
+
+export const hasAdmission = (obj: KubeObject): boolean =>
+  ((obj as WithAdmission).status?.admission?.placements?.length ?? 0) > 0;
+
+export interface AdmitterOptions {
+  cache: Cache;
+  informer: ControllerBuilderContext["informer"];
+  log: Logger;
+  now?: () => number;
+}
+
+export class Admitter implements AdmitterApi {
+  private readonly adapters = new Map<string, WorkloadAdapter>();
+  private decisions = new Map<string, Decision>();
+  private readonly assumed = new Map<string, Assumed>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly cache: Cache;
+  private readonly informer: AdmitterOptions["informer"];
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly podInformer: Informer;
+  /** Passes run so far, for tests and metrics. */
+  passes = 0;
+
+  constructor(options: AdmitterOptions) {
+    this.cache = options.cache;
+    this.informer = options.informer;
+    this.log = options.log.with({ component: "admitter" });
+    this.now = options.now ?? Date.now;
+    for (const rt of [resourceTypes.acceleratorPool, resourceTypes.node]) this.watch(rt);
+    this.podInformer = this.watch(resourceTypes.pod, true);
+  }
+
+  private watch(rt: ResourceType, allNamespaces = false): Informer {
+    const informer = this.informer(rt, { allNamespaces });
+    const poke = (): void => this.requestPass();
+    informer.addHandler({
+      onAdd: poke,
+      // Pod status churns (readiness, IPs) without changing what it holds; only a change of
+      // node binding or phase moves capacity.
+      onUpdate: (old, obj) => {
+        if (rt !== resourceTypes.pod || podCapacityChanged(old as PodLike, obj as PodLike)) poke();
+      },
+      onDelete: poke,
+    });
+    return informer;
+  }
+
+  register(adapter: WorkloadAdapter): void {
+    this.adapters.set(adapter.resource.kind, adapter);
+    this.watch(adapter.resource);
+  }
+
+  decisionFor(resource: ResourceType, key: string): Decision | undefined {
+    return this.decisions.get(`${resource.kind}/${key}`);
+  }
+
+  requestPass(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      try {
+        this.pass();
+      } catch (error) {
+        this.log.error("admission pass failed", { error: String(error) });
+        this.requestPass();
+      }
+    }, debounceMs);
+    this.timer.unref?.();
+  }
+
+  /** Stops pending timers (manager shutdown, tests). */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One scheduling pass over the cluster as the cache shows it now. Synchronous and pure but for the cache read. */
+  pass(): PlacementResult {
+    this.passes++;
+    const now = this.now();
+    const { cache } = this;
+    if (!cache.has(resourceTypes.acceleratorPool))
+      return { admitted: [], queued: [], unschedulable: [], holds: [] };
+    const pools = cache.list(resourceTypes.acceleratorPool) as never[];
+    const nodes = cache.list<NodeLike>(resourceTypes.node);
+    // Every pod on the nodes, whatever namespaces this operator reconciles.
+    const pods = this.podInformer.store.list() as PodLike[];
+    const view = clusterView(pools, nodes, pods);
+    const resourceOf = (pool: string): string | undefined =>
+      view.pools.find((p) => p.name === pool)?.resourceName;
+
+    const waiting: Workload[] = [];
+    const reservations: Reservation[] = [];
+    const keep = new Map<string, Decision>();
+    const enqueueOf = new Map<string, () => void>();
+    for (const adapter of this.adapters.values()) {
+      const kindLabel = adapter.resource.kind.toLowerCase();
+      for (const obj of cache.list(adapter.resource)) {
+        const key = workloadKey(adapter.resource, obj);
+        enqueueOf.set(key, () => adapter.enqueue(objectKey(obj)));
+        const workload = adapter.toWorkload(obj);
+        const admission = (obj as WithAdmission).status?.admission;
+        const ownPods = (): PodLike[] =>
+          cache.list<PodLike>(resourceTypes.pod, {
+            namespace: obj.metadata.namespace,
+            labels: { [labels.kind]: kindLabel, [labels.name]: obj.metadata.name ?? "" },
+          });
+        if (!workload) {
+          this.assumed.delete(key);
+          continue;
+        }
+        if (hasAdmission(obj) && admission) {
+          this.assumed.delete(key);
+          reservations.push(reservationFromAdmission(workload, admission, resourceOf, ownPods()));
+          continue;
+        }
+        const assumed = this.assumed.get(key);
+        if (assumed && now - assumed.at < assumeTtlMs) {
+          keep.set(key, { type: "admitted", admission: assumed.admission });
+          reservations.push(
+            reservationFromAdmission(workload, assumedStatus(assumed.admission), resourceOf, ownPods()),
+          );
+          continue;
+        }
+        this.assumed.delete(key);
+        waiting.push(workload);
+      }
+    }
+    // Forget assumptions about objects that no longer exist.
+    for (const key of this.assumed.keys()) if (!enqueueOf.has(key)) this.assumed.delete(key);
+
+    const result = schedule(
+      { pools: view.pools, nodes: view.nodes, reservations, workloads: waiting, now },
+      { starvationAfterMs },
+    );
+    const next = new Map<string, Decision>(keep);
+    for (const a of result.admitted) {
+      next.set(a.key, { type: "admitted", admission: a });
+      this.assumed.set(a.key, { admission: a, at: now });
+    }
+    for (const q of result.queued)
+      next.set(q.key, { type: "queued", position: q.position, code: q.code, reason: q.reason });
+    for (const u of result.unschedulable)
+      next.set(u.key, { type: "unschedulable", code: u.code, reason: u.reason });
+
+    const previous = this.decisions;
+    this.decisions = next;
+    for (const [key, decision] of next) {
+      if (!sameDecision(previous.get(key), decision)) enqueueOf.get(key)?.();
+    }
+    if (result.admitted.length > 0) {
+      this.log.info("admission pass", {
+        admitted: result.admitted.length,
+        queued: result.queued.length,
+        unschedulable: result.unschedulable.length,
+      });
+    }
+    return result;
+  }
+}
+
+function assumedStatus(admission: Admission): AdmissionStatus {
+  return {
+    placements: admission.groups.flatMap((g) =>
+      g.placements.map((p) => ({
+        group: g.group,
+        pool: p.pool,
+        nodes: p.nodes.flatMap((n) => Array.from({ length: n.pods }, () => n.node)),
+      })),
+    ),
+  };
+}
+
+function podCapacityChanged(old: PodLike, obj: PodLike): boolean {
+  return old.spec?.nodeName !== obj.spec?.nodeName || old.status?.phase !== obj.status?.phase;
+}
+
+function sameDecision(a: Decision | undefined, b: Decision): boolean {
+  if (!a || a.type !== b.type) return false;
+  if (a.type === "queued" && b.type === "queued") return a.position === b.position && a.reason === b.reason;
+  if (a.type === "unschedulable" && b.type === "unschedulable") return a.reason === b.reason;
+  return a.type === "admitted" && b.type === "admitted" && a.admission === b.admission;
+}
+
+const admitters = new WeakMap<Cache, Admitter>();
+
+/** The process's admitter, shared by every controller built against the same cache. */
+export function admitterFor(ctx: Pick<ControllerBuilderContext, "cache" | "informer" | "log">): Admitter {
+  let admitter = admitters.get(ctx.cache);
+  if (!admitter) {
+    admitter = new Admitter({ cache: ctx.cache, informer: ctx.informer, log: ctx.log });
+    admitters.set(ctx.cache, admitter);
+  }
+  return admitter;
+}

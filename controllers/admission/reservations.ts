@@ -1,0 +1,55 @@
+// What an admitted workload still holds: the capacity its admission assigned to each node,
+// less what its own pods already bound there use (those are counted as pod usage on the node).
+// When every pod is bound the reservation is empty; a pod that was deleted for a gang restart
+// makes its share reserved again, so a restarting gang never loses its place.
+import type { AdmissionStatus } from "../../crds/index.ts";
+import type { Reservation, ReservedNode, Workload } from "../placement/types.ts";
+import { isTerminated, type PodLike, podRequest } from "./cluster-view.ts";
+import { bytes, cpuMillis } from "./quantity.ts";
+
+/** The pod group a placement entry belongs to: "server/h100" is group "server" on pool h100. */
+export const groupOfPlacement = (group: string): string => group.split("/")[0] ?? group;
+
+export function reservationFromAdmission(
+  workload: Workload,
+  admission: AdmissionStatus,
+  resourceOf: (pool: string) => string | undefined,
+  ownPods: readonly PodLike[],
+): Reservation {
+  const held = new Map<string, ReservedNode>();
+  const add = (node: string, devices: number, cpu: number, memory: number): void => {
+    const r = held.get(node) ?? { node, devices: 0, cpuMillis: 0, memoryBytes: 0 };
+    held.set(node, {
+      node,
+      devices: r.devices + devices,
+      cpuMillis: r.cpuMillis + cpu,
+      memoryBytes: r.memoryBytes + memory,
+    });
+  };
+  const resources = new Set<string>();
+  for (const placement of admission.placements ?? []) {
+    const group = workload.groups.find((g) => g.name === groupOfPlacement(placement.group));
+    if (!group) continue;
+    const resource = resourceOf(placement.pool);
+    if (resource) resources.add(resource);
+    for (const node of placement.nodes ?? [])
+      add(node, group.accelerators.count, group.cpuMillis, group.memoryBytes);
+  }
+  for (const pod of ownPods) {
+    const node = pod.spec?.nodeName;
+    if (!node || isTerminated(pod) || !held.has(node)) continue;
+    let devices = 0;
+    for (const r of resources) devices += podRequest(pod, r);
+    add(node, -devices, -cpuMillis(podRequest(pod, "cpu")), -bytes(podRequest(pod, "memory")));
+  }
+  const nodes = [...held.values()]
+    .map((r) => ({
+      node: r.node,
+      devices: Math.max(0, r.devices),
+      cpuMillis: Math.max(0, r.cpuMillis),
+      memoryBytes: Math.max(0, r.memoryBytes),
+    }))
+    .filter((r) => r.devices > 0 || r.cpuMillis > 0 || r.memoryBytes > 0)
+    .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return { key: workload.key, nodes };
+}

@@ -1,0 +1,52 @@
+// The contract between the admitter (one per operator process) and the workload controllers.
+//
+// A workload controller registers an adapter for its kind. The admitter watches pools, nodes,
+// pods and every registered kind, runs the pure placement engine over the whole cluster after
+// any change, and keeps one decision per waiting workload. It enqueues a workload's key in its
+// controller whenever that workload's decision changes. The controller, in its reconcile:
+//   - status.admission present: the workload is admitted; make its pods (placed with
+//     placePod from ./pod-placement.ts) and report progress.
+//   - absent: read admitter.decisionFor(key):
+//       admitted      -> write status.admission = toAdmissionStatus(decision.admission) (and
+//                        phase Admitted) FIRST, then create pods in the same reconcile;
+//       queued        -> phase Queued, queuePosition, condition Admitted=False with the reason;
+//       unschedulable -> condition Unschedulable=True with the reason (no queue position);
+//       undefined     -> no pass has seen it yet: phase Queued, nothing else.
+//   - finished, suspended or evicted: remove status.admission (write the status without it).
+//     That releases its capacity. Deleting an object releases it too.
+// The admitter treats its own "admitted" decisions as reservations until the cache shows the
+// status.admission written (or the object gone), so a slow status write never lets two
+// workloads take the same devices.
+
+import type { AdmissionStatus } from "../../crds/index.ts";
+import type { KubeObject, ResourceType } from "../../operator/index.ts";
+import type { Workload } from "../placement/index.ts";
+import type { Admission, QueuedCode, UnschedulableCode } from "../placement/types.ts";
+
+export interface WorkloadAdapter<T extends KubeObject = KubeObject> {
+  resource: ResourceType;
+  /**
+   * The gang to admit for this object as it is now, or undefined when it wants no admission:
+   * finished, suspended, being deleted. Called for objects with and without status.admission;
+   * for an admitted object the shape tells the admitter what each of its pods holds.
+   * Workload.key must be `workloadKey(resource, obj)`.
+   */
+  toWorkload(obj: T): Workload | undefined;
+  /** Called with the object's "namespace/name" key when its decision changes. */
+  enqueue(key: string): void;
+}
+
+export type Decision =
+  | { type: "admitted"; admission: Admission }
+  | { type: "queued"; position: number; code: QueuedCode; reason: string }
+  | { type: "unschedulable"; code: UnschedulableCode; reason: string };
+
+export interface AdmitterApi {
+  register(adapter: WorkloadAdapter): void;
+  /** The latest decision for an object without status.admission; undefined before any pass saw it. */
+  decisionFor(resource: ResourceType, key: string): Decision | undefined;
+  /** Ask for a pass soon (debounced); the admitter also runs one after every watched change. */
+  requestPass(): void;
+}
+
+export type { AdmissionStatus };
