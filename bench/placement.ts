@@ -328,7 +328,8 @@ function makeWorkload(
         {
           name: "ranks",
           pods: random.pick([1, 2, 4]),
-          ...pod(8),
+          cpuMillis: 96_000,
+          memoryBytes: 384 * GiB,
           accelerators: { count: 16, vendors: ["aws"] },
         },
       ],

@@ -1,10 +1,21 @@
 #!/usr/bin/env node
 // stackctl: the Sovereign Stack CLI, also run by kubectl as the plugin `kubectl stack`.
 // Each command lives in its own file under cli/commands and registers itself here.
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
+import { registerCompletion } from "./commands/completion.ts";
+import { registerDescribe } from "./commands/describe.ts";
 import { registerDev } from "./commands/dev.ts";
+import { registerGet } from "./commands/get.ts";
+import { registerInstall } from "./commands/install.ts";
+import { registerLogs } from "./commands/logs.ts";
+import { registerPools } from "./commands/pools.ts";
+import { registerRay } from "./commands/ray.ts";
+import { registerServe } from "./commands/serve.ts";
+import { registerTrain } from "./commands/train.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { CliError } from "./errors.ts";
+import { toCliError } from "./kube/errors.ts";
+import { exitCodes, exitCodesHelp } from "./output/exit-codes.ts";
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -14,9 +25,23 @@ export function buildProgram(): Command {
     .option("--context <name>", "kubeconfig context to use")
     .option("-n, --namespace <ns>", "namespace")
     .option("--verbose", "print stack traces on errors")
-    .showHelpAfterError();
+    // Settings made before the commands are added are inherited by every command: usage errors
+    // throw (so main() picks the exit code) and print as one line.
+    .exitOverride()
+    .configureOutput({ outputError: (message, write) => write(`${message.trim().replace(/\s*\n\s*/g, " ")}\n`) })
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText("after", `\nExit codes:\n${exitCodesHelp()}\n`);
+  registerGet(program);
+  registerDescribe(program);
+  registerPools(program);
+  registerTrain(program);
+  registerServe(program);
+  registerRay(program);
+  registerLogs(program);
+  registerInstall(program);
   registerDev(program);
   registerValidate(program);
+  registerCompletion(program);
   return program;
 }
 
@@ -25,15 +50,21 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message already; --help and --version end here too.
+      process.exitCode = error.exitCode === 0 ? 0 : exitCodes.usage;
+      return;
+    }
     const verbose = program.opts<{ verbose?: boolean }>().verbose;
-    if (error instanceof CliError && !verbose) {
-      process.stderr.write(`error: ${error.message}\n`);
+    const known = toCliError(error);
+    if (known && !verbose) {
+      process.stderr.write(`error: ${known.message}\n`);
     } else {
       process.stderr.write(
         `error: ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}\n`,
       );
     }
-    process.exitCode = error instanceof CliError ? error.exitCode : 1;
+    process.exitCode = known?.exitCode ?? (error instanceof CliError ? error.exitCode : 1);
   }
 }
 

@@ -96,6 +96,8 @@ export interface ControllerDeps {
   metrics: MetricsRegistry;
   recorder: EventRecorder;
   informer(rt: ResourceType): Informer;
+  /** The manager's watched namespaces (empty: all); keys outside them are dropped. */
+  namespaces: readonly string[];
   defaultWorkers: number;
   /** Reconcile every primary object this often even without events; 0 disables. */
   syncPeriodMs: number;
@@ -169,7 +171,16 @@ export class Controller {
   }
 
   private registerWatches(): void {
-    const { spec, queue } = this;
+    const { spec } = this;
+    // An informer may watch more namespaces than the manager (a kind some controller needs
+    // cluster-wide); a key of a namespaced primary outside the watched ones is not ours.
+    const watched = new Set(this.deps.namespaces);
+    const queue = {
+      add: (key: string): void => {
+        if (watched.size > 0 && spec.for.namespaced && !watched.has(splitKey(key).namespace ?? "")) return;
+        this.queue.add(key);
+      },
+    };
     const primary = this.deps.informer(spec.for);
     primary.addHandler({
       onAdd: (obj) => queue.add(objectKey(obj)),

@@ -251,7 +251,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly metrics: InformerMetrics | undefined;
   private transform: Transform;
   private readonly handlers: InformerHandler<T>[] = [];
-  private readonly reflectors: Reflector[];
+  private reflectors: Reflector[];
   private readonly syncWaiters: Array<() => void> = [];
   private started = false;
   private abort: AbortController | undefined;
@@ -304,6 +304,16 @@ export class Informer<T extends KubeObject = KubeObject> {
   setTransform(transform: Transform): void {
     if (this.started) throw new Error(`informer ${this.id} already started`);
     this.transform = transform;
+  }
+
+  get watchesAllNamespaces(): boolean {
+    return this.reflectors.length === 1 && this.reflectors[0]?.namespace === undefined;
+  }
+
+  /** Watches every namespace instead of a chosen few; only before start. */
+  widen(): void {
+    if (this.started) throw new Error(`informer ${this.id} already started; ask for all namespaces earlier`);
+    this.reflectors = [new Reflector(this as unknown as Informer, undefined)];
   }
 
   addIndexer(name: string, fn: IndexFunc): void {

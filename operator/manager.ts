@@ -93,9 +93,7 @@ export class Manager {
       burst: options.burst,
       metrics: this.metrics,
     });
-    this.cache = new Cache(
-      (rt) => this.informers.get(resourceId(rt)) ?? this.informers.get(`${resourceId(rt)}@all`),
-    );
+    this.cache = new Cache((rt) => this.informers.get(resourceId(rt)));
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -126,21 +124,20 @@ export class Manager {
   }
 
   /**
-   * The shared informer for a kind, created on first use. `allNamespaces` ignores the
-   * manager's namespace restriction: capacity accounting must see every pod on a node, not
-   * only those of the watched namespaces. Without a restriction both are the same informer.
+   * The shared informer for a kind, created on first use. `allNamespaces` lifts the manager's
+   * namespace restriction for this kind: capacity accounting must see every pod on a node,
+   * not only those of the watched namespaces. There is still one informer (and one copy of
+   * each object) per kind; controllers drop keys outside the watched namespaces themselves.
    */
   informer(rt: ResourceType, scope: { allNamespaces?: boolean } = {}): Informer {
-    const restricted = (this.options.namespaces?.length ?? 0) > 0;
-    const wide = scope.allNamespaces === true && restricted;
-    const id = wide ? `${resourceId(rt)}@all` : resourceId(rt);
+    const id = resourceId(rt);
     let informer = this.informers.get(id);
     if (!informer) {
       const o = this.options;
       informer = new Informer({
         client: this.client,
         resource: rt,
-        namespaces: wide ? undefined : o.namespaces,
+        namespaces: scope.allNamespaces ? undefined : o.namespaces,
         transform: this.transforms.get(id),
         // "Children of X" is the commonest cache query of a controller; index it for every kind.
         indexers: { [ownerUidIndex]: indexByOwnerUid },
@@ -152,6 +149,8 @@ export class Manager {
       });
       this.informers.set(id, informer);
       if (this.started) informer.start();
+    } else if (scope.allNamespaces && !informer.watchesAllNamespaces) {
+      informer.widen();
     }
     return informer;
   }
@@ -185,6 +184,7 @@ export class Manager {
       metrics: this.metrics,
       recorder,
       informer: (rt) => this.informer(rt),
+      namespaces: this.options.namespaces ?? [],
       defaultWorkers: this.options.workers ?? 4,
       syncPeriodMs: this.options.syncPeriodMs ?? 10 * 60 * 60_000,
     });

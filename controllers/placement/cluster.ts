@@ -50,6 +50,7 @@ export interface PoolState {
   readonly plans: ({ version: number; want: number; plan: Plan } | undefined)[];
   /** Room if the pool were empty, ready, uncordoned and unpaused. */
   readonly emptyRooms: (number | undefined)[];
+  /** What roomNow last found, while the pool is unchanged. */
   readonly rooms: ({ version: number; pods: number; nodes: number } | undefined)[];
   readonly staticNodes: Map<number, { nodes: readonly number[]; untolerated: Taint | undefined }>;
 }
@@ -77,6 +78,12 @@ export interface Shape {
 }
 
 const noTaints: readonly Taint[] = [];
+
+/**
+ * Buckets are an array indexed by free device count. Real nodes have at most a few dozen devices;
+ * a bogus figure must not allocate millions of buckets, so counts above this share the top one.
+ */
+const TOP_BUCKET = 1024;
 
 const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
 
@@ -116,6 +123,7 @@ export class ClusterState {
   /** Per node, flattened (pool, class) pairs of the index entries that hold it. */
   readonly memberships: number[][];
   private readonly undoLog: number[] = [];
+  /** Per node, the last pool (index + 1) that listed it while indexing: drops repeats cheaply. */
   private readonly stamp: Int32Array;
   private readonly overlaps = new Map<number, boolean>();
   private readonly nodeTaints: ({ taints: readonly Taint[]; signature: string } | undefined)[];
@@ -234,7 +242,7 @@ export class ClusterState {
       }
       indexed.push(i);
       classOfNode.push(c);
-      pool.maxBucket = Math.max(pool.maxBucket, this.freeDevices[i] as number);
+      pool.maxBucket = Math.max(pool.maxBucket, this.bucketOf(i));
     }
     for (const taintClass of pool.classes) {
       for (let f = 0; f <= pool.maxBucket; f++) taintClass.buckets.push([]);
@@ -287,7 +295,7 @@ export class ClusterState {
   }
 
   private bucketOf(i: number): number {
-    return Math.max(0, this.freeDevices[i] as number);
+    return Math.min(TOP_BUCKET, Math.max(0, this.freeDevices[i] as number));
   }
 
   pool(p: number): PoolState {
@@ -322,8 +330,9 @@ export class ClusterState {
     let room = Number.POSITIVE_INFINITY;
     if (shape.devices > 0) {
       room = 0;
-      for (let f = shape.devices; f <= pool.maxBucket && room < want; f++) {
-        const perNode = Math.floor(f / shape.devices);
+      for (let f = Math.min(shape.devices, TOP_BUCKET); f <= pool.maxBucket && room < want; f++) {
+        // The top bucket holds every count above it, so it bounds nothing.
+        const perNode = f === TOP_BUCKET ? want : Math.floor(f / shape.devices);
         for (const c of classes)
           room += ((pool.classes[c] as TaintClass).buckets[f] as number[]).length * perNode;
       }
@@ -361,7 +370,8 @@ export class ClusterState {
           plan.pods.push(k);
           plan.placed += k;
           const alloc = this.allocDevices[i] as number;
-          plan.fragmentationDelta += stranded(f - k * d, alloc) - stranded(f, alloc);
+          const free = this.freeDevices[i] as number;
+          plan.fragmentationDelta += stranded(free - k * d, alloc) - stranded(free, alloc);
           if (plan.placed >= want) return true;
         }
       }
@@ -375,17 +385,21 @@ export class ClusterState {
     }
     for (let f = d; f <= pool.maxBucket; f += d) if (visit(f)) return plan;
     for (let f = d + 1; f <= pool.maxBucket; f++) if (f % d !== 0 && visit(f)) return plan;
+    if (d > TOP_BUCKET && pool.maxBucket === TOP_BUCKET) visit(TOP_BUCKET);
     return plan;
   }
 
-  /** Every pod of the shape the classes' nodes can take now, and on how many nodes; memoized per key. */
+  /**
+   * Every pod of the shape the classes' nodes can take now, uncapped, and on how many nodes; for
+   * reasons, which quote it. Memoized per pool key while the pool is unchanged.
+   */
   roomNow(p: number, classes: readonly number[], shape: Shape, key: number): { pods: number; nodes: number } {
     const pool = this.pool(p);
     const cached = pool.rooms[key];
     if (cached && cached.version === pool.version) return cached;
     const room = { version: pool.version, pods: 0, nodes: 0 };
     const threshold = this.threshold(shape);
-    for (let f = shape.devices; f <= pool.maxBucket; f++) {
+    for (let f = Math.min(shape.devices, TOP_BUCKET); f <= pool.maxBucket; f++) {
       for (const c of classes) {
         const bucket = (pool.classes[c] as TaintClass).buckets[f] as number[];
         for (let at = lowerBound(bucket, this.headroom, threshold, -1); at < bucket.length; at++) {

@@ -4,7 +4,7 @@
 import type { Quantity, Vendor } from "../../crds/index.ts";
 import { vendorCatalog } from "../../crds/index.ts";
 import { defaultPorts, type HeadPorts } from "./names.ts";
-import { memoryBytes, quantityValue } from "./quantity.ts";
+import { bytes, parseQuantity } from "../admission/index.ts";
 
 type Params = Record<string, string>;
 type Resources = Partial<Record<string, Quantity>> | undefined;
@@ -33,12 +33,13 @@ function render(defaults: Array<[string, string | undefined]>, user: Params | un
 
 /** Whole CPUs for Ray, rounded up: Ray schedules by whole CPUs and a 500m pod still has one. */
 function numCpus(resources: Resources): string | undefined {
-  const v = quantityValue(resources?.cpu);
-  return v === undefined ? undefined : String(Math.ceil(v));
+  if (resources?.cpu === undefined) return undefined;
+  const v = parseQuantity(resources.cpu);
+  return Number.isFinite(v) ? String(Math.ceil(v)) : undefined;
 }
 
 function memory(resources: Resources): string | undefined {
-  return resources?.memory === undefined ? undefined : String(memoryBytes(resources.memory));
+  return resources?.memory === undefined ? undefined : String(bytes(resources.memory));
 }
 
 const port = (params: Params | undefined, key: string, fallback: number): number => {

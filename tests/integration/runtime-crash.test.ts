@@ -3,8 +3,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlreadyExists, KubeClient } from "../../operator/kube-client.ts";
 import { builtin } from "../../operator/resource.ts";
-import { eventually, kubeconfigPath, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
-import { configMapName, installWidgetCrd, type Widget, widgetLabel, widgets } from "../support/test-controller.ts";
+import {
+  eventually,
+  kubeconfigPath,
+  loadKubeConfig,
+  type TestNamespace,
+  testNamespace,
+} from "../support/cluster.ts";
+import {
+  configMapName,
+  installWidgetCrd,
+  type Widget,
+  widgetLabel,
+  widgets,
+} from "../support/test-controller.ts";
 import { type OperatorProcess, startOperatorProcess } from "../support/test-controller-process.ts";
 
 let ns: TestNamespace;
@@ -23,7 +35,11 @@ const start = async (name: string): Promise<OperatorProcess> => {
   return p;
 };
 
-async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: limit }, async () => {
@@ -64,8 +80,8 @@ describe("kill -9 in the middle of a burst", () => {
       }
     });
     const countChildren = async () =>
-      (await client.list(builtin.configMaps, { namespace: ns.name, query: { labelSelector: widgetLabel } })).items
-        .length;
+      (await client.list(builtin.configMaps, { namespace: ns.name, query: { labelSelector: widgetLabel } }))
+        .items.length;
     const atKill = await eventually(async () => {
       const n = await countChildren();
       return n >= 30 ? n : undefined;

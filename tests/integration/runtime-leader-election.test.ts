@@ -4,7 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../operator/kube-client.ts";
 import { builtin } from "../../operator/resource.ts";
-import { eventually, kubeconfigPath, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
+import {
+  eventually,
+  kubeconfigPath,
+  loadKubeConfig,
+  type TestNamespace,
+  testNamespace,
+} from "../support/cluster.ts";
 import { installWidgetCrd, type Widget, widgets } from "../support/test-controller.ts";
 import { type OperatorProcess, startOperatorProcess } from "../support/test-controller-process.ts";
 
@@ -127,7 +133,12 @@ describe("leader election between operator processes", () => {
           const now = new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
           await client.replace(builtin.leases, {
             ...lease,
-            spec: { ...(lease.spec as object), holderIdentity: "intruder", renewTime: now, leaseDurationSeconds: 15 },
+            spec: {
+              ...(lease.spec as object),
+              holderIdentity: "intruder",
+              renewTime: now,
+              leaseDurationSeconds: 15,
+            },
           });
         } catch {}
         await new Promise((r) => setTimeout(r, 500));

@@ -12,8 +12,13 @@ import { Manager } from "../../operator/manager.ts";
 import { loadKubeConfig } from "../../operator/options.ts";
 import { builtin } from "../../operator/resource.ts";
 import { eventually } from "../support/cluster.ts";
-import { configMapName, installWidgetCrd, type Widget, widgets } from "../support/test-controller.ts";
-import { widgetController } from "../support/test-controller.ts";
+import {
+  configMapName,
+  installWidgetCrd,
+  type Widget,
+  widgetController,
+  widgets,
+} from "../support/test-controller.ts";
 import { sumSeries } from "../support/test-controller-process.ts";
 
 let dir: string;
@@ -97,7 +102,10 @@ describe("kube-apiserver outage", () => {
     apiDown = true;
     await cp.stopComponent("kube-apiserver");
     const stopDoneAt = performance.now();
-    const unhealthy = await eventually(async () => ((await healthz()) === 500 ? performance.now() : undefined), 20_000);
+    const unhealthy = await eventually(
+      async () => ((await healthz()) === 500 ? performance.now() : undefined),
+      20_000,
+    );
     await sleep(Math.max(0, 8000 - (performance.now() - stoppedAt)));
     await cp.startComponent("kube-apiserver");
     apiDown = false;
@@ -122,7 +130,10 @@ describe("kube-apiserver outage", () => {
       expect(cm?.data).toEqual({ message: w.spec?.message });
     }
     expect(attemptedDuringOutage.size).toBeGreaterThan(0);
-    const healthyAgain = await eventually(async () => ((await healthz()) === 200 ? performance.now() : undefined), 30_000);
+    const healthyAgain = await eventually(
+      async () => ((await healthz()) === 200 ? performance.now() : undefined),
+      30_000,
+    );
     const metrics = await (await fetch(`http://${manager.metricsAddress}/metrics`)).text();
     const restarts = sumSeries(metrics, "informer_watch_restarts_total");
     const relists = sumSeries(metrics, "informer_relists_total");

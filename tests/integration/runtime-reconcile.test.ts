@@ -8,7 +8,13 @@ import { createLogger } from "../../operator/log.ts";
 import { Manager } from "../../operator/manager.ts";
 import { builtin, type KubeObject } from "../../operator/resource.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
-import { configMapName, installWidgetCrd, type Widget, widgetController, widgets } from "../support/test-controller.ts";
+import {
+  configMapName,
+  installWidgetCrd,
+  type Widget,
+  widgetController,
+  widgets,
+} from "../support/test-controller.ts";
 import { sumSeries } from "../support/test-controller-process.ts";
 
 let ns: TestNamespace;
@@ -35,7 +41,8 @@ const readyWidget = (name: string, generation = 1) =>
     `widget ${name} ready at generation ${generation}`,
   );
 
-const metricsText = async (): Promise<string> => (await fetch(`http://${manager.metricsAddress}/metrics`)).text();
+const metricsText = async (): Promise<string> =>
+  (await fetch(`http://${manager.metricsAddress}/metrics`)).text();
 
 beforeAll(async () => {
   const kc = loadKubeConfig();
@@ -99,7 +106,9 @@ describe("reconcile loop on a real API server", () => {
     const statusWrittenAt = Date.parse(w.status?.conditions?.[0]?.lastTransitionTime ?? "");
     expect(Date.parse(event.eventTime as string)).toBeGreaterThanOrEqual(statusWrittenAt);
     // Every reconcile logged with a reconcile id.
-    const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.key === `${ns.name}/alpha`);
+    const lines = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.key === `${ns.name}/alpha`);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l) => typeof l.reconcileID === "string" && l.controller === "widget")).toBe(true);
   });
@@ -111,11 +120,14 @@ describe("reconcile loop on a real API server", () => {
     const controller = manager.controllers[0];
     if (!controller) throw new Error("no controller");
     // Let the reconciles triggered by our own writes settle.
-    await eventually(async () => (controller.queue.length === 0 && controller.queue.inProgress === 0 ? true : undefined));
+    await eventually(async () =>
+      controller.queue.length === 0 && controller.queue.inProgress === 0 ? true : undefined,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const before = {
       widget: (await client.get(widgets, "steady", ns.name)).metadata.resourceVersion,
-      configMap: (await client.get(builtin.configMaps, configMapName("steady"), ns.name)).metadata.resourceVersion,
+      configMap: (await client.get(builtin.configMaps, configMapName("steady"), ns.name)).metadata
+        .resourceVersion,
       writes: countWrites(await metricsText()),
       reconciles: reconciles.get(key) ?? 0,
     };
@@ -130,7 +142,8 @@ describe("reconcile loop on a real API server", () => {
     await new Promise((r) => setTimeout(r, 500));
     const after = {
       widget: (await client.get(widgets, "steady", ns.name)).metadata.resourceVersion,
-      configMap: (await client.get(builtin.configMaps, configMapName("steady"), ns.name)).metadata.resourceVersion,
+      configMap: (await client.get(builtin.configMaps, configMapName("steady"), ns.name)).metadata
+        .resourceVersion,
       writes: countWrites(await metricsText()),
     };
     expect(after.widget).toBe(before.widget);
@@ -172,7 +185,9 @@ describe("reconcile loop on a real API server", () => {
     const start = reconciles.get(key) ?? 0;
     await new Promise((r) => setTimeout(r, 2000));
     expect((reconciles.get(key) ?? 0) - start).toBeGreaterThanOrEqual(4);
-    expect(sumSeries(await metricsText(), "controller_runtime_reconcile_total", { result: "requeue_after" })).toBeGreaterThan(0);
+    expect(
+      sumSeries(await metricsText(), "controller_runtime_reconcile_total", { result: "requeue_after" }),
+    ).toBeGreaterThan(0);
   });
 
   it("a failing reconcile is retried with backoff and counted, then recovers", async () => {
@@ -181,7 +196,8 @@ describe("reconcile loop on a real API server", () => {
     const key = `${ns.name}/broken`;
     await eventually(async () => ((reconciles.get(key) ?? 0) >= 6 ? true : undefined));
     const after = await metricsText();
-    const errors = (t: string) => sumSeries(t, "controller_runtime_reconcile_errors_total", { controller: "widget" });
+    const errors = (t: string) =>
+      sumSeries(t, "controller_runtime_reconcile_errors_total", { controller: "widget" });
     const retries = (t: string) => sumSeries(t, "workqueue_retries_total", { name: "widget" });
     expect(errors(after) - errors(before)).toBeGreaterThanOrEqual(6);
     expect(retries(after) - retries(before)).toBeGreaterThanOrEqual(6);
@@ -234,7 +250,9 @@ describe("reconcile loop on a real API server", () => {
     const without = await removeFinalizer(client, widgets, deleting, "sovereign.dev/cleanup");
     expect(without.metadata.finalizers).toEqual(["example.com/other"]);
     await removeFinalizer(client, widgets, without, "example.com/other");
-    await eventually(async () => ((await client.getOrUndefined(widgets, "final", ns.name)) ? undefined : true));
+    await eventually(async () =>
+      (await client.getOrUndefined(widgets, "final", ns.name)) ? undefined : true,
+    );
     // A finalizer on an object without any: the resourceVersion guard lets it through once.
     const bare = await client.create<Widget>(widgets, widget("final-bare"));
     const guarded = await addFinalizer(client, widgets, bare, "sovereign.dev/cleanup");
@@ -251,7 +269,8 @@ describe("reconcile loop on a real API server", () => {
       reportingInstance: "test",
       aggregator: { seriesFlushMs: 500 },
     });
-    for (let i = 0; i < 5; i++) recorder.record(created, { type: "Warning", reason: "Waiting", action: "Admit", note: "full" });
+    for (let i = 0; i < 5; i++)
+      recorder.record(created, { type: "Warning", reason: "Waiting", action: "Admit", note: "full" });
     await recorder.flush();
     await new Promise((r) => setTimeout(r, 100));
     await recorder.stop();

@@ -19,12 +19,22 @@ describe("conditions", () => {
   it("adds a new condition with the current time", () => {
     const list = setCondition(undefined, { type: "Ready", status: "False", reason: "Waiting" }, t1);
     expect(list).toEqual([
-      { type: "Ready", status: "False", reason: "Waiting", message: "", lastTransitionTime: "2030-01-01T10:00:00Z" },
+      {
+        type: "Ready",
+        status: "False",
+        reason: "Waiting",
+        message: "",
+        lastTransitionTime: "2030-01-01T10:00:00Z",
+      },
     ]);
   });
 
   it("keeps lastTransitionTime when only reason or message change", () => {
-    const a = setCondition(undefined, { type: "Ready", status: "False", reason: "Waiting", message: "x" }, t1);
+    const a = setCondition(
+      undefined,
+      { type: "Ready", status: "False", reason: "Waiting", message: "x" },
+      t1,
+    );
     const b = setCondition(a, { type: "Ready", status: "False", reason: "StillWaiting", message: "y" }, t2);
     expect(b[0]?.lastTransitionTime).toBe("2030-01-01T10:00:00Z");
     expect(b[0]?.reason).toBe("StillWaiting");
@@ -35,17 +45,29 @@ describe("conditions", () => {
     const a = setCondition(undefined, { type: "Ready", status: "False", reason: "Waiting" }, t1);
     const b = setCondition(a, { type: "Ready", status: "True", reason: "Running" }, t2);
     expect(b[0]?.lastTransitionTime).toBe("2030-01-01T11:30:00Z");
-    const c = setCondition(b, { type: "Ready", status: "True", reason: "Running" }, new Date("2031-01-01T00:00:00Z"));
+    const c = setCondition(
+      b,
+      { type: "Ready", status: "True", reason: "Running" },
+      new Date("2031-01-01T00:00:00Z"),
+    );
     expect(c[0]?.lastTransitionTime).toBe("2030-01-01T11:30:00Z");
   });
 
   it("setting the same condition again yields an equal list (no status write)", () => {
     const a = setCondition(
-      setCondition(undefined, { type: "Admitted", status: "True", reason: "Fits", observedGeneration: 3 }, t1),
+      setCondition(
+        undefined,
+        { type: "Admitted", status: "True", reason: "Fits", observedGeneration: 3 },
+        t1,
+      ),
       { type: "Ready", status: "False", reason: "Starting" },
       t1,
     );
-    const b = setCondition(a, { type: "Admitted", status: "True", reason: "Fits", observedGeneration: 3 }, t2);
+    const b = setCondition(
+      a,
+      { type: "Admitted", status: "True", reason: "Fits", observedGeneration: 3 },
+      t2,
+    );
     expect(b).toEqual(a);
     expect(b.map((c) => c.type)).toEqual(["Admitted", "Ready"]); // order kept
     expect(statusEquals({ conditions: a }, { conditions: b })).toBe(true);
@@ -63,7 +85,10 @@ describe("conditions", () => {
 describe("status helpers", () => {
   it("sets observedGeneration from metadata.generation", () => {
     const obj = { metadata: { name: "a", generation: 7 } };
-    expect(withObservedGeneration(obj, { phase: "Running" })).toEqual({ phase: "Running", observedGeneration: 7 });
+    expect(withObservedGeneration(obj, { phase: "Running" })).toEqual({
+      phase: "Running",
+      observedGeneration: 7,
+    });
   });
 
   it("compares statuses as JSON (undefined members are absent)", () => {

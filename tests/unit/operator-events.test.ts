@@ -44,7 +44,10 @@ describe("EventAggregator", () => {
 
   it("limits distinct events per object with a refilling bucket", () => {
     const a = new EventAggregator({ perObjectBurst: 3, perObjectRefillMs: 1000 });
-    const kinds = Array.from({ length: 5 }, (_, i) => a.observe(pod, { ...waiting, note: `n${i}` }, 0, name).kind);
+    const kinds = Array.from(
+      { length: 5 },
+      (_, i) => a.observe(pod, { ...waiting, note: `n${i}` }, 0, name).kind,
+    );
     expect(kinds).toEqual(["create", "create", "create", "drop", "drop"]);
     expect(a.observe(pod, { ...waiting, note: "n9" }, 1000, name).kind).toBe("create");
     // Another object has its own budget.

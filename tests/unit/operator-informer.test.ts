@@ -72,7 +72,9 @@ describe("ObjectStore", () => {
     s.upsert(pod("elsewhere", "1", {}, "b"));
     const diff = s.replace([pod("same", "1"), pod("changed", "2"), pod("new", "1")], "a");
     expect(diff.added.map(objectKey)).toEqual(["a/new"]);
-    expect(diff.updated.map(([o, n]) => [o.metadata.resourceVersion, n.metadata.resourceVersion])).toEqual([["1", "2"]]);
+    expect(diff.updated.map(([o, n]) => [o.metadata.resourceVersion, n.metadata.resourceVersion])).toEqual([
+      ["1", "2"],
+    ]);
     expect(diff.deleted.map(objectKey)).toEqual(["a/gone"]);
     expect(s.get("a/same")).toBe(same); // identity kept
     expect(s.get("b/elsewhere")).toBeDefined(); // other namespaces untouched
@@ -149,7 +151,12 @@ describe("transforms", () => {
         podIP: "10.0.0.1",
         conditions: [{ type: "Ready", status: "False" }],
         containerStatuses: [
-          { name: "main", ready: false, restartCount: 2, state: { terminated: { exitCode: 137, reason: "OOMKilled" } } },
+          {
+            name: "main",
+            ready: false,
+            restartCount: 2,
+            state: { terminated: { exitCode: 137, reason: "OOMKilled" } },
+          },
         ],
       },
     });
@@ -163,7 +170,9 @@ describe("transforms", () => {
         capacity: { "nvidia.com/gpu": "8" },
         allocatable: { "nvidia.com/gpu": "8" },
         images: [{ names: ["a"], sizeBytes: 1 }],
-        conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "ok", lastHeartbeatTime: "t" }],
+        conditions: [
+          { type: "Ready", status: "True", reason: "KubeletReady", message: "ok", lastHeartbeatTime: "t" },
+        ],
       },
     });
     expect(lean.status).toEqual({
@@ -203,11 +212,18 @@ describe("resource paths and keys", () => {
   it("builds core, group, namespaced, cluster-scoped and subresource paths", () => {
     const pods = { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true };
     const nodes = { apiVersion: "v1", kind: "Node", plural: "nodes", namespaced: false };
-    const widgets = { apiVersion: "test.sovereign.dev/v1", kind: "Widget", plural: "widgets", namespaced: true };
+    const widgets = {
+      apiVersion: "test.sovereign.dev/v1",
+      kind: "Widget",
+      plural: "widgets",
+      namespaced: true,
+    };
     expect(resourcePath(pods)).toBe("/api/v1/pods");
     expect(resourcePath(pods, "ns")).toBe("/api/v1/namespaces/ns/pods");
     expect(resourcePath(nodes, "ignored", "n1")).toBe("/api/v1/nodes/n1");
-    expect(resourcePath(widgets, "ns", "w", "status")).toBe("/apis/test.sovereign.dev/v1/namespaces/ns/widgets/w/status");
+    expect(resourcePath(widgets, "ns", "w", "status")).toBe(
+      "/apis/test.sovereign.dev/v1/namespaces/ns/widgets/w/status",
+    );
   });
 
   it("splits and joins keys", () => {

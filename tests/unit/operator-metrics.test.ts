@@ -4,10 +4,11 @@ import { exponentialBuckets, MetricsRegistry } from "../../operator/metrics.ts";
 describe("metrics exposition", () => {
   it("renders counters and gauges with HELP, TYPE and escaped labels", () => {
     const r = new MetricsRegistry();
-    const c = r.counter("controller_runtime_reconcile_total", "Total number of reconciliations per controller", [
-      "controller",
-      "result",
-    ]);
+    const c = r.counter(
+      "controller_runtime_reconcile_total",
+      "Total number of reconciliations per controller",
+      ["controller", "result"],
+    );
     c.inc({ controller: "widget", result: "success" });
     c.inc({ controller: "widget", result: "success" }, 2);
     c.inc({ controller: 'we"ird\\name\n', result: "error" });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { controllerOf, controllerReference, isControlledBy } from "../../operator/apply.ts";
 import { addFinalizerPatch, removeFinalizerPatch } from "../../operator/finalizers.ts";
 import { parseBindAddress, runChecks } from "../../operator/http-endpoints.ts";
 import { parseOperatorOptions } from "../../operator/options.ts";
-import { controllerOf, controllerReference, isControlledBy } from "../../operator/apply.ts";
 
 describe("operator flags", () => {
   it("has kubebuilder's defaults", () => {

@@ -124,7 +124,7 @@ describe("WorkQueue", () => {
     });
 
     it("the global bucket spaces retries of different keys", () => {
-      let now = 0;
+      const now = 0;
       const q = new WorkQueue({
         name: "t",
         now: () => now,

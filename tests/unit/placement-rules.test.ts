@@ -367,6 +367,15 @@ describe("node state", () => {
     expect(state(result, "y")).toBe("queued");
   });
 
+  it("an absurd device count neither breaks the index nor loses room", () => {
+    const p = poolWithNodes("p", [{ allocatableDevices: 5000 }]);
+    const result = run({
+      ...cluster(p),
+      workloads: [workload("w", [group(3, 1500, { cpuMillis: 1, memoryBytes: 1 })])],
+    });
+    expect(podsPerNode(result)).toEqual({ "p-0": 3 });
+  });
+
   it("nodes a pool lists that do not exist are ignored", () => {
     const p = poolWithNodes("p", [{}]);
     const result = run({

@@ -1,0 +1,115 @@
+// The desired children of a service: one Deployment per pool in use, one Service over all of
+// them, and the model cache claim when spec.modelCache asks for one. Pure: the reconcile
+// applies what these return.
+import { createHash } from "node:crypto";
+import { type AcceleratorPool, labels } from "../../crds/index.ts";
+import { controllerReference, type KubeObject } from "../../operator/index.ts";
+import { parseQuantity, placePod } from "../admission/index.ts";
+import type { InferenceServiceObject } from "./adapter.ts";
+import {
+  cacheClaimName,
+  deploymentName,
+  kindLabelValue,
+  poolLabels,
+  serverLabels,
+  serverPort,
+  serviceName,
+} from "./names.ts";
+import { devicesPerReplica, serverPodTemplate, startupBudgetSeconds } from "./pods.ts";
+import type { DeploymentStrategy } from "./rollout.ts";
+
+/**
+ * Annotation with a digest of the Deployment spec we apply. Applying skips children whose
+ * cached copy already holds every field of the intent, which cannot notice a field we stopped
+ * setting (a secretRef removed, say); the digest changes then, so the apply goes out and
+ * server-side apply removes the field.
+ */
+export const specDigestAnnotation = "stack.sovereign.dev/spec-digest";
+
+/** Longer than the startup budget, so a slow model load is not reported as a stuck rollout. */
+export const progressDeadlineSeconds = startupBudgetSeconds * 2;
+
+export function digest(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
+}
+
+function childMeta(svc: InferenceServiceObject, name: string, extraLabels: Record<string, string>) {
+  return {
+    name,
+    namespace: svc.metadata.namespace,
+    labels: { [labels.kind]: kindLabelValue, [labels.name]: svc.metadata.name ?? "", ...extraLabels },
+    ownerReferences: [controllerReference(svc)],
+  };
+}
+
+export function desiredDeployment(
+  svc: InferenceServiceObject,
+  pool: AcceleratorPool & KubeObject,
+  replicas: number,
+  strategy: DeploymentStrategy,
+): KubeObject {
+  const name = svc.metadata.name ?? "";
+  const poolName = pool.metadata.name ?? "";
+  const template = placePod(serverPodTemplate(svc, poolName), {
+    pool,
+    devicesPerPod: devicesPerReplica(svc.spec),
+    images: svc.spec.engine.images,
+  });
+  const spec = {
+    replicas,
+    selector: { matchLabels: poolLabels(name, poolName) },
+    strategy,
+    progressDeadlineSeconds,
+    revisionHistoryLimit: 3,
+    template,
+  };
+  const meta = childMeta(svc, deploymentName(name, poolName), { [labels.group]: "server", [labels.pool]: poolName });
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { ...meta, annotations: { [specDigestAnnotation]: digest(spec) } },
+    spec,
+  };
+}
+
+export function desiredService(svc: InferenceServiceObject): KubeObject {
+  const name = svc.metadata.name ?? "";
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: childMeta(svc, serviceName(name), {}),
+    spec: {
+      type: "ClusterIP",
+      selector: serverLabels(name),
+      ports: [{ name: "http", port: serverPort, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+}
+
+interface ClaimLike extends KubeObject {
+  spec?: { storageClassName?: string; resources?: { requests?: { storage?: string } } };
+}
+
+/**
+ * The shared cache claim, or undefined when spec.modelCache is unset. ReadWriteMany, because
+ * replicas on several nodes (and pools) read it at once. A claim's storage class cannot change
+ * and its size cannot shrink, so an existing claim's values win over a spec that asks for that.
+ */
+export function desiredCacheClaim(svc: InferenceServiceObject, existing?: ClaimLike): KubeObject | undefined {
+  const cache = svc.spec.modelCache;
+  if (!cache) return undefined;
+  let size = String(cache.size);
+  const current = existing?.spec?.resources?.requests?.storage;
+  if (current !== undefined && parseQuantity(current) > parseQuantity(size)) size = current;
+  const storageClassName = existing ? existing.spec?.storageClassName : cache.storageClassName;
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: childMeta(svc, cacheClaimName(svc.metadata.name ?? ""), {}),
+    spec: {
+      accessModes: ["ReadWriteMany"],
+      resources: { requests: { storage: size } },
+      ...(storageClassName !== undefined ? { storageClassName } : {}),
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// Child names, labels and addresses. Deterministic, so a repeated reconcile (or a restarted
+// operator) finds and re-applies the same objects instead of creating new ones.
+import { labels } from "../../crds/index.ts";
+
+/** The one pod group of a service; placements are keyed `server/<pool>`. */
+export const serverGroup = "server";
+/** The OpenAI-compatible port, on the pods and on the Service. */
+export const serverPort = 8000;
+export const kindLabelValue = "inferenceservice";
+
+export const deploymentName = (service: string, pool: string): string => `${service}-${pool}`;
+export const serviceName = (service: string): string => service;
+export const cacheClaimName = (service: string): string => `${service}-model-cache`;
+export const placementGroup = (pool: string): string => `${serverGroup}/${pool}`;
+
+/** `.svc` without the cluster domain resolves under any cluster domain. */
+export const serviceUrl = (service: string, namespace: string): string =>
+  `http://${serviceName(service)}.${namespace}.svc:${serverPort}/v1`;
+
+/** Every model server pod of the service, on every pool: the Service's and the scale selector. */
+export function serverLabels(service: string): Record<string, string> {
+  return { [labels.kind]: kindLabelValue, [labels.name]: service, [labels.group]: serverGroup };
+}
+
+/** The pods of one pool's Deployment; its (immutable) selector. */
+export function poolLabels(service: string, pool: string): Record<string, string> {
+  return { ...serverLabels(service), [labels.pool]: pool };
+}
+
+/** status.selector, in the string form the scale subresource and HPAs read. */
+export function selectorString(service: string): string {
+  return Object.entries(serverLabels(service))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}

@@ -1,0 +1,103 @@
+// The model server pod, before placement: placePod (controllers/admission) then adds what the
+// pool's vendor needs (image, device resource, node selector, tolerations, runtime class, env).
+import type { InferenceService, InferenceServiceSpec } from "../../crds/index.ts";
+import type { ContainerLike, PodTemplateLike } from "../admission/pod-placement.ts";
+import { cacheMountPath, cacheVolumeName, modelPlumbing, type VolumeLike } from "./model.ts";
+import { cacheClaimName, poolLabels, serverPort } from "./names.ts";
+
+export const serverContainerName = "server";
+export const healthPath = "/health";
+
+/**
+ * Probe timings. The startup probe alone guards the model load (minutes for a large model from
+ * a cold cache), so liveness can stay strict once the server is up without killing a pod that
+ * is still loading: 180 × 10 s = 30 minutes.
+ */
+export const probes = {
+  startup: { periodSeconds: 10, failureThreshold: 180, timeoutSeconds: 5 },
+  readiness: { periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 5 },
+  liveness: { periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 5 },
+} as const;
+export const startupBudgetSeconds = probes.startup.periodSeconds * probes.startup.failureThreshold;
+
+/** vLLM's OpenAI server module: the same entry point in the CUDA, ROCm and TPU builds. */
+export const serverCommand = ["python3", "-m", "vllm.entrypoints.openai.api_server"];
+
+/** Devices per replica: accelerators.count, or one per tensor-parallel shard when unset. */
+export function devicesPerReplica(spec: Pick<InferenceServiceSpec, "accelerators" | "engine">): number {
+  return spec.accelerators?.count ?? spec.engine.tensorParallelSize ?? 1;
+}
+
+/** spec.resources as a container's requests and limits (quantities as strings). */
+export function containerResources(
+  resources: InferenceServiceSpec["resources"],
+): ContainerLike["resources"] | undefined {
+  if (!resources || Object.keys(resources).length === 0) return undefined;
+  const list = Object.fromEntries(Object.entries(resources).map(([k, v]) => [k, String(v)]));
+  return { requests: { ...list }, limits: { ...list } };
+}
+
+/** The server's arguments: derived ones first, then engine.args, which may override them. */
+export function serverArgs(spec: InferenceServiceSpec, serviceName: string, modelArgs: string[]): string[] {
+  const args = [
+    ...modelArgs,
+    "--served-model-name",
+    spec.model.name ?? serviceName,
+    "--tensor-parallel-size",
+    String(spec.engine.tensorParallelSize ?? 1),
+  ];
+  if (spec.engine.maxModelLen !== undefined) args.push("--max-model-len", String(spec.engine.maxModelLen));
+  args.push("--port", String(serverPort), "--download-dir", cacheMountPath);
+  return [...args, ...(spec.engine.args ?? [])];
+}
+
+const httpProbe = (timing: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number }) => ({
+  httpGet: { path: healthPath, port: "http" },
+  ...timing,
+});
+
+/** The pod template of one pool's Deployment, without the pool's placement. */
+export function serverPodTemplate(svc: InferenceService, pool: string): PodTemplateLike {
+  const name = svc.metadata.name ?? "";
+  const spec = svc.spec;
+  const resources = containerResources(spec.resources);
+  const model = modelPlumbing(spec.model, resources);
+  const cacheVolume: VolumeLike = spec.modelCache
+    ? { name: cacheVolumeName, persistentVolumeClaim: { claimName: cacheClaimName(name) } }
+    : { name: cacheVolumeName, emptyDir: {} };
+  // Tensor-parallel workers exchange tensors through shared memory; the container runtime's
+  // default 64 MiB /dev/shm is far too small.
+  const shm: VolumeLike = { name: "dshm", emptyDir: { medium: "Memory" } };
+
+  // The user's env comes last so it can override what the operator derives.
+  const env = [...model.env, ...((spec.engine.env ?? []) as ContainerLike["env"] & object)];
+  const server: ContainerLike = {
+    name: serverContainerName,
+    image: spec.engine.image,
+    command: serverCommand,
+    args: serverArgs(spec, name, model.args),
+    ports: [{ name: "http", containerPort: serverPort, protocol: "TCP" }],
+    ...(env.length > 0 ? { env } : {}),
+    ...(model.envFrom.length > 0 ? { envFrom: model.envFrom } : {}),
+    ...(resources ? { resources } : {}),
+    volumeMounts: [
+      { name: cacheVolumeName, mountPath: cacheMountPath },
+      { name: "dshm", mountPath: "/dev/shm" },
+      ...model.mounts,
+    ],
+    startupProbe: httpProbe(probes.startup),
+    readinessProbe: httpProbe(probes.readiness),
+    livenessProbe: httpProbe(probes.liveness),
+  };
+  return {
+    metadata: { labels: poolLabels(name, pool) },
+    spec: {
+      // A namespace with hundreds of Services would otherwise put thousands of variables into
+      // every server's environment.
+      enableServiceLinks: false,
+      ...(model.initContainers.length > 0 ? { initContainers: model.initContainers } : {}),
+      containers: [server],
+      volumes: [cacheVolume, shm, ...model.volumes],
+    },
+  };
+}

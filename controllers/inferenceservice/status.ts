@@ -1,0 +1,166 @@
+// The service's status, computed whole from what the reconcile observed (the status write
+// compares the whole object, so nothing may be left to a previous value by accident).
+//
+// Phases:
+//   Pending   nothing admitted yet (queued, unschedulable, waiting for its Secret), or scaled to 0
+//   Loading   replicas admitted and starting; fewer ready than asked, none failing
+//   Ready     at least spec.replicas ready
+//   Degraded  fewer ready than asked and something is wrong: a replica failing, a rollout
+//             stuck, or ready replicas serving while the rest wait for capacity
+import type { AdmissionStatus, InferenceServiceStatus } from "../../crds/index.ts";
+import { type Condition, removeCondition, setCondition } from "../../operator/index.ts";
+import type { Decision } from "../admission/index.ts";
+import type { InferenceServiceObject } from "./adapter.ts";
+import type { DeploymentLike } from "./health.ts";
+import { selectorString, serviceUrl } from "./names.ts";
+import { admittedReplicas, placementsOf } from "./replicas.ts";
+import { secretNotFoundReason } from "./secret.ts";
+
+export interface StatusInput {
+  svc: InferenceServiceObject;
+  /** status.admission as this reconcile leaves it. */
+  admission: AdmissionStatus | undefined;
+  /** The Deployment of each pool in use, when it exists. */
+  deployments: ReadonlyMap<string, DeploymentLike>;
+  /** What is wrong with replicas or rollouts (health.ts), in a stable order. */
+  problems: readonly string[];
+  /** The admitter's word on the replicas not admitted yet (all of them, or the missing ones). */
+  waiting: Decision | undefined;
+  /** The Secret named by spec.model.secretRef, when it does not exist. */
+  missingSecret: string | undefined;
+  now: Date;
+}
+
+interface Verdict {
+  status: "True" | "False";
+  reason: string;
+  message: string;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function spread(admission: AdmissionStatus | undefined): string {
+  return placementsOf(admission)
+    .map((p) => `${p.replicas ?? 0} on ${p.pool}`)
+    .join(", ");
+}
+
+function waitingReason(waiting: Decision | undefined): { reason: string; message: string } {
+  if (!waiting) return { reason: "WaitingForAdmission", message: "waiting for the next admission pass" };
+  if (waiting.type === "queued") return { reason: waiting.code, message: `queued at position ${waiting.position}: ${waiting.reason}` };
+  if (waiting.type === "unschedulable") return { reason: waiting.code, message: `unschedulable: ${waiting.reason}` };
+  return { reason: "Admitting", message: "admitted; recording where" };
+}
+
+export function computeStatus(input: StatusInput): InferenceServiceStatus {
+  const { svc, admission, deployments, problems, waiting, missingSecret, now } = input;
+  const name = svc.metadata.name ?? "";
+  const namespace = svc.metadata.namespace ?? "";
+  const generation = svc.metadata.generation;
+  const desired = svc.spec.replicas ?? 1;
+  const admitted = admittedReplicas(admission);
+  const placements = placementsOf(admission).map((p) => ({
+    pool: p.pool,
+    replicas: p.replicas ?? 0,
+    readyReplicas: deployments.get(p.pool)?.status?.readyReplicas ?? 0,
+  }));
+  let replicas = 0;
+  let ready = 0;
+  for (const p of placementsOf(admission)) {
+    const d = deployments.get(p.pool);
+    replicas += d?.status?.replicas ?? 0;
+    ready += d?.status?.readyReplicas ?? 0;
+  }
+  const secretMessage = missingSecret
+    ? `Secret ${missingSecret} named in spec.model.secretRef does not exist in namespace ${namespace}; create it (the reconcile checks again periodically)`
+    : "";
+  const wait = waitingReason(waiting);
+
+  let admittedCondition: Verdict;
+  if (admitted === 0) {
+    admittedCondition =
+      desired === 0
+        ? { status: "False", reason: "ScaledToZero", message: "spec.replicas is 0" }
+        : missingSecret
+          ? { status: "False", reason: secretNotFoundReason, message: secretMessage }
+          : { status: "False", ...wait };
+  } else if (admitted >= desired) {
+    admittedCondition = {
+      status: "True",
+      reason: "Admitted",
+      message: `${plural(admitted, "replica")} admitted: ${spread(admission)}`,
+    };
+  } else {
+    admittedCondition = {
+      status: "True",
+      reason: "PartiallyAdmitted",
+      message: `${admitted} of ${desired} replicas admitted (${spread(admission)}); ${desired - admitted} ${wait.message}`,
+    };
+  }
+
+  let phase: InferenceServiceStatus["phase"];
+  let readyCondition: Verdict;
+  const readyCount = `${ready} of ${plural(desired, "replica")} ready`;
+  if (desired === 0) {
+    phase = "Pending";
+    readyCondition = { status: "False", reason: "ScaledToZero", message: "spec.replicas is 0" };
+  } else if (admitted === 0) {
+    phase = "Pending";
+    readyCondition = { status: "False", reason: admittedCondition.reason, message: admittedCondition.message };
+  } else if (ready >= desired) {
+    phase = "Ready";
+    readyCondition = {
+      status: "True",
+      reason: "AllReplicasReady",
+      message: `${readyCount}: ${placements.map((p) => `${p.readyReplicas} on ${p.pool}`).join(", ")}`,
+    };
+  } else if (problems.length > 0 || (missingSecret && ready < admitted)) {
+    phase = "Degraded";
+    const why = missingSecret ? [secretMessage, ...problems] : problems;
+    readyCondition = {
+      status: "False",
+      reason: missingSecret ? secretNotFoundReason : "ReplicasFailing",
+      message: `${readyCount}; ${why.slice(0, 3).join("; ")}${why.length > 3 ? `; and ${why.length - 3} more` : ""}`,
+    };
+  } else if (ready > 0 && admitted < desired) {
+    phase = "Degraded";
+    readyCondition = {
+      status: "False",
+      reason: "WaitingForCapacity",
+      message: `${readyCount}; ${desired - admitted} not admitted: ${wait.message}`,
+    };
+  } else {
+    phase = "Loading";
+    readyCondition = {
+      status: "False",
+      reason: "Loading",
+      message: `${readyCount}; the model servers are starting`,
+    };
+  }
+
+  let conditions: Condition[] | undefined = svc.status?.conditions as Condition[] | undefined;
+  conditions = setCondition(conditions, { type: "Admitted", ...admittedCondition, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: "Ready", ...readyCondition, observedGeneration: generation }, now);
+  conditions =
+    waiting?.type === "unschedulable" && admitted < desired
+      ? setCondition(
+          conditions,
+          { type: "Unschedulable", status: "True", reason: waiting.code, message: waiting.reason, observedGeneration: generation },
+          now,
+        )
+      : removeCondition(conditions, "Unschedulable");
+
+  const status: InferenceServiceStatus = {
+    phase,
+    replicas,
+    readyReplicas: ready,
+    selector: selectorString(name),
+    url: serviceUrl(name, namespace),
+    conditions,
+  };
+  if (generation !== undefined) status.observedGeneration = generation;
+  if (placements.length > 0) status.placements = placements;
+  if (waiting?.type === "queued" && admitted < desired) status.queuePosition = waiting.position;
+  if (admission) status.admission = admission;
+  return status;
+}

@@ -1,0 +1,79 @@
+// The RayCluster as a placement Workload: one gang, one pod group per worker group. The head
+// is not part of it: it runs on CPU wherever the scheduler puts it, and it must not wait for
+// accelerators to be free.
+import type { RayCluster, RayWorkerGroup } from "../../crds/index.ts";
+import type { KubeObject } from "../../operator/index.ts";
+import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
+import type { PodGroup, Workload } from "../placement/index.ts";
+import { resourceTypes } from "../resources.ts";
+import { waitRequests } from "./pods.ts";
+import { admittedReplicas, planUnadmitted, type WorkerView } from "./workers.ts";
+
+export type RayClusterObject = RayCluster & KubeObject;
+
+/** What one worker holds: its container, or the init container when that asks for more. */
+export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool?: string): PodGroup {
+  const acc = group.accelerators;
+  const accelerators: PodGroup["accelerators"] = acc
+    ? {
+        count: acc.count,
+        minMemoryGiB: acc.minMemoryGiB,
+        vendors: acc.vendors,
+        models: acc.models,
+        pools: pinnedPool === undefined ? acc.pools : [pinnedPool],
+        interconnect: acc.interconnect,
+      }
+    : { count: 0, pools: pinnedPool === undefined ? undefined : [pinnedPool] };
+  return {
+    name: group.name,
+    pods,
+    cpuMillis: Math.max(cpuMillis(group.resources?.cpu), cpuMillis(waitRequests.cpu)),
+    memoryBytes: Math.max(bytes(group.resources?.memory), bytes(waitRequests.memory)),
+    accelerators,
+  };
+}
+
+/**
+ * The gang for `rc` as it is now. Admitted: the admitted groups, for their shapes. Not
+ * admitted: the workers missing from each group, a group that already runs workers pinned
+ * to their pool. Undefined when nothing is wanted (suspended, deleted, nothing missing) or
+ * when the worker pods are in a state that must settle first.
+ */
+export function clusterWorkload(rc: RayClusterObject, workers: readonly WorkerView[], now: number): Workload | undefined {
+  if (rc.spec.suspend || rc.metadata.deletionTimestamp) return undefined;
+  const specGroups = rc.spec.workerGroups ?? [];
+  let groups: PodGroup[];
+  if (hasAdmission(rc)) {
+    groups = [];
+    for (const p of rc.status?.admission?.placements ?? []) {
+      const g = specGroups.find((s) => s.name === p.group);
+      if (g) groups.push(workerGroupShape(g, admittedReplicas(p)));
+    }
+  } else {
+    const plan = planUnadmitted(specGroups, workers, now);
+    if (plan.blocked) return undefined;
+    groups = plan.needs
+      .filter((n) => n.pods > 0)
+      .map((n) => workerGroupShape(specGroups.find((g) => g.name === n.group) as RayWorkerGroup, n.pods, n.pool));
+  }
+  if (groups.length === 0) return undefined;
+  return {
+    key: workloadKey(resourceTypes.rayCluster, rc),
+    priority: 0,
+    creationTimestamp: Date.parse(rc.metadata.creationTimestamp ?? "") || 0,
+    groups,
+    mode: "gang",
+  };
+}
+
+export function rayClusterAdapter(
+  workersOf: (rc: RayClusterObject) => WorkerView[],
+  enqueue: (key: string) => void,
+  now: () => number = Date.now,
+): WorkloadAdapter<RayClusterObject> {
+  return {
+    resource: resourceTypes.rayCluster,
+    toWorkload: (rc) => clusterWorkload(rc, workersOf(rc), now()),
+    enqueue,
+  };
+}

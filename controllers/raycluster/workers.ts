@@ -1,0 +1,302 @@
+// Which worker pods to create and delete, and what admission the cluster holds afterwards.
+//
+// Every worker group is one pod group of a single gang admission for the whole cluster
+// (status.admission, one placement per group; pod i of a group runs on placement.nodes[i]).
+// Changes of replicas on an admitted cluster:
+//   - scale down: the workers with the highest indices (the newest) are deleted and the
+//     admission is trimmed to the remaining ones, which releases their capacity at once;
+//   - scale up: once every worker the cluster holds is bound to its node, the admission is
+//     released while those workers keep running (their pods now hold their nodes' capacity
+//     as any bound pod does), and only the missing workers are asked for, as the cluster's
+//     next gang, each group pinned to the pool it already runs on. When that gang is
+//     admitted, the new admission is the running workers' nodes plus the admitted ones.
+//     If it does not fit, the running workers are untouched and the rest stays queued.
+// A failed worker is deleted and then recreated on its admitted node; a deleted one is
+// recreated there.
+import type { AdmissionStatus, RayWorkerGroup } from "../../crds/index.ts";
+import { labels } from "../../crds/index.ts";
+import type { KubeObject } from "../../operator/index.ts";
+
+export type Placement = NonNullable<AdmissionStatus["placements"]>[number];
+
+/** What a reconcile needs to know about one worker pod. */
+export interface WorkerView {
+  name: string;
+  uid: string;
+  group: string;
+  index: number;
+  /** spec.nodeName: bound by the scheduler. */
+  node: string | undefined;
+  pool: string | undefined;
+  terminating: boolean;
+  /** Phase Failed or Succeeded: the pod will never run again. */
+  finished: boolean;
+  ready: boolean;
+  /** Not coming up without help: crash-looping, image not pulled, finished. */
+  broken: boolean;
+  createdAt: number;
+}
+
+interface PodLike {
+  spec?: { nodeName?: string };
+  status?: {
+    phase?: string;
+    conditions?: Array<{ type?: string; status?: string }>;
+    containerStatuses?: Array<{
+      ready?: boolean;
+      restartCount?: number;
+      state?: { waiting?: { reason?: string } };
+    }>;
+  };
+}
+
+const stuckReasons = new Set([
+  "CrashLoopBackOff",
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+]);
+
+export interface PodHealth {
+  terminating: boolean;
+  finished: boolean;
+  ready: boolean;
+  broken: boolean;
+}
+
+export function podHealth(pod: KubeObject): PodHealth {
+  const p = pod as unknown as PodLike;
+  const phase = p.status?.phase;
+  const finished = phase === "Failed" || phase === "Succeeded";
+  const ready = !finished && (p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
+  const containers = p.status?.containerStatuses ?? [];
+  const stuck = containers.some(
+    (c) =>
+      stuckReasons.has(c.state?.waiting?.reason ?? "") || (!ready && !c.ready && (c.restartCount ?? 0) > 0),
+  );
+  return { terminating: pod.metadata.deletionTimestamp !== undefined, finished, ready, broken: finished || stuck };
+}
+
+/** The view of a pod of cluster `cluster`, or undefined when it is not one of its workers. */
+export function viewWorker(pod: KubeObject, cluster: string): WorkerView | undefined {
+  const l = pod.metadata.labels ?? {};
+  const group = l[labels.rayGroup];
+  const name = pod.metadata.name ?? "";
+  if (l[labels.rayNodeType] !== "worker" || group === undefined) return undefined;
+  const prefix = `${cluster}-${group}-`;
+  if (!name.startsWith(prefix)) return undefined;
+  const digits = name.slice(prefix.length);
+  if (!/^(0|[1-9][0-9]*)$/.test(digits)) return undefined;
+  return {
+    name,
+    uid: pod.metadata.uid ?? "",
+    group,
+    index: Number(digits),
+    node: (pod as unknown as PodLike).spec?.nodeName || undefined,
+    pool: l[labels.pool],
+    createdAt: Date.parse(pod.metadata.creationTimestamp ?? "") || 0,
+    ...podHealth(pod),
+  };
+}
+
+export type DeleteReason = "ScaleDown" | "Failed" | "GroupRemoved" | "Unbound";
+
+export interface PlannedDelete {
+  name: string;
+  uid: string;
+  group: string;
+  index: number;
+  reason: DeleteReason;
+}
+
+export interface PlannedCreate {
+  group: string;
+  index: number;
+  placement: Placement;
+  /** The admitted node, when the admission names one. */
+  node: string | undefined;
+}
+
+export interface AdmittedPlan {
+  creates: PlannedCreate[];
+  deletes: PlannedDelete[];
+  /** The admission after this reconcile; undefined when it is released to scale up. */
+  admission: AdmissionStatus | undefined;
+  /** Groups that want more workers than admitted: group -> how many more. */
+  wantMore: Map<string, number>;
+  /** The admission is released now, to ask for wantMore as the next gang. */
+  released: boolean;
+  /** Groups trimmed by a scale-down: group -> [from, to]. */
+  trimmed: Map<string, [number, number]>;
+}
+
+export const admittedReplicas = (p: Placement | undefined): number =>
+  p === undefined ? 0 : (p.replicas ?? p.nodes?.length ?? 0);
+
+const byIndexDesc = (a: WorkerView, b: WorkerView) => b.index - a.index;
+
+/** The plan for a cluster that holds an admission. */
+export function planAdmitted(
+  groups: readonly RayWorkerGroup[],
+  admission: AdmissionStatus,
+  workers: readonly WorkerView[],
+): AdmittedPlan {
+  const creates: PlannedCreate[] = [];
+  const deletes: PlannedDelete[] = [];
+  const wantMore = new Map<string, number>();
+  const trimmed = new Map<string, [number, number]>();
+  const placements: Placement[] = [];
+  const specGroups = new Set(groups.map((g) => g.name));
+  let settled = true;
+
+  for (const w of [...workers].sort(byIndexDesc)) {
+    if (!specGroups.has(w.group) && !w.terminating) deletes.push({ ...pick(w), reason: "GroupRemoved" });
+  }
+  for (const g of groups) {
+    const placement = admission.placements?.find((p) => p.group === g.name);
+    const admitted = admittedReplicas(placement);
+    const keep = Math.min(g.replicas, admitted);
+    if (g.replicas > admitted) wantMore.set(g.name, g.replicas - admitted);
+    const mine = workers.filter((w) => w.group === g.name).sort(byIndexDesc);
+    const taken = new Set<number>();
+    for (const w of mine) {
+      taken.add(w.index);
+      if (w.terminating) {
+        if (w.index < keep) settled = false;
+        continue;
+      }
+      if (w.index >= keep) deletes.push({ ...pick(w), reason: "ScaleDown" });
+      else if (w.finished) {
+        deletes.push({ ...pick(w), reason: "Failed" });
+        settled = false;
+      } else if (w.node === undefined) settled = false;
+    }
+    if (placement === undefined || keep === 0) continue;
+    for (let i = 0; i < keep; i++) {
+      if (taken.has(i)) continue;
+      creates.push({ group: g.name, index: i, placement, node: placement.nodes?.[i] || undefined });
+      settled = false;
+    }
+    if (keep < admitted) {
+      trimmed.set(g.name, [admitted, keep]);
+      placements.push(trimPlacement(placement, keep));
+    } else placements.push(placement);
+  }
+
+  // Releasing drops the reservation of pods not yet bound, so wait until every worker kept
+  // sits on its node: from then on the scheduler's own accounting holds their capacity.
+  const released = wantMore.size > 0 && settled;
+  const next: AdmissionStatus | undefined = released ? undefined : { ...admission, placements };
+  return { creates: released ? [] : creates, deletes, admission: next, wantMore, released, trimmed };
+}
+
+function trimPlacement(p: Placement, keep: number): Placement {
+  const out: Placement = { ...p, replicas: keep };
+  if (p.nodes) out.nodes = p.nodes.slice(0, keep);
+  return out;
+}
+
+function pick(w: WorkerView): Omit<PlannedDelete, "reason"> {
+  return { name: w.name, uid: w.uid, group: w.group, index: w.index };
+}
+
+/** Workers of one group that a cluster without admission keeps: they run and are bound. */
+export interface GroupNeed {
+  group: string;
+  /** Workers to admit. */
+  pods: number;
+  /** The pool the group's running workers are on; the new ones must join them there. */
+  pool: string | undefined;
+  /** Running workers kept, by index. */
+  live: WorkerView[];
+}
+
+export interface UnadmittedPlan {
+  deletes: PlannedDelete[];
+  /** Per spec group with replicas > 0. */
+  needs: GroupNeed[];
+  /**
+   * Some worker is neither clearly running nor gone (not yet bound, say right after this
+   * controller's own admission write that the cache does not show yet): decide nothing now.
+   */
+  blocked: boolean;
+}
+
+/** How long an unbound worker of a cluster without admission may wait before it is deleted. */
+export const unboundGraceMs = 60_000;
+
+/** The plan for a cluster without admission: never admitted, released to scale up, or resumed. */
+export function planUnadmitted(
+  groups: readonly RayWorkerGroup[],
+  workers: readonly WorkerView[],
+  now: number,
+): UnadmittedPlan {
+  const deletes: PlannedDelete[] = [];
+  const needs: GroupNeed[] = [];
+  const specGroups = new Map(groups.map((g) => [g.name, g]));
+  let blocked = false;
+  const live = new Map<string, WorkerView[]>();
+  for (const w of [...workers].sort(byIndexDesc)) {
+    if (w.terminating) continue;
+    const g = specGroups.get(w.group);
+    if (!g) deletes.push({ ...pick(w), reason: "GroupRemoved" });
+    else if (w.index >= g.replicas) deletes.push({ ...pick(w), reason: "ScaleDown" });
+    else if (w.finished) deletes.push({ ...pick(w), reason: "Failed" });
+    else if (w.node === undefined) {
+      if (now - w.createdAt > unboundGraceMs) deletes.push({ ...pick(w), reason: "Unbound" });
+      else blocked = true;
+    } else live.set(w.group, [...(live.get(w.group) ?? []), w]);
+  }
+  for (const g of groups) {
+    if (g.replicas === 0) continue;
+    const kept = (live.get(g.name) ?? []).sort((a, b) => a.index - b.index);
+    needs.push({ group: g.name, pods: g.replicas - kept.length, pool: kept[0]?.pool, live: kept });
+  }
+  return { deletes, needs, blocked };
+}
+
+export interface PoolFacts {
+  vendor: string | undefined;
+  resourceName: string | undefined;
+}
+
+/**
+ * The admission of a cluster whose running workers are `needs[].live` and whose missing
+ * workers were admitted as `delta` (absent when none were missing). Undefined when the delta
+ * no longer matches what is missing (a worker failed since the pass): the next pass decides.
+ */
+export function mergeAdmission(
+  needs: readonly GroupNeed[],
+  delta: AdmissionStatus | undefined,
+  poolFacts: (pool: string) => PoolFacts | undefined,
+  now: string,
+): AdmissionStatus | undefined {
+  const placements: Placement[] = [];
+  const deltaGroups = delta?.placements ?? [];
+  for (const p of deltaGroups) if (!needs.some((n) => n.group === p.group && n.pods > 0)) return undefined;
+  for (const need of needs) {
+    const d = deltaGroups.find((p) => p.group === need.group);
+    if (need.pods > 0 && (d === undefined || admittedReplicas(d) !== need.pods)) return undefined;
+    const pool = d?.pool ?? need.pool;
+    if (pool === undefined) return undefined;
+    if (need.pool !== undefined && d !== undefined && d.pool !== need.pool) return undefined;
+    const replicas = need.live.length + need.pods;
+    const byIndex = new Map(need.live.map((w) => [w.index, w.node]));
+    const fresh = [...(d?.nodes ?? [])];
+    const nodes: string[] = [];
+    for (let i = 0; i < replicas; i++) {
+      const node = byIndex.has(i) ? byIndex.get(i) : fresh.shift();
+      if (node) nodes.push(node);
+    }
+    const facts = d ? { vendor: d.vendor, resourceName: d.resourceName } : poolFacts(pool);
+    const placement: Placement = { group: need.group, pool, replicas };
+    if (facts?.vendor !== undefined) placement.vendor = facts.vendor;
+    if (facts?.resourceName !== undefined) placement.resourceName = facts.resourceName;
+    // Either every pod has its node or the scheduler chooses for all of them within the pool.
+    if (nodes.length === replicas) placement.nodes = nodes;
+    placements.push(placement);
+  }
+  return { admittedAt: now, placements };
+}
