@@ -13,8 +13,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startControlPlane } from "../cli/dev/control-plane.ts";
-import { ensureTools } from "../cli/dev/tools.ts";
 import { controllerReference } from "../operator/apply.ts";
 import { isAlreadyExists, KubeClient } from "../operator/kube-client.ts";
 import { createLogger } from "../operator/log.ts";
@@ -161,6 +159,10 @@ async function operatorMode(kubeconfig: string): Promise<void> {
 }
 
 async function driver(): Promise<void> {
+  // Imported here, not at the top: this file is also the measured operator process, which
+  // must not carry the control-plane code (and @kubernetes/client-node) in its memory.
+  const { startControlPlane } = await import("../cli/dev/control-plane.ts");
+  const { ensureTools } = await import("../cli/dev/tools.ts");
   const widgetCount = arg("widgets", 10_000);
   const podsPerWidget = arg("pods-per-widget", 4);
   const namespaces = Array.from({ length: 10 }, (_, i) => `bench-${i}`);

@@ -28,7 +28,9 @@ export function buildProgram(): Command {
     // Settings made before the commands are added are inherited by every command: usage errors
     // throw (so main() picks the exit code) and print as one line.
     .exitOverride()
-    .configureOutput({ outputError: (message, write) => write(`${message.trim().replace(/\s*\n\s*/g, " ")}\n`) })
+    .configureOutput({
+      outputError: (message, write) => write(`${message.trim().replace(/\s*\n\s*/g, " ")}\n`),
+    })
     .configureHelp({ showGlobalOptions: true })
     .addHelpText("after", `\nExit codes:\n${exitCodesHelp()}\n`);
   registerGet(program);

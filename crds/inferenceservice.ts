@@ -76,7 +76,9 @@ const engine = z
       .min(1)
       .max(64)
       .default(1)
-      .describe("Devices one replica shards the model over; at most accelerators.count."),
+      .describe(
+          "Devices one replica shards the model over. accelerators.count must equal it; without accelerators each replica gets this many devices.",
+        ),
     maxModelLen: z
       .int()
       .min(1)
@@ -159,11 +161,16 @@ export const inferenceServiceSpec = withRules(
     .describe("The model, the engine, the accelerators per replica and how many replicas."),
   [
     {
-      rule: "self.engine.tensorParallelSize == 1 || (has(self.accelerators) && self.engine.tensorParallelSize <= self.accelerators.count)",
-      message: "engine.tensorParallelSize must not exceed accelerators.count",
+      // One device per tensor-parallel shard. Without accelerators the count follows
+      // tensorParallelSize; count 0 (CPU only) goes with tensorParallelSize 1.
+      rule: "!has(self.accelerators) || self.accelerators.count == self.engine.tensorParallelSize || (self.accelerators.count == 0 && self.engine.tensorParallelSize == 1)",
+      message:
+        "engine.tensorParallelSize must equal accelerators.count (one device per shard; leave accelerators out to use tensorParallelSize devices)",
       fieldPath: ".engine.tensorParallelSize",
       holds: (s) =>
-        s.engine.tensorParallelSize === 1 || s.engine.tensorParallelSize <= (s.accelerators?.count ?? 0),
+        s.accelerators === undefined ||
+        s.accelerators.count === s.engine.tensorParallelSize ||
+        (s.accelerators.count === 0 && s.engine.tensorParallelSize === 1),
     },
   ],
 );

@@ -46,6 +46,13 @@ export {
   isNotFound,
   KubeClient,
 } from "./kube-client.ts";
+export {
+  type ClusterConnection,
+  type KubeConfigSource,
+  loadClusterConnection,
+  loadInCluster,
+  loadKubeconfigFiles,
+} from "./kubeconfig.ts";
 export { LeaderElector } from "./leader-election.ts";
 export type { Logger, LogLevel } from "./log.ts";
 export { createLogger, describeError, silentLogger } from "./log.ts";

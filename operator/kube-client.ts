@@ -2,11 +2,11 @@
 // deserialize every object into class instances (and keep managedFields); here responses
 // stay plain JSON, watches are read line by line from one long response, and every request
 // except watches passes one token bucket (--kube-api-qps / --kube-api-burst). Credentials
-// come from @kubernetes/client-node's KubeConfig, which knows kubeconfig files, in-cluster
-// service-account tokens (re-read when rotated) and exec plugins.
+// come from ./kubeconfig.ts (kubeconfig files, in-cluster tokens, exec plugins) or from a
+// client-node KubeConfig handed in by the caller.
 import http from "node:http";
 import https from "node:https";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { type ClusterConnection, type KubeConfigSource, toClusterConnection } from "./kubeconfig.ts";
 import type { Counter, MetricsRegistry } from "./metrics.ts";
 import { type KubeObject, type ObjectList, type ResourceType, resourcePath } from "./resource.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -65,7 +65,8 @@ export interface WatchOptions {
 }
 
 export interface KubeClientOptions {
-  kubeConfig: KubeConfig;
+  /** A ClusterConnection (operator/kubeconfig.ts) or a @kubernetes/client-node KubeConfig. */
+  kubeConfig: KubeConfigSource;
   /** Requests per second across the client; 0 disables the limit. */
   qps?: number;
   burst?: number;
@@ -81,23 +82,16 @@ interface Connection {
   watchAgent: http.Agent;
 }
 
-// Bearer tokens from exec plugins and projected service-account files expire; asking the
-// KubeConfig again this often picks up the new one without paying for it per request.
-const credentialRefreshMs = 30_000;
-
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
+  readonly connection: ClusterConnection;
   private readonly limiter: TokenBucket;
   private readonly userAgent: string;
   private readonly requestTimeoutMs: number;
   private readonly requestsTotal: Counter | undefined;
-  private connection: Promise<Connection> | undefined;
-  private headers: Record<string, string> = {};
-  private headersAt = Number.NEGATIVE_INFINITY;
-  private headersPending: Promise<void> | undefined;
+  private transport: Promise<Connection> | undefined;
 
   constructor(options: KubeClientOptions) {
-    this.kubeConfig = options.kubeConfig;
+    this.connection = toClusterConnection(options.kubeConfig);
     this.limiter = new TokenBucket({ ratePerSecond: options.qps ?? 50, burst: options.burst ?? 100 });
     this.userAgent = options.userAgent ?? "sovereign-stack-operator";
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -110,7 +104,7 @@ export class KubeClient {
 
   /** The API server's URL, e.g. https://127.0.0.1:6443. */
   get server(): string {
-    return this.kubeConfig.getCurrentCluster()?.server ?? "";
+    return this.connection.server;
   }
 
   // ---- typed helpers --------------------------------------------------------------------
@@ -349,32 +343,24 @@ export class KubeClient {
 
   /** Closes idle keep-alive sockets so a process can exit promptly. */
   async close(): Promise<void> {
-    if (!this.connection) return;
-    const conn = await this.connection.catch(() => undefined);
+    if (!this.transport) return;
+    const conn = await this.transport.catch(() => undefined);
     conn?.agent.destroy();
     conn?.watchAgent.destroy();
   }
 
   private connect(): Promise<Connection> {
-    this.connection ??= this.makeConnection();
-    return this.connection;
+    this.transport ??= this.makeConnection();
+    return this.transport;
   }
 
   private async makeConnection(): Promise<Connection> {
     const server = this.server;
     if (!server) throw new Error("kubeconfig has no current cluster");
     const base = new URL(server);
-    const opts: https.RequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(opts);
-    const tls: https.AgentOptions = {
-      ca: opts.ca,
-      cert: opts.cert,
-      key: opts.key,
-      pfx: opts.pfx,
-      passphrase: opts.passphrase,
-      servername: opts.servername,
-    };
-    if (opts.rejectUnauthorized !== undefined) tls.rejectUnauthorized = opts.rejectUnauthorized;
+    const t = await this.connection.tlsOptions();
+    const tls: https.AgentOptions = { ca: t.ca, cert: t.cert, key: t.key, servername: t.servername };
+    if (t.rejectUnauthorized !== undefined) tls.rejectUnauthorized = t.rejectUnauthorized;
     const isHttps = base.protocol === "https:";
     const transport = isHttps ? https : http;
     const make = (maxSockets: number): http.Agent =>
@@ -386,21 +372,8 @@ export class KubeClient {
     return { base, transport, agent: make(32), watchAgent: make(Number.POSITIVE_INFINITY) };
   }
 
-  private async authHeaders(): Promise<Record<string, string>> {
-    if (performance.now() - this.headersAt < credentialRefreshMs) return this.headers;
-    this.headersPending ??= (async () => {
-      const opts: https.RequestOptions = {};
-      await this.kubeConfig.applyToHTTPSOptions(opts);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-      if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
-      this.headers = headers;
-      this.headersAt = performance.now();
-    })().finally(() => {
-      this.headersPending = undefined;
-    });
-    await this.headersPending;
-    return this.headers;
+  private authHeaders(): Promise<Record<string, string>> {
+    return this.connection.authHeaders();
   }
 }
 

@@ -5,13 +5,13 @@
 //   shutdown: workers drain -> lease released -> informers stop -> events flushed -> listeners
 // Informers run on standby replicas too, so a new leader starts with a warm cache.
 import { hostname } from "node:os";
-import type { KubeConfig } from "@kubernetes/client-node";
 import { Cache } from "./cache.ts";
 import { Controller, type ControllerFactory, type ControllerSpec } from "./controller.ts";
 import { EventRecorder } from "./events.ts";
 import { type BoundServer, type Check, serveMetrics, serveProbes } from "./http-endpoints.ts";
 import { Informer } from "./informer.ts";
 import { KubeClient } from "./kube-client.ts";
+import { type KubeConfigSource, toClusterConnection } from "./kubeconfig.ts";
 import { LeaderElector } from "./leader-election.ts";
 import { createLogger, describeError, type Logger } from "./log.ts";
 import { MetricsRegistry, registerProcessMetrics } from "./metrics.ts";
@@ -30,7 +30,8 @@ export interface LeaderElectionConfig {
 }
 
 export interface ManagerOptions {
-  kubeConfig: KubeConfig;
+  /** A ClusterConnection (operator/kubeconfig.ts) or a @kubernetes/client-node KubeConfig. */
+  kubeConfig: KubeConfigSource;
   /** Namespaces to watch; empty means all. */
   namespaces?: readonly string[];
   /** Default concurrent reconciles per controller. */
@@ -87,8 +88,10 @@ export class Manager {
     this.log = options.log ?? createLogger();
     this.metrics = options.metrics ?? new MetricsRegistry();
     registerProcessMetrics(this.metrics);
+    // One connection for both clients, so an exec plugin runs once rather than twice.
+    const connection = toClusterConnection(options.kubeConfig);
     this.client = new KubeClient({
-      kubeConfig: options.kubeConfig,
+      kubeConfig: connection,
       qps: options.qps,
       burst: options.burst,
       metrics: this.metrics,
@@ -100,7 +103,7 @@ export class Manager {
     const le = options.leaderElection;
     if (le) {
       // Its own client and rate limiter: a renewal must never wait behind reconcile writes.
-      this.leaderClient = new KubeClient({ kubeConfig: options.kubeConfig, qps: 5, burst: 10 });
+      this.leaderClient = new KubeClient({ kubeConfig: connection, qps: 5, burst: 10 });
       this.leaderElector = new LeaderElector({
         client: this.leaderClient,
         namespace: le.namespace,

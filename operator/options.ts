@@ -2,8 +2,8 @@
 // manifests and habits carry over: --metrics-bind-address, --health-probe-bind-address,
 // --leader-elect, --kube-api-qps, ...
 import { existsSync, readFileSync } from "node:fs";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Command, InvalidArgumentError } from "commander";
+import { type ClusterConnection, loadClusterConnection } from "./kubeconfig.ts";
 import type { LogLevel } from "./log.ts";
 
 export interface OperatorOptions {
@@ -141,13 +141,9 @@ export function parseOperatorOptions(
 }
 
 /**
- * --kubeconfig, else $KUBECONFIG, else the in-cluster service account, else ~/.kube/config:
- * in a pod the service account wins over a stray config file in the image.
+ * --kubeconfig, else $KUBECONFIG, else the in-cluster service account, else ~/.kube/config
+ * (see ./kubeconfig.ts).
  */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else if (!process.env.KUBECONFIG && process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  return kc;
+export function loadKubeConfig(path?: string): ClusterConnection {
+  return loadClusterConnection(path);
 }

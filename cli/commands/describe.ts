@@ -21,7 +21,9 @@ function target(first: string, name: string | undefined): KindAndName {
 export function registerDescribe(program: Command, out: NodeJS.WritableStream = process.stdout): void {
   program
     .command("describe")
-    .description("show one object in detail: spec, placement, queue position and reason, conditions, children, events")
+    .description(
+      "show one object in detail: spec, placement, queue position and reason, conditions, children, events",
+    )
     .argument("<kind>", "kind (tj, rayc, isvc, ap, ...) or KIND/NAME")
     .argument("[name]", "object name")
     .action(async (first: string, name: string | undefined, _opts: unknown, cmd: Command) => {

@@ -1,16 +1,30 @@
 // `stackctl dev`: the local simulated cluster. `up` leaves it running in the background,
 // `down` removes it, `status` shows it; plain `dev` (what `npm run dev` runs) brings it up in
 // the foreground and stops everything on Ctrl-C.
+import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { installCrds, waitForNodesReady } from "../dev/cluster-setup.ts";
 import { type ControlPlane, startControlPlane } from "../dev/control-plane.ts";
+import { isWorkloadReady, renderSnapshot, snapshot } from "../dev/live-view.ts";
 import { buildProgressPrinter } from "../dev/progress.ts";
 import { defaultPreset, poolLabel } from "../dev/simulated-nodes.ts";
 import { devClusterDir, isAlive, readSupervisorState, runningDevCluster } from "../dev/state.ts";
-import { ensureTools } from "../dev/tools.ts";
+import { ensureTools, toolPath } from "../dev/tools.ts";
 import { CliError } from "../errors.ts";
+
+const run = promisify(execFile);
+const samplesDir = fileURLToPath(new URL("../../samples/", import.meta.url));
+const demoStack = fileURLToPath(new URL("../dev/demo-stack.yaml", import.meta.url));
+const poolSamples = (): string[] =>
+  readdirSync(samplesDir)
+    .filter((f) => f.startsWith("acceleratorpool-") && f.endsWith(".yaml"))
+    .map((f) => join(samplesDir, f));
 
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -122,34 +136,86 @@ async function status(): Promise<void> {
   say(`export KUBECONFIG=${running.kubeconfig}`);
 }
 
-/** The foreground run of `npm run dev`: up, show the pools, stop everything on Ctrl-C. */
-async function runForeground(): Promise<void> {
-  if (runningDevCluster())
+/** Applies manifests with server-side apply, as `kubectl apply --server-side` would. */
+async function applyFiles(kubeconfig: string, paths: string[]): Promise<void> {
+  if (paths.length === 0) return;
+  const args = ["apply", "--server-side", "--field-manager=stackctl-dev", ...paths.flatMap((p) => ["-f", p])];
+  await run(toolPath("kubectl"), args, { env: { ...process.env, KUBECONFIG: kubeconfig } });
+}
+
+/**
+ * The foreground run of `npm run dev`: the cluster, the pools, the operator and the demo stack,
+ * then a live view until Ctrl-C, which stops every process this started.
+ */
+async function runForeground(options: { demo: boolean }): Promise<void> {
+  if (runningDevCluster()) {
     throw new CliError(
       "a dev cluster is already running in the background; stop it with `stackctl dev down`",
     );
+  }
   const cp = await bringUp(false);
-  for (const line of await poolSummary(cp.kubeconfigPath)) say(line);
-  say(`export KUBECONFIG=${cp.kubeconfigPath}`);
-  say("press Ctrl-C to stop the cluster");
-  await new Promise<void>((resolve) => {
+  let stopping = false;
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
-      say("\nstopping the dev cluster...");
+      if (stopping) return;
+      stopping = true;
+      say("\nstopping the operator and the dev cluster...");
       void cp
         .stop()
         .then(() => rm(devClusterDir(), { recursive: true, force: true }))
-        .then(resolve);
+        .then(() => {
+          say("stopped; no process left running");
+          resolve();
+        });
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+  try {
+    await applyFiles(cp.kubeconfigPath, poolSamples());
+    say("starting the operator (logs: " + join(devClusterDir(), "logs", "operator.log") + ")");
+    await cp.startComponent("operator");
+    if (options.demo) {
+      await applyFiles(cp.kubeconfigPath, [demoStack]);
+      say(
+        "applied the demo stack: a TrainingJob, a RayCluster with GPU and TPU workers, an InferenceService across NVIDIA and AMD",
+      );
+    }
+  } catch (error) {
+    await cp.stop();
+    throw error;
+  }
+  say(`export KUBECONFIG=${cp.kubeconfigPath}`);
+  say("press Ctrl-C to stop everything\n");
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  const tty = process.stdout.isTTY === true;
+  let last = "";
+  let announced = false;
+  while (!stopping) {
+    const view = await snapshot(kc).catch(() => undefined);
+    if (view && !stopping) {
+      const text = renderSnapshot(view).join("\n");
+      if (tty) process.stdout.write(`\x1b[H\x1b[2J${text}\n\n(Ctrl-C stops everything)\n`);
+      else if (text !== last) say(`${text}\n`);
+      last = text;
+      const ready = view.workloads.length > 0 && view.workloads.every((w) => isWorkloadReady(w.kind, w.obj));
+      if (ready && !announced) {
+        announced = true;
+        say(`all ${view.workloads.length} workloads are ready`);
+      }
+    }
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, 1000))]);
+  }
+  await stopped;
 }
 
 export function registerDev(program: Command): void {
   const dev = program
     .command("dev")
     .description("a local simulated cluster with accelerator pools (runs in the foreground; Ctrl-C stops it)")
-    .action(runForeground);
+    .option("--no-demo", "start the cluster and the operator without the demo workloads")
+    .action((opts: { demo: boolean }) => runForeground(opts));
   dev.command("up").description("start the local cluster in the background").action(up);
   dev.command("down").description("stop the local cluster and remove its state").action(down);
   dev.command("status").description("show the local cluster's processes and nodes").action(status);

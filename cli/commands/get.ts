@@ -50,7 +50,10 @@ export function registerGet(program: Command, out: NodeJS.WritableStream = proce
   program
     .command("get")
     .description("list objects of the Sovereign Stack kinds (all of them without KIND), or show named ones")
-    .argument("[kind]", "kind, plural, singular or short name (tj, rayc, isvc, ap), a comma list, or KIND/NAME")
+    .argument(
+      "[kind]",
+      "kind, plural, singular or short name (tj, rayc, isvc, ap), a comma list, or KIND/NAME",
+    )
     .argument("[names...]", "object names")
     .option("-A, --all-namespaces", "list across all namespaces")
     .option("-l, --selector <selector>", "label selector (app=x,tier!=y)")
@@ -79,11 +82,17 @@ export function registerGet(program: Command, out: NodeJS.WritableStream = proce
       }
       groups = [];
       for (const kind of request.kinds) {
-        groups.push({ kind, objects: await listObjects(session, kind, { namespace, selector: opts.selector }) });
+        groups.push({
+          kind,
+          objects: await listObjects(session, kind, { namespace, selector: opts.selector }),
+        });
       }
       const total = groups.reduce((n, g) => n + g.objects.length, 0);
       if (total === 0 && (opts.output === "table" || opts.output === "wide" || opts.output === "name")) {
-        const where = namespace === undefined || request.kinds.every((k) => k.scope === "Cluster") ? "" : ` in ${namespace} namespace`;
+        const where =
+          namespace === undefined || request.kinds.every((k) => k.scope === "Cluster")
+            ? ""
+            : ` in ${namespace} namespace`;
         process.stderr.write(`No resources found${where}.\n`);
         return;
       }

@@ -21,7 +21,10 @@ function discoveryText(proposals: readonly PoolProposal[], format: OutputFormat)
     const items = proposals.map((p) => p.manifest);
     return `${JSON.stringify({ apiVersion: "v1", kind: "List", items, metadata: { resourceVersion: "" } }, null, 2)}\n`;
   }
-  if (format === "name") return proposals.map((p) => `acceleratorpool.${acceleratorPoolResource.group}/${p.manifest.metadata.name}\n`).join("");
+  if (format === "name")
+    return proposals
+      .map((p) => `acceleratorpool.${acceleratorPoolResource.group}/${p.manifest.metadata.name}\n`)
+      .join("");
   return proposals.map((p) => `---\n${proposalComment(p)}\n${toYaml(p.manifest)}`).join("");
 }
 
@@ -36,17 +39,27 @@ export function registerPools(program: Command, out: NodeJS.WritableStream = pro
     .addOption(outputOption(["table", "wide", "json", "yaml", "name"], undefined))
     .action(async (opts: PoolsOptions, cmd: Command) => {
       const session = sessionFor(cmd);
-      const items = await listObjects(session, acceleratorPoolResource, { namespace: undefined, selector: opts.selector });
+      const items = await listObjects(session, acceleratorPoolResource, {
+        namespace: undefined,
+        selector: opts.selector,
+      });
       const format = opts.output ?? "table";
       if (format === "table" || format === "wide") {
         if (items.length === 0) {
-          process.stderr.write("No AcceleratorPools found; `stackctl pools discover` proposes some from the nodes.\n");
+          process.stderr.write(
+            "No AcceleratorPools found; `stackctl pools discover` proposes some from the nodes.\n",
+          );
           return;
         }
         out.write(capacityTable(items, { wide: format === "wide" }));
         return;
       }
-      out.write(render([{ kind: acceleratorPoolResource, objects: items }], format, { single: false, allNamespaces: false }));
+      out.write(
+        render([{ kind: acceleratorPoolResource, objects: items }], format, {
+          single: false,
+          allNamespaces: false,
+        }),
+      );
     });
 
   pools
@@ -59,7 +72,8 @@ export function registerPools(program: Command, out: NodeJS.WritableStream = pro
       const session = sessionFor(cmd);
       const { output, selector } = cmd.optsWithGlobals<PoolsOptions>();
       const format = output ?? "yaml";
-      if (format === "table" || format === "wide") throw fail("usage", "pools discover prints yaml, json or name");
+      if (format === "table" || format === "wide")
+        throw fail("usage", "pools discover prints yaml, json or name");
       const nodes = await explain(() => session.core.listNode({ labelSelector: selector }));
       const proposals = proposePools(nodes.items);
       if (proposals.length === 0) {
@@ -70,18 +84,26 @@ export function registerPools(program: Command, out: NodeJS.WritableStream = pro
         for (const w of p.warnings) process.stderr.write(`warning: ${w}\n`);
         const errors = validateObject(p.manifest).errors;
         if (errors.length > 0)
-          process.stderr.write(`warning: pool ${p.manifest.metadata.name} is not valid yet: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}\n`);
+          process.stderr.write(
+            `warning: pool ${p.manifest.metadata.name} is not valid yet: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}\n`,
+          );
       }
       if (!opts.apply) {
         out.write(discoveryText(proposals, format));
         return;
       }
       for (const p of proposals) {
-        if (validateObject(p.manifest).errors.length > 0) throw fail("invalidManifest", `pool ${p.manifest.metadata.name} is incomplete; print it, fix it and apply it yourself`);
+        if (validateObject(p.manifest).errors.length > 0)
+          throw fail(
+            "invalidManifest",
+            `pool ${p.manifest.metadata.name} is incomplete; print it, fix it and apply it yourself`,
+          );
       }
       for (const p of proposals) {
         const { outcome } = await applyObject(session, acceleratorPoolResource, p.manifest as StackObject);
-        out.write(`acceleratorpool.${acceleratorPoolResource.group}/${p.manifest.metadata.name} ${outcome}\n`);
+        out.write(
+          `acceleratorpool.${acceleratorPoolResource.group}/${p.manifest.metadata.name} ${outcome}\n`,
+        );
       }
     });
 }

@@ -1,6 +1,7 @@
 // The command lines of the control-plane components, as a pure function of the ports and
 // files chosen for one cluster, so what runs is easy to read and to test.
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ToolName } from "./tools.ts";
 
 export const componentNames = [
@@ -9,7 +10,10 @@ export const componentNames = [
   "kube-controller-manager",
   "kube-scheduler",
   "kwok",
+  "operator",
 ] as const;
+/** The control plane proper; the operator is started on request (`npm run dev`). */
+export const controlPlaneComponents = componentNames.filter((n) => n !== "operator");
 export type ComponentName = (typeof componentNames)[number];
 
 export interface ClusterLayout {
@@ -22,6 +26,8 @@ export interface ClusterLayout {
     controllerManager: number;
     scheduler: number;
     kwok: number;
+    operatorMetrics: number;
+    operatorHealth: number;
   };
 }
 
@@ -147,8 +153,21 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
         `--node-port=${l.ports.kwok}`,
       ],
     },
+    {
+      name: "operator",
+      // The same entry point as `npm start`, on the Node that runs this CLI.
+      command: process.execPath,
+      args: [
+        operatorMain,
+        `--kubeconfig=${f.kubeconfig}`,
+        `--metrics-bind-address=127.0.0.1:${l.ports.operatorMetrics}`,
+        `--health-probe-bind-address=127.0.0.1:${l.ports.operatorHealth}`,
+      ],
+    },
   ];
 }
+
+const operatorMain = fileURLToPath(new URL("../../operator/main.ts", import.meta.url));
 
 export function schedulerConfigYaml(kubeconfig: string): string {
   return [

@@ -37,6 +37,8 @@ export interface ControlPlane {
   dir: string;
   kubeconfigPath: string;
   server: string;
+  /** The operator's /metrics and /healthz addresses, once it is started. */
+  operatorAddresses: { metrics: string; health: string };
   stopComponent(name: ComponentName): Promise<void>;
   startComponent(name: ComponentName): Promise<void>;
   /** Stops every component and the supervisor. */
@@ -126,9 +128,8 @@ async function prepare(dir: string, binDir: string): Promise<{ layout: ClusterLa
   await writeFile(f.tokens, `${token},admin,admin,system:masters\n`, { mode: 0o600 });
   await writeFile(f.schedulerConfig, schedulerConfigYaml(f.kubeconfig));
   await writeFile(f.kwokConfig, kwokStagesYaml());
-  const [etcd, etcdPeer, apiserver, controllerManager, scheduler, kwok] = await Promise.all(
-    Array.from({ length: 6 }, freePort),
-  );
+  const [etcd, etcdPeer, apiserver, controllerManager, scheduler, kwok, operatorMetrics, operatorHealth] =
+    await Promise.all(Array.from({ length: 8 }, freePort));
   const layout: ClusterLayout = {
     dir,
     binDir,
@@ -139,6 +140,8 @@ async function prepare(dir: string, binDir: string): Promise<{ layout: ClusterLa
       controllerManager: controllerManager ?? 0,
       scheduler: scheduler ?? 0,
       kwok: kwok ?? 0,
+      operatorMetrics: operatorMetrics ?? 0,
+      operatorHealth: operatorHealth ?? 0,
     },
   };
   await writeFile(join(dir, "plan.json"), JSON.stringify(componentCommands(layout), null, 2));
@@ -224,6 +227,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     "kube-controller-manager": async () => true,
     "kube-scheduler": async () => true,
     kwok: async () => true,
+    operator: async () =>
+      (await get(`http://127.0.0.1:${layout.ports.operatorHealth}/readyz`)).status === 200,
   };
 
   const startComponent = async (name: ComponentName): Promise<void> => {
@@ -284,6 +289,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     dir,
     kubeconfigPath: f.kubeconfig,
     server,
+    operatorAddresses: {
+      metrics: `127.0.0.1:${layout.ports.operatorMetrics}`,
+      health: `127.0.0.1:${layout.ports.operatorHealth}`,
+    },
     startComponent,
     stopComponent,
     stop,

@@ -1,7 +1,13 @@
 // What describe shows around an object: the Events about it and the Pods, Services and
 // Deployments the operator made for it (or, for a pool, the Nodes its selector matches).
 import type * as k8s from "@kubernetes/client-node";
-import { type KindDefinition, poolNodeSelector, poolResourceName, type Vendor } from "../../crds/index.ts";
+import {
+  type AcceleratorPool,
+  type KindDefinition,
+  poolNodeSelector,
+  poolResourceName,
+  type Vendor,
+} from "../../crds/index.ts";
 import { kindLabelValue, labels } from "../labels.ts";
 import type { ChildView, EventView } from "../output/describe.ts";
 import { isRecord, list, rec, str } from "../output/summary.ts";
@@ -18,17 +24,26 @@ export async function eventsAbout(session: Session, object: StackObject, limit =
   // The operator records events about cluster-scoped objects in the default namespace.
   const namespace = object.metadata.namespace ?? "default";
   const events = await explain(() =>
-    session.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.uid=${object.metadata.uid}` }),
+    session.core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.uid=${object.metadata.uid}`,
+    }),
   );
   return events.items
-    .map((e): EventView => ({
-      type: e.type ?? "Normal",
-      reason: e.reason ?? "",
-      time: iso(e.series?.lastObservedTime) ?? iso(e.lastTimestamp) ?? iso(e.eventTime) ?? iso(e.metadata.creationTimestamp),
-      count: e.series?.count ?? (e.count || 1),
-      from: e.reportingComponent || e.source?.component || "",
-      message: (e.message ?? e.note ?? "").replace(/\s*\n\s*/g, " "),
-    }))
+    .map(
+      (e): EventView => ({
+        type: e.type ?? "Normal",
+        reason: e.reason ?? "",
+        time:
+          iso(e.series?.lastObservedTime) ??
+          iso(e.lastTimestamp) ??
+          iso(e.eventTime) ??
+          iso(e.metadata.creationTimestamp),
+        count: e.series?.count ?? (e.count || 1),
+        from: e.reportingComponent || e.source?.component || "",
+        message: (e.message ?? "").replace(/\s*\n\s*/g, " "),
+      }),
+    )
     .sort((a, b) => (a.time ?? "").localeCompare(b.time ?? ""))
     .slice(-limit);
 }
@@ -75,7 +90,11 @@ function belongsTo(child: Listed, object: StackObject, kind: KindDefinition): bo
   return meta?.labels?.[labels.kind] === kindLabelValue(kind.kind);
 }
 
-export async function workloadChildren(session: Session, kind: KindDefinition, object: StackObject): Promise<ChildView[]> {
+export async function workloadChildren(
+  session: Session,
+  kind: KindDefinition,
+  object: StackObject,
+): Promise<ChildView[]> {
   const namespace = object.metadata.namespace ?? session.namespace;
   const labelSelector = `${labels.name}=${object.metadata.name}`;
   const [pods, services, deployments] = await Promise.all([
@@ -86,19 +105,34 @@ export async function workloadChildren(session: Session, kind: KindDefinition, o
   const view = <T extends Listed>(k: string, items: T[], status: (x: T) => string): ChildView[] =>
     items
       .filter((x) => belongsTo(x, object, kind))
-      .map((x) => ({ kind: k, name: x.metadata?.name ?? "", status: status(x), created: iso(x.metadata?.creationTimestamp) }))
+      .map((x) => ({
+        kind: k,
+        name: x.metadata?.name ?? "",
+        status: status(x),
+        created: iso(x.metadata?.creationTimestamp),
+      }))
       .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
   return [
     ...view("Service", services.items, serviceStatus),
-    ...view("Deployment", deployments.items, (d) => `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0} ready`),
+    ...view(
+      "Deployment",
+      deployments.items,
+      (d) => `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0} ready`,
+    ),
     ...view("Pod", pods.items, podStatus),
   ];
 }
 
 export async function poolNodes(session: Session, pool: StackObject): Promise<ChildView[]> {
   const spec = rec(pool.spec);
-  const selector = poolNodeSelector({ metadata: pool.metadata, spec: spec as never });
-  const resource = poolResourceName({ vendor: str(spec.vendor) as Vendor, resourceName: str(spec.resourceName) });
+  const selector = poolNodeSelector({
+    metadata: { name: pool.metadata.name },
+    spec: { nodeSelector: spec.nodeSelector } as AcceleratorPool["spec"],
+  });
+  const resource = poolResourceName({
+    vendor: str(spec.vendor) as Vendor,
+    resourceName: str(spec.resourceName),
+  });
   const nodes = await explain(() => session.core.listNode({ labelSelector: selectorString(selector) }));
   return nodes.items
     .map((n) => {

@@ -23,7 +23,8 @@ export const collect = (value: string, previous: string[] = []): string[] => [
 const vendorList = (value: string, previous: string[] = []): string[] => {
   const all = collect(value, previous);
   const unknown = all.filter((v) => !(vendors as readonly string[]).includes(v));
-  if (unknown.length > 0) throw new InvalidArgumentError(`unknown vendor ${unknown.join(", ")}; use ${vendors.join(", ")}`);
+  if (unknown.length > 0)
+    throw new InvalidArgumentError(`unknown vendor ${unknown.join(", ")}; use ${vendors.join(", ")}`);
   return all;
 };
 
@@ -59,18 +60,27 @@ export interface AcceleratorFlags {
   interconnect?: string;
 }
 
-export function addAcceleratorOptions(cmd: Command, per: string): Command {
+/** `count: false` where the count comes from elsewhere (ray create --workers GROUP=N:COUNT). */
+export function addAcceleratorOptions(cmd: Command, per: string, opts: { count?: boolean } = {}): Command {
+  if (opts.count !== false)
+    cmd.option("--accelerators <count>", `devices per ${per} (0: CPU only)`, integer(0, 64));
   return cmd
-    .option("--accelerators <count>", `devices per ${per} (0: CPU only)`, integer(0, 64))
     .option("--min-memory <GiB>", "minimum memory per device in GiB", integer(0, 4096))
-    .option("--vendor <vendor>", `allowed vendors, repeatable or comma-separated (${vendors.join(", ")})`, vendorList)
+    .option(
+      "--vendor <vendor>",
+      `allowed vendors, repeatable or comma-separated (${vendors.join(", ")})`,
+      vendorList,
+    )
     .option("--device-model <glob>", 'allowed device models, globs such as "H100*", repeatable', collect)
     .option("--pool <name>", "only these AcceleratorPools, repeatable", collect)
     .addOption(new Option("--interconnect <kind>", "required device interconnect").choices(interconnects));
 }
 
 /** The AcceleratorRequirement the flags ask for; undefined when no flag was given. */
-export function acceleratorsFrom(flags: AcceleratorFlags, defaultCount?: number): Record<string, unknown> | undefined {
+export function acceleratorsFrom(
+  flags: AcceleratorFlags,
+  defaultCount?: number,
+): Record<string, unknown> | undefined {
   const a: Record<string, unknown> = {};
   const count = flags.accelerators ?? defaultCount;
   if (count !== undefined) a.count = count;
@@ -87,14 +97,21 @@ export interface ImageFlags {
   imageFor?: Record<string, string>;
 }
 
-export function addImageOptions(cmd: Command, what: string, fallback?: string): Command {
-  return cmd
-    .option("--image <image>", `${what} image${fallback ? ` (default ${fallback})` : ""}`)
-    .option(
-      "--image-for <vendor=image>",
-      "image for one vendor's pools (ROCm, TPU builds), repeatable; wins over --image there",
-      imageFor,
-    );
+export function addImageOptions(
+  cmd: Command,
+  what: string,
+  image: { required?: boolean; fallback?: string } = {},
+): Command {
+  const description = `${what} image${image.fallback ? ` (default ${image.fallback})` : ""}`;
+  return (
+    image.required
+      ? cmd.requiredOption("--image <image>", description)
+      : cmd.option("--image <image>", description)
+  ).option(
+    "--image-for <vendor=image>",
+    "image for one vendor's pools (ROCm, TPU builds), repeatable; wins over --image there",
+    imageFor,
+  );
 }
 
 export interface ResourceFlags {
@@ -127,11 +144,10 @@ export function addSubmitOptions(cmd: Command, readyWhen: string): Command {
   return cmd
     .option("--dry-run", "print the manifest (validated offline) instead of creating it; no cluster needed")
     .addOption(
-      new Option("-o, --output <format>", "print the manifest (with --dry-run) or the created object as yaml, json or name").choices([
-        "yaml",
-        "json",
-        "name",
-      ]),
+      new Option(
+        "-o, --output <format>",
+        "print the manifest (with --dry-run) or the created object as yaml, json or name",
+      ).choices(["yaml", "json", "name"]),
     )
     .option("--wait", `show progress until ${readyWhen}; exit non-zero if it fails or --timeout passes`)
     .option("--timeout <duration>", "how long --wait waits (90s, 10m, 1h)", duration, 10 * 60_000)

@@ -105,7 +105,15 @@ export async function applyObject(
   const namespace = object.metadata.namespace ?? session.namespace;
   const before = await getObjectOrUndefined(session, kind, name, namespace);
   const apply = setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply);
-  const common = { group, version, plural, name, body: object, fieldManager: FIELD_MANAGER, force: opts.force };
+  const common = {
+    group,
+    version,
+    plural,
+    name,
+    body: object,
+    fieldManager: FIELD_MANAGER,
+    force: opts.force,
+  };
   const after = (await explain(() =>
     namespaced(kind)
       ? session.custom.patchNamespacedCustomObject({ ...common, namespace }, apply)

@@ -50,7 +50,14 @@ function groupNodes(nodes: readonly V1Node[]): Group[] {
       const memoryLabelValue = info.memoryLabel ? nodeLabels[info.memoryLabel] : undefined;
       const poolLabel = nodeLabels[POOL_LABEL];
       const key = JSON.stringify([resourceName, model, memoryLabelValue, poolLabel]);
-      const group = groups.get(key) ?? { vendor, resourceName, model, memoryLabelValue, poolLabel, nodes: [] };
+      const group = groups.get(key) ?? {
+        vendor,
+        resourceName,
+        model,
+        memoryLabelValue,
+        poolLabel,
+        nodes: [],
+      };
       group.nodes.push(node);
       groups.set(key, group);
     }
@@ -58,7 +65,17 @@ function groupNodes(nodes: readonly V1Node[]): Group[] {
   return [...groups.values()];
 }
 
-const vendorWords = new Set(["nvidia", "amd", "intel", "habana", "google", "aws", "instinct", "tesla", "radeon"]);
+const vendorWords = new Set([
+  "nvidia",
+  "amd",
+  "intel",
+  "habana",
+  "google",
+  "aws",
+  "instinct",
+  "tesla",
+  "radeon",
+]);
 
 /** A short pool name from a device model: NVIDIA-H100-80GB-HBM3 -> h100, tpu-v5-lite-podslice -> tpu-v5e. */
 export function shortModelName(vendor: Vendor, model: string): string {
@@ -85,20 +102,27 @@ function dnsLabel(text: string): string {
 }
 
 function commonTolerations(nodes: readonly V1Node[]): Record<string, unknown>[] {
-  const taintKey = (t: { key: string; value?: string; effect: string }) => `${t.key}=${t.value ?? ""}:${t.effect}`;
+  const taintKey = (t: { key: string; value?: string; effect: string }) =>
+    `${t.key}=${t.value ?? ""}:${t.effect}`;
   const [first, ...rest] = nodes;
   const shared = (first?.spec?.taints ?? []).filter(
-    (t) => t.effect !== "PreferNoSchedule" && rest.every((n) => (n.spec?.taints ?? []).some((u) => taintKey(u) === taintKey(t))),
+    (t) =>
+      t.effect !== "PreferNoSchedule" &&
+      rest.every((n) => (n.spec?.taints ?? []).some((u) => taintKey(u) === taintKey(t))),
   );
   return shared.map((t) =>
-    t.value ? { key: t.key, operator: "Equal", value: t.value, effect: t.effect } : { key: t.key, operator: "Exists", effect: t.effect },
+    t.value
+      ? { key: t.key, operator: "Equal", value: t.value, effect: t.effect }
+      : { key: t.key, operator: "Exists", effect: t.effect },
   );
 }
 
 function proposal(group: Group, name: string): PoolProposal {
   const info = vendorCatalog[group.vendor];
   const warnings: string[] = [];
-  const nodeNames = group.nodes.map((n) => n.metadata?.name ?? "").sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const nodeNames = group.nodes
+    .map((n) => n.metadata?.name ?? "")
+    .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   let nodeSelector: Record<string, unknown>;
   if (group.poolLabel) {
     nodeSelector = { matchLabels: { [POOL_LABEL]: group.poolLabel } };
@@ -107,13 +131,20 @@ function proposal(group: Group, name: string): PoolProposal {
     if (group.memoryLabelValue && info.memoryLabel) matchLabels[info.memoryLabel] = group.memoryLabelValue;
     nodeSelector = { matchLabels };
   } else {
-    nodeSelector = { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: nodeNames }] };
+    nodeSelector = {
+      matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: nodeNames }],
+    };
     warnings.push(`pool ${name}: the nodes carry no product label, so they are selected by host name`);
   }
   const memoryGiB = group.memoryLabelValue ? info.parseMemoryGiB(group.memoryLabelValue) : undefined;
   if (memoryGiB === undefined)
-    warnings.push(`pool ${name}: device memory is not on the nodes' labels (${info.memoryLabel}); set spec.memoryGiB`);
-  if (!group.model) warnings.push(`pool ${name}: device model is not on the nodes' labels (${info.productLabel}); set spec.model`);
+    warnings.push(
+      `pool ${name}: device memory is not on the nodes' labels (${info.memoryLabel}); set spec.memoryGiB`,
+    );
+  if (!group.model)
+    warnings.push(
+      `pool ${name}: device model is not on the nodes' labels (${info.productLabel}); set spec.model`,
+    );
   const spec: Record<string, unknown> = {
     vendor: group.vendor,
     model: group.model ?? "unknown",
@@ -135,7 +166,8 @@ function proposal(group: Group, name: string): PoolProposal {
 
 export function proposePools(nodes: readonly V1Node[]): PoolProposal[] {
   const groups = groupNodes(nodes);
-  const base = (g: Group) => dnsLabel(g.poolLabel ?? (g.model ? shortModelName(g.vendor, g.model) : `${g.vendor}-unknown`));
+  const base = (g: Group) =>
+    dnsLabel(g.poolLabel ?? (g.model ? shortModelName(g.vendor, g.model) : `${g.vendor}-unknown`));
   const taken = new Map<string, number>();
   for (const g of groups) taken.set(base(g), (taken.get(base(g)) ?? 0) + 1);
   const used = new Set<string>();

@@ -4,8 +4,8 @@
 // with a Failed condition that is True counts as failed too.
 import { Watch } from "@kubernetes/client-node";
 import type { KindDefinition } from "../../crds/index.ts";
-import { fail } from "../output/exit-codes.ts";
 import { humanDuration } from "../output/age.ts";
+import { fail } from "../output/exit-codes.ts";
 import { conditionsOf, isRecord, list, num, rec, str, waitingReason } from "../output/summary.ts";
 import { shortName } from "./kinds.ts";
 import { getObject, type StackObject } from "./objects.ts";
@@ -29,7 +29,8 @@ function details(kind: string, status: Record<string, unknown>): string[] {
   if (kind === "TrainingJob") {
     if (status.queuePosition !== undefined) parts.push(`queue position ${str(status.queuePosition)}`);
     if (status.pool) parts.push(`pool ${str(status.pool)}`);
-    if (status.nodes !== undefined) parts.push(`${num(status.readyNodes) ?? 0}/${num(status.nodes)} nodes ready`);
+    if (status.nodes !== undefined)
+      parts.push(`${num(status.readyNodes) ?? 0}/${num(status.nodes)} nodes ready`);
     if (num(status.restarts)) parts.push(`${num(status.restarts)} restarts`);
   } else if (kind === "RayCluster") {
     if (status.desiredWorkers !== undefined)
@@ -40,7 +41,8 @@ function details(kind: string, status: Record<string, unknown>): string[] {
       .map((g) => `${str(g.name)} on ${str(g.pool)}`);
     if (pools.length > 0) parts.push(pools.join(", "));
   } else if (kind === "InferenceService") {
-    if (status.replicas !== undefined) parts.push(`${num(status.readyReplicas) ?? 0}/${num(status.replicas)} replicas ready`);
+    if (status.replicas !== undefined)
+      parts.push(`${num(status.readyReplicas) ?? 0}/${num(status.replicas)} replicas ready`);
     const pools = list(status.placements)
       .filter(isRecord)
       .map((p) => str(p.pool))
@@ -58,7 +60,10 @@ export function assess(kind: KindDefinition, object: StackObject): Assessment {
   const observed = num(status.observedGeneration);
   // A status written for an older spec says nothing about the one just applied.
   if (observed !== undefined && observed < (object.metadata.generation ?? 0))
-    return { phase: str(status.phase) ?? "Submitted", detail: "waiting for the operator to see the new spec" };
+    return {
+      phase: str(status.phase) ?? "Submitted",
+      detail: "waiting for the operator to see the new spec",
+    };
   const phase = str(status.phase) ?? "Pending";
   const parts = details(kind.kind, status);
   const reason = waitingReason(object);
@@ -70,7 +75,8 @@ export function assess(kind: KindDefinition, object: StackObject): Assessment {
   return { phase, detail: parts.join("; "), outcome };
 }
 
-export const progressLine = (name: string, a: Assessment): string => `${name} ${a.phase}${a.detail ? `: ${a.detail}` : ""}`;
+export const progressLine = (name: string, a: Assessment): string =>
+  `${name} ${a.phase}${a.detail ? `: ${a.detail}` : ""}`;
 
 const collectionPath = (kind: KindDefinition, namespace: string): string =>
   kind.scope === "Namespaced"
@@ -131,7 +137,9 @@ export async function waitForWorkload(
     };
     const timer = setTimeout(() => {
       const where = last ? `; last seen ${progressLine(label, last).slice(label.length + 1)}` : "";
-      finish(fail("timeout", `timed out after ${humanDuration(opts.timeoutMs)} waiting for ${label}${where}`));
+      finish(
+        fail("timeout", `timed out after ${humanDuration(opts.timeoutMs)} waiting for ${label}${where}`),
+      );
     }, opts.timeoutMs);
 
     const loop = async (): Promise<void> => {
@@ -154,10 +162,13 @@ export async function waitForWorkload(
               },
               () => done(),
             )
-            .then((controller) => {
-              watch = controller;
-              if (finished) controller.abort();
-            }, () => done());
+            .then(
+              (controller) => {
+                watch = controller;
+                if (finished) controller.abort();
+              },
+              () => done(),
+            );
         });
         // A watch ends on server timeouts and network hiccups; pause, then read again.
         if (!finished) await new Promise((r) => setTimeout(r, 500));

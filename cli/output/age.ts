@@ -22,7 +22,12 @@ export function humanDuration(ms: number): string {
 
 /** Age of a timestamp (RFC 3339 text, or a Date from the typed client); "<unknown>" when missing. */
 export function age(timestamp: unknown, now: number): string {
-  const t = timestamp instanceof Date ? timestamp.getTime() : typeof timestamp === "string" ? Date.parse(timestamp) : Number.NaN;
+  const t =
+    timestamp instanceof Date
+      ? timestamp.getTime()
+      : typeof timestamp === "string"
+        ? Date.parse(timestamp)
+        : Number.NaN;
   return Number.isNaN(t) ? "<unknown>" : humanDuration(now - t);
 }
 

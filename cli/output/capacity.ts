@@ -73,14 +73,19 @@ export function capacityTable(pools: readonly StackObject[], opts: { wide: boole
       counts.every((c) => c[k] === undefined) ? undefined : counts.reduce((n, c) => n + (c[k] ?? 0), 0);
     const largest = Math.max(...counts.map((c) => c.largestFreePerNode ?? 0));
     rows.push(
-      row("TOTAL", {}, {
-        nodes: sum("nodes"),
-        readyNodes: sum("readyNodes"),
-        capacity: sum("capacity"),
-        allocated: sum("allocated"),
-        free: sum("free"),
-        largestFreePerNode: largest,
-      }, opts.wide),
+      row(
+        "TOTAL",
+        {},
+        {
+          nodes: sum("nodes"),
+          readyNodes: sum("readyNodes"),
+          capacity: sum("capacity"),
+          allocated: sum("allocated"),
+          free: sum("free"),
+          largestFreePerNode: largest,
+        },
+        opts.wide,
+      ),
     );
   }
   return formatTable([header, ...rows]);

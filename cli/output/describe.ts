@@ -85,10 +85,17 @@ function trainingJobSpec(spec: Record<string, unknown>): Field[] {
     ["Max restarts", str(spec.maxRestarts)],
     [
       "Checkpoint",
-      str(checkpoint.claimName) && `claim ${str(checkpoint.claimName)} at ${str(checkpoint.mountPath) ?? "/checkpoints"}`,
+      str(checkpoint.claimName) &&
+        `claim ${str(checkpoint.claimName)} at ${str(checkpoint.mountPath) ?? "/checkpoints"}`,
     ],
-    ["Deadline", spec.activeDeadlineSeconds === undefined ? undefined : `${str(spec.activeDeadlineSeconds)}s`],
-    ["TTL after finished", spec.ttlSecondsAfterFinished === undefined ? undefined : `${str(spec.ttlSecondsAfterFinished)}s`],
+    [
+      "Deadline",
+      spec.activeDeadlineSeconds === undefined ? undefined : `${str(spec.activeDeadlineSeconds)}s`,
+    ],
+    [
+      "TTL after finished",
+      spec.ttlSecondsAfterFinished === undefined ? undefined : `${str(spec.ttlSecondsAfterFinished)}s`,
+    ],
     ["Suspend", spec.suspend === true ? "true" : undefined],
   ];
 }
@@ -115,14 +122,20 @@ function inferenceServiceSpec(spec: Record<string, unknown>): Field[] {
   const engine = rec(spec.engine);
   const cache = rec(spec.modelCache);
   return [
-    ["Model", [str(model.uri), model.name ? `served as ${str(model.name)}` : undefined].filter(Boolean).join(", ")],
+    [
+      "Model",
+      [str(model.uri), model.name ? `served as ${str(model.name)}` : undefined].filter(Boolean).join(", "),
+    ],
     ...images(engine.image, engine.images),
     ["Tensor parallel", str(engine.tensorParallelSize)],
     ["Max model len", str(engine.maxModelLen)],
     ["Accelerators", acceleratorSummary(spec.accelerators)],
     ["Resources", mapSummary(spec.resources)],
     ["Replicas", str(spec.replicas) ?? "1"],
-    ["Model cache", str(cache.size) && [str(cache.size), str(cache.storageClassName)].filter(Boolean).join(" on ")],
+    [
+      "Model cache",
+      str(cache.size) && [str(cache.size), str(cache.storageClassName)].filter(Boolean).join(" on "),
+    ],
   ];
 }
 
@@ -158,7 +171,12 @@ function poolSpec(spec: Record<string, unknown>, name: string): Field[] {
 const ratio = (ready: unknown, total: unknown): string | undefined =>
   total === undefined && ready === undefined ? undefined : `${num(ready) ?? 0}/${num(total) ?? 0} ready`;
 
-function statusFields(kind: string, status: Record<string, unknown>, object: StackObject, now: number): Field[] {
+function statusFields(
+  kind: string,
+  status: Record<string, unknown>,
+  object: StackObject,
+  now: number,
+): Field[] {
   const reason = waitingReason(object);
   const phase = str(status.phase);
   const common: Field[] = [["Phase", phase]];
@@ -171,21 +189,40 @@ function statusFields(kind: string, status: Record<string, unknown>, object: Sta
         [
           "Queue",
           phase === "Queued" || status.queuePosition !== undefined
-            ? [status.queuePosition === undefined ? undefined : `position ${str(status.queuePosition)}`, reason]
+            ? [
+                status.queuePosition === undefined ? undefined : `position ${str(status.queuePosition)}`,
+                reason,
+              ]
                 .filter(Boolean)
                 .join(": ")
             : undefined,
         ],
-        ["Waiting", phase !== "Queued" && status.queuePosition === undefined && phase !== "Succeeded" ? reason : undefined],
+        [
+          "Waiting",
+          phase !== "Queued" && status.queuePosition === undefined && phase !== "Succeeded"
+            ? reason
+            : undefined,
+        ],
         ["Restarts", str(status.restarts)],
-        ["Started", status.startTime ? `${str(status.startTime)} (${age(status.startTime, now)} ago)` : undefined],
-        ["Completed", status.completionTime ? `${str(status.completionTime)} (${age(status.completionTime, now)} ago)` : undefined],
+        [
+          "Started",
+          status.startTime ? `${str(status.startTime)} (${age(status.startTime, now)} ago)` : undefined,
+        ],
+        [
+          "Completed",
+          status.completionTime
+            ? `${str(status.completionTime)} (${age(status.completionTime, now)} ago)`
+            : undefined,
+        ],
       ];
     case "RayCluster": {
       const endpoints = rec(status.endpoints);
       const groups = list(status.workerGroups)
         .filter(isRecord)
-        .map((g) => `${str(g.name)} on ${str(g.pool) ?? "<not placed>"}: ${num(g.readyReplicas) ?? 0}/${num(g.replicas) ?? 0} ready`);
+        .map(
+          (g) =>
+            `${str(g.name)} on ${str(g.pool) ?? "<not placed>"}: ${num(g.readyReplicas) ?? 0}/${num(g.replicas) ?? 0} ready`,
+        );
       return [
         ...common,
         ["Workers", ratio(status.readyWorkers, status.desiredWorkers)],
@@ -241,14 +278,20 @@ export function renderDescription(d: Description): string {
       ["Name", meta.name],
       ["Namespace", kind.scope === "Namespaced" ? meta.namespace : undefined],
       ["Kind", `${kind.kind} (${kind.apiVersion})`],
-      ["Created", meta.creationTimestamp ? `${meta.creationTimestamp} (${age(meta.creationTimestamp, now)} ago)` : undefined],
+      [
+        "Created",
+        meta.creationTimestamp
+          ? `${meta.creationTimestamp} (${age(meta.creationTimestamp, now)} ago)`
+          : undefined,
+      ],
       ["Labels", mapSummary(meta.labels) ?? "<none>"],
     ]),
   );
   out.push(section("Spec", specFields(kind.kind, rec(object.spec), meta.name)));
   const status = rec(object.status);
   const stale =
-    num(status.observedGeneration) !== undefined && (num(status.observedGeneration) ?? 0) < (meta.generation ?? 0);
+    num(status.observedGeneration) !== undefined &&
+    (num(status.observedGeneration) ?? 0) < (meta.generation ?? 0);
   const statusText = section("Status", statusFields(kind.kind, status, object, now));
   out.push(
     object.status === undefined
@@ -261,7 +304,13 @@ export function renderDescription(d: Description): string {
       ? "Conditions:\n  <none>\n"
       : `Conditions:\n${indentTable([
           ["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"],
-          ...conditions.map((c) => [c.type, c.status, c.reason ?? "", c.lastTransitionTime ? age(c.lastTransitionTime, now) : "", c.message ?? ""]),
+          ...conditions.map((c) => [
+            c.type,
+            c.status,
+            c.reason ?? "",
+            c.lastTransitionTime ? age(c.lastTransitionTime, now) : "",
+            c.message ?? "",
+          ]),
         ])}`,
   );
   const title = d.childrenTitle ?? "Children";

@@ -12,14 +12,17 @@ export const outputFormats = ["table", "wide", "json", "yaml", "name"] as const;
 export type OutputFormat = (typeof outputFormats)[number];
 
 /** -o; without a fallback the command picks its own default when the flag is absent. */
-export function outputOption(formats: readonly string[] = outputFormats, fallback: string | undefined = "table"): Option {
+export function outputOption(
+  formats: readonly string[] = outputFormats,
+  fallback: string | undefined = "table",
+): Option {
   const option = new Option("-o, --output <format>", `output format: ${formats.join(", ")}`);
   if (fallback !== undefined) option.default(fallback);
   return option.argParser((value: string) => {
-      if (!formats.includes(value))
-        throw new InvalidArgumentError(`unknown output format; use one of ${formats.join(", ")}`);
-      return value;
-    });
+    if (!formats.includes(value))
+      throw new InvalidArgumentError(`unknown output format; use one of ${formats.join(", ")}`);
+    return value;
+  });
 }
 
 /** The value at a printer column's JSONPath (.status.phase, .spec.items[0].name). */
@@ -28,7 +31,9 @@ export function valueAt(object: unknown, path: string): unknown {
   for (const segment of path.split(/\.|(?=\[)/).filter(Boolean)) {
     if (current === null || typeof current !== "object") return undefined;
     const index = /^\[(\d+)\]$/.exec(segment);
-    current = index?.[1] ? (current as unknown[])[Number(index[1])] : (current as Record<string, unknown>)[segment];
+    current = index?.[1]
+      ? (current as unknown[])[Number(index[1])]
+      : (current as Record<string, unknown>)[segment];
   }
   return current;
 }
@@ -49,7 +54,11 @@ export interface TableOptions {
   now: number;
 }
 
-export function tableRows(kind: KindDefinition, objects: readonly StackObject[], opts: TableOptions): string[][] {
+export function tableRows(
+  kind: KindDefinition,
+  objects: readonly StackObject[],
+  opts: TableOptions,
+): string[][] {
   const columns = kind.printerColumns.filter((c) => opts.wide || !c.priority);
   const namespace = opts.withNamespace && kind.scope === "Namespaced";
   const header = [...(namespace ? ["NAMESPACE"] : []), "NAME", ...columns.map((c) => c.name.toUpperCase())];

@@ -16,7 +16,9 @@ export const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 /** {cpu: "8", memory: "64Gi"} -> "cpu=8, memory=64Gi" */
 export function mapSummary(v: unknown, separator = "="): string | undefined {
   const entries = Object.entries(rec(v));
-  return entries.length > 0 ? entries.map(([k, x]) => `${k}${separator}${str(x) ?? JSON.stringify(x)}`).join(", ") : undefined;
+  return entries.length > 0
+    ? entries.map(([k, x]) => `${k}${separator}${str(x) ?? JSON.stringify(x)}`).join(", ")
+    : undefined;
 }
 
 /** An AcceleratorRequirement as a person would say it. */

@@ -14,7 +14,9 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   );
   return rows
     .map((row) =>
-      row.map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - width(cell)))).join(""),
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - width(cell))))
+        .join(""),
     )
     .map((line) => `${line}\n`)
     .join("");

@@ -150,6 +150,21 @@ export class Admitter implements AdmitterApi {
         if (hasAdmission(obj) && admission) {
           this.assumed.delete(key);
           reservations.push(reservationFromAdmission(workload, admission, resourceOf, ownPods()));
+          // Replicas wanted beyond the admitted ones queue on their own key (see types.ts).
+          const extra = adapter.toAdditionalWorkload?.(obj);
+          if (extra) {
+            enqueueOf.set(extra.key, () => adapter.enqueue(objectKey(obj)));
+            const granted = this.assumed.get(extra.key);
+            if (granted && now - granted.at < assumeTtlMs) {
+              keep.set(extra.key, { type: "admitted", admission: granted.admission });
+              reservations.push(
+                reservationFromAdmission(extra, assumedStatus(granted.admission), resourceOf, []),
+              );
+            } else {
+              this.assumed.delete(extra.key);
+              waiting.push(extra);
+            }
+          }
           continue;
         }
         const assumed = this.assumed.get(key);

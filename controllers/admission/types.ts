@@ -32,6 +32,14 @@ export interface WorkloadAdapter<T extends KubeObject = KubeObject> {
    * Workload.key must be `workloadKey(resource, obj)`.
    */
   toWorkload(obj: T): Workload | undefined;
+  /**
+   * Optional, for "replicas" workloads that grow while admitted (an InferenceService scaled
+   * up, or admitted only in part): the extra pods to admit on top of status.admission, or
+   * undefined when it has all it wants. Its key must differ from toWorkload's and change once
+   * the previous grant is recorded (carry the admitted count in it), so that no grant can be
+   * recorded twice. The decision is read with decisionFor(resource, key without "Kind/").
+   */
+  toAdditionalWorkload?(obj: T): Workload | undefined;
   /** Called with the object's "namespace/name" key when its decision changes. */
   enqueue(key: string): void;
 }

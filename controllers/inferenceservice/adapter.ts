@@ -11,10 +11,10 @@ import type { InferenceService } from "../../crds/index.ts";
 import type { KubeObject, ResourceType } from "../../operator/index.ts";
 import { bytes, cpuMillis, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { AcceleratorRequirement, Workload } from "../placement/index.ts";
+import { serverGroup } from "./names.ts";
 import { devicesPerReplica } from "./pods.ts";
 import { admittedReplicas } from "./replicas.ts";
 import { secretBlocked } from "./secret.ts";
-import { serverGroup } from "./names.ts";
 
 export type InferenceServiceObject = InferenceService & KubeObject;
 
@@ -23,7 +23,12 @@ export function requirementOf(svc: InferenceServiceObject): AcceleratorRequireme
   return { ...svc.spec.accelerators, count: devicesPerReplica(svc.spec) };
 }
 
-export function workloadFor(rt: ResourceType, svc: InferenceServiceObject, pods: number, key?: string): Workload {
+export function workloadFor(
+  rt: ResourceType,
+  svc: InferenceServiceObject,
+  pods: number,
+  key?: string,
+): Workload {
   return {
     key: key ?? workloadKey(rt, svc),
     priority: 0,

@@ -63,7 +63,10 @@ export function desiredDeployment(
     revisionHistoryLimit: 3,
     template,
   };
-  const meta = childMeta(svc, deploymentName(name, poolName), { [labels.group]: "server", [labels.pool]: poolName });
+  const meta = childMeta(svc, deploymentName(name, poolName), {
+    [labels.group]: "server",
+    [labels.pool]: poolName,
+  });
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",

@@ -101,19 +101,31 @@ export function modelPlumbing(
         image: downloaderImage,
         command: ["/bin/sh", "-c", downloadScript],
         env: [
-          { name: "MODEL_SOURCE", value: prefix ? `s3://${source.bucket}/${prefix}` : `s3://${source.bucket}` },
+          {
+            name: "MODEL_SOURCE",
+            value: prefix ? `s3://${source.bucket}/${prefix}` : `s3://${source.bucket}`,
+          },
           { name: "MODEL_DIR", value: dir },
         ],
         ...(envFrom.length > 0 ? { envFrom } : {}),
         ...(resources ? { resources } : {}),
         volumeMounts: [cacheMount],
       };
-      return { args: ["--model", dir], volumes: [], mounts: [], initContainers: [downloader], env: [], envFrom: [] };
+      return {
+        args: ["--model", dir],
+        volumes: [],
+        mounts: [],
+        initContainers: [downloader],
+        env: [],
+        envFrom: [],
+      };
     }
     case "pvc":
       return {
         args: ["--model", underMount(sourceMountPath, source.path)],
-        volumes: [{ name: sourceVolumeName, persistentVolumeClaim: { claimName: source.claim, readOnly: true } }],
+        volumes: [
+          { name: sourceVolumeName, persistentVolumeClaim: { claimName: source.claim, readOnly: true } },
+        ],
         mounts: [{ name: sourceVolumeName, mountPath: sourceMountPath, readOnly: true }],
         initContainers: [],
         env: [],

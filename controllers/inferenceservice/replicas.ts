@@ -14,14 +14,18 @@ import type { AdmissionStatus } from "../../crds/index.ts";
 
 export type Placement = NonNullable<AdmissionStatus["placements"]>[number];
 
-export const placementsOf = (admission: AdmissionStatus | undefined): Placement[] => admission?.placements ?? [];
+export const placementsOf = (admission: AdmissionStatus | undefined): Placement[] =>
+  admission?.placements ?? [];
 
 export function admittedReplicas(admission: AdmissionStatus | undefined): number {
   return placementsOf(admission).reduce((n, p) => n + (p.replicas ?? 0), 0);
 }
 
 /** The record with `placements`, or undefined when nothing is left (which releases it). */
-function withPlacements(admission: AdmissionStatus | undefined, placements: Placement[]): AdmissionStatus | undefined {
+function withPlacements(
+  admission: AdmissionStatus | undefined,
+  placements: Placement[],
+): AdmissionStatus | undefined {
   if (placements.length === 0) return undefined;
   return { ...admission, placements };
 }
@@ -53,11 +57,20 @@ export function shrinkAdmission(
     released.push({ pool: p.pool, replicas: take });
     placements[i] = resized(p, (p.replicas ?? 0) - take);
   }
-  return { admission: withPlacements(admission, placements.filter((p) => (p.replicas ?? 0) > 0)), released };
+  return {
+    admission: withPlacements(
+      admission,
+      placements.filter((p) => (p.replicas ?? 0) > 0),
+    ),
+    released,
+  };
 }
 
 /** Adds a further admission of the same service's replicas to the record. */
-export function mergeAdmission(current: AdmissionStatus | undefined, added: AdmissionStatus): AdmissionStatus {
+export function mergeAdmission(
+  current: AdmissionStatus | undefined,
+  added: AdmissionStatus,
+): AdmissionStatus {
   const placements = placementsOf(current).map((p) => ({ ...p }));
   for (const a of placementsOf(added)) {
     const i = placements.findIndex((p) => p.group === a.group);

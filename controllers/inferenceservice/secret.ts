@@ -6,8 +6,9 @@
 // Secret and keep their contents in memory), so it cannot learn when a missing Secret appears;
 // instead the reconcile looks again after secretRecheckMs while the condition stands.
 // Existence is all it keeps; the contents are dropped as soon as the answer arrives.
-import { findCondition, isNotFound, type KubeClient, type KubeObject } from "../../operator/index.ts";
+
 import type { InferenceService } from "../../crds/index.ts";
+import { findCondition, isNotFound, type KubeClient, type KubeObject } from "../../operator/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { admittedReplicas } from "./replicas.ts";
 

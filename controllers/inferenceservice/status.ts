@@ -47,9 +47,14 @@ function spread(admission: AdmissionStatus | undefined): string {
 
 function waitingReason(waiting: Decision | undefined): { reason: string; message: string } {
   if (!waiting) return { reason: "WaitingForAdmission", message: "waiting for the next admission pass" };
-  if (waiting.type === "queued") return { reason: waiting.code, message: `queued at position ${waiting.position}: ${waiting.reason}` };
-  if (waiting.type === "unschedulable") return { reason: waiting.code, message: `unschedulable: ${waiting.reason}` };
-  return { reason: "Admitting", message: "admitted; recording where" };
+  if (waiting.type === "queued")
+    return { reason: waiting.code, message: `queued at position ${waiting.position}: ${waiting.reason}` };
+  if (waiting.type === "unschedulable")
+    return { reason: waiting.code, message: `unschedulable: ${waiting.reason}` };
+  return {
+    reason: "WaitingForAdmission",
+    message: waiting.admission.pendingReason ?? "waiting for the next admission pass",
+  };
 }
 
 export function computeStatus(input: StatusInput): InferenceServiceStatus {
@@ -106,7 +111,11 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     readyCondition = { status: "False", reason: "ScaledToZero", message: "spec.replicas is 0" };
   } else if (admitted === 0) {
     phase = "Pending";
-    readyCondition = { status: "False", reason: admittedCondition.reason, message: admittedCondition.message };
+    readyCondition = {
+      status: "False",
+      reason: admittedCondition.reason,
+      message: admittedCondition.message,
+    };
   } else if (ready >= desired) {
     phase = "Ready";
     readyCondition = {
@@ -139,13 +148,27 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
   }
 
   let conditions: Condition[] | undefined = svc.status?.conditions as Condition[] | undefined;
-  conditions = setCondition(conditions, { type: "Admitted", ...admittedCondition, observedGeneration: generation }, now);
-  conditions = setCondition(conditions, { type: "Ready", ...readyCondition, observedGeneration: generation }, now);
+  conditions = setCondition(
+    conditions,
+    { type: "Admitted", ...admittedCondition, observedGeneration: generation },
+    now,
+  );
+  conditions = setCondition(
+    conditions,
+    { type: "Ready", ...readyCondition, observedGeneration: generation },
+    now,
+  );
   conditions =
     waiting?.type === "unschedulable" && admitted < desired
       ? setCondition(
           conditions,
-          { type: "Unschedulable", status: "True", reason: waiting.code, message: waiting.reason, observedGeneration: generation },
+          {
+            type: "Unschedulable",
+            status: "True",
+            reason: waiting.code,
+            message: waiting.reason,
+            observedGeneration: generation,
+          },
           now,
         )
       : removeCondition(conditions, "Unschedulable");

@@ -36,10 +36,13 @@ export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool
 /**
  * The gang for `rc` as it is now. Admitted: the admitted groups, for their shapes. Not
  * admitted: the workers missing from each group, a group that already runs workers pinned
- * to their pool. Undefined when nothing is wanted (suspended, deleted, nothing missing) or
- * when the worker pods are in a state that must settle first.
+ * to their pool. Undefined when nothing is wanted (suspended, deleted, nothing missing).
  */
-export function clusterWorkload(rc: RayClusterObject, workers: readonly WorkerView[], now: number): Workload | undefined {
+export function clusterWorkload(
+  rc: RayClusterObject,
+  workers: readonly WorkerView[],
+  now: number,
+): Workload | undefined {
   if (rc.spec.suspend || rc.metadata.deletionTimestamp) return undefined;
   const specGroups = rc.spec.workerGroups ?? [];
   let groups: PodGroup[];
@@ -51,10 +54,15 @@ export function clusterWorkload(rc: RayClusterObject, workers: readonly WorkerVi
     }
   } else {
     const plan = planUnadmitted(specGroups, workers, now);
-    if (plan.blocked) return undefined;
+    // Blocked mostly means "just admitted, and the cache does not show our status write yet":
+    // the admitter then still holds its admission for us, and reads only the group shapes.
+    // Returning nothing would make it forget that reservation.
     groups = plan.needs
-      .filter((n) => n.pods > 0)
-      .map((n) => workerGroupShape(specGroups.find((g) => g.name === n.group) as RayWorkerGroup, n.pods, n.pool));
+      .filter((n) => plan.blocked || n.pods > 0)
+      .map((n) => {
+        const g = specGroups.find((s) => s.name === n.group) as RayWorkerGroup;
+        return workerGroupShape(g, plan.blocked ? g.replicas : n.pods, n.pool);
+      });
   }
   if (groups.length === 0) return undefined;
   return {

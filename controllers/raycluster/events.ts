@@ -25,7 +25,12 @@ export function eventsFor(h: Happenings): EventInput[] {
   const readyMessage = h.next.conditions?.find((c) => c.type === "Ready")?.message;
 
   if (!h.previous?.admission && h.next.admission)
-    out.push({ type: "Normal", reason: "Admitted", action: "Admit", note: describeAdmission(h.next.admission) });
+    out.push({
+      type: "Normal",
+      reason: "Admitted",
+      action: "Admit",
+      note: describeAdmission(h.next.admission),
+    });
   if (h.released)
     out.push({
       type: "Normal",
@@ -61,13 +66,33 @@ export function eventsFor(h: Happenings): EventInput[] {
 
   if (before !== after) {
     if (after === "Ready")
-      out.push({ type: "Normal", reason: "Ready", action: "Reconcile", note: readyMessage ?? "the cluster is ready" });
+      out.push({
+        type: "Normal",
+        reason: "Ready",
+        action: "Reconcile",
+        note: readyMessage ?? "the cluster is ready",
+      });
     else if (after === "Degraded")
-      out.push({ type: "Warning", reason: "Degraded", action: "Reconcile", note: readyMessage ?? "the cluster is degraded" });
+      out.push({
+        type: "Warning",
+        reason: "Degraded",
+        action: "Reconcile",
+        note: readyMessage ?? "the cluster is degraded",
+      });
     else if (after === "Suspended")
-      out.push({ type: "Normal", reason: "Suspended", action: "Suspend", note: "deleted every pod; the spec is kept" });
+      out.push({
+        type: "Normal",
+        reason: "Suspended",
+        action: "Suspend",
+        note: "deleted every pod; the spec is kept",
+      });
     if (before === "Suspended")
-      out.push({ type: "Normal", reason: "Resumed", action: "Resume", note: "recreating the head and asking for the workers" });
+      out.push({
+        type: "Normal",
+        reason: "Resumed",
+        action: "Resume",
+        note: "recreating the head and asking for the workers",
+      });
   }
   return out;
 }

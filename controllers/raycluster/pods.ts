@@ -30,7 +30,12 @@ export function headLabels(rc: RayCluster): Record<string, string> {
 }
 
 function workerLabels(rc: RayCluster, group: string): Record<string, string> {
-  return { ...clusterLabels(rc), [labels.group]: group, [labels.rayNodeType]: "worker", [labels.rayGroup]: group };
+  return {
+    ...clusterLabels(rc),
+    [labels.group]: group,
+    [labels.rayNodeType]: "worker",
+    [labels.rayGroup]: group,
+  };
 }
 
 // Ray keeps its object store in /dev/shm; the container runtime's 64 MiB default would make
@@ -124,7 +129,11 @@ export function headService(rc: RayCluster): KubeObject {
 }
 
 export function clusterEndpoints(rc: RayCluster) {
-  return endpointsFor(rc.metadata.name as string, rc.metadata.namespace as string, headPorts(rc.spec.head.rayStartParams));
+  return endpointsFor(
+    rc.metadata.name as string,
+    rc.metadata.namespace as string,
+    headPorts(rc.spec.head.rayStartParams),
+  );
 }
 
 export interface WorkerPlacement {

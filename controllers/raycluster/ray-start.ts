@@ -3,8 +3,8 @@
 // rayStartParams (the API rejects overriding address, block, head and num-gpus).
 import type { Quantity, Vendor } from "../../crds/index.ts";
 import { vendorCatalog } from "../../crds/index.ts";
-import { defaultPorts, type HeadPorts } from "./names.ts";
 import { bytes, parseQuantity } from "../admission/index.ts";
+import { defaultPorts, type HeadPorts } from "./names.ts";
 
 type Params = Record<string, string>;
 type Resources = Partial<Record<string, Quantity>> | undefined;

@@ -56,7 +56,8 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
 
   const workerGroups = groups.map((g) => {
     const mine = active.filter((w) => w.group === g.name);
-    const pool = admission?.placements?.find((p) => p.group === g.name)?.pool ?? mine.find((w) => w.pool)?.pool;
+    const pool =
+      admission?.placements?.find((p) => p.group === g.name)?.pool ?? mine.find((w) => w.pool)?.pool;
     const entry: NonNullable<RayClusterStatus["workerGroups"]>[number] = {
       name: g.name,
       replicas: mine.length,
@@ -121,14 +122,20 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
 
   let conditions: Condition[] = (previous?.conditions as Condition[] | undefined) ?? [];
   const set = (type: string, status: "True" | "False", reason: string, message: string) => {
-    conditions = setCondition(conditions, { type, status, reason, message, observedGeneration: generation }, now);
+    conditions = setCondition(
+      conditions,
+      { type, status, reason, message, observedGeneration: generation },
+      now,
+    );
   };
   if (suspended) set("Admitted", "False", "Suspended", "a suspended cluster holds no capacity");
   else if (admission) {
     let message = describeAdmission(admission);
-    if (wantMore.size > 0) message += `; ${describeWantMore(wantMore)} will be asked for once the current ones run`;
+    if (wantMore.size > 0)
+      message += `; ${describeWantMore(wantMore)} will be asked for once the current ones run`;
     set("Admitted", "True", "Admitted", message);
-  } else if (wait) set("Admitted", "False", wait.type === "pending" ? "Pending" : wait.code, waitMessage(wait, wantMore));
+  } else if (wait)
+    set("Admitted", "False", wait.type === "pending" ? "Pending" : wait.code, waitMessage(wait, wantMore));
   else set("Admitted", "False", "Pending", "waiting for admission");
   if (wait?.type === "unschedulable" && !admission && !suspended)
     set("Unschedulable", "True", wait.code, wait.reason);

@@ -70,13 +70,19 @@ export function podHealth(pod: KubeObject): PodHealth {
   const p = pod as unknown as PodLike;
   const phase = p.status?.phase;
   const finished = phase === "Failed" || phase === "Succeeded";
-  const ready = !finished && (p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
+  const ready =
+    !finished && (p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
   const containers = p.status?.containerStatuses ?? [];
   const stuck = containers.some(
     (c) =>
       stuckReasons.has(c.state?.waiting?.reason ?? "") || (!ready && !c.ready && (c.restartCount ?? 0) > 0),
   );
-  return { terminating: pod.metadata.deletionTimestamp !== undefined, finished, ready, broken: finished || stuck };
+  return {
+    terminating: pod.metadata.deletionTimestamp !== undefined,
+    finished,
+    ready,
+    broken: finished || stuck,
+  };
 }
 
 /** The view of a pod of cluster `cluster`, or undefined when it is not one of its workers. */

@@ -3,7 +3,8 @@
 // user's command run under torchrun. Pure: the same inputs always give the same objects.
 import { type AcceleratorPool, labels, procsPerNode, type TrainingJob } from "../../crds/index.ts";
 import type { KubeObject, OwnerReference } from "../../operator/index.ts";
-import { type PodTemplateLike, placePod } from "../admission/index.ts";
+import { placePod } from "../admission/index.ts";
+import type { PodTemplateLike } from "../admission/pod-placement.ts";
 import {
   hostnameOf,
   jobSelector,

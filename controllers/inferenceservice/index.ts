@@ -1,0 +1,47 @@
+// The InferenceService controller: a vLLM-style model server as one Deployment per
+// AcceleratorPool in use (each with its vendor's image and device resource) behind one Service,
+// admitted replica by replica through the shared admitter. See README.md for the design.
+import { labels } from "../../crds/index.ts";
+import type { ControllerFactory, KubeObject } from "../../operator/index.ts";
+import { admitterFor } from "../admission/index.ts";
+import { resourceTypes } from "../resources.ts";
+import { inferenceServiceAdapter } from "./adapter.ts";
+import { kindLabelValue } from "./names.ts";
+import { reconcileInferenceService } from "./reconcile.ts";
+import { SecretCheck } from "./secret.ts";
+
+export interface InferenceServiceControllerOptions {
+  /** How soon a service waiting for a missing Secret looks again; default 30 s. */
+  secretRecheckMs?: number;
+  workers?: number;
+}
+
+export function inferenceServiceControllerWith(
+  options: InferenceServiceControllerOptions = {},
+): ControllerFactory {
+  return (ctx) => {
+    const rt = resourceTypes.inferenceService;
+    const admitter = admitterFor(ctx);
+    admitter.register(inferenceServiceAdapter(rt, ctx.enqueue));
+    const secrets = new SecretCheck(ctx.client);
+    const secretRecheckMs = options.secretRecheckMs ?? 30_000;
+    // Pods are cached for every namespace already (the admitter counts them all); only ours
+    // of a service this operator reconciles map to a key.
+    const serviceOfPod = (pod: KubeObject): string[] => {
+      const l = pod.metadata.labels;
+      if (l?.[labels.kind] !== kindLabelValue || !l[labels.name] || !pod.metadata.namespace) return [];
+      const key = `${pod.metadata.namespace}/${l[labels.name]}`;
+      return ctx.cache.get(rt, key) ? [key] : [];
+    };
+    return {
+      name: "inferenceservice",
+      for: rt,
+      owns: [resourceTypes.deployment, resourceTypes.service, resourceTypes.persistentVolumeClaim],
+      watches: [{ resource: resourceTypes.pod, map: serviceOfPod }],
+      ...(options.workers !== undefined ? { workers: options.workers } : {}),
+      reconcile: (_key, rctx) => reconcileInferenceService(rctx, { rt, admitter, secrets, secretRecheckMs }),
+    };
+  };
+}
+
+export const inferenceServiceController: ControllerFactory = inferenceServiceControllerWith();

@@ -1,0 +1,296 @@
+// One reconcile of an InferenceService: settle status.admission (repair, record what the
+// admitter granted, shrink), apply the children, write the status once, then events.
+// Everything is recomputed from the cache; a repeat on unchanged input writes nothing.
+import {
+  type AcceleratorPool,
+  type AdmissionStatus,
+  type InferenceServiceStatus,
+  labels,
+} from "../../crds/index.ts";
+import {
+  isNotFound,
+  type KubeObject,
+  type ReconcileContext,
+  type ReconcileResult,
+  type ResourceType,
+} from "../../operator/index.ts";
+import { type AdmitterApi, type Decision, type PodLike, toAdmissionStatus } from "../admission/index.ts";
+import { poolMismatch } from "../placement/match.ts";
+import type { PoolInput } from "../placement/types.ts";
+import { resourceTypes } from "../resources.ts";
+import { additionalKeySuffix, type InferenceServiceObject, requirementOf } from "./adapter.ts";
+import { desiredCacheClaim, desiredDeployment, desiredService } from "./children.ts";
+import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
+import { cacheClaimName, serverLabels } from "./names.ts";
+import {
+  admittedReplicas,
+  dropPlacements,
+  forgetBoundNodes,
+  mergeAdmission,
+  type Placement,
+  placementsOf,
+  type Released,
+  shrinkAdmission,
+} from "./replicas.ts";
+import { deploymentStrategies } from "./rollout.ts";
+import type { SecretCheck } from "./secret.ts";
+import { computeStatus } from "./status.ts";
+
+type PoolObject = AcceleratorPool & KubeObject;
+
+export interface ReconcileDeps {
+  rt: ResourceType;
+  admitter: AdmitterApi;
+  secrets: SecretCheck;
+  /** How soon to look for a missing Secret again. */
+  secretRecheckMs: number;
+  now?: () => Date;
+}
+
+/** The pool as the placement engine's static matcher reads it. */
+function poolInput(pool: PoolObject): PoolInput {
+  return {
+    name: pool.metadata.name ?? "",
+    vendor: pool.spec.vendor,
+    model: pool.spec.model,
+    memoryGiB: pool.spec.memoryGiB,
+    interconnect: pool.spec.interconnect,
+    resourceName: "",
+    paused: pool.spec.paused ?? false,
+    tolerations: [],
+    nodeNames: [],
+  } as PoolInput;
+}
+
+export interface AdmissionChange {
+  admission: AdmissionStatus | undefined;
+  /** Placements dropped because their pool is gone or no longer matches, with why. */
+  dropped: { placement: Placement; why: string }[];
+  /** A decision merged in this reconcile. */
+  added: AdmissionStatus | undefined;
+  released: Released[];
+}
+
+/**
+ * The admission record this reconcile leaves: placements on pools that are gone or no longer
+ * match dropped, the admitter's grant for missing replicas merged in (unless the Secret is
+ * missing: new pods would not start), then trimmed to spec.replicas, last pool first.
+ */
+export function settleAdmission(
+  svc: InferenceServiceObject,
+  pools: ReadonlyMap<string, PoolObject>,
+  decision: Decision | undefined,
+  secretMissing: boolean,
+  now: Date,
+): AdmissionChange {
+  const desired = Math.max(0, svc.spec.replicas ?? 1);
+  const requirement = requirementOf(svc);
+  const why = new Map<string, string>();
+  const repaired = dropPlacements(svc.status?.admission, (p) => {
+    const pool = pools.get(p.pool);
+    const mismatch = pool ? poolMismatch(poolInput(pool), requirement) : "the pool no longer exists";
+    if (mismatch) why.set(p.group, mismatch);
+    return mismatch === undefined;
+  });
+  let admission = repaired.admission;
+  let added: AdmissionStatus | undefined;
+  if (decision?.type === "admitted" && !secretMissing && admittedReplicas(admission) < desired) {
+    added = toAdmissionStatus(decision.admission, now, true);
+    admission = mergeAdmission(admission, added);
+  }
+  const shrunk = shrinkAdmission(admission, desired);
+  return {
+    admission: shrunk.admission,
+    dropped: repaired.dropped.map((placement) => ({ placement, why: why.get(placement.group) ?? "" })),
+    added,
+    released: shrunk.released,
+  };
+}
+
+/** Whether `next` holds a replica on some pool that `previous` did not: pods may not exist before it is recorded. */
+export function grants(previous: AdmissionStatus | undefined, next: AdmissionStatus | undefined): boolean {
+  const before = new Map(placementsOf(previous).map((p) => [p.pool, p.replicas ?? 0]));
+  return placementsOf(next).some((p) => (p.replicas ?? 0) > (before.get(p.pool) ?? 0));
+}
+
+export async function reconcileInferenceService(
+  ctx: ReconcileContext,
+  deps: ReconcileDeps,
+): Promise<ReconcileResult | undefined> {
+  const svc = ctx.object<InferenceServiceObject>();
+  // Gone or going: garbage collection removes the children; deleting releases the admission.
+  if (!svc || svc.metadata.deletionTimestamp) return undefined;
+  const { cache } = ctx;
+  const { rt } = deps;
+  const now = deps.now?.() ?? new Date();
+  const name = svc.metadata.name ?? "";
+  const namespace = svc.metadata.namespace ?? "";
+
+  const secretRef = svc.spec.model.secretRef?.name;
+  const missingSecret =
+    secretRef !== undefined && !(await deps.secrets.exists(namespace, secretRef)) ? secretRef : undefined;
+
+  const pools = new Map(
+    cache.list<PoolObject>(resourceTypes.acceleratorPool).map((p) => [p.metadata.name ?? "", p]),
+  );
+  // The admitter keys its decision by what the cached object had admitted (see adapter.ts).
+  const cachedAdmitted = admittedReplicas(svc.status?.admission);
+  const decision = deps.admitter.decisionFor(
+    rt,
+    cachedAdmitted === 0 ? ctx.key : `${ctx.key}${additionalKeySuffix(cachedAdmitted)}`,
+  );
+  const change = settleAdmission(svc, pools, decision, missingSecret !== undefined, now);
+
+  const ownPods = cache.list<PodLike & ServerPodLike>(resourceTypes.pod, {
+    namespace,
+    labels: serverLabels(name),
+  });
+  const admission = forgetBoundNodes(
+    change.admission,
+    (pool) =>
+      ownPods.filter(
+        (p) => p.spec?.nodeName && p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp,
+      ).length,
+  );
+  const placements = placementsOf(admission);
+
+  const deployments = new Map<string, DeploymentLike & KubeObject>();
+  for (const d of cache.childrenOf<DeploymentLike & KubeObject>(resourceTypes.deployment, svc)) {
+    const pool = d.metadata.labels?.[labels.pool];
+    if (pool) deployments.set(pool, d);
+  }
+  const problems = [
+    ...placements.flatMap((p) => {
+      const d = deployments.get(p.pool);
+      const problem = d ? deploymentProblem(d) : undefined;
+      return problem ? [problem] : [];
+    }),
+    ...ownPods
+      .map(podProblem)
+      .filter((p): p is string => p !== undefined)
+      .sort(),
+  ];
+  const waiting = admittedReplicas(admission) < (svc.spec.replicas ?? 1) ? decision : undefined;
+  const status = computeStatus({
+    svc,
+    admission,
+    deployments,
+    problems,
+    waiting,
+    missingSecret,
+    now,
+  });
+
+  // Protocol: a grant is recorded before any pod it allows exists.
+  const recordFirst = grants(svc.status?.admission, admission);
+  let written = false;
+  if (recordFirst) written = await ctx.writeStatus(rt, svc, status);
+
+  await applyChildren(ctx, svc, pools, placements, deployments);
+
+  if (!recordFirst) written = await ctx.writeStatus(rt, svc, status);
+  recordEvents(ctx, svc, svc.status, status, change, written);
+  return missingSecret ? { requeueAfter: deps.secretRecheckMs } : undefined;
+}
+
+async function applyChildren(
+  ctx: ReconcileContext,
+  svc: InferenceServiceObject,
+  pools: ReadonlyMap<string, PoolObject>,
+  placements: readonly Placement[],
+  deployments: ReadonlyMap<string, DeploymentLike & KubeObject>,
+): Promise<void> {
+  const { cache } = ctx;
+  const namespace = svc.metadata.namespace ?? "";
+  const name = svc.metadata.name ?? "";
+  await ctx.apply(resourceTypes.service, desiredService(svc));
+
+  const claimKey = `${namespace}/${cacheClaimName(name)}`;
+  const claim = cache.get(resourceTypes.persistentVolumeClaim, claimKey);
+  const desiredClaim = desiredCacheClaim(svc, claim);
+  if (desiredClaim) await ctx.apply(resourceTypes.persistentVolumeClaim, desiredClaim);
+  else if (claim && isOwnedBy(claim, svc)) await deleteChild(ctx, resourceTypes.persistentVolumeClaim, claim);
+
+  const strategies = deploymentStrategies(
+    svc.spec.rollout,
+    placements.map((p) => p.replicas ?? 0),
+  );
+  const inUse = new Set<string>();
+  for (const [i, p] of placements.entries()) {
+    const pool = pools.get(p.pool);
+    const strategy = strategies[i];
+    if (!pool || !strategy) continue;
+    inUse.add(p.pool);
+    await ctx.apply(resourceTypes.deployment, desiredDeployment(svc, pool, p.replicas ?? 0, strategy));
+  }
+  for (const [pool, d] of deployments) {
+    if (!inUse.has(pool)) await deleteChild(ctx, resourceTypes.deployment, d);
+  }
+}
+
+const isOwnedBy = (child: KubeObject, owner: KubeObject): boolean =>
+  child.metadata.ownerReferences?.some((r) => r.controller && r.uid === owner.metadata.uid) ?? false;
+
+async function deleteChild(ctx: ReconcileContext, rt: ResourceType, child: KubeObject): Promise<void> {
+  if (child.metadata.deletionTimestamp) return;
+  try {
+    await ctx.client.delete(rt, child.metadata.name ?? "", child.metadata.namespace, {
+      propagationPolicy: "Background",
+      uid: child.metadata.uid,
+    });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+function recordEvents(
+  ctx: ReconcileContext,
+  svc: InferenceServiceObject,
+  before: InferenceServiceStatus | undefined,
+  after: InferenceServiceStatus,
+  change: AdmissionChange,
+  written: boolean,
+): void {
+  // Without a status write nothing changed that an event would report.
+  if (!written) return;
+  for (const { placement, why } of change.dropped) {
+    ctx.recordEvent(svc, {
+      type: "Warning",
+      reason: "PlacementDropped",
+      action: "Release",
+      note: `${placement.replicas ?? 0} replicas on pool ${placement.pool} released (${why}); they are admitted again elsewhere`,
+    });
+  }
+  if (change.added) {
+    const where = placementsOf(change.added)
+      .map((p) => `${p.replicas ?? 0} on ${p.pool}`)
+      .join(", ");
+    ctx.recordEvent(svc, {
+      type: "Normal",
+      reason: "Admitted",
+      action: "Admit",
+      note: `admitted replicas: ${where}`,
+    });
+  }
+  if (change.released.length > 0) {
+    ctx.recordEvent(svc, {
+      type: "Normal",
+      reason: "ScaledDown",
+      action: "Release",
+      note: `released ${change.released.map((r) => `${r.replicas} on ${r.pool}`).join(", ")}`,
+    });
+  }
+  const readyBefore = before?.conditions?.find((c) => c.type === "Ready");
+  const readyAfter = after.conditions?.find((c) => c.type === "Ready");
+  if (readyAfter && (readyBefore?.reason !== readyAfter.reason || before?.phase !== after.phase)) {
+    const warning = after.phase === "Degraded" || readyAfter.reason === "SecretNotFound";
+    if (warning || after.phase === "Ready") {
+      ctx.recordEvent(svc, {
+        type: warning ? "Warning" : "Normal",
+        reason: readyAfter.reason,
+        action: "Observe",
+        note: readyAfter.message,
+      });
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// The reconcile of one TrainingJob: read the cache, let the state machine (status.ts) decide,
+// then write in the order that keeps every crash point safe:
+//   1. status (one write): the admission exists before any pod, a new attempt number before
+//      the old gang is deleted, a released admission before its pods go;
+//   2. children: delete what must go, apply the Service and the missing pods;
+//   3. events, sent by the runtime after the reconcile succeeds.
+import {
+  ApiError,
+  controllerReference,
+  isConflict,
+  isNotFound,
+  type ReconcileContext,
+  type ReconcileResult,
+  resourcePath,
+} from "../../operator/index.ts";
+import type { AcceleratorPool } from "../../crds/index.ts";
+import type { Admitter, NodeLike } from "../admission/index.ts";
+import { resourceTypes } from "../resources.ts";
+import { type TrainingJobAdapter, wantsAdmission } from "./adapter.ts";
+import type { BackoffPolicy } from "./failure.ts";
+import type { TrainingJobMetrics } from "./metrics.ts";
+import type { TrainingJobObject } from "./pods.ts";
+import { RESTARTING } from "./restart.ts";
+import { type ChildPod, type JobStatus, type PodDeletion, planReconcile } from "./status.ts";
+
+export interface ReconcilerDeps {
+  admitter: Admitter;
+  adapter: TrainingJobAdapter;
+  backoff: BackoffPolicy;
+  admissionTimeoutMs: number | undefined;
+  metrics: TrainingJobMetrics;
+  now: () => number;
+}
+
+export class TrainingJobReconciler {
+  private readonly deps: ReconcilerDeps;
+  /**
+   * The status this process last wrote per job, with the resourceVersion it was computed from.
+   * The job's own watch event can arrive after those of the pods created right after the write;
+   * a reconcile in between must build on what was written, not on the cache's older copy (which
+   * would, for one, not show the admission those pods were created under).
+   */
+  private readonly written = new Map<string, { rv: string | undefined; status: JobStatus }>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.deps = deps;
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
+    const { adapter, admitter } = this.deps;
+    const job = ctx.object<TrainingJobObject>();
+    if (!job || job.metadata.deletionTimestamp) {
+      // Garbage collection deletes the pods and the Service; the admitter stops counting the
+      // job once it is gone from its cache.
+      adapter.forget(key);
+      this.written.delete(key);
+      return undefined;
+    }
+    const rv = job.metadata.resourceVersion;
+    const memo = this.written.get(key);
+    if (memo && memo.rv !== rv) this.written.delete(key);
+    const status: JobStatus = memo && memo.rv === rv ? memo.status : ((job.status ?? {}) as JobStatus);
+    const now = this.deps.now();
+    const cache = ctx.cache;
+    const node = (name: string): NodeLike | undefined =>
+      cache.has(resourceTypes.node) ? cache.get<NodeLike>(resourceTypes.node, name) : undefined;
+    const nodesKnown = cache.has(resourceTypes.node);
+
+    const plan = planReconcile({
+      job,
+      status,
+      pods: cache.childrenOf<ChildPod>(resourceTypes.pod, job),
+      decision: admitter.decisionFor(resourceTypes.trainingJob, key),
+      pool: (name) => cache.get<AcceleratorPool & { metadata: { name?: string } }>(resourceTypes.acceleratorPool, name),
+      // Without a node cache nothing can be judged lost.
+      nodeExists: (name) => !nodesKnown || node(name) !== undefined,
+      nodeUsable: (name) => {
+        if (!nodesKnown) return true;
+        const n = node(name);
+        return n !== undefined && !n.spec?.unschedulable;
+      },
+      now,
+      backoff: this.deps.backoff,
+      owner: controllerReference(job),
+      ...(this.deps.admissionTimeoutMs !== undefined ? { admissionTimeoutMs: this.deps.admissionTimeoutMs } : {}),
+    });
+
+    if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status)) {
+      this.written.set(key, { rv, status: plan.status });
+      const restarted = (plan.status.restarts ?? 0) > (status.restarts ?? 0);
+      if (restarted) {
+        const reason = plan.status.conditions?.find((c) => c.type === RESTARTING)?.reason ?? "Unknown";
+        this.deps.metrics.restarts?.inc({ reason });
+      }
+    }
+
+    const next: TrainingJobObject = { ...job, status: plan.status };
+    if (plan.status.admission?.placements?.length || !wantsAdmission(next, now, this.deps.backoff))
+      adapter.forget(key);
+    if (plan.shrink && adapter.shrink(job)) admitter.requestPass();
+    if (plan.requestPass) admitter.requestPass();
+
+    for (const event of plan.events) ctx.recordEvent(job, event);
+
+    if (plan.deleteJob) {
+      await ctx.client
+        .delete(resourceTypes.trainingJob, job.metadata.name ?? "", job.metadata.namespace, {
+          propagationPolicy: "Background",
+          uid: job.metadata.uid,
+        })
+        .catch(ignoreGone);
+      return undefined;
+    }
+    await Promise.all(plan.delete.map((d) => deletePod(ctx, job.metadata.namespace, d)));
+    if (plan.service) await ctx.apply(resourceTypes.service, plan.service);
+    await Promise.all(
+      plan.create.map((pod) =>
+        ctx.apply(resourceTypes.pod, pod).catch((error: unknown) => {
+          if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
+            ctx.recordEvent(job, {
+              type: "Warning",
+              reason: "FailedCreatePod",
+              action: "Create",
+              note: `pod ${pod.metadata.name}: ${error.message}`,
+            });
+          }
+          throw error;
+        }),
+      ),
+    );
+    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
+  }
+}
+
+/** A pod or job already gone (or replaced by a new one of the same name) needs no delete. */
+function ignoreGone(error: unknown): void {
+  if (isNotFound(error) || isConflict(error)) return;
+  throw error;
+}
+
+async function deletePod(ctx: ReconcileContext, namespace: string | undefined, d: PodDeletion): Promise<void> {
+  const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: "Background" };
+  if (d.uid) body.preconditions = { uid: d.uid };
+  // A pod on a node that is gone would wait for a kubelet that never answers.
+  if (d.force) body.gracePeriodSeconds = 0;
+  await ctx.client
+    .request("DELETE", resourcePath(resourceTypes.pod, namespace, d.name), { body })
+    .catch(ignoreGone);
+}

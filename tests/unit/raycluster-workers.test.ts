@@ -1,0 +1,258 @@
+import { describe, expect, test } from "vitest";
+import { type AdmissionStatus, labels, type RayWorkerGroup } from "../../crds/index.ts";
+import {
+  mergeAdmission,
+  planAdmitted,
+  planUnadmitted,
+  podHealth,
+  unboundGraceMs,
+  viewWorker,
+  type WorkerView,
+} from "../../controllers/raycluster/workers.ts";
+
+const g = (name: string, replicas: number): RayWorkerGroup => ({ name, replicas, minReplicas: 0 });
+
+const w = (group: string, index: number, more: Partial<WorkerView> = {}): WorkerView => ({
+  name: `rc-${group}-${index}`,
+  uid: `uid-${group}-${index}`,
+  group,
+  index,
+  node: `${group}-node-${index}`,
+  pool: `${group}-pool`,
+  terminating: false,
+  finished: false,
+  ready: true,
+  broken: false,
+  createdAt: 0,
+  ...more,
+});
+
+const placement = (group: string, n: number) => ({
+  group,
+  pool: `${group}-pool`,
+  vendor: "nvidia",
+  resourceName: "nvidia.com/gpu",
+  replicas: n,
+  nodes: Array.from({ length: n }, (_, i) => `${group}-node-${i}`),
+});
+
+const admission = (...ps: ReturnType<typeof placement>[]): AdmissionStatus => ({
+  admittedAt: "2026-01-01T00:00:00.000Z",
+  placements: ps,
+});
+
+describe("reading worker pods", () => {
+  const pod = (name: string, extra: Record<string, unknown> = {}, labelsOver: Record<string, string> = {}) => ({
+    metadata: {
+      name,
+      uid: "u",
+      creationTimestamp: "2026-01-01T00:00:00Z",
+      labels: { [labels.rayNodeType]: "worker", [labels.rayGroup]: "gpu", [labels.pool]: "h100", ...labelsOver },
+    },
+    ...extra,
+  });
+
+  test.each([
+    { name: "rc-gpu-0", index: 0 },
+    { name: "rc-gpu-12", index: 12 },
+    { name: "rc-gpu-01", index: undefined },
+    { name: "rc-gpu-x", index: undefined },
+    { name: "other-gpu-0", index: undefined },
+  ])("$name -> index $index", ({ name, index }) => {
+    expect(viewWorker(pod(name), "rc")?.index).toBe(index);
+  });
+
+  test("the head and foreign pods are not workers", () => {
+    expect(viewWorker(pod("rc-head", {}, { [labels.rayNodeType]: "head" }), "rc")).toBeUndefined();
+  });
+
+  test.each([
+    { what: "pending", status: { phase: "Pending" }, out: { finished: false, ready: false, broken: false } },
+    {
+      what: "running and ready",
+      status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+      out: { finished: false, ready: true, broken: false },
+    },
+    { what: "failed", status: { phase: "Failed" }, out: { finished: true, ready: false, broken: true } },
+    {
+      what: "crash-looping",
+      status: {
+        phase: "Running",
+        conditions: [{ type: "Ready", status: "False" }],
+        containerStatuses: [{ ready: false, restartCount: 3, state: { waiting: { reason: "CrashLoopBackOff" } } }],
+      },
+      out: { finished: false, ready: false, broken: true },
+    },
+    {
+      what: "image not pulled",
+      status: { phase: "Pending", containerStatuses: [{ ready: false, restartCount: 0, state: { waiting: { reason: "ImagePullBackOff" } } }] },
+      out: { finished: false, ready: false, broken: true },
+    },
+  ])("health of a $what pod", ({ status, out }) => {
+    expect(podHealth({ metadata: {}, status })).toMatchObject({ ...out, terminating: false });
+  });
+
+  test("binding and deletion are read", () => {
+    const v = viewWorker(pod("rc-gpu-1", { spec: { nodeName: "n1" }, metadata: undefined }), "rc");
+    expect(v).toBeUndefined(); // metadata replaced: not a worker any more
+    const bound = viewWorker({ ...pod("rc-gpu-1"), spec: { nodeName: "n1" } }, "rc");
+    expect(bound).toMatchObject({ node: "n1", pool: "h100", group: "gpu", index: 1, terminating: false });
+    const going = viewWorker({ ...pod("rc-gpu-1"), metadata: { ...pod("rc-gpu-1").metadata, deletionTimestamp: "x" } }, "rc");
+    expect(going?.terminating).toBe(true);
+  });
+});
+
+describe("planAdmitted", () => {
+  test("steady: nothing to do, the admission is kept", () => {
+    const a = admission(placement("gpu", 2));
+    const plan = planAdmitted([g("gpu", 2)], a, [w("gpu", 0), w("gpu", 1)]);
+    expect(plan).toMatchObject({ creates: [], deletes: [], released: false });
+    expect(plan.admission).toEqual(a);
+    expect(plan.wantMore.size).toBe(0);
+  });
+
+  test("first creation: every admitted worker on its node", () => {
+    const plan = planAdmitted([g("gpu", 2), g("tpu", 1)], admission(placement("gpu", 2), placement("tpu", 1)), []);
+    expect(plan.creates.map((c) => [c.group, c.index, c.node])).toEqual([
+      ["gpu", 0, "gpu-node-0"],
+      ["gpu", 1, "gpu-node-1"],
+      ["tpu", 0, "tpu-node-0"],
+    ]);
+  });
+
+  test("a deleted worker is recreated on its node; a failed one is deleted first", () => {
+    const a = admission(placement("gpu", 3));
+    const plan = planAdmitted([g("gpu", 3)], a, [w("gpu", 0, { finished: true }), w("gpu", 2)]);
+    expect(plan.deletes).toEqual([{ name: "rc-gpu-0", uid: "uid-gpu-0", group: "gpu", index: 0, reason: "Failed" }]);
+    expect(plan.creates.map((c) => [c.index, c.node])).toEqual([[1, "gpu-node-1"]]);
+  });
+
+  test("a worker still terminating is not recreated until it is gone", () => {
+    const plan = planAdmitted([g("gpu", 1)], admission(placement("gpu", 1)), [w("gpu", 0, { terminating: true })]);
+    expect(plan.creates).toEqual([]);
+    expect(plan.deletes).toEqual([]);
+  });
+
+  test("scale down deletes the newest workers and trims the admission", () => {
+    const plan = planAdmitted([g("gpu", 1)], admission(placement("gpu", 3)), [w("gpu", 0), w("gpu", 1), w("gpu", 2)]);
+    expect(plan.deletes.map((d) => [d.name, d.reason])).toEqual([
+      ["rc-gpu-2", "ScaleDown"],
+      ["rc-gpu-1", "ScaleDown"],
+    ]);
+    expect(plan.admission?.placements).toEqual([{ ...placement("gpu", 3), replicas: 1, nodes: ["gpu-node-0"] }]);
+    expect(plan.trimmed.get("gpu")).toEqual([3, 1]);
+  });
+
+  test("scale down to zero drops the group's placement", () => {
+    const plan = planAdmitted([g("gpu", 0), g("tpu", 1)], admission(placement("gpu", 1), placement("tpu", 1)), [
+      w("gpu", 0),
+      w("tpu", 0),
+    ]);
+    expect(plan.admission?.placements?.map((p) => p.group)).toEqual(["tpu"]);
+  });
+
+  test("scale up with every worker bound releases the admission and keeps the pods", () => {
+    const plan = planAdmitted([g("gpu", 4)], admission(placement("gpu", 2)), [w("gpu", 0), w("gpu", 1)]);
+    expect(plan).toMatchObject({ released: true, creates: [], deletes: [], admission: undefined });
+    expect(plan.wantMore.get("gpu")).toBe(2);
+  });
+
+  test("scale up waits while a kept worker is not bound yet, and creates what is missing first", () => {
+    const a = admission(placement("gpu", 2));
+    const unbound = planAdmitted([g("gpu", 4)], a, [w("gpu", 0), w("gpu", 1, { node: undefined })]);
+    expect(unbound).toMatchObject({ released: false, creates: [] });
+    expect(unbound.admission).toEqual(a);
+    const missing = planAdmitted([g("gpu", 4)], a, [w("gpu", 0)]);
+    expect(missing.released).toBe(false);
+    expect(missing.creates.map((c) => c.index)).toEqual([1]);
+  });
+
+  test("a new group is a scale up; a removed group's pods and placement go", () => {
+    const plan = planAdmitted([g("tpu", 1)], admission(placement("gpu", 1)), [w("gpu", 0)]);
+    expect(plan.deletes.map((d) => [d.name, d.reason])).toEqual([["rc-gpu-0", "GroupRemoved"]]);
+    expect(plan.released).toBe(true);
+    expect(plan.wantMore.get("tpu")).toBe(1);
+  });
+});
+
+describe("planUnadmitted", () => {
+  test("a new cluster needs every worker, unpinned", () => {
+    const plan = planUnadmitted([g("gpu", 2), g("tpu", 1), g("idle", 0)], [], 0);
+    expect(plan.needs.map((n) => [n.group, n.pods, n.pool])).toEqual([
+      ["gpu", 2, undefined],
+      ["tpu", 1, undefined],
+    ]);
+    expect(plan.blocked).toBe(false);
+  });
+
+  test("a released cluster needs the missing workers, pinned to the group's pool, gaps included", () => {
+    const plan = planUnadmitted([g("gpu", 4)], [w("gpu", 0), w("gpu", 2)], 0);
+    expect(plan.needs).toEqual([{ group: "gpu", pods: 2, pool: "gpu-pool", live: [w("gpu", 0), w("gpu", 2)] }]);
+  });
+
+  test("failed, surplus and removed-group workers are deleted and counted as missing", () => {
+    const plan = planUnadmitted([g("gpu", 2)], [w("gpu", 0, { finished: true }), w("gpu", 1), w("gpu", 2), w("old", 0)], 0);
+    expect(plan.deletes.map((d) => [d.name, d.reason])).toEqual([
+      ["rc-gpu-2", "ScaleDown"],
+      ["rc-gpu-1", "ScaleDown"].slice(0, 0) as never,
+      ["rc-old-0", "GroupRemoved"],
+      ["rc-gpu-0", "Failed"],
+    ].filter((x) => (x as unknown[]).length > 0));
+    expect(plan.needs.map((n) => [n.group, n.pods])).toEqual([["gpu", 1]]);
+  });
+
+  test("an unbound worker blocks the decision until it is bound, or deleted after the grace", () => {
+    const young = planUnadmitted([g("gpu", 1)], [w("gpu", 0, { node: undefined, createdAt: 1000 })], 2000);
+    expect(young.blocked).toBe(true);
+    expect(young.deletes).toEqual([]);
+    const old = planUnadmitted([g("gpu", 1)], [w("gpu", 0, { node: undefined, createdAt: 0 })], unboundGraceMs + 1);
+    expect(old.blocked).toBe(false);
+    expect(old.deletes.map((d) => d.reason)).toEqual(["Unbound"]);
+  });
+});
+
+describe("mergeAdmission", () => {
+  const facts = (pool: string) => ({ vendor: `${pool}-vendor`, resourceName: `${pool}/dev` });
+  const now = "2026-02-02T00:00:00.000Z";
+
+  test("a first admission is the delta itself", () => {
+    const needs = planUnadmitted([g("gpu", 2)], [], 0).needs;
+    const delta = admission(placement("gpu", 2));
+    expect(mergeAdmission(needs, delta, facts, now)).toEqual({ admittedAt: now, placements: [placement("gpu", 2)] });
+  });
+
+  test("running workers keep their nodes and the admitted ones fill the gaps, by index", () => {
+    const needs = planUnadmitted([g("gpu", 4), g("tpu", 1)], [w("gpu", 0), w("gpu", 2), w("tpu", 0)], 0).needs;
+    const delta: AdmissionStatus = {
+      placements: [{ group: "gpu", pool: "gpu-pool", vendor: "nvidia", resourceName: "nvidia.com/gpu", replicas: 2, nodes: ["n-a", "n-b"] }],
+    };
+    expect(mergeAdmission(needs, delta, facts, now)?.placements).toEqual([
+      {
+        group: "gpu",
+        pool: "gpu-pool",
+        vendor: "nvidia",
+        resourceName: "nvidia.com/gpu",
+        replicas: 4,
+        nodes: ["gpu-node-0", "n-a", "gpu-node-2", "n-b"],
+      },
+      { group: "tpu", pool: "tpu-pool", vendor: "tpu-pool-vendor", resourceName: "tpu-pool/dev", replicas: 1, nodes: ["tpu-node-0"] },
+    ]);
+  });
+
+  test("nothing missing: the running workers are the admission", () => {
+    const needs = planUnadmitted([g("gpu", 1)], [w("gpu", 0)], 0).needs;
+    expect(mergeAdmission(needs, undefined, facts, now)?.placements).toEqual([
+      { group: "gpu", pool: "gpu-pool", vendor: "gpu-pool-vendor", resourceName: "gpu-pool/dev", replicas: 1, nodes: ["gpu-node-0"] },
+    ]);
+  });
+
+  test.each([
+    { what: "fewer admitted than missing", delta: admission(placement("gpu", 1)) },
+    { what: "a group that misses nothing", delta: admission(placement("gpu", 2), placement("tpu", 1)) },
+    { what: "another pool than the running workers'", delta: admission({ ...placement("gpu", 2), pool: "elsewhere" }) },
+    { what: "no delta although workers are missing", delta: undefined },
+  ])("a stale decision ($what) is refused", ({ delta }) => {
+    const needs = planUnadmitted([g("gpu", 3), g("tpu", 1)], [w("gpu", 0), w("tpu", 0)], 0).needs;
+    expect(mergeAdmission(needs, delta, facts, now)).toBeUndefined();
+  });
+});
