@@ -88,8 +88,14 @@ class Reflector {
     while (!signal.aborted) {
       try {
         if (this.needsList) {
-          await this.list(signal);
+          // Cleared before listing, so a relist requested during this list is not lost.
           this.needsList = false;
+          try {
+            await this.list(signal);
+          } catch (error) {
+            this.needsList = true;
+            throw error;
+          }
         }
         await this.watch(signal);
       } catch (error) {

@@ -36,7 +36,7 @@ export function registerPools(program: Command, out: NodeJS.WritableStream = pro
     // discover -o json -l x` reaches discover through the parent. No -o default for that reason:
     // `pools` prints a table, `pools discover` YAML.
     .option("-l, --selector <selector>", "label selector on the pools (on the nodes for discover)")
-    .addOption(outputOption(["table", "wide", "json", "yaml", "name"], undefined))
+    .addOption(outputOption(["table", "wide", "json", "yaml", "name"], null))
     .action(async (opts: PoolsOptions, cmd: Command) => {
       const session = sessionFor(cmd);
       const items = await listObjects(session, acceleratorPoolResource, {

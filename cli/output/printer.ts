@@ -14,10 +14,10 @@ export type OutputFormat = (typeof outputFormats)[number];
 /** -o; without a fallback the command picks its own default when the flag is absent. */
 export function outputOption(
   formats: readonly string[] = outputFormats,
-  fallback: string | undefined = "table",
+  fallback: string | null = "table",
 ): Option {
   const option = new Option("-o, --output <format>", `output format: ${formats.join(", ")}`);
-  if (fallback !== undefined) option.default(fallback);
+  if (fallback !== null) option.default(fallback);
   return option.argParser((value: string) => {
     if (!formats.includes(value))
       throw new InvalidArgumentError(`unknown output format; use one of ${formats.join(", ")}`);

@@ -69,8 +69,11 @@ export function serverPodTemplate(svc: InferenceService, pool: string): PodTempl
   // default 64 MiB /dev/shm is far too small.
   const shm: VolumeLike = { name: "dshm", emptyDir: { medium: "Memory" } };
 
-  // The user's env comes last so it can override what the operator derives.
-  const env = [...model.env, ...((spec.engine.env ?? []) as ContainerLike["env"] & object)];
+  // The user's env overrides what the operator derives. Names must stay unique: env is a
+  // list keyed by name, and server-side apply refuses duplicate keys.
+  const own = (spec.engine.env ?? []) as NonNullable<ContainerLike["env"]>;
+  const ownNames = new Set(own.map((e) => e.name));
+  const env = [...model.env.filter((e) => !ownNames.has(e.name)), ...own];
   const server: ContainerLike = {
     name: serverContainerName,
     image: spec.engine.image,

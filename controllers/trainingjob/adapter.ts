@@ -34,7 +34,14 @@ export function wantsAdmission(job: TrainingJobObject, now: number, backoff: Bac
   if (job.metadata.deletionTimestamp || job.spec.suspend || isFinished(job.status)) return false;
   if (hasAdmission(job)) return true;
   const status = job.status as TrainingJobStatus | undefined;
-  return restartBackoffLeftMs(status?.conditions as Condition[] | undefined, status?.restarts ?? 0, now, backoff) === 0;
+  return (
+    restartBackoffLeftMs(
+      status?.conditions as Condition[] | undefined,
+      status?.restarts ?? 0,
+      now,
+      backoff,
+    ) === 0
+  );
 }
 
 /** The engine's workload for `job` with a gang of `nodes` pods. */

@@ -87,19 +87,31 @@ export function gangState(input: GangInput): GangState {
   }
 
   // Lost members first: they explain whatever else failed.
-  const lost: { pod: GangPod | undefined; rank: number; message: string; reason: FailureReason; node?: string }[] =
-    [];
+  const lost: {
+    pod: GangPod | undefined;
+    rank: number;
+    message: string;
+    reason: FailureReason;
+    node?: string;
+  }[] = [];
   for (let rank = 0; rank < input.size; rank++) {
     const pod = byRank.get(rank);
     if (!pod) {
-      if (input.wasRunning) lost.push({ pod, rank, reason: "PodDeleted", message: `rank ${rank}'s pod was deleted` });
+      if (input.wasRunning)
+        lost.push({ pod, rank, reason: "PodDeleted", message: `rank ${rank}'s pod was deleted` });
       continue;
     }
     const phase = pod.status?.phase;
     const finished = phase === "Succeeded" || phase === "Failed";
     const node = pod.spec?.nodeName;
     if (node && !finished && !input.nodeExists(node)) {
-      lost.push({ pod, rank, node, reason: "NodeLost", message: `${describePod(pod)} was lost with its node ${node}` });
+      lost.push({
+        pod,
+        rank,
+        node,
+        reason: "NodeLost",
+        message: `${describePod(pod)} was lost with its node ${node}`,
+      });
     } else if (pod.metadata.deletionTimestamp && !finished) {
       lost.push({ pod, rank, reason: "PodDeleted", message: `${describePod(pod)} was deleted while it ran` });
     }
@@ -163,7 +175,10 @@ export function gangState(input: GangInput): GangState {
 }
 
 /** Pods of `attempt`, and pods of any other attempt (which must go). */
-export function splitByAttempt<P extends GangPod>(pods: readonly P[], attempt: number): { current: P[]; stale: P[] } {
+export function splitByAttempt<P extends GangPod>(
+  pods: readonly P[],
+  attempt: number,
+): { current: P[]; stale: P[] } {
   const current: P[] = [];
   const stale: P[] = [];
   for (const pod of pods) (attemptOf(pod) === attempt ? current : stale).push(pod);

@@ -120,7 +120,8 @@ export function desiredPod(input: PodInput): KubeObject {
     env: [...userEnv, ...ownEnv],
     ports: [{ name: "rendezvous", containerPort: MASTER_PORT, protocol: "TCP" }],
   };
-  if (Object.keys(resources).length > 0) trainer.resources = { requests: { ...resources }, limits: { ...resources } };
+  if (Object.keys(resources).length > 0)
+    trainer.resources = { requests: { ...resources }, limits: { ...resources } };
   const podSpec: PodTemplate["spec"] = {
     restartPolicy: "Never",
     hostname: hostnameOf(job, rank),
@@ -129,7 +130,9 @@ export function desiredPod(input: PodInput): KubeObject {
   };
   if (spec.checkpoint) {
     trainer.volumeMounts = [{ name: "checkpoint", mountPath: spec.checkpoint.mountPath ?? "/checkpoints" }];
-    podSpec.volumes = [{ name: "checkpoint", persistentVolumeClaim: { claimName: spec.checkpoint.claimName } }];
+    podSpec.volumes = [
+      { name: "checkpoint", persistentVolumeClaim: { claimName: spec.checkpoint.claimName } },
+    ];
   }
   const merged = mergeTemplate(
     { metadata: { labels: podLabels(job, attempt, rank) }, spec: podSpec },

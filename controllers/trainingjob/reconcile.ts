@@ -4,6 +4,8 @@
 //      the old gang is deleted, a released admission before its pods go;
 //   2. children: delete what must go, apply the Service and the missing pods;
 //   3. events, sent by the runtime after the reconcile succeeds.
+
+import type { AcceleratorPool } from "../../crds/index.ts";
 import {
   ApiError,
   controllerReference,
@@ -13,7 +15,6 @@ import {
   type ReconcileResult,
   resourcePath,
 } from "../../operator/index.ts";
-import type { AcceleratorPool } from "../../crds/index.ts";
 import type { Admitter, NodeLike } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { type TrainingJobAdapter, wantsAdmission } from "./adapter.ts";
@@ -71,7 +72,8 @@ export class TrainingJobReconciler {
       status,
       pods: cache.childrenOf<ChildPod>(resourceTypes.pod, job),
       decision: admitter.decisionFor(resourceTypes.trainingJob, key),
-      pool: (name) => cache.get<AcceleratorPool & { metadata: { name?: string } }>(resourceTypes.acceleratorPool, name),
+      pool: (name) =>
+        cache.get<AcceleratorPool & { metadata: { name?: string } }>(resourceTypes.acceleratorPool, name),
       // Without a node cache nothing can be judged lost.
       nodeExists: (name) => !nodesKnown || node(name) !== undefined,
       nodeUsable: (name) => {
@@ -82,7 +84,9 @@ export class TrainingJobReconciler {
       now,
       backoff: this.deps.backoff,
       owner: controllerReference(job),
-      ...(this.deps.admissionTimeoutMs !== undefined ? { admissionTimeoutMs: this.deps.admissionTimeoutMs } : {}),
+      ...(this.deps.admissionTimeoutMs !== undefined
+        ? { admissionTimeoutMs: this.deps.admissionTimeoutMs }
+        : {}),
     });
 
     if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status)) {
@@ -138,8 +142,16 @@ function ignoreGone(error: unknown): void {
   throw error;
 }
 
-async function deletePod(ctx: ReconcileContext, namespace: string | undefined, d: PodDeletion): Promise<void> {
-  const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: "Background" };
+async function deletePod(
+  ctx: ReconcileContext,
+  namespace: string | undefined,
+  d: PodDeletion,
+): Promise<void> {
+  const body: Record<string, unknown> = {
+    apiVersion: "v1",
+    kind: "DeleteOptions",
+    propagationPolicy: "Background",
+  };
   if (d.uid) body.preconditions = { uid: d.uid };
   // A pod on a node that is gone would wait for a kubelet that never answers.
   if (d.force) body.gracePeriodSeconds = 0;

@@ -10,6 +10,8 @@
 //     │   queue position)                                  └── retryable ──> Restarting ──backoff──> (new attempt)
 //   Suspended <── spec.suspend from any unfinished phase; resume queues again.
 //   Failed (DeadlineExceeded) once activeDeadlineSeconds have passed since startTime.
+
+import type { AcceleratorPool } from "../../crds/index.ts";
 import { gangSize, type TrainingJobPhase, type TrainingJobStatus } from "../../crds/index.ts";
 import {
   type Condition,
@@ -21,7 +23,6 @@ import {
   type OwnerReference,
   setCondition,
 } from "../../operator/index.ts";
-import type { AcceleratorPool } from "../../crds/index.ts";
 import { type Decision, evictionCheck, toAdmissionStatus } from "../admission/index.ts";
 import { checkDeadline } from "./deadline.ts";
 import { type BackoffPolicy, type GangPod, gangState, restartBackoffMs, splitByAttempt } from "./failure.ts";
@@ -77,7 +78,8 @@ const finishedPhases: readonly (TrainingJobPhase | undefined)[] = ["Succeeded", 
 
 export const isFinished = (status: JobStatus | undefined): boolean => finishedPhases.includes(status?.phase);
 
-const isTerminal = (pod: GangPod): boolean => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
+const isTerminal = (pod: GangPod): boolean =>
+  pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 
 class Planner {
   readonly o: Observed;
@@ -224,9 +226,19 @@ function finish(p: Planner, phase: "Succeeded" | "Failed", reason: string, messa
   if (phase === "Succeeded") p.condition({ type: "Succeeded", status: "True", reason, message });
   else p.condition({ type: "Failed", status: "True", reason, message });
   p.condition({ type: "Running", status: "False", reason: phase, message });
-  p.condition({ type: "Admitted", status: "False", reason: "Finished", message: "the job finished; its capacity is released" });
+  p.condition({
+    type: "Admitted",
+    status: "False",
+    reason: "Finished",
+    message: "the job finished; its capacity is released",
+  });
   p.deletePods(p.o.pods, true);
-  p.event(phase === "Succeeded" ? "Normal" : "Warning", reason, phase === "Succeeded" ? "Complete" : "Fail", message);
+  p.event(
+    phase === "Succeeded" ? "Normal" : "Warning",
+    reason,
+    phase === "Succeeded" ? "Complete" : "Fail",
+    message,
+  );
   const ttl = checkTtl(p.o.job.spec.ttlSecondsAfterFinished, p.s.completionTime, p.o.now);
   if (!ttl.expired) p.timer(ttl.afterMs);
   else p.timer(1);
@@ -252,7 +264,12 @@ function waitForAdmission(p: Planner): boolean {
   const { o } = p;
   const key = `${o.job.metadata.namespace}/${o.job.metadata.name}`;
   if (p.prev.phase === "Suspended") {
-    p.condition({ type: "Suspended", status: "False", reason: "Resumed", message: "spec.suspend is false: queued for admission again" });
+    p.condition({
+      type: "Suspended",
+      status: "False",
+      reason: "Resumed",
+      message: "spec.suspend is false: queued for admission again",
+    });
     p.event("Normal", "Resumed", "Resume", "queued for admission again");
   }
   // Leftovers of a released admission (an evicted or restarting gang) go before anything else.
@@ -308,7 +325,12 @@ function waitForAdmission(p: Planner): boolean {
     if (p.flipped("Unschedulable", "True")) p.event("Warning", "Unschedulable", "Queue", d.reason);
   } else {
     delete p.s.queuePosition;
-    p.condition({ type: "Admitted", status: "False", reason: "Pending", message: "waiting for the first admission pass" });
+    p.condition({
+      type: "Admitted",
+      status: "False",
+      reason: "Pending",
+      message: "waiting for the first admission pass",
+    });
     p.requestPass = true;
     if (p.prev.phase !== "Queued") p.event("Normal", "Queued", "Queue", `queued for admission (${key})`);
   }

@@ -3,7 +3,11 @@
 
 export type TtlCheck = { expired: true } | { expired: false; afterMs?: number };
 
-export function checkTtl(ttlSeconds: number | undefined, completionTime: string | undefined, now: number): TtlCheck {
+export function checkTtl(
+  ttlSeconds: number | undefined,
+  completionTime: string | undefined,
+  now: number,
+): TtlCheck {
   if (ttlSeconds === undefined || !completionTime) return { expired: false };
   const finished = Date.parse(completionTime);
   if (!Number.isFinite(finished)) return { expired: false };

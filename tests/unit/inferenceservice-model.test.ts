@@ -202,12 +202,22 @@ describe("the server container", () => {
     expect(server.ports).toEqual([{ name: "http", containerPort: 8000, protocol: "TCP" }]);
   });
 
-  it("puts engine.env after what the operator derives, so it can override", () => {
+  it("lets engine.env override what the operator derives, keeping names unique", () => {
     const server = podSpec(
-      svc({ engine: { image: "i", env: [{ name: "HF_HOME", value: "/elsewhere" }] } }),
+      svc({
+        engine: {
+          image: "i",
+          env: [
+            { name: "HF_HOME", value: "/elsewhere" },
+            { name: "VLLM_LOGGING_LEVEL", value: "DEBUG" },
+          ],
+        },
+      }),
     ).containers[0] as Container;
-    expect(server.env?.map((e) => e.name)).toEqual(["HF_HOME", "HF_HOME"]);
-    expect(server.env?.at(-1)).toEqual({ name: "HF_HOME", value: "/elsewhere" });
+    expect(server.env).toEqual([
+      { name: "HF_HOME", value: "/elsewhere" },
+      { name: "VLLM_LOGGING_LEVEL", value: "DEBUG" },
+    ]);
   });
 
   it("mounts shared memory for tensor-parallel workers and disables service links", () => {

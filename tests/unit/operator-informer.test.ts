@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isSubset } from "../../operator/equality.ts";
+import { Informer } from "../../operator/informer.ts";
+import { KubeClient } from "../../operator/kube-client.ts";
 import {
   indexByNodeName,
   indexByOwnerUid,
@@ -231,5 +233,28 @@ describe("resource paths and keys", () => {
     expect(splitKey("node-1")).toEqual({ namespace: undefined, name: "node-1" });
     expect(keyOf("ns", "x")).toBe("ns/x");
     expect(keyOf(undefined, "x")).toBe("x");
+  });
+});
+
+describe("Informer scope", () => {
+  const client = new KubeClient({
+    kubeConfig: { server: "https://unused", tlsOptions: async () => ({}), authHeaders: async () => ({}) },
+  });
+  const pods = { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true };
+
+  it("watches the chosen namespaces, or all once widened before start", () => {
+    const informer = new Informer({ client, resource: pods, namespaces: ["a", "b"] });
+    expect(informer.watchesAllNamespaces).toBe(false);
+    informer.widen();
+    expect(informer.watchesAllNamespaces).toBe(true);
+  });
+
+  it("ignores namespaces for cluster-scoped kinds", () => {
+    const nodes = { apiVersion: "v1", kind: "Node", plural: "nodes", namespaced: false };
+    expect(new Informer({ client, resource: nodes, namespaces: ["a"] }).watchesAllNamespaces).toBe(true);
+  });
+
+  it("is not synced before its first list", () => {
+    expect(new Informer({ client, resource: pods }).hasSynced).toBe(false);
   });
 });

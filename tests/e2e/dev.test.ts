@@ -1,0 +1,61 @@
+// `npm run dev` end to end: a fresh simulated cluster, the operator and the demo stack, observed
+// until every demo workload is ready, then interrupted like Ctrl-C: no process may remain.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { isAlive } from "../../cli/dev/state.ts";
+
+it("brings up the stack, shows it ready, and leaves nothing behind on Ctrl-C", async () => {
+  const state = await mkdtemp(join(tmpdir(), "npm-run-dev-"));
+  const child = spawn(process.execPath, ["cli/stackctl.ts", "dev"], {
+    env: { ...process.env, XDG_STATE_HOME: state },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (c) => {
+    output += c;
+  });
+  child.stderr.on("data", (c) => {
+    output += c;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 240_000;
+    while (!/all 3 workloads are ready/.test(output)) {
+      if (Date.now() > deadline)
+        throw new Error(`the demo never became ready; output:\n${output.slice(-4000)}`);
+      if (child.exitCode !== null) throw new Error(`npm run dev exited early:\n${output}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(output).toMatch(/^export KUBECONFIG=.*kubeconfig$/m);
+    // The last view shows every pool in use and each workload where it runs.
+    const lastView = output.slice(output.lastIndexOf("POOL"));
+    expect(lastView).toMatch(/h100\s+nvidia\s+\S+\s+4\/4\s+22\/32/);
+    expect(lastView).toMatch(/mi300x\s+amd\s+\S+\s+2\/2\s+16\/16/);
+    expect(lastView).toMatch(/TrainingJob\s+default\/demo-pretrain\s+Running\s+h100/);
+    expect(lastView).toMatch(/RayCluster\s+default\/demo-ray\s+Ready\s+h100,tpu-v5e/);
+    expect(lastView).toMatch(/InferenceService\s+default\/demo-llama\s+Ready\s+mi300x,h100/);
+
+    const supervisor = JSON.parse(
+      readFileSync(join(state, "sovereign-stack", "dev", "supervisor.json"), "utf8"),
+    ) as {
+      pid: number;
+      components: Record<string, number>;
+    };
+    const pids = [supervisor.pid, ...Object.values(supervisor.components)];
+    expect(Object.keys(supervisor.components).sort()).toEqual(
+      ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "operator"].sort(),
+    );
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(output).toContain("stopped; no process left running");
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(join(state, "sovereign-stack", "dev"))).toBe(false);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await rm(state, { recursive: true, force: true });
+  }
+}, 300_000);
