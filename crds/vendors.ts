@@ -131,3 +131,20 @@ export type Interconnect = (typeof interconnects)[number];
 export function vendorForResource(resourceName: string): Vendor | undefined {
   return vendors.find((v) => vendorCatalog[v].resourceName === resourceName);
 }
+
+/** The catalog as the Markdown table the README shows (a test keeps the README in step). */
+export function vendorTableMarkdown(): string {
+  const code = (s: string | undefined): string => (s ? `\`${s}\`` : "—");
+  const rows = [
+    "| vendor | resource name | product label | device memory label | customary runtime class | torch backend | Ray resource | container env |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const v of vendors) {
+    const i = vendorCatalog[v];
+    const env = Object.entries(i.env).map(([k, x]) => code(`${k}=${x}`));
+    rows.push(
+      `| ${code(v)} | ${i.resourceName ? code(i.resourceName) : "set per pool"} | ${code(i.productLabel)} | ${code(i.memoryLabel)} | ${i.runtimeClassName ?? "—"} | ${i.torchBackend} | ${i.ray.kind === "gpus" ? code("--num-gpus") : code(i.ray.name)} | ${env.join(" ") || "—"} |`,
+    );
+  }
+  return rows.join("\n");
+}

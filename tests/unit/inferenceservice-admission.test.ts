@@ -88,8 +88,26 @@ describe("the admission record", () => {
   it.each([
     ["no change when at or below", [2, 2], 4, [2, 2], []],
     ["last pool first", [2, 4], 3, [2, 1], [{ pool: "mi300x", replicas: 3 }]],
-    ["a pool that empties is dropped", [2, 2], 1, [1], [{ pool: "mi300x", replicas: 2 }, { pool: "h100", replicas: 1 }]],
-    ["to zero releases the record", [2, 2], 0, [], [{ pool: "mi300x", replicas: 2 }, { pool: "h100", replicas: 2 }]],
+    [
+      "a pool that empties is dropped",
+      [2, 2],
+      1,
+      [1],
+      [
+        { pool: "mi300x", replicas: 2 },
+        { pool: "h100", replicas: 1 },
+      ],
+    ],
+    [
+      "to zero releases the record",
+      [2, 2],
+      0,
+      [],
+      [
+        { pool: "mi300x", replicas: 2 },
+        { pool: "h100", replicas: 2 },
+      ],
+    ],
   ])("shrink: %s", (_, counts, desired, after, released) => {
     const before = record(place("h100", counts[0] ?? 0), place("mi300x", counts[1] ?? 0));
     const out = shrinkAdmission(before, desired);
@@ -110,7 +128,10 @@ describe("the admission record", () => {
     });
     expect(merged).toEqual({
       admittedAt: "2025-01-01T00:00:00.000Z",
-      placements: [place("h100", 3, ["h100-0", "h100-1", "h100-2"]), place("mi300x", 2, ["mi300x-0", "mi300x-0"])],
+      placements: [
+        place("h100", 3, ["h100-0", "h100-1", "h100-2"]),
+        place("mi300x", 2, ["mi300x-0", "mi300x-0"]),
+      ],
     });
     expect(mergeAdmission(undefined, record(place("h100", 1)))).toEqual(record(place("h100", 1)));
   });
@@ -126,7 +147,10 @@ describe("the admission record", () => {
   it("forgets the reserved nodes of a pool once all its pods are bound", () => {
     const before = record(place("h100", 2, ["a", "b"]), place("mi300x", 2, ["c", "c"]));
     const bound = (pool: string) => (pool === "h100" ? 2 : 1);
-    expect(forgetBoundNodes(before, bound)?.placements).toEqual([place("h100", 2), place("mi300x", 2, ["c", "c"])]);
+    expect(forgetBoundNodes(before, bound)?.placements).toEqual([
+      place("h100", 2),
+      place("mi300x", 2, ["c", "c"]),
+    ]);
     const none = record(place("h100", 2));
     expect(forgetBoundNodes(none, () => 5)).toBe(none);
   });
@@ -159,10 +183,7 @@ describe("settling the admission in a reconcile", () => {
     const out = settleAdmission(svc({ replicas: 4 }), pools, granted({ h100: 2, mi300x: 2 }), false, now);
     expect(out.admission).toEqual({
       admittedAt: now.toISOString(),
-      placements: [
-        place("h100", 2, ["h100-0", "h100-0"]),
-        place("mi300x", 2, ["mi300x-0", "mi300x-0"]),
-      ],
+      placements: [place("h100", 2, ["h100-0", "h100-0"]), place("mi300x", 2, ["mi300x-0", "mi300x-0"])],
     });
     expect(grants(undefined, out.admission)).toBe(true);
   });
@@ -263,7 +284,9 @@ describe("the workload adapter", () => {
   });
 
   it("wants nothing when deleted, scaled to zero, or waiting for its Secret", () => {
-    expect(adapter.toWorkload(svc({}, undefined, { deletionTimestamp: "2025-01-02T00:00:00Z" }))).toBeUndefined();
+    expect(
+      adapter.toWorkload(svc({}, undefined, { deletionTimestamp: "2025-01-02T00:00:00Z" })),
+    ).toBeUndefined();
     expect(adapter.toWorkload(svc({ replicas: 0 }))).toBeUndefined();
     const waiting = svc(
       { model: { uri: "hf://a/b", secretRef: { name: "t" } } },
@@ -291,11 +314,51 @@ describe("the workload adapter", () => {
 
 describe("rollout strategy per Deployment", () => {
   it.each([
-    ["defaults", undefined, [2, 2], [[1, 0], [1, 0]]],
-    ["surge is kept per pool", { maxSurge: 2, maxUnavailable: 0 }, [3, 1], [[2, 0], [2, 0]]],
-    ["a count of unavailability is split in placement order", { maxSurge: 1, maxUnavailable: 3 }, [2, 4], [[1, 2], [1, 1]]],
-    ["percentages are kept", { maxSurge: "25%", maxUnavailable: "50%" }, [4, 4], [["25%", "50%"], ["25%", "50%"]]],
-    ["no surge: every pool may still roll", { maxSurge: 0, maxUnavailable: 1 }, [2, 2], [[0, 1], [0, 1]]],
+    [
+      "defaults",
+      undefined,
+      [2, 2],
+      [
+        [1, 0],
+        [1, 0],
+      ],
+    ],
+    [
+      "surge is kept per pool",
+      { maxSurge: 2, maxUnavailable: 0 },
+      [3, 1],
+      [
+        [2, 0],
+        [2, 0],
+      ],
+    ],
+    [
+      "a count of unavailability is split in placement order",
+      { maxSurge: 1, maxUnavailable: 3 },
+      [2, 4],
+      [
+        [1, 2],
+        [1, 1],
+      ],
+    ],
+    [
+      "percentages are kept",
+      { maxSurge: "25%", maxUnavailable: "50%" },
+      [4, 4],
+      [
+        ["25%", "50%"],
+        ["25%", "50%"],
+      ],
+    ],
+    [
+      "no surge: every pool may still roll",
+      { maxSurge: 0, maxUnavailable: 1 },
+      [2, 2],
+      [
+        [0, 1],
+        [0, 1],
+      ],
+    ],
     ["one pool: as asked", { maxSurge: 0, maxUnavailable: 2 }, [5], [[0, 2]]],
   ])("%s", (_, rollout, replicas, expected) => {
     const out = deploymentStrategies(rollout as never, replicas).map((s) => [

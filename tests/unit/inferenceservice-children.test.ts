@@ -43,7 +43,10 @@ function svc(spec: Record<string, unknown> = {}): InferenceServiceObject {
   }) as InferenceServiceObject;
 }
 
-const strategy: DeploymentStrategy = { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+const strategy: DeploymentStrategy = {
+  type: "RollingUpdate",
+  rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+};
 
 interface Dep {
   metadata: KubeObject["metadata"];
@@ -94,13 +97,17 @@ describe("one Deployment per pool", () => {
 
   it("carries the pool's tolerations and runtime class, and no per-node pin", () => {
     const d = deployment(svc(), h100);
-    expect(d.spec.template.spec.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
+    expect(d.spec.template.spec.tolerations).toEqual([
+      { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
+    ]);
     expect(d.spec.template.spec.affinity).toBeUndefined();
   });
 
   it("devices per replica follow the tensor-parallel size", () => {
     const s = svc({ accelerators: undefined, engine: { image: "i", tensorParallelSize: 4 } });
-    expect(deployment(s, h100).spec.template.spec.containers[0]?.resources.limits["nvidia.com/gpu"]).toBe("4");
+    expect(deployment(s, h100).spec.template.spec.containers[0]?.resources.limits["nvidia.com/gpu"]).toBe(
+      "4",
+    );
   });
 
   it("labels, selector, replicas, strategy, progress deadline and owner", () => {
@@ -148,7 +155,10 @@ describe("one Deployment per pool", () => {
 
 describe("the Service", () => {
   it("selects every server pod of the service on port 8000, whatever the pool", () => {
-    const s = desiredService(svc()) as unknown as { metadata: { name: string }; spec: Record<string, unknown> };
+    const s = desiredService(svc()) as unknown as {
+      metadata: { name: string };
+      spec: Record<string, unknown>;
+    };
     expect(s.metadata.name).toBe("llama");
     expect(s.spec).toEqual({
       type: "ClusterIP",
@@ -162,7 +172,8 @@ describe("the Service", () => {
     // Every Deployment's pods match it.
     for (const pool of [h100, mi300x]) {
       const labels = deployment(svc(), pool).spec.template.metadata.labels;
-      for (const [k, v] of Object.entries(s.spec.selector as Record<string, string>)) expect(labels[k]).toBe(v);
+      for (const [k, v] of Object.entries(s.spec.selector as Record<string, string>))
+        expect(labels[k]).toBe(v);
     }
   });
 
@@ -182,8 +193,16 @@ describe("the model cache claim", () => {
   it("is a ReadWriteMany claim of the asked size and class, owned by the service", () => {
     const c = desiredCacheClaim(svc({ modelCache: { size: "200Gi", storageClassName: "fast" } }));
     expect(c).toMatchObject({
-      metadata: { name: "llama-model-cache", namespace: "ml", ownerReferences: [{ uid: "u1", controller: true }] },
-      spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "200Gi" } }, storageClassName: "fast" },
+      metadata: {
+        name: "llama-model-cache",
+        namespace: "ml",
+        ownerReferences: [{ uid: "u1", controller: true }],
+      },
+      spec: {
+        accessModes: ["ReadWriteMany"],
+        resources: { requests: { storage: "200Gi" } },
+        storageClassName: "fast",
+      },
     });
   });
 

@@ -19,7 +19,10 @@ import {
 } from "../../controllers/inferenceservice/pods.ts";
 import { inferenceServiceResource } from "../../crds/index.ts";
 
-function svc(spec: Record<string, unknown> = {}, model: Record<string, unknown> = {}): InferenceServiceObject {
+function svc(
+  spec: Record<string, unknown> = {},
+  model: Record<string, unknown> = {},
+): InferenceServiceObject {
   return inferenceServiceResource.schema.parse({
     apiVersion: "stack.sovereign.dev/v1alpha1",
     kind: "InferenceService",
@@ -93,7 +96,10 @@ describe("model sources", () => {
 
   it("s3: an init container syncs into the cache with the credentials; the server gets none", () => {
     const spec = podSpec(
-      svc({ resources: { cpu: "8", memory: "32Gi" } }, { uri: "s3://models/llama/8b", secretRef: { name: "aws" } }),
+      svc(
+        { resources: { cpu: "8", memory: "32Gi" } },
+        { uri: "s3://models/llama/8b", secretRef: { name: "aws" } },
+      ),
     );
     const [init] = spec.initContainers ?? [];
     expect(init).toMatchObject({
@@ -127,7 +133,11 @@ describe("model sources", () => {
       persistentVolumeClaim: { claimName: "weights", readOnly: true },
     });
     const server = spec.containers[0] as Container;
-    expect(server.volumeMounts).toContainEqual({ name: "model-source", mountPath: "/model-source", readOnly: true });
+    expect(server.volumeMounts).toContainEqual({
+      name: "model-source",
+      mountPath: "/model-source",
+      readOnly: true,
+    });
     expect(argValue(server.args ?? [], "--model")).toBe("/model-source/llama");
     expect(spec.initContainers).toBeUndefined();
   });
@@ -254,8 +264,16 @@ describe("the API rule tying tensorParallelSize to accelerators.count", () => {
     ["no accelerators, any size", { engine: { image: "i", tensorParallelSize: 4 } }, true],
     ["equal", { engine: { image: "i", tensorParallelSize: 4 }, accelerators: { count: 4 } }, true],
     ["CPU only", { engine: { image: "i" }, accelerators: { count: 0 } }, true],
-    ["size above count", { engine: { image: "i", tensorParallelSize: 4 }, accelerators: { count: 2 } }, false],
-    ["size below count", { engine: { image: "i", tensorParallelSize: 2 }, accelerators: { count: 4 } }, false],
+    [
+      "size above count",
+      { engine: { image: "i", tensorParallelSize: 4 }, accelerators: { count: 2 } },
+      false,
+    ],
+    [
+      "size below count",
+      { engine: { image: "i", tensorParallelSize: 2 }, accelerators: { count: 4 } },
+      false,
+    ],
     [
       "count defaulted to 1 with a larger size",
       { engine: { image: "i", tensorParallelSize: 2 }, accelerators: { minMemoryGiB: 24 } },
@@ -264,6 +282,9 @@ describe("the API rule tying tensorParallelSize to accelerators.count", () => {
   ])("%s", (_, spec, ok) => {
     const result = parse(spec);
     expect(result.success).toBe(ok);
-    if (!ok) expect(JSON.stringify(result.error?.issues)).toContain("tensorParallelSize must equal accelerators.count");
+    if (!ok)
+      expect(JSON.stringify(result.error?.issues)).toContain(
+        "tensorParallelSize must equal accelerators.count",
+      );
   });
 });

@@ -1,11 +1,13 @@
 import { describe, expect, test } from "vitest";
-import { type RayClusterStatus, rayClusterResource } from "../../crds/index.ts";
 import { clusterWorkload, type RayClusterObject } from "../../controllers/raycluster/adapter.ts";
 import type { WorkerView } from "../../controllers/raycluster/workers.ts";
+import { type RayClusterStatus, rayClusterResource } from "../../crds/index.ts";
 
 const GiB = 2 ** 30;
 
-const cluster = (over: { spec?: Record<string, unknown>; status?: RayClusterStatus; deleting?: boolean } = {}): RayClusterObject => {
+const cluster = (
+  over: { spec?: Record<string, unknown>; status?: RayClusterStatus; deleting?: boolean } = {},
+): RayClusterObject => {
   const parsed = rayClusterResource.schema.parse({
     apiVersion: "stack.sovereign.dev/v1alpha1",
     kind: "RayCluster",
@@ -20,7 +22,12 @@ const cluster = (over: { spec?: Record<string, unknown>; status?: RayClusterStat
           accelerators: { count: 1, minMemoryGiB: 24, vendors: ["nvidia", "amd"] },
           resources: { cpu: "8", memory: "64Gi" },
         },
-        { name: "tpu", replicas: 2, accelerators: { count: 4, vendors: ["google"] }, resources: { cpu: "24", memory: "96Gi" } },
+        {
+          name: "tpu",
+          replicas: 2,
+          accelerators: { count: 4, vendors: ["google"] },
+          resources: { cpu: "24", memory: "96Gi" },
+        },
         { name: "small", replicas: 1 },
       ],
       ...over.spec,
@@ -60,17 +67,37 @@ describe("the cluster as a placement workload", () => {
           pods: 2,
           cpuMillis: 8000,
           memoryBytes: 64 * GiB,
-          accelerators: { count: 1, minMemoryGiB: 24, vendors: ["nvidia", "amd"], models: undefined, pools: undefined, interconnect: undefined },
+          accelerators: {
+            count: 1,
+            minMemoryGiB: 24,
+            vendors: ["nvidia", "amd"],
+            models: undefined,
+            pools: undefined,
+            interconnect: undefined,
+          },
         },
         {
           name: "tpu",
           pods: 2,
           cpuMillis: 24000,
           memoryBytes: 96 * GiB,
-          accelerators: { count: 4, minMemoryGiB: 0, vendors: ["google"], models: undefined, pools: undefined, interconnect: undefined },
+          accelerators: {
+            count: 4,
+            minMemoryGiB: 0,
+            vendors: ["google"],
+            models: undefined,
+            pools: undefined,
+            interconnect: undefined,
+          },
         },
         // No resources: the pod still holds what its init container asks for.
-        { name: "small", pods: 1, cpuMillis: 100, memoryBytes: 128 * 2 ** 20, accelerators: { count: 0, pools: undefined } },
+        {
+          name: "small",
+          pods: 1,
+          cpuMillis: 100,
+          memoryBytes: 128 * 2 ** 20,
+          accelerators: { count: 0, pools: undefined },
+        },
       ],
     });
   });
@@ -79,7 +106,9 @@ describe("the cluster as a placement workload", () => {
     expect(clusterWorkload(cluster({ spec: { suspend: true } }), [], 0)).toBeUndefined();
     expect(clusterWorkload(cluster({ deleting: true }), [], 0)).toBeUndefined();
     expect(clusterWorkload(cluster({ spec: { workerGroups: [] } }), [], 0)).toBeUndefined();
-    expect(clusterWorkload(cluster({ spec: { workerGroups: [{ name: "gpu", replicas: 0 }] } }), [], 0)).toBeUndefined();
+    expect(
+      clusterWorkload(cluster({ spec: { workerGroups: [{ name: "gpu", replicas: 0 }] } }), [], 0),
+    ).toBeUndefined();
   });
 
   test("admitted: the admitted groups and their shapes, so the admitter knows what each pod holds", () => {
@@ -102,7 +131,9 @@ describe("the cluster as a placement workload", () => {
   });
 
   test("nothing missing: nothing to admit", () => {
-    expect(clusterWorkload(cluster(), [w("gpu", 0), w("gpu", 1), w("tpu", 0), w("tpu", 1), w("small", 0)], 0)).toBeUndefined();
+    expect(
+      clusterWorkload(cluster(), [w("gpu", 0), w("gpu", 1), w("tpu", 0), w("tpu", 1), w("small", 0)], 0),
+    ).toBeUndefined();
   });
 
   test("unbound workers without admission (our own write not yet cached): full shapes, so a held admission stays held", () => {

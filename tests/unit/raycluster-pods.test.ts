@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { acceleratorPoolResource, labels, type RayCluster, rayClusterResource } from "../../crds/index.ts";
 import { clusterEndpoints, headPod, headService, workerPod } from "../../controllers/raycluster/pods.ts";
+import { acceleratorPoolResource, labels, type RayCluster, rayClusterResource } from "../../crds/index.ts";
 
 const cluster = (spec: Record<string, unknown> = {}): RayCluster => ({
   ...rayClusterResource.schema.parse({
@@ -13,8 +13,18 @@ const cluster = (spec: Record<string, unknown> = {}): RayCluster => ({
       images: { nvidia: "rayproject/ray:2.52.0-gpu", google: "rayproject/ray:2.52.0-tpu" },
       head: { resources: { cpu: "4", memory: "16Gi" } },
       workerGroups: [
-        { name: "gpu", replicas: 2, accelerators: { count: 1, vendors: ["nvidia"] }, resources: { cpu: "8", memory: "64Gi" } },
-        { name: "tpu", replicas: 2, accelerators: { count: 4, vendors: ["google"] }, resources: { cpu: "24" } },
+        {
+          name: "gpu",
+          replicas: 2,
+          accelerators: { count: 1, vendors: ["nvidia"] },
+          resources: { cpu: "8", memory: "64Gi" },
+        },
+        {
+          name: "tpu",
+          replicas: 2,
+          accelerators: { count: 4, vendors: ["google"] },
+          resources: { cpu: "24" },
+        },
         { name: "cpu", replicas: 1, resources: { cpu: "2" } },
       ],
       ...spec,
@@ -38,7 +48,14 @@ const h100 = pool("h100", {
 });
 const tpu = pool("tpu-v5e", { vendor: "google", model: "tpu-v5-lite-podslice", memoryGiB: 16 });
 
-type Container = { name: string; image: string; args?: string[]; command: string[]; resources?: unknown; env?: Array<{ name: string; value?: string }> };
+type Container = {
+  name: string;
+  image: string;
+  args?: string[];
+  command: string[];
+  resources?: unknown;
+  env?: Array<{ name: string; value?: string }>;
+};
 type PodSpec = {
   containers: Container[];
   initContainers: Container[];
@@ -51,7 +68,9 @@ const specOf = (pod: { spec?: unknown }) => pod.spec as PodSpec;
 
 describe("head", () => {
   test("the head pod runs ray start --head with the merged params, CPU only, owned by the cluster", () => {
-    const pod = headPod(cluster({ head: { resources: { cpu: "4", memory: "16Gi" }, rayStartParams: { "num-cpus": "0" } } }));
+    const pod = headPod(
+      cluster({ head: { resources: { cpu: "4", memory: "16Gi" }, rayStartParams: { "num-cpus": "0" } } }),
+    );
     expect(pod.metadata.name).toBe("rc-head");
     expect(pod.metadata.labels).toEqual({
       [labels.kind]: "raycluster",
@@ -60,7 +79,14 @@ describe("head", () => {
       [labels.rayNodeType]: "head",
     });
     expect(pod.metadata.ownerReferences).toEqual([
-      { apiVersion: "stack.sovereign.dev/v1alpha1", kind: "RayCluster", name: "rc", uid: "uid-1", controller: true, blockOwnerDeletion: true },
+      {
+        apiVersion: "stack.sovereign.dev/v1alpha1",
+        kind: "RayCluster",
+        name: "rc",
+        uid: "uid-1",
+        controller: true,
+        blockOwnerDeletion: true,
+      },
     ]);
     const spec = specOf(pod);
     const [c] = spec.containers;
@@ -81,7 +107,11 @@ describe("head", () => {
   test("the head Service exposes GCS, dashboard, client and metrics and selects the head", () => {
     const svc = headService(cluster({ head: { serviceType: "NodePort" } }));
     expect(svc.metadata.name).toBe("rc-head");
-    const spec = svc.spec as { type: string; selector: Record<string, string>; ports: Array<{ name: string; port: number }> };
+    const spec = svc.spec as {
+      type: string;
+      selector: Record<string, string>;
+      ports: Array<{ name: string; port: number }>;
+    };
     expect(spec.type).toBe("NodePort");
     expect(spec.selector[labels.rayNodeType]).toBe("head");
     expect(spec.ports.map((p) => [p.name, p.port])).toEqual([
@@ -157,7 +187,12 @@ describe("workers", () => {
     const pod = workerPod(rc, group("cpu"), 0, { pool: h100, node: "h100-0" });
     const main = specOf(pod).containers[0] as Container;
     expect(main.resources).toEqual({ requests: { cpu: "2" }, limits: { cpu: "2" } });
-    expect(main.args).toEqual(["--address=rc-head.ns.svc:6379", "--num-cpus=2", "--metrics-export-port=8080", "--block"]);
+    expect(main.args).toEqual([
+      "--address=rc-head.ns.svc:6379",
+      "--num-cpus=2",
+      "--metrics-export-port=8080",
+      "--block",
+    ]);
   });
 
   test("the same inputs give the same pod", () => {

@@ -1,5 +1,10 @@
 import { describe, expect, test } from "vitest";
-import { deviceParams, headPorts, headStartArgs, workerStartArgs } from "../../controllers/raycluster/ray-start.ts";
+import {
+  deviceParams,
+  headPorts,
+  headStartArgs,
+  workerStartArgs,
+} from "../../controllers/raycluster/ray-start.ts";
 
 describe("head ray start", () => {
   test.each([
@@ -56,7 +61,9 @@ describe("head ray start", () => {
 
   test("ports follow the head's params, and fall back on nonsense", () => {
     expect(headPorts(undefined)).toEqual({ gcs: 6379, dashboard: 8265, client: 10001, metrics: 8080 });
-    expect(headPorts({ port: "7000", "ray-client-server-port": "x", "metrics-export-port": "70000" })).toEqual({
+    expect(
+      headPorts({ port: "7000", "ray-client-server-port": "x", "metrics-export-port": "70000" }),
+    ).toEqual({
       gcs: 7000,
       dashboard: 8265,
       client: 10001,
@@ -125,7 +132,13 @@ describe("worker ray start", () => {
 
   test("CPU-only worker declares no devices; user num-cpus wins", () => {
     expect(
-      workerStartArgs({ gcsAddress, resources: { cpu: "2" }, rayStartParams: { "num-cpus": "1" }, devices: 0, vendor: undefined }),
+      workerStartArgs({
+        gcsAddress,
+        resources: { cpu: "2" },
+        rayStartParams: { "num-cpus": "1" },
+        devices: 0,
+        vendor: undefined,
+      }),
     ).toEqual(["--address=rc-head.ns.svc:6379", "--num-cpus=1", "--metrics-export-port=8080", "--block"]);
   });
 });

@@ -1,8 +1,13 @@
 import { describe, expect, test } from "vitest";
-import { type AdmissionStatus, type RayCluster, type RayClusterStatus, rayClusterResource } from "../../crds/index.ts";
 import { eventsFor } from "../../controllers/raycluster/events.ts";
 import { type AdmissionWait, computeStatus, type StatusInput } from "../../controllers/raycluster/status.ts";
 import type { PodHealth, WorkerView } from "../../controllers/raycluster/workers.ts";
+import {
+  type AdmissionStatus,
+  type RayCluster,
+  type RayClusterStatus,
+  rayClusterResource,
+} from "../../crds/index.ts";
 
 const now = new Date("2026-03-01T12:00:00Z");
 const later = new Date("2026-03-01T12:05:00Z");
@@ -51,7 +56,12 @@ const admission: AdmissionStatus = {
 
 const readyHead: PodHealth = { terminating: false, finished: false, ready: true, broken: false };
 const startingHead: PodHealth = { ...readyHead, ready: false };
-const queued: AdmissionWait = { type: "queued", position: 3, code: "InsufficientCapacity", reason: "needs 2 nodes" };
+const queued: AdmissionWait = {
+  type: "queued",
+  position: 3,
+  code: "InsufficientCapacity",
+  reason: "needs 2 nodes",
+};
 
 const input = (over: Partial<StatusInput> = {}): StatusInput => ({
   rc: cluster(),
@@ -90,7 +100,13 @@ describe("phase and conditions", () => {
       ready: "WorkersNotReady",
       admitted: ["True", "Admitted"],
     },
-    { what: "everything ready", in: {}, phase: "Ready", ready: "ClusterReady", admitted: ["True", "Admitted"] },
+    {
+      what: "everything ready",
+      in: {},
+      phase: "Ready",
+      ready: "ClusterReady",
+      admitted: ["True", "Admitted"],
+    },
     {
       what: "a failing worker before the cluster was ever ready",
       in: { workers: [w("gpu", 0), w("gpu", 1, { broken: true, ready: false }), w("tpu", 0)] },
@@ -132,13 +148,22 @@ describe("phase and conditions", () => {
   test("a lost head makes a ready cluster Degraded, and it is Ready again once the new head is", () => {
     const lost = computeStatus(input({ rc: wasReady, head: startingHead, now: later }));
     expect(lost.phase).toBe("Degraded");
-    expect(cond(lost, "HeadReady")).toMatchObject({ status: "False", reason: "HeadPodNotReady", lastTransitionTime: "2026-03-01T12:05:00Z" });
+    expect(cond(lost, "HeadReady")).toMatchObject({
+      status: "False",
+      reason: "HeadPodNotReady",
+      lastTransitionTime: "2026-03-01T12:05:00Z",
+    });
     const back = computeStatus(input({ rc: cluster({ status: lost }), now: later }));
     expect(back.phase).toBe("Ready");
   });
 
   test("a failing or missing worker makes a ready cluster Degraded", () => {
-    const failing = computeStatus(input({ rc: wasReady, workers: [w("gpu", 0), w("gpu", 1, { broken: true, ready: false }), w("tpu", 0)] }));
+    const failing = computeStatus(
+      input({
+        rc: wasReady,
+        workers: [w("gpu", 0), w("gpu", 1, { broken: true, ready: false }), w("tpu", 0)],
+      }),
+    );
     expect(failing.phase).toBe("Degraded");
     expect(cond(failing, "Ready")?.message).toContain("rc-gpu-1");
     const missing = computeStatus(input({ rc: wasReady, workers: [w("gpu", 0), w("tpu", 0)] }));
@@ -146,7 +171,9 @@ describe("phase and conditions", () => {
   });
 
   test("workers that are only starting (a replacement, a scale-up) keep a ready cluster Ready", () => {
-    const s = computeStatus(input({ rc: wasReady, workers: [w("gpu", 0), w("gpu", 1, { ready: false }), w("tpu", 0)] }));
+    const s = computeStatus(
+      input({ rc: wasReady, workers: [w("gpu", 0), w("gpu", 1, { ready: false }), w("tpu", 0)] }),
+    );
     expect(s.phase).toBe("Ready");
     expect(s.readyWorkers).toBe(2);
   });
@@ -154,22 +181,35 @@ describe("phase and conditions", () => {
   test("while added workers wait for admission, the running cluster stays Ready and says why", () => {
     const grown = cluster({
       status: readyStatus,
-      spec: { workerGroups: [{ name: "gpu", replicas: 4 }, { name: "tpu", replicas: 1 }] },
+      spec: {
+        workerGroups: [
+          { name: "gpu", replicas: 4 },
+          { name: "tpu", replicas: 1 },
+        ],
+      },
     });
-    const s = computeStatus(input({ rc: grown, admission: undefined, wantMore: new Map([["gpu", 2]]), wait: queued }));
+    const s = computeStatus(
+      input({ rc: grown, admission: undefined, wantMore: new Map([["gpu", 2]]), wait: queued }),
+    );
     expect(s.phase).toBe("Ready");
     expect(s.desiredWorkers).toBe(5);
     expect(s.queuePosition).toBe(3);
     expect(s.admission).toBeUndefined();
     expect(cond(s, "Admitted")).toMatchObject({ status: "False", reason: "InsufficientCapacity" });
-    expect(cond(s, "Admitted")?.message).toBe("2 more workers of group gpu: queued at position 3: needs 2 nodes");
+    expect(cond(s, "Admitted")?.message).toBe(
+      "2 more workers of group gpu: queued at position 3: needs 2 nodes",
+    );
     expect(cond(s, "Ready")?.message).toContain("2 more workers of group gpu wait for admission");
   });
 
   test("an unschedulable cluster says so in its own condition, which goes once it is admitted", () => {
     const wait: AdmissionWait = { type: "unschedulable", code: "NoMatchingPool", reason: "no pool has TPUs" };
     const s = computeStatus(input({ workers: [], admission: undefined, wait }));
-    expect(cond(s, "Unschedulable")).toMatchObject({ status: "True", reason: "NoMatchingPool", message: "no pool has TPUs" });
+    expect(cond(s, "Unschedulable")).toMatchObject({
+      status: "True",
+      reason: "NoMatchingPool",
+      message: "no pool has TPUs",
+    });
     expect(s.queuePosition).toBeUndefined();
     const admitted = computeStatus(input({ rc: cluster({ status: s }) }));
     expect(cond(admitted, "Unschedulable")).toBeUndefined();
@@ -182,7 +222,15 @@ describe("phase and conditions", () => {
     expect(s.endpoints).toBeUndefined();
     expect(s.admission).toBeUndefined();
     for (const type of ["Admitted", "HeadReady", "Ready"]) expect(cond(s, type)?.reason).toBe("Suspended");
-    const resumed = computeStatus(input({ rc: cluster({ status: s }), head: startingHead, workers: [], admission: undefined, wait: queued }));
+    const resumed = computeStatus(
+      input({
+        rc: cluster({ status: s }),
+        head: startingHead,
+        workers: [],
+        admission: undefined,
+        wait: queued,
+      }),
+    );
     expect(resumed.phase).toBe("Pending");
   });
 
@@ -193,7 +241,12 @@ describe("phase and conditions", () => {
 });
 
 describe("events", () => {
-  const none = { deletes: [], headRecreated: false, released: false, trimmed: new Map<string, [number, number]>() };
+  const none = {
+    deletes: [],
+    headRecreated: false,
+    released: false,
+    trimmed: new Map<string, [number, number]>(),
+  };
   const reasons = (previous: RayClusterStatus | undefined, next: RayClusterStatus, more = {}) =>
     eventsFor({ previous, next, ...none, ...more }).map((e) => `${e.type}/${e.reason}`);
 
@@ -206,7 +259,10 @@ describe("events", () => {
 
   test("degraded, recreated head, failed workers, scaling, suspend and resume", () => {
     const degraded = computeStatus(input({ rc: cluster({ status: readyStatus }), head: startingHead }));
-    expect(reasons(readyStatus, degraded, { headRecreated: true })).toEqual(["Warning/HeadRecreated", "Warning/Degraded"]);
+    expect(reasons(readyStatus, degraded, { headRecreated: true })).toEqual([
+      "Warning/HeadRecreated",
+      "Warning/Degraded",
+    ]);
     expect(
       reasons(readyStatus, readyStatus, {
         deletes: [{ name: "rc-gpu-0", uid: "u", group: "gpu", index: 0, reason: "Failed" }],

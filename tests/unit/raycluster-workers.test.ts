@@ -1,5 +1,4 @@
 import { describe, expect, test } from "vitest";
-import { type AdmissionStatus, labels, type RayWorkerGroup } from "../../crds/index.ts";
 import {
   mergeAdmission,
   planAdmitted,
@@ -9,6 +8,7 @@ import {
   viewWorker,
   type WorkerView,
 } from "../../controllers/raycluster/workers.ts";
+import { type AdmissionStatus, labels, type RayWorkerGroup } from "../../crds/index.ts";
 
 const g = (name: string, replicas: number): RayWorkerGroup => ({ name, replicas, minReplicas: 0 });
 
@@ -42,12 +42,21 @@ const admission = (...ps: ReturnType<typeof placement>[]): AdmissionStatus => ({
 });
 
 describe("reading worker pods", () => {
-  const pod = (name: string, extra: Record<string, unknown> = {}, labelsOver: Record<string, string> = {}) => ({
+  const pod = (
+    name: string,
+    extra: Record<string, unknown> = {},
+    labelsOver: Record<string, string> = {},
+  ) => ({
     metadata: {
       name,
       uid: "u",
       creationTimestamp: "2026-01-01T00:00:00Z",
-      labels: { [labels.rayNodeType]: "worker", [labels.rayGroup]: "gpu", [labels.pool]: "h100", ...labelsOver },
+      labels: {
+        [labels.rayNodeType]: "worker",
+        [labels.rayGroup]: "gpu",
+        [labels.pool]: "h100",
+        ...labelsOver,
+      },
     },
     ...extra,
   });
@@ -79,13 +88,20 @@ describe("reading worker pods", () => {
       status: {
         phase: "Running",
         conditions: [{ type: "Ready", status: "False" }],
-        containerStatuses: [{ ready: false, restartCount: 3, state: { waiting: { reason: "CrashLoopBackOff" } } }],
+        containerStatuses: [
+          { ready: false, restartCount: 3, state: { waiting: { reason: "CrashLoopBackOff" } } },
+        ],
       },
       out: { finished: false, ready: false, broken: true },
     },
     {
       what: "image not pulled",
-      status: { phase: "Pending", containerStatuses: [{ ready: false, restartCount: 0, state: { waiting: { reason: "ImagePullBackOff" } } }] },
+      status: {
+        phase: "Pending",
+        containerStatuses: [
+          { ready: false, restartCount: 0, state: { waiting: { reason: "ImagePullBackOff" } } },
+        ],
+      },
       out: { finished: false, ready: false, broken: true },
     },
   ])("health of a $what pod", ({ status, out }) => {
@@ -95,7 +111,10 @@ describe("reading worker pods", () => {
   test("binding and deletion are read", () => {
     const bound = viewWorker({ ...pod("rc-gpu-1"), spec: { nodeName: "n1" } }, "rc");
     expect(bound).toMatchObject({ node: "n1", pool: "h100", group: "gpu", index: 1, terminating: false });
-    const going = viewWorker({ ...pod("rc-gpu-1"), metadata: { ...pod("rc-gpu-1").metadata, deletionTimestamp: "x" } }, "rc");
+    const going = viewWorker(
+      { ...pod("rc-gpu-1"), metadata: { ...pod("rc-gpu-1").metadata, deletionTimestamp: "x" } },
+      "rc",
+    );
     expect(going?.terminating).toBe(true);
   });
 });
@@ -110,7 +129,11 @@ describe("planAdmitted", () => {
   });
 
   test("first creation: every admitted worker on its node", () => {
-    const plan = planAdmitted([g("gpu", 2), g("tpu", 1)], admission(placement("gpu", 2), placement("tpu", 1)), []);
+    const plan = planAdmitted(
+      [g("gpu", 2), g("tpu", 1)],
+      admission(placement("gpu", 2), placement("tpu", 1)),
+      [],
+    );
     expect(plan.creates.map((c) => [c.group, c.index, c.node])).toEqual([
       ["gpu", 0, "gpu-node-0"],
       ["gpu", 1, "gpu-node-1"],
@@ -121,31 +144,42 @@ describe("planAdmitted", () => {
   test("a deleted worker is recreated on its node; a failed one is deleted first", () => {
     const a = admission(placement("gpu", 3));
     const plan = planAdmitted([g("gpu", 3)], a, [w("gpu", 0, { finished: true }), w("gpu", 2)]);
-    expect(plan.deletes).toEqual([{ name: "rc-gpu-0", uid: "uid-gpu-0", group: "gpu", index: 0, reason: "Failed" }]);
+    expect(plan.deletes).toEqual([
+      { name: "rc-gpu-0", uid: "uid-gpu-0", group: "gpu", index: 0, reason: "Failed" },
+    ]);
     expect(plan.creates.map((c) => [c.index, c.node])).toEqual([[1, "gpu-node-1"]]);
   });
 
   test("a worker still terminating is not recreated until it is gone", () => {
-    const plan = planAdmitted([g("gpu", 1)], admission(placement("gpu", 1)), [w("gpu", 0, { terminating: true })]);
+    const plan = planAdmitted([g("gpu", 1)], admission(placement("gpu", 1)), [
+      w("gpu", 0, { terminating: true }),
+    ]);
     expect(plan.creates).toEqual([]);
     expect(plan.deletes).toEqual([]);
   });
 
   test("scale down deletes the newest workers and trims the admission", () => {
-    const plan = planAdmitted([g("gpu", 1)], admission(placement("gpu", 3)), [w("gpu", 0), w("gpu", 1), w("gpu", 2)]);
+    const plan = planAdmitted([g("gpu", 1)], admission(placement("gpu", 3)), [
+      w("gpu", 0),
+      w("gpu", 1),
+      w("gpu", 2),
+    ]);
     expect(plan.deletes.map((d) => [d.name, d.reason])).toEqual([
       ["rc-gpu-2", "ScaleDown"],
       ["rc-gpu-1", "ScaleDown"],
     ]);
-    expect(plan.admission?.placements).toEqual([{ ...placement("gpu", 3), replicas: 1, nodes: ["gpu-node-0"] }]);
+    expect(plan.admission?.placements).toEqual([
+      { ...placement("gpu", 3), replicas: 1, nodes: ["gpu-node-0"] },
+    ]);
     expect(plan.trimmed.get("gpu")).toEqual([3, 1]);
   });
 
   test("scale down to zero drops the group's placement", () => {
-    const plan = planAdmitted([g("gpu", 0), g("tpu", 1)], admission(placement("gpu", 1), placement("tpu", 1)), [
-      w("gpu", 0),
-      w("tpu", 0),
-    ]);
+    const plan = planAdmitted(
+      [g("gpu", 0), g("tpu", 1)],
+      admission(placement("gpu", 1), placement("tpu", 1)),
+      [w("gpu", 0), w("tpu", 0)],
+    );
     expect(plan.admission?.placements?.map((p) => p.group)).toEqual(["tpu"]);
   });
 
@@ -185,11 +219,17 @@ describe("planUnadmitted", () => {
 
   test("a released cluster needs the missing workers, pinned to the group's pool, gaps included", () => {
     const plan = planUnadmitted([g("gpu", 4)], [w("gpu", 0), w("gpu", 2)], 0);
-    expect(plan.needs).toEqual([{ group: "gpu", pods: 2, pool: "gpu-pool", live: [w("gpu", 0), w("gpu", 2)] }]);
+    expect(plan.needs).toEqual([
+      { group: "gpu", pods: 2, pool: "gpu-pool", live: [w("gpu", 0), w("gpu", 2)] },
+    ]);
   });
 
   test("failed, surplus and removed-group workers are deleted and counted as missing", () => {
-    const plan = planUnadmitted([g("gpu", 2)], [w("gpu", 0, { finished: true }), w("gpu", 1), w("gpu", 2), w("old", 0)], 0);
+    const plan = planUnadmitted(
+      [g("gpu", 2)],
+      [w("gpu", 0, { finished: true }), w("gpu", 1), w("gpu", 2), w("old", 0)],
+      0,
+    );
     expect(plan.deletes.map((d) => `${d.name}:${d.reason}`).sort()).toEqual([
       "rc-gpu-0:Failed",
       "rc-gpu-2:ScaleDown",
@@ -202,7 +242,11 @@ describe("planUnadmitted", () => {
     const young = planUnadmitted([g("gpu", 1)], [w("gpu", 0, { node: undefined, createdAt: 1000 })], 2000);
     expect(young.blocked).toBe(true);
     expect(young.deletes).toEqual([]);
-    const old = planUnadmitted([g("gpu", 1)], [w("gpu", 0, { node: undefined, createdAt: 0 })], unboundGraceMs + 1);
+    const old = planUnadmitted(
+      [g("gpu", 1)],
+      [w("gpu", 0, { node: undefined, createdAt: 0 })],
+      unboundGraceMs + 1,
+    );
     expect(old.blocked).toBe(false);
     expect(old.deletes.map((d) => d.reason)).toEqual(["Unbound"]);
   });
@@ -215,13 +259,29 @@ describe("mergeAdmission", () => {
   test("a first admission is the delta itself", () => {
     const needs = planUnadmitted([g("gpu", 2)], [], 0).needs;
     const delta = admission(placement("gpu", 2));
-    expect(mergeAdmission(needs, delta, facts, now)).toEqual({ admittedAt: now, placements: [placement("gpu", 2)] });
+    expect(mergeAdmission(needs, delta, facts, now)).toEqual({
+      admittedAt: now,
+      placements: [placement("gpu", 2)],
+    });
   });
 
   test("running workers keep their nodes and the admitted ones fill the gaps, by index", () => {
-    const needs = planUnadmitted([g("gpu", 4), g("tpu", 1)], [w("gpu", 0), w("gpu", 2), w("tpu", 0)], 0).needs;
+    const needs = planUnadmitted(
+      [g("gpu", 4), g("tpu", 1)],
+      [w("gpu", 0), w("gpu", 2), w("tpu", 0)],
+      0,
+    ).needs;
     const delta: AdmissionStatus = {
-      placements: [{ group: "gpu", pool: "gpu-pool", vendor: "nvidia", resourceName: "nvidia.com/gpu", replicas: 2, nodes: ["n-a", "n-b"] }],
+      placements: [
+        {
+          group: "gpu",
+          pool: "gpu-pool",
+          vendor: "nvidia",
+          resourceName: "nvidia.com/gpu",
+          replicas: 2,
+          nodes: ["n-a", "n-b"],
+        },
+      ],
     };
     expect(mergeAdmission(needs, delta, facts, now)?.placements).toEqual([
       {
@@ -232,21 +292,38 @@ describe("mergeAdmission", () => {
         replicas: 4,
         nodes: ["gpu-node-0", "n-a", "gpu-node-2", "n-b"],
       },
-      { group: "tpu", pool: "tpu-pool", vendor: "tpu-pool-vendor", resourceName: "tpu-pool/dev", replicas: 1, nodes: ["tpu-node-0"] },
+      {
+        group: "tpu",
+        pool: "tpu-pool",
+        vendor: "tpu-pool-vendor",
+        resourceName: "tpu-pool/dev",
+        replicas: 1,
+        nodes: ["tpu-node-0"],
+      },
     ]);
   });
 
   test("nothing missing: the running workers are the admission", () => {
     const needs = planUnadmitted([g("gpu", 1)], [w("gpu", 0)], 0).needs;
     expect(mergeAdmission(needs, undefined, facts, now)?.placements).toEqual([
-      { group: "gpu", pool: "gpu-pool", vendor: "gpu-pool-vendor", resourceName: "gpu-pool/dev", replicas: 1, nodes: ["gpu-node-0"] },
+      {
+        group: "gpu",
+        pool: "gpu-pool",
+        vendor: "gpu-pool-vendor",
+        resourceName: "gpu-pool/dev",
+        replicas: 1,
+        nodes: ["gpu-node-0"],
+      },
     ]);
   });
 
   test.each([
     { what: "fewer admitted than missing", delta: admission(placement("gpu", 1)) },
     { what: "a group that misses nothing", delta: admission(placement("gpu", 2), placement("tpu", 1)) },
-    { what: "another pool than the running workers'", delta: admission({ ...placement("gpu", 2), pool: "elsewhere" }) },
+    {
+      what: "another pool than the running workers'",
+      delta: admission({ ...placement("gpu", 2), pool: "elsewhere" }),
+    },
     { what: "no delta although workers are missing", delta: undefined },
   ])("a stale decision ($what) is refused", ({ delta }) => {
     const needs = planUnadmitted([g("gpu", 3), g("tpu", 1)], [w("gpu", 0), w("tpu", 0)], 0).needs;
