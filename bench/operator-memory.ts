@@ -102,6 +102,8 @@ interface OperatorReport {
   rssSettledMb: number;
   rssAfterGcMb: number;
   heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
   cached: Record<string, number>;
 }
 
@@ -147,6 +149,8 @@ async function operatorMode(kubeconfig: string): Promise<void> {
     rssSettledMb: rssSettled / MB,
     rssAfterGcMb: memory.rss / MB,
     heapUsedMb: memory.heapUsed / MB,
+    heapTotalMb: memory.heapTotal / MB,
+    externalMb: memory.external / MB,
     cached: {
       widgets: manager.informer(widgets).store.size,
       pods: manager.informer(builtin.pods).store.size,

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // stackctl: the Sovereign Stack CLI, also run by kubectl as the plugin `kubectl stack`.
 // Each command lives in its own file under cli/commands and registers itself here.
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { registerCompletion } from "./commands/completion.ts";
 import { registerDescribe } from "./commands/describe.ts";
@@ -17,7 +19,8 @@ import { CliError } from "./errors.ts";
 import { toCliError } from "./kube/errors.ts";
 import { exitCodes, exitCodesHelp } from "./output/exit-codes.ts";
 
-export function buildProgram(): Command {
+/** `out` receives what the commands print, for tests that run them in-process. */
+export function buildProgram(out: NodeJS.WritableStream = process.stdout): Command {
   const program = new Command()
     .name(process.argv[1]?.includes("kubectl-stack") ? "kubectl stack" : "stackctl")
     .description("Run training, Ray and inference on any accelerator hardware")
@@ -33,21 +36,26 @@ export function buildProgram(): Command {
     })
     .configureHelp({ showGlobalOptions: true })
     .addHelpText("after", `\nExit codes:\n${exitCodesHelp()}\n`);
-  registerGet(program);
-  registerDescribe(program);
-  registerPools(program);
-  registerTrain(program);
-  registerServe(program);
-  registerRay(program);
-  registerLogs(program);
-  registerInstall(program);
+  registerGet(program, out);
+  registerDescribe(program, out);
+  registerPools(program, out);
+  registerTrain(program, out);
+  registerServe(program, out);
+  registerRay(program, out);
+  registerLogs(program, out);
+  registerInstall(program, out);
   registerDev(program);
-  registerValidate(program);
-  registerCompletion(program);
+  registerValidate(program, out);
+  registerCompletion(program, out);
   return program;
 }
 
 async function main(): Promise<void> {
+  // `stackctl get | head` closes the pipe early; that is the reader's choice, not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);
@@ -70,4 +78,9 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+// import.meta.main arrived in Node 24.2; the published package also runs on Node 22, started
+// through npm's bin symlink, hence the comparison of real paths.
+const invokedDirectly =
+  (import.meta as { main?: boolean }).main ??
+  (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url));
+if (invokedDirectly) await main();

@@ -77,8 +77,8 @@ const engine = z
       .max(64)
       .default(1)
       .describe(
-          "Devices one replica shards the model over. accelerators.count must equal it; without accelerators each replica gets this many devices.",
-        ),
+        "Devices one replica shards the model over. accelerators.count must equal it; without accelerators each replica gets this many devices.",
+      ),
     maxModelLen: z
       .int()
       .min(1)

@@ -1,6 +1,9 @@
 // stackctl install: the CRDs (server-side apply, then wait until served) and, when the Helm chart
 // is there, the operator through helm upgrade --install. The CRDs are rendered from the same
 // definitions that generate crds/*.yaml, so an installed package needs no file lookups for them.
+// stackctl keeps the CRDs itself and tells the chart not to (crds.install=false): Helm refuses
+// to adopt CRDs that something else created, and the CRDs may well be there already (kubectl
+// apply -f crds/, stackctl dev, an earlier --crds-only).
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -22,6 +25,7 @@ interface InstallFlags {
   helm?: string;
   release: string;
   operatorNamespace: string;
+  set?: string[];
   timeout: number;
 }
 
@@ -76,10 +80,11 @@ function helmBinary(explicit: string | undefined): string {
   return "helm";
 }
 
-function runHelm(helm: string, args: string[], out: NodeJS.WritableStream): Promise<void> {
+// Helm's own output (its NOTES) is left out: it would tell the reader to install the CRDs, which
+// stackctl has just done.
+function runHelm(helm: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(helm, args, { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      out.write(stdout);
+    execFile(helm, args, { maxBuffer: 16 << 20 }, (error, _stdout, stderr) => {
       if (!error) return resolve();
       const reason = stderr.trim().split("\n").pop() || error.message;
       reject(
@@ -102,6 +107,10 @@ export function registerInstall(program: Command, out: NodeJS.WritableStream = p
     .option("--helm <path>", "helm binary (default: the one `npm run tools` built, else helm on PATH)")
     .option("--release <name>", "Helm release name", "sovereign-stack")
     .option("--operator-namespace <ns>", "namespace of the operator", "sovereign-system")
+    .option("--set <key=value>", "chart value, repeatable (image.tag=v1)", (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
     .option("--timeout <duration>", "how long to wait for the CRDs to be served", duration, 60_000)
     .action(async (flags: InstallFlags, cmd: Command) => {
       const globals = globalOptions(cmd);
@@ -124,9 +133,13 @@ export function registerInstall(program: Command, out: NodeJS.WritableStream = p
         "--namespace",
         flags.operatorNamespace,
         "--create-namespace",
+        "--set",
+        "crds.install=false",
+        ...(flags.set ?? []).flatMap((v) => ["--set", v]),
       ];
       if (globals.kubeconfig) args.push("--kubeconfig", globals.kubeconfig);
       if (globals.context) args.push("--kube-context", globals.context);
-      await runHelm(helmBinary(flags.helm), args, out);
+      await runHelm(helmBinary(flags.helm), args);
+      out.write(`operator: Helm release ${flags.release} deployed in namespace ${flags.operatorNamespace}\n`);
     });
 }

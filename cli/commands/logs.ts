@@ -36,10 +36,10 @@ export function podSelector(
 ): { selector: string; which: string } {
   const base = [`${labels.kind}=${kindLabelValue(kind.kind)}`, `${labels.name}=${name}`];
   const only = (extra: string[], which: string) => ({ selector: [...base, ...extra].join(","), which });
-  const misplaced = (flag: string, kinds: string) => fail("usage", `${flag} applies to ${kinds} only`);
-  if (flags.rank !== undefined && kind.kind !== "TrainingJob") throw misplaced("--rank", "trainingjobs");
+  const misplaced = (what: string, kinds: string) => fail("usage", `${what} only for ${kinds}`);
+  if (flags.rank !== undefined && kind.kind !== "TrainingJob") throw misplaced("--rank is", "trainingjobs");
   if ((flags.head || flags.group) && kind.kind !== "RayCluster")
-    throw misplaced("--head and --group", "rayclusters");
+    throw misplaced("--head and --group are", "rayclusters");
   if (flags.head && flags.group) throw fail("usage", "give --head or --group, not both");
   if (flags.allPods) return only([], "pods");
   switch (kind.kind) {

@@ -36,7 +36,10 @@ interface ServeFlags extends AcceleratorFlags, ImageFlags, ResourceFlags, Submit
   cacheClass?: string;
 }
 
-/** A service name from the model's last path segment: hf://meta-llama/Llama-3.1-8B -> llama-3-1-8b. */
+/**
+ * A service name from the model's last path segment (hf://meta-llama/Llama-3.1-8B -> llama-3-1-8b),
+ * with the segment before it when the last one starts with a digit (s3://m/llama/8b -> llama-8b).
+ */
 export function nameFromModelUri(uri: string): string | undefined {
   const parsed = parseModelUri(uri);
   if (!parsed) return undefined;
@@ -44,15 +47,15 @@ export function nameFromModelUri(uri: string): string | undefined {
     parsed.scheme === "hf"
       ? parsed.repo
       : parsed.scheme === "s3"
-        ? parsed.path || parsed.bucket
-        : parsed.path || parsed.claim;
-  const last = source.split("/").filter(Boolean).pop() ?? "";
-  const name = last
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^[^a-z]+/, "")
-    .slice(0, NAME_MAX_LENGTH)
-    .replace(/-+$/, "");
+        ? `${parsed.bucket}/${parsed.path}`
+        : `${parsed.claim}/${parsed.path}`;
+  const segments = source
+    .split("/")
+    .map((x) => x.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, ""))
+    .filter(Boolean);
+  let name = segments.pop() ?? "";
+  if (!/^[a-z]/.test(name) && segments.length > 0) name = `${segments.pop()}-${name}`;
+  name = name.replace(/^[^a-z]+/, "").slice(0, NAME_MAX_LENGTH).replace(/-+$/, "");
   return name || undefined;
 }
 

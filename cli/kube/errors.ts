@@ -43,24 +43,18 @@ const networkCodes = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
-/** The root cause of a failed fetch: undici wraps it in a TypeError("fetch failed"). */
+/** The root cause of a failed connection (undici wraps it in a TypeError("fetch failed")); undefined for other errors. */
 function networkCause(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && networkCodes.has(code)) return code;
-    if (current.message === "fetch failed" || current.name === "ConnectTimeoutError") {
-      const cause = (current as { cause?: unknown }).cause;
-      if (!(cause instanceof Error)) return current.message;
-      const causeCode = (cause as { code?: unknown }).code;
-      if (typeof causeCode === "string" && !networkCodes.has(causeCode) && !causeCode.startsWith("UND_"))
-        return `${causeCode}: ${cause.message}`;
-      current = cause;
-      continue;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
+  const chain: Error[] = [];
+  for (let e: unknown = error; e instanceof Error && chain.length < 8; e = (e as { cause?: unknown }).cause)
+    chain.push(e);
+  const codeOf = (e: Error) => (e as { code?: unknown }).code;
+  const fetchFailed = chain.some((e) => e.message === "fetch failed");
+  const coded = chain.find((e) => typeof codeOf(e) === "string" && networkCodes.has(codeOf(e) as string));
+  if (coded) return String(codeOf(coded));
+  if (!fetchFailed) return undefined;
+  const root = chain[chain.length - 1];
+  return root && root.message !== "fetch failed" ? root.message : "connection failed";
 }
 
 const classByStatus = (code: number): ExitClass => {

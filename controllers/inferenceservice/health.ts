@@ -1,7 +1,7 @@
 // What is wrong with a replica, if anything, as a person would want to read it. A pod that is
-// loading the model is not wrong; one that crash-loops, cannot pull its image or cannot start
-// its container (a missing Secret key, say) is, and so is a Deployment whose rollout stopped
-// making progress.
+// loading the model is not wrong; one that crash-loops, cannot pull its image, cannot start
+// its container (a missing Secret key, say) or cannot be scheduled is, and so is a Deployment
+// whose rollout stopped making progress.
 
 /** Container waiting reasons that mean the replica will not come up on its own. */
 export const failingWaitReasons = new Set([
@@ -26,6 +26,7 @@ export interface ServerPodLike {
     message?: string;
     containerStatuses?: ContainerStatusLike[];
     initContainerStatuses?: ContainerStatusLike[];
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
 }
 export interface DeploymentLike {
@@ -47,6 +48,12 @@ export function podProblem(pod: ServerPodLike): string | undefined {
   const name = pod.metadata.name ?? "";
   if (pod.status?.phase === "Failed") {
     return `pod ${name} failed${pod.status.reason ? ` (${pod.status.reason})` : ""}${pod.status.message ? `: ${pod.status.message}` : ""}`;
+  }
+  // Admission found room, yet the scheduler finds none: a claim that does not bind, or devices
+  // taken by pods the admitter did not count.
+  const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
+  if (scheduled?.status === "False" && scheduled.reason === "Unschedulable") {
+    return `pod ${name} cannot be scheduled${scheduled.message ? `: ${scheduled.message}` : ""}`;
   }
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   for (const c of statuses) {

@@ -40,7 +40,7 @@ export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool
  */
 export function clusterWorkload(
   rc: RayClusterObject,
-  workers: readonly WorkerView[],
+  workers: readonly WorkerView[] | (() => readonly WorkerView[]),
   now: number,
 ): Workload | undefined {
   if (rc.spec.suspend || rc.metadata.deletionTimestamp) return undefined;
@@ -53,7 +53,7 @@ export function clusterWorkload(
       if (g) groups.push(workerGroupShape(g, admittedReplicas(p)));
     }
   } else {
-    const plan = planUnadmitted(specGroups, workers, now);
+    const plan = planUnadmitted(specGroups, typeof workers === "function" ? workers() : workers, now);
     // Blocked mostly means "just admitted, and the cache does not show our status write yet":
     // the admitter then still holds its admission for us, and reads only the group shapes.
     // Returning nothing would make it forget that reservation.
@@ -81,7 +81,8 @@ export function rayClusterAdapter(
 ): WorkloadAdapter<RayClusterObject> {
   return {
     resource: resourceTypes.rayCluster,
-    toWorkload: (rc) => clusterWorkload(rc, workersOf(rc), now()),
+    // The admitter asks for every cluster on every pass: read the pods only when they matter.
+    toWorkload: (rc) => clusterWorkload(rc, () => workersOf(rc), now()),
     enqueue,
   };
 }

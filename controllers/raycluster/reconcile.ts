@@ -84,12 +84,8 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
         wait: undefined,
         now,
       });
-      await finish(ctx, rc, status, {
-        deletes: [],
-        headRecreated: false,
-        released: false,
-        trimmed: new Map(),
-      });
+      const nothing = { deletes: [], headRecreated: false, released: false, trimmed: new Map() };
+      await finish(ctx, rc, status, nothing, previous);
       return undefined;
     }
 
@@ -244,7 +240,7 @@ async function finish(
     released: boolean;
     trimmed: ReadonlyMap<string, [number, number]>;
   },
-  previous: RayClusterStatus | undefined = rc.status,
+  previous: RayClusterStatus | undefined,
   evicted?: string,
 ): Promise<void> {
   await ctx.writeStatus(rt, rc, status);

@@ -24,6 +24,9 @@ import type { TrainingJobObject } from "./pods.ts";
 import { RESTARTING } from "./restart.ts";
 import { type ChildPod, type JobStatus, type PodDeletion, planReconcile } from "./status.ts";
 
+/** How soon an elastic job that is still looking for its size looks again without news. */
+const sizingRecheckMs = 250;
+
 export interface ReconcilerDeps {
   admitter: Admitter;
   adapter: TrainingJobAdapter;
@@ -101,8 +104,14 @@ export class TrainingJobReconciler {
     const next: TrainingJobObject = { ...job, status: plan.status };
     if (plan.status.admission?.placements?.length || !wantsAdmission(next, now, this.deps.backoff))
       adapter.forget(key);
-    if (plan.shrink && adapter.shrink(job)) admitter.requestPass();
     if (plan.requestPass) admitter.requestPass();
+    let requeueAfter = plan.requeueAfterMs;
+    if (plan.shrink) {
+      if (adapter.shrink(job)) admitter.requestPass();
+      // The next decision normally arrives by the admitter's enqueue; this catches one that
+      // reads the same as the last (same reason for two sizes) and so enqueues nothing.
+      requeueAfter = Math.min(requeueAfter ?? sizingRecheckMs, sizingRecheckMs);
+    }
 
     for (const event of plan.events) ctx.recordEvent(job, event);
 
@@ -132,7 +141,7 @@ export class TrainingJobReconciler {
         }),
       ),
     );
-    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
+    return requeueAfter !== undefined ? { requeueAfter } : undefined;
   }
 }
 

@@ -51,6 +51,8 @@ export interface Observed {
   owner: OwnerReference;
   /** How long admitted pods may stay unschedulable before the gang is evicted and queued again. */
   admissionTimeoutMs?: number;
+  /** An elastic job waiting for admission: the gang size offered to the admitter, and the least. */
+  elastic?: { offered: number; min: number } | undefined;
 }
 
 export interface PodDeletion {
@@ -70,7 +72,7 @@ export interface Plan {
   requeueAfterMs: number | undefined;
   /** The job wants admission and no pass has decided on it yet. */
   requestPass: boolean;
-  /** Elastic job: the offered gang does not fit; offer one node fewer. */
+  /** Elastic job: the offered gang does not fit and it may be smaller; offer one node fewer. */
   shrink: boolean;
 }
 
@@ -96,7 +98,8 @@ class Planner {
   constructor(o: Observed) {
     this.o = o;
     this.prev = o.status;
-    const s: JobStatus = { ...o.status };
+    // restarts is always shown, so `kubectl get tj` reads 0 rather than blank.
+    const s: JobStatus = { ...o.status, restarts: o.status.restarts ?? 0 };
     if (o.job.metadata.generation !== undefined) s.observedGeneration = o.job.metadata.generation;
     this.s = s;
   }
@@ -310,18 +313,32 @@ function waitForAdmission(p: Planner): boolean {
 
   p.s.phase = "Queued";
   p.condition({ type: "Running", status: "False", reason: "Queued", message: "waiting for admission" });
+  const noRoom =
+    (d?.type === "queued" && d.code === "InsufficientCapacity") ||
+    (d?.type === "unschedulable" && d.code === "ExceedsPoolCapacity");
+  const sizing = o.elastic;
+  if (noRoom && sizing && sizing.offered > sizing.min) {
+    // Still looking for the largest gang that fits: not a verdict worth a condition or an event.
+    p.shrink = true;
+    delete p.s.queuePosition;
+    p.condition({
+      type: "Admitted",
+      status: "False",
+      reason: "Sizing",
+      message: `no room for ${sizing.offered} nodes (${d.reason}); trying ${sizing.offered - 1}`,
+    });
+    return false;
+  }
   if (d?.type === "queued") {
     p.s.queuePosition = d.position;
     p.condition({ type: "Admitted", status: "False", reason: d.code, message: d.reason });
     p.clearCondition("Unschedulable", "Schedulable", "the job fits once capacity frees up");
-    p.shrink = d.code === "InsufficientCapacity";
     if (p.prev.phase !== "Queued" || p.prev.queuePosition === undefined)
       p.event("Normal", "Queued", "Queue", `position ${d.position}: ${d.reason}`);
   } else if (d?.type === "unschedulable") {
     delete p.s.queuePosition;
     p.condition({ type: "Unschedulable", status: "True", reason: d.code, message: d.reason });
     p.condition({ type: "Admitted", status: "False", reason: "Unschedulable", message: d.reason });
-    p.shrink = d.code === "ExceedsPoolCapacity";
     if (p.flipped("Unschedulable", "True")) p.event("Warning", "Unschedulable", "Queue", d.reason);
   } else {
     delete p.s.queuePosition;

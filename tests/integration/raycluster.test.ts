@@ -11,6 +11,7 @@ import { labels, type RayCluster } from "../../crds/index.ts";
 import {
   ApiError,
   builtin,
+  createLogger,
   isAlreadyExists,
   KubeClient,
   type KubeObject,
@@ -53,7 +54,7 @@ beforeAll(async () => {
     namespaces: [ns.name],
     metricsBindAddress: "0",
     healthProbeBindAddress: "0",
-    log: silentLogger,
+    log: process.env.RAYC_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
   });
   manager.add(acceleratorPoolController);
   manager.add(rayClusterController);

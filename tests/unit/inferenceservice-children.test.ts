@@ -218,6 +218,6 @@ describe("the model cache claim", () => {
       storageClassName: "standard",
     });
     const grown = desiredCacheClaim(svc({ modelCache: { size: "1Ti" } }), existing);
-    expect((grown?.spec as { resources: unknown }).resources).toEqual({ requests: { storage: "1Ti" } });
+    expect(grown?.spec).toMatchObject({ resources: { requests: { storage: "1Ti" } } });
   });
 });

@@ -262,6 +262,24 @@ describe("failing replicas", () => {
       undefined,
     ],
     [{ phase: "Running" }, undefined],
+    [
+      {
+        phase: "Pending",
+        conditions: [
+          {
+            type: "PodScheduled",
+            status: "False",
+            reason: "Unschedulable",
+            message: "pod has unbound immediate PersistentVolumeClaims",
+          },
+        ],
+      },
+      "pod p cannot be scheduled: pod has unbound immediate PersistentVolumeClaims",
+    ],
+    [
+      { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "SchedulerError" }] },
+      undefined,
+    ],
   ])("%#", (podStatus, problem) => {
     expect(podProblem({ metadata: { name: "p" }, status: podStatus })).toBe(problem);
   });

@@ -64,7 +64,7 @@ type PodSpec = {
   affinity?: unknown;
   restartPolicy: string;
 };
-const specOf = (pod: { spec?: unknown }) => pod.spec as PodSpec;
+const specOf = (pod: { metadata: unknown; [k: string]: unknown }) => pod.spec as PodSpec;
 
 describe("head", () => {
   test("the head pod runs ray start --head with the merged params, CPU only, owned by the cluster", () => {

@@ -56,7 +56,7 @@ describe("head ray start", () => {
       ],
     },
   ])("$name", ({ head, args }) => {
-    expect(headStartArgs(head)).toEqual(args);
+    expect(headStartArgs(head as Parameters<typeof headStartArgs>[0])).toEqual(args);
   });
 
   test("ports follow the head's params, and fall back on nonsense", () => {

@@ -10,8 +10,11 @@ import { controllerReference } from "../../operator/index.ts";
 
 export const NOW = Date.parse("2026-01-01T12:00:00Z");
 
+/** spec.template is free-form in the API; the inferred type admits nothing, so tests pass `unknown`. */
+export type SpecInput = Partial<Omit<TrainingJobObject["spec"], "template">> & { template?: unknown };
+
 export function job(
-  spec: Partial<TrainingJobObject["spec"]> = {},
+  spec: SpecInput = {},
   status?: JobStatus,
   name = "llama",
 ): TrainingJobObject {

@@ -1,0 +1,226 @@
+// What the TrainingJob integration tests share: a namespace, an in-process manager running the
+// pool and TrainingJob controllers (and so the admitter) for that namespace, a dedicated pool of
+// simulated H100 nodes that only these tests' pods tolerate (so other test files' pods never
+// move its numbers), and helpers to create jobs and wait on their status.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as k8s from "@kubernetes/client-node";
+import { load } from "js-yaml";
+import { simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
+import { acceleratorPoolController } from "../../controllers/acceleratorpool/index.ts";
+import { resourceTypes } from "../../controllers/resources.ts";
+import { trainingJobController } from "../../controllers/trainingjob/index.ts";
+import type { TrainingJob } from "../../crds/index.ts";
+import {
+  builtin,
+  createLogger,
+  isAlreadyExists,
+  isNotFound,
+  KubeClient,
+  type KubeObject,
+  Manager,
+  silentLogger,
+} from "../../operator/index.ts";
+import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
+
+export type Job = TrainingJob & KubeObject;
+export type Pod = KubeObject & {
+  spec: {
+    nodeName?: string;
+    hostname?: string;
+    subdomain?: string;
+    restartPolicy?: string;
+    containers: Array<{
+      name: string;
+      image?: string;
+      command?: string[];
+      env?: Array<{ name: string; value?: string }>;
+      resources?: { limits?: Record<string, string> };
+    }>;
+  };
+  status?: { phase?: string };
+};
+
+export const rt = resourceTypes.trainingJob;
+export const TAINT_KEY = "sovereign.dev/dedicated";
+
+export interface Harness {
+  ns: string;
+  client: KubeClient;
+  core: k8s.CoreV1Api;
+  manager: Manager;
+  /** The dedicated pool (and the prefix of its nodes' names). */
+  pool: string;
+  nodes: string[];
+  /** Every phase each job went through, in the order the watch delivered them. */
+  phases: Map<string, string[]>;
+  create(name: string, spec: Partial<Job["spec"]>): Promise<Job>;
+  get(name: string): Promise<Job | undefined>;
+  when(name: string, what: string, ok: (job: Job) => boolean, timeoutMs?: number): Promise<Job>;
+  pods(name: string): Promise<Pod[]>;
+  events(name: string): Promise<Array<{ reason?: string; type?: string; note?: string }>>;
+  patchSpec(name: string, spec: Record<string, unknown>): Promise<void>;
+  createNode(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** Nodes of the dedicated pool. */
+  nodes: number;
+  /** Shared pools (from samples/) to create if absent. */
+  sharedPools?: string[];
+}
+
+const dedicatedPool = (name: string, nodes: number) => ({
+  name,
+  nodes,
+  accelerator: {
+    vendor: "nvidia" as const,
+    model: "NVIDIA-H100-80GB-HBM3",
+    devicesPerNode: 8,
+    memoryGiB: 80,
+  },
+  cpu: "64",
+  memory: "512Gi",
+  taints: [{ key: TAINT_KEY, value: name, effect: "NoSchedule" as const }],
+});
+
+export async function startHarness(prefix: string, options: HarnessOptions): Promise<Harness> {
+  const kc = loadKubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const client = new KubeClient({ kubeConfig: kc });
+  const namespace: TestNamespace = await testNamespace(prefix, kc);
+  const ns = namespace.name;
+  const pool = `${prefix}-${randomBytes(3).toString("hex")}`;
+  const nodeObjects = simulatedNodes(dedicatedPool(pool, options.nodes));
+  for (const body of nodeObjects) await core.createNode({ body });
+  await client.create(resourceTypes.acceleratorPool, {
+    apiVersion: resourceTypes.acceleratorPool.apiVersion,
+    kind: resourceTypes.acceleratorPool.kind,
+    metadata: { name: pool },
+    spec: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", memoryGiB: 80, interconnect: "nvlink" },
+  });
+  // Shared pools are cluster-wide: create if absent, never delete.
+  for (const sample of options.sharedPools ?? []) {
+    const obj = load(
+      readFileSync(new URL(`../../samples/acceleratorpool-${sample}.yaml`, import.meta.url), "utf8"),
+    ) as KubeObject;
+    await client.create(resourceTypes.acceleratorPool, obj).catch((e) => {
+      if (!isAlreadyExists(e)) throw e;
+    });
+  }
+
+  const manager = new Manager({
+    kubeConfig: kc,
+    namespaces: [ns],
+    metricsBindAddress: "127.0.0.1:0",
+    healthProbeBindAddress: "0",
+    log: process.env.TJ_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
+  });
+  manager.add(acceleratorPoolController);
+  manager.add(trainingJobController({ backoff: { baseMs: 500, maxMs: 2000 }, metrics: manager.metrics }));
+  const phases = new Map<string, string[]>();
+  const track = (obj: KubeObject): void => {
+    const phase = (obj as Job).status?.phase;
+    const name = obj.metadata.name ?? "";
+    const seen = phases.get(name) ?? [];
+    if (phase && seen.at(-1) !== phase) seen.push(phase);
+    phases.set(name, seen);
+  };
+  manager.informer(rt).addHandler({ onAdd: track, onUpdate: (_old, obj) => track(obj) });
+  await manager.start();
+  await manager.waitForCacheSync();
+
+  const get = (name: string) => client.getOrUndefined<Job>(rt, name, ns);
+  const h: Harness = {
+    ns,
+    client,
+    core,
+    manager,
+    pool,
+    nodes: nodeObjects.map((n) => n.metadata?.name ?? ""),
+    phases,
+    create: (name, spec) =>
+      client.create<Job>(rt, {
+        apiVersion: rt.apiVersion,
+        kind: rt.kind,
+        metadata: { name, namespace: ns },
+        spec: { image: "ghcr.io/acme/train:1.0", command: ["python", "train.py"], ...spec },
+      }),
+    get,
+    when: (name, what, ok, timeoutMs = 60_000) =>
+      eventually(
+        async () => {
+          const job = await get(name);
+          return job && ok(job) ? job : undefined;
+        },
+        timeoutMs,
+        `${name}: ${what}`,
+      ).catch(async (e) => {
+        const job = await get(name).catch(() => undefined);
+        throw new Error(
+          `${String(e)}; phases ${JSON.stringify(phases.get(name))}; status ${JSON.stringify(job?.status)}`,
+        );
+      }),
+    pods: async (name) =>
+      (
+        await client.list<Pod>(builtin.pods, {
+          namespace: ns,
+          query: { labelSelector: `stack.sovereign.dev/kind=trainingjob,stack.sovereign.dev/name=${name}` },
+        })
+      ).items.sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? "")),
+    events: async (name) =>
+      (
+        await client.list<
+          KubeObject & { reason?: string; type?: string; note?: string; regarding?: { name?: string } }
+        >(builtin.events, { namespace: ns })
+      ).items.filter((e) => e.regarding?.name === name),
+    patchSpec: async (name, spec) => {
+      await client.patch(rt, name, ns, { spec }, "merge");
+    },
+    createNode: async (name) => {
+      const body = nodeObjects.find((n) => n.metadata?.name === name);
+      if (body)
+        await core.createNode({
+          body: { ...body, metadata: { ...body.metadata, resourceVersion: undefined } },
+        });
+    },
+    stop: async () => {
+      await manager.stop();
+      await client.delete(resourceTypes.acceleratorPool, pool).catch(() => {});
+      for (const n of nodeObjects)
+        await core.deleteNode({ name: n.metadata?.name ?? "" }).catch((e) => {
+          if (!isNotFound(e) && (e as { code?: number }).code !== 404) throw e;
+        });
+      await namespace[Symbol.asyncDispose]();
+      await client.close();
+    },
+  };
+  return h;
+}
+
+/** A job spec for the dedicated pool: pinned to it, tolerating its taint, with kwok's cues. */
+export function dedicatedJob(
+  h: Pick<Harness, "pool">,
+  nodes: number,
+  annotations: Record<string, string> = {},
+  extra: Partial<Job["spec"]> = {},
+): Partial<Job["spec"]> {
+  return {
+    nodes,
+    accelerators: { count: 8, minMemoryGiB: 80, pools: [h.pool] },
+    template: {
+      metadata: { annotations },
+      spec: { tolerations: [{ key: TAINT_KEY, operator: "Equal", value: h.pool, effect: "NoSchedule" }] },
+    },
+    ...extra,
+  } as Partial<Job["spec"]>;
+}
+
+export const condition = (job: Job | undefined, type: string) =>
+  job?.status?.conditions?.find((c) => c.type === type);
+
+export const env = (pod: Pod): Record<string, string | undefined> =>
+  Object.fromEntries(
+    (pod.spec.containers.find((c) => c.name === "trainer")?.env ?? []).map((e) => [e.name, e.value]),
+  );
