@@ -6,10 +6,11 @@
 //
 //   npm run bench -- inferenceservice [--services 500] [--replicas 2] [--nodes 40]
 //                                     [--operator-workers 16] [--qps 0] [--burst 1000]
+//                                     [--operator-log FILE]
 //
 // Prints a human summary, then as its last line one JSON object of named figures.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -45,6 +46,11 @@ const operatorWorkers = arg("operator-workers", 16);
 const qps = arg("qps", 0);
 const burst = arg("burst", 1000);
 const timeoutMs = arg("timeout-seconds", 900) * 1000;
+/** --operator-log FILE: the operator's debug log goes there. */
+const operatorLog = (() => {
+  const i = process.argv.indexOf("--operator-log");
+  return i >= 0 ? process.argv[i + 1] : undefined;
+})();
 const namespaces = Array.from({ length: 10 }, (_, i) => `isvc-bench-${i}`);
 
 // Half the nodes NVIDIA, half AMD, 32 devices each: room for every replica with some to
@@ -230,9 +236,10 @@ async function main(): Promise<void> {
       "--health-probe-bind-address",
       `127.0.0.1:${healthPort}`,
       "--log-level",
-      "warn",
+      operatorLog ? "debug" : "warn",
     ];
-    operator = spawn(process.execPath, [entry, ...flags], { stdio: ["ignore", "ignore", "inherit"] });
+    const out = operatorLog ? openSync(operatorLog, "w") : "ignore";
+    operator = spawn(process.execPath, [entry, ...flags], { stdio: ["ignore", out, "inherit"] });
     const pid = operator.pid as number;
     const deadline = Date.now() + timeoutMs;
     await until(

@@ -9,6 +9,7 @@
 // them; it reports its RSS once its caches are synced and every object was reconciled.
 // Prints a human summary, then as its last line one JSON object of named figures.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -107,12 +108,33 @@ interface OperatorReport {
   cached: Record<string, number>;
 }
 
+/** Resident memory by mapping kind, for finding where memory outside the V8 heap goes. */
+function smapsSummary(): string {
+  const totals = new Map<string, number>();
+  let current = "";
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    const header = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/);
+    if (header) {
+      current = header[1] || "[anon]";
+      continue;
+    }
+    const rss = line.match(/^Rss:\s+(\d+) kB/);
+    if (rss) totals.set(current, (totals.get(current) ?? 0) + Number(rss[1]));
+  }
+  return `${[...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([k, v]) => `${(v / 1024).toFixed(1)} MB ${k}`)
+    .join("\n")}\n`;
+}
+
 /** The measured process: a manager with one controller for Widgets that owns Pods. */
 async function operatorMode(kubeconfig: string): Promise<void> {
   const manager = new Manager({
     kubeConfig: loadKubeConfig(kubeconfig),
     log: createLogger({ level: "error", write: (l) => process.stderr.write(`${l}\n`) }),
     qps: 0,
+    listPageSize: process.env.BENCH_PAGE_SIZE ? Number(process.env.BENCH_PAGE_SIZE) : undefined,
   });
   let reconciles = 0;
   const controller = manager.add({
@@ -157,6 +179,7 @@ async function operatorMode(kubeconfig: string): Promise<void> {
       reconciles,
     },
   };
+  if (process.env.BENCH_SMAPS) process.stderr.write(smapsSummary());
   process.stdout.write(`${JSON.stringify(report)}\n`);
   await manager.stop();
   process.exit(0);

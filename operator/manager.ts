@@ -48,6 +48,8 @@ export interface ManagerOptions {
   /** /healthz fails when any watch has shown no sign of life (event, bookmark) this long. */
   watchLivenessDeadlineMs?: number;
   relistPeriodMs?: number;
+  /** Objects per list page; smaller pages mean less short-lived garbage while syncing. */
+  listPageSize?: number;
   watchTimeoutSeconds?: { min: number; max: number };
   watchIdleTimeoutMs?: number;
   /** Every primary object is reconciled this often even without events (0 disables). */
@@ -145,6 +147,7 @@ export class Manager {
         // "Children of X" is the commonest cache query of a controller; index it for every kind.
         indexers: { [ownerUidIndex]: indexByOwnerUid },
         relistPeriodMs: o.relistPeriodMs,
+        pageSize: o.listPageSize,
         watchTimeoutSeconds: o.watchTimeoutSeconds,
         watchIdleTimeoutMs: o.watchIdleTimeoutMs,
         log: this.log,

@@ -51,11 +51,19 @@ export function nameFromModelUri(uri: string): string | undefined {
         : `${parsed.claim}/${parsed.path}`;
   const segments = source
     .split("/")
-    .map((x) => x.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, ""))
+    .map((x) =>
+      x
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-+|-+$/g, ""),
+    )
     .filter(Boolean);
   let name = segments.pop() ?? "";
   if (!/^[a-z]/.test(name) && segments.length > 0) name = `${segments.pop()}-${name}`;
-  name = name.replace(/^[^a-z]+/, "").slice(0, NAME_MAX_LENGTH).replace(/-+$/, "");
+  name = name
+    .replace(/^[^a-z]+/, "")
+    .slice(0, NAME_MAX_LENGTH)
+    .replace(/-+$/, "");
   return name || undefined;
 }
 

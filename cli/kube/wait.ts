@@ -26,8 +26,8 @@ const readyPhases: Record<string, string[]> = {
 
 function details(kind: string, status: Record<string, unknown>): string[] {
   const parts: string[] = [];
+  if (status.queuePosition !== undefined) parts.push(`queue position ${str(status.queuePosition)}`);
   if (kind === "TrainingJob") {
-    if (status.queuePosition !== undefined) parts.push(`queue position ${str(status.queuePosition)}`);
     if (status.pool) parts.push(`pool ${str(status.pool)}`);
     if (status.nodes !== undefined)
       parts.push(`${num(status.readyNodes) ?? 0}/${num(status.nodes)} nodes ready`);

@@ -171,6 +171,40 @@ function poolSpec(spec: Record<string, unknown>, name: string): Field[] {
 const ratio = (ready: unknown, total: unknown): string | undefined =>
   total === undefined && ready === undefined ? undefined : `${num(ready) ?? 0}/${num(total) ?? 0} ready`;
 
+const when = (t: unknown, now: number): string | undefined =>
+  t ? `${str(t)} (${age(t, now)} ago)` : undefined;
+
+/**
+ * Where the workload is in admission: its queue position and why it waits, or, once it is
+ * placed, why it is not where it should be (the message of the condition that says so).
+ */
+function queueAndReason(
+  status: Record<string, unknown>,
+  reason: string | undefined,
+  done: string[],
+): Field[] {
+  const phase = str(status.phase) ?? "";
+  const queued = status.queuePosition !== undefined || phase === "Queued";
+  if (queued) {
+    const position = status.queuePosition === undefined ? undefined : `position ${str(status.queuePosition)}`;
+    return [["Queue", [position, reason].filter(Boolean).join(": ")]];
+  }
+  if (done.includes(phase)) return [];
+  return [[phase === "Failed" ? "Failure" : "Waiting", reason]];
+}
+
+/** The admission record: which pool each pod group was admitted onto, and on which nodes. */
+function admissionFields(status: Record<string, unknown>): Field[] {
+  const placements = list(rec(status.admission).placements)
+    .filter(isRecord)
+    .map((p) => {
+      const nodes = list(p.nodes).map(String);
+      const replicas = p.replicas === undefined ? "" : ` x${num(p.replicas)}`;
+      return `${str(p.group)}${replicas} on ${str(p.pool)}${p.vendor ? ` (${str(p.vendor)})` : ""}${nodes.length ? `, nodes ${nodes.join(",")}` : ""}`;
+    });
+  return placements.map((p, i): Field => [i === 0 ? "Admission" : "", p]);
+}
+
 function statusFields(
   kind: string,
   status: Record<string, unknown>,
@@ -178,42 +212,18 @@ function statusFields(
   now: number,
 ): Field[] {
   const reason = waitingReason(object);
-  const phase = str(status.phase);
-  const common: Field[] = [["Phase", phase]];
+  const phase: Field = ["Phase", str(status.phase)];
   switch (kind) {
     case "TrainingJob":
       return [
-        ...common,
+        phase,
         ["Pool", str(status.pool) ?? "<not placed>"],
         ["Nodes", ratio(status.readyNodes, status.nodes)],
-        [
-          "Queue",
-          phase === "Queued" || status.queuePosition !== undefined
-            ? [
-                status.queuePosition === undefined ? undefined : `position ${str(status.queuePosition)}`,
-                reason,
-              ]
-                .filter(Boolean)
-                .join(": ")
-            : undefined,
-        ],
-        [
-          "Waiting",
-          phase !== "Queued" && status.queuePosition === undefined && phase !== "Succeeded"
-            ? reason
-            : undefined,
-        ],
+        ...queueAndReason(status, reason, ["Running", "Succeeded"]),
+        ...admissionFields(status),
         ["Restarts", str(status.restarts)],
-        [
-          "Started",
-          status.startTime ? `${str(status.startTime)} (${age(status.startTime, now)} ago)` : undefined,
-        ],
-        [
-          "Completed",
-          status.completionTime
-            ? `${str(status.completionTime)} (${age(status.completionTime, now)} ago)`
-            : undefined,
-        ],
+        ["Started", when(status.startTime, now)],
+        ["Completed", when(status.completionTime, now)],
       ];
     case "RayCluster": {
       const endpoints = rec(status.endpoints);
@@ -224,13 +234,14 @@ function statusFields(
             `${str(g.name)} on ${str(g.pool) ?? "<not placed>"}: ${num(g.readyReplicas) ?? 0}/${num(g.replicas) ?? 0} ready`,
         );
       return [
-        ...common,
+        phase,
         ["Workers", ratio(status.readyWorkers, status.desiredWorkers)],
         ...groups.map((g, i): Field => [i === 0 ? "Placement" : "", g]),
+        ...queueAndReason(status, reason, ["Ready"]),
+        ...admissionFields(status),
         ["Dashboard", str(endpoints.dashboard)],
         ["GCS", str(endpoints.gcs)],
         ["Client", str(endpoints.client)],
-        ["Waiting", phase !== "Ready" ? reason : undefined],
       ];
     }
     case "InferenceService": {
@@ -238,11 +249,12 @@ function statusFields(
         .filter(isRecord)
         .map((p) => `${str(p.pool)}: ${num(p.readyReplicas) ?? 0}/${num(p.replicas) ?? 0} ready`);
       return [
-        ...common,
+        phase,
         ["URL", str(status.url)],
         ["Replicas", ratio(status.readyReplicas, status.replicas)],
         ...placements.map((p, i): Field => [i === 0 ? "Placement" : "", p]),
-        ["Waiting", phase !== "Ready" ? reason : undefined],
+        ...queueAndReason(status, reason, ["Ready"]),
+        ...admissionFields(status),
       ];
     }
     default:

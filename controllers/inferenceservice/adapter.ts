@@ -70,7 +70,7 @@ export function inferenceServiceAdapter(
       if (svc.metadata.deletionTimestamp) return undefined;
       const admitted = admittedReplicas(svc.status?.admission);
       const missing = (svc.spec.replicas ?? 1) - admitted;
-      if (admitted === 0 || missing <= 0) return undefined;
+      if (admitted === 0 || missing <= 0 || secretBlocked(svc)) return undefined;
       return workloadFor(rt, svc, missing, `${workloadKey(rt, svc)}${additionalKeySuffix(admitted)}`);
     },
   };

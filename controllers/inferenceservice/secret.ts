@@ -10,19 +10,18 @@
 import type { InferenceService } from "../../crds/index.ts";
 import { findCondition, isNotFound, type KubeClient, type KubeObject } from "../../operator/index.ts";
 import { resourceTypes } from "../resources.ts";
-import { admittedReplicas } from "./replicas.ts";
 
 export const secretNotFoundReason = "SecretNotFound";
 
 /**
- * Whether the status says the service waits for its Secret, for the spec it has now: then it
- * asks for no admission. A new generation (a fixed secretRef) is admitted as usual and checked
- * again by the reconcile before anything is recorded.
+ * Whether the status says the service waits for its Secret before more replicas are admitted,
+ * for the spec it has now (the Admitted condition says so): then it asks for no admission. A
+ * new generation (a fixed secretRef) asks as usual and is checked again by the reconcile before
+ * anything is recorded.
  */
 export function secretBlocked(svc: InferenceService & KubeObject): boolean {
-  if (admittedReplicas(svc.status?.admission) > 0) return false;
-  const ready = findCondition(svc.status?.conditions, "Ready");
-  return ready?.reason === secretNotFoundReason && ready.observedGeneration === svc.metadata.generation;
+  const admitted = findCondition(svc.status?.conditions, "Admitted");
+  return admitted?.reason === secretNotFoundReason && admitted.observedGeneration === svc.metadata.generation;
 }
 
 export interface SecretCheckOptions {

@@ -95,6 +95,12 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
       reason: "Admitted",
       message: `${plural(admitted, "replica")} admitted: ${spread(admission)}`,
     };
+  } else if (missingSecret) {
+    admittedCondition = {
+      status: "True",
+      reason: secretNotFoundReason,
+      message: `${admitted} of ${desired} replicas admitted (${spread(admission)}); no more until the Secret exists: ${secretMessage}`,
+    };
   } else {
     admittedCondition = {
       status: "True",

@@ -90,18 +90,21 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     }
 
     // The head: its Service, and its pod when there is none (a failed one is deleted first).
-    await ctx.apply(resourceTypes.service, headService(rc));
+    // None of it waits for admission, so it runs alongside the worker steps below.
+    const headWork: Promise<unknown>[] = [ctx.apply(resourceTypes.service, headService(rc))];
     let head: PodHealth | undefined = headObj ? podHealth(headObj) : undefined;
     let headRecreated = false;
     if (!headObj) {
       // Pods are immutable: apply only a missing one, never re-send an existing one.
-      await ctx.apply(resourceTypes.pod, headPod(rc));
+      headWork.push(ctx.apply(resourceTypes.pod, headPod(rc)));
       head = { terminating: false, finished: false, ready: false, broken: false };
       headRecreated = wasUp;
     } else if (head?.finished && !head.terminating) {
-      await deletePod(headObj.metadata.name ?? "", headObj.metadata.uid);
+      headWork.push(deletePod(headObj.metadata.name ?? "", headObj.metadata.uid));
       head = { ...head, terminating: true };
     }
+    // Settled before any throw below, so a failed head request is never an unhandled rejection.
+    const headDone = Promise.allSettled(headWork);
 
     // The workers.
     const poolOf = (pool: string) =>
@@ -223,6 +226,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       }),
     );
     workers = [...workers, ...created];
+    for (const r of await headDone) if (r.status === "rejected") throw r.reason;
 
     const status = computeStatus({ rc, head, workers, admission, wantMore, wait, now });
     await finish(ctx, rc, status, { deletes, headRecreated, released, trimmed }, previous, evicted);

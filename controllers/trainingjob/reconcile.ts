@@ -90,6 +90,9 @@ export class TrainingJobReconciler {
       ...(this.deps.admissionTimeoutMs !== undefined
         ? { admissionTimeoutMs: this.deps.admissionTimeoutMs }
         : {}),
+      elastic: job.spec.elastic
+        ? { offered: adapter.offered(job), min: job.spec.elastic.minNodes }
+        : undefined,
     });
 
     if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status)) {

@@ -39,7 +39,10 @@ function helm(args: string[]): Promise<ToolResult> {
     execFile(
       toolPath("helm"),
       args,
-      { env: { ...process.env, KUBECONFIG: kubeconfigPath(), HELM_DRIVER: "configmap" }, maxBuffer: 64 << 20 },
+      {
+        env: { ...process.env, KUBECONFIG: kubeconfigPath(), HELM_DRIVER: "configmap" },
+        maxBuffer: 64 << 20,
+      },
       (error, stdout, stderr) =>
         resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
@@ -107,9 +110,11 @@ describe("helm lint and template", () => {
     const lines = applied.stdout.trim().split("\n");
     expect(lines).toHaveLength(objects.length);
     for (const line of lines) expect(line).toMatch(/\((server dry run)\)$/);
-    expect(ofKind(objects, "CustomResourceDefinition").map((o) => o.metadata.name).sort()).toEqual(
-      resources.map((r) => r.crdName).sort(),
-    );
+    expect(
+      ofKind(objects, "CustomResourceDefinition")
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(resources.map((r) => r.crdName).sort());
   });
 
   it("renders the operator Deployment: 2 replicas, leader election, probes, resources, restricted security", async () => {
@@ -152,7 +157,10 @@ describe("helm lint and template", () => {
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     });
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     expect(operator?.volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
     expect(pod.volumes?.find((v) => v.name === "tmp")?.emptyDir).toBeDefined();
     expect(pod.serviceAccountName).toBe("rel-sovereign-stack");
@@ -160,16 +168,21 @@ describe("helm lint and template", () => {
 
   it("renders RBAC without wildcards, escalation verbs or Secret reads beyond get", async () => {
     const { objects } = await render("ops");
-    const rules = [...ofKind(objects, "ClusterRole"), ...ofKind(objects, "Role")].flatMap((r) => r.rules ?? []);
+    const rules = [...ofKind(objects, "ClusterRole"), ...ofKind(objects, "Role")].flatMap(
+      (r) => r.rules ?? [],
+    );
     expect(rules.length).toBeGreaterThan(5);
     for (const rule of rules) {
       for (const field of [rule.apiGroups, rule.resources, rule.verbs]) expect(field).not.toContain("*");
-      for (const verb of ["escalate", "bind", "impersonate", "deletecollection"]) expect(rule.verbs).not.toContain(verb);
+      for (const verb of ["escalate", "bind", "impersonate", "deletecollection"])
+        expect(rule.verbs).not.toContain(verb);
       expect(rule.apiGroups).not.toContain("rbac.authorization.k8s.io");
       if (rule.resources.includes("secrets")) expect(rule.verbs).toEqual(["get"]);
     }
     for (const binding of ofKind(objects, "ClusterRoleBinding")) {
-      expect((binding as { roleRef?: { name: string } }).roleRef?.name).not.toMatch(/^(cluster-admin|admin|edit)$/);
+      expect((binding as { roleRef?: { name: string } }).roleRef?.name).not.toMatch(
+        /^(cluster-admin|admin|edit)$/,
+      );
     }
     // Leases only in the release namespace, read and renewed by name.
     const [role] = ofKind(objects, "Role");
@@ -207,17 +220,27 @@ describe("values.schema.json", () => {
     await using ns = await testNamespace("chart-schema");
     const cases: Array<[string[], RegExp]> = [
       [["replicaCount=two"], /at '\/replicaCount': got string, want integer/],
-      [["operator.logLevel=verbose"], /at '\/operator\/logLevel': value must be one of 'debug', 'info', 'warn', 'error'/],
+      [
+        ["operator.logLevel=verbose"],
+        /at '\/operator\/logLevel': value must be one of 'debug', 'info', 'warn', 'error'/,
+      ],
       [["resources.limits.memory=lots"], /at '\/resources\/limits\/memory': 'lots' does not match pattern/],
       [["crds.instal=false"], /at '\/crds': additional properties 'instal' not allowed/],
-      [["metrics.port=70000"], /at '\/metrics\/port': .*65535/],
+      [["metrics.port=70000"], /at '\/metrics\/port': maximum: got 70,000, want 65,535/],
       [
         ["replicaCount=2", "operator.leaderElection.enabled=false"],
         /replicaCount > 1 needs operator.leaderElection.enabled=true/,
       ],
     ];
     for (const [set, message] of cases) {
-      const result = await helm(["install", "bad", chart, "-n", ns.name, ...set.flatMap((s) => ["--set", s])]);
+      const result = await helm([
+        "install",
+        "bad",
+        chart,
+        "-n",
+        ns.name,
+        ...set.flatMap((s) => ["--set", s]),
+      ]);
       expect(result.code, set.join(",")).not.toBe(0);
       expect(result.stderr).toMatch(message);
     }
@@ -230,12 +253,21 @@ describe("a release on the cluster", () => {
   it("installs, upgrades with changed values, and uninstalls, each checked on the cluster", async () => {
     await using ns = await testNamespace("chart-life");
     // The restricted Pod Security Standard, enforced: the operator's pods must pass it to exist.
-    const labelled = await kubectl(["label", "namespace", ns.name, "pod-security.kubernetes.io/enforce=restricted"]);
+    const labelled = await kubectl([
+      "label",
+      "namespace",
+      ns.name,
+      "pod-security.kubernetes.io/enforce=restricted",
+    ]);
     expect(labelled.code, labelled.stderr).toBe(0);
     const release = `life-${randomBytes(2).toString("hex")}`;
     const fullname = `${release}-sovereign-stack`;
     const clusterName = `${ns.name}-${fullname}`;
-    const get = async (kind: string, name: string, namespaced = true): Promise<Record<string, unknown> | undefined> => {
+    const get = async (
+      kind: string,
+      name: string,
+      namespaced = true,
+    ): Promise<Record<string, unknown> | undefined> => {
       const r = await kubectl(["get", kind, name, ...(namespaced ? ["-n", ns.name] : []), "-o", "json"]);
       if (r.code !== 0) {
         expect(r.stderr).toMatch(/NotFound/);
@@ -287,7 +319,9 @@ describe("a release on the cluster", () => {
       ] as const) {
         expect(await get(kind, name, namespaced), `${kind}/${name}`).toBeDefined();
       }
-      const svc = (await get("service", `${fullname}-metrics`)) as { spec: { ports: Array<{ port: number }> } };
+      const svc = (await get("service", `${fullname}-metrics`)) as {
+        spec: { ports: Array<{ port: number }> };
+      };
       expect(svc.spec.ports[0]?.port).toBe(8080);
 
       const upgraded = await helm([
@@ -321,7 +355,9 @@ describe("a release on the cluster", () => {
       expect(container?.resources?.limits).toEqual({ cpu: "1", memory: "2Gi" });
       expect(container?.resources?.requests).toEqual({ cpu: "200m", memory: "256Mi" });
       const history = await helm(["history", release, "-n", ns.name, "-o", "json"]);
-      expect((JSON.parse(history.stdout) as Array<{ revision: number }>).map((h) => h.revision)).toEqual([1, 2]);
+      expect((JSON.parse(history.stdout) as Array<{ revision: number }>).map((h) => h.revision)).toEqual([
+        1, 2,
+      ]);
 
       const uninstalled = await helm(["uninstall", release, "-n", ns.name, "--wait", "--timeout", "60s"]);
       expect(uninstalled.code, uninstalled.stderr).toBe(0);
@@ -350,7 +386,8 @@ describe("a release on the cluster", () => {
     const { objects } = await render("crds");
     const crds = ofKind(objects, "CustomResourceDefinition");
     expect(crds).toHaveLength(resources.length);
-    for (const crd of crds) expect(crd.metadata.annotations?.["helm.sh/resource-policy"], crd.metadata.name).toBe("keep");
+    for (const crd of crds)
+      expect(crd.metadata.annotations?.["helm.sh/resource-policy"], crd.metadata.name).toBe("keep");
 
     await using ns = await testNamespace("chart-crds");
     const release = `crds-${randomBytes(2).toString("hex")}`;
@@ -360,7 +397,12 @@ describe("a release on the cluster", () => {
       apiVersion: rt.apiVersion,
       kind: rt.kind,
       metadata: { name: sentinel },
-      spec: { vendor: "aws", model: "trn2", memoryGiB: 96, nodeSelector: { matchLabels: { "sovereign.dev/pool": sentinel } } },
+      spec: {
+        vendor: "aws",
+        model: "trn2",
+        memoryGiB: 96,
+        nodeSelector: { matchLabels: { "sovereign.dev/pool": sentinel } },
+      },
     });
     try {
       // The CRDs exist (global-setup applied them): the release takes them over, as an upgrade
@@ -392,10 +434,9 @@ describe("a release on the cluster", () => {
       // Helm says what it kept.
       expect(`${uninstalled.stdout}${uninstalled.stderr}`).toMatch(/kept due to the resource policy/);
       for (const r of resources) {
-        const crd = await client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(
-          builtin.customResourceDefinitions,
-          r.crdName,
-        );
+        const crd = await client.get<
+          KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }
+        >(builtin.customResourceDefinitions, r.crdName);
         expect(crd.metadata.deletionTimestamp, r.crdName).toBeUndefined();
         expect(crd.status?.conditions?.find((c) => c.type === "Established")?.status).toBe("True");
       }

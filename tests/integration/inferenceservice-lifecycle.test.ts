@@ -146,6 +146,17 @@ describe("InferenceService lifecycle", () => {
       "Ready after the Secret appeared",
     );
     expect(running.status?.placements).toEqual([{ pool: "tpu-v5e", replicas: 1, readyReplicas: 1 }]);
+    // Settled: repeated reconciles (pod status churn, resyncs) write nothing.
+    await new Promise((r) => setTimeout(r, 2000));
+    const versions = async () =>
+      Promise.all([
+        get(name),
+        client.get(builtin.deployments, `${name}-tpu-v5e`, ns.name),
+        client.get(builtin.services, name, ns.name),
+      ]).then((objs) => objs.map((o) => o.metadata.resourceVersion));
+    const before = await versions();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await versions()).toEqual(before);
     const deployment = await client.get<
       KubeObject & { spec: { template: { spec: { containers: unknown[] } } } }
     >(builtin.deployments, `${name}-tpu-v5e`, ns.name);

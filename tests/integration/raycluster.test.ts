@@ -300,6 +300,55 @@ describe("RayCluster", () => {
     }
   });
 
+  it("a scale-up that does not fit leaves the running workers alone and says why", async () => {
+    const tpus = (replicas: number) => ({
+      ...tpuGroup(replicas),
+      accelerators: { count: 4, vendors: ["google"] },
+    });
+    await client.create(rt, rayCluster("greedy", [tpus(1)]));
+    const before = await ready("greedy");
+    const worker = (await pods("greedy")).find((p) => p.metadata.name === "greedy-tpu-0") as Pod;
+    // Five whole TPU hosts: the pool has four and this cluster holds one, so the four added
+    // workers wait in the queue; the one running is not touched.
+    await patchSpec("greedy", { workerGroups: [tpus(5)] });
+    const after = await eventually(
+      async () => {
+        const rc = await get("greedy");
+        return rc.status?.queuePosition !== undefined ? rc : undefined;
+      },
+      60_000,
+      "the added workers queued",
+    );
+    expect(after.status).toMatchObject({ phase: "Ready", desiredWorkers: 5, readyWorkers: 1 });
+    expect(after.status?.admission).toBeUndefined();
+    expect(after.status?.conditions?.find((c) => c.type === "Admitted")).toMatchObject({
+      status: "False",
+      reason: "InsufficientCapacity",
+    });
+    expect(after.status?.conditions?.find((c) => c.type === "Admitted")?.message).toMatch(
+      /^4 more workers of group tpu: queued at position \d+: /,
+    );
+    const still = (await pods("greedy")).find((p) => p.metadata.name === "greedy-tpu-0");
+    expect(still?.metadata.uid).toBe(worker.metadata.uid);
+    expect(await podNames("greedy")).toEqual(["greedy-head", "greedy-tpu-0"]);
+    // Taking the scale-up back restores the admission from the running worker.
+    await patchSpec("greedy", { workerGroups: [tpus(1)] });
+    const back = await eventually(
+      async () => {
+        const rc = await get("greedy");
+        return rc.status?.admission?.placements?.[0]?.replicas === 1 ? rc : undefined;
+      },
+      60_000,
+      "admission restored",
+    );
+    expect(back.status?.admission?.placements?.[0]?.nodes).toEqual([still?.spec.nodeName]);
+    expect(back.status?.queuePosition).toBeUndefined();
+    expect(before.status?.admission?.placements?.[0]?.nodes).toEqual(
+      back.status?.admission?.placements?.[0]?.nodes,
+    );
+    await client.delete(rt, "greedy", ns.name);
+  });
+
   it("replaces a deleted or failed worker on its admitted node", async () => {
     await client.create(rt, rayCluster("heal", [gpuGroup(2)]));
     const rc = await ready("heal");

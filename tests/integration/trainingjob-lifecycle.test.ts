@@ -5,7 +5,7 @@
 // shared h100 pool, jobs run on a pool of simulated H100 nodes that only this file's pods
 // tolerate.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { condition, dedicatedJob, env, type Harness, rt, startHarness } from "./trainingjob-harness.ts";
+import { condition, dedicatedJob, env, type Harness, startHarness } from "./trainingjob-harness.ts";
 
 let h: Harness;
 
@@ -121,7 +121,7 @@ describe("a TrainingJob on the real control plane", () => {
     );
     expect(condition(again, "Restarting")).toMatchObject({ status: "False", reason: "Restarted" });
     expect((await h.pods("evicted")).map((p) => p.metadata.name)).toEqual(["evicted-1-0", "evicted-1-1"]);
-    await h.client.delete(rt, "evicted", h.ns);
+    await h.retire("evicted");
   });
 
   it("fails with DeadlineExceeded after activeDeadlineSeconds", async () => {
@@ -162,7 +162,7 @@ describe("a TrainingJob on the real control plane", () => {
     expect((await h.pods("pausable")).length).toBe(2);
     const reasons = (await h.events("pausable")).map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(["Suspended", "Resumed"]));
-    await h.client.delete(rt, "pausable", h.ns);
+    await h.retire("pausable");
   });
 
   it("a node that disappears restarts the gang on the nodes that are left", async () => {

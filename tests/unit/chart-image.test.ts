@@ -50,14 +50,16 @@ const argDefaults = new Map(
     .filter((i) => i.keyword === "ARG" && i.args.includes("="))
     .map((i) => [i.args.slice(0, i.args.indexOf("=")), i.args.slice(i.args.indexOf("=") + 1)] as const),
 );
-const expand = (s: string): string => s.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => argDefaults.get(a ?? b) ?? "");
+const expand = (s: string): string =>
+  s.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => argDefaults.get(a ?? b) ?? "");
 
 /** Files reachable from `entry` through relative imports, and the packages they import. */
 function importClosure(entry: string): { files: string[]; packages: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
   const pending = [entry];
-  const specifier = /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\sfrom\s+)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm;
+  const specifier =
+    /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\sfrom\s+)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm;
   while (pending.length > 0) {
     const file = pending.pop() as string;
     if (files.has(file)) continue;
@@ -67,7 +69,10 @@ function importClosure(entry: string): { files: string[]; packages: Set<string> 
       // `import type` is erased by type stripping: it never loads anything at run time.
       if (/^\s*(?:import|export)\s+type\s/.test(m[0].trimStart())) continue;
       if (spec.startsWith(".")) pending.push(normalize(join(dirname(file), spec)));
-      else packages.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] ?? ""));
+      else
+        packages.add(
+          spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] ?? ""),
+        );
     }
   }
   return { files: [...files].sort(), packages };
@@ -108,7 +113,9 @@ const dockerignore = read(".dockerignore")
 
 describe("the operator image (Dockerfile)", () => {
   test("every stage is built on Node 24", () => {
-    const bases = dockerfile.filter((i) => i.keyword === "FROM").map((i) => expand(i.args.split(/\s+/)[0] ?? ""));
+    const bases = dockerfile
+      .filter((i) => i.keyword === "FROM")
+      .map((i) => expand(i.args.split(/\s+/)[0] ?? ""));
     expect(bases.length).toBeGreaterThanOrEqual(2);
     for (const base of bases) expect(base).toMatch(/^(docker\.io\/(library\/)?)?node:24([.-]|$)/);
   });
@@ -169,7 +176,14 @@ describe("the operator image (Dockerfile)", () => {
   });
 
   test("the build context leaves out what the image must not carry", () => {
-    for (const path of [".git/config", "tests/unit/x.test.ts", "cli/stackctl.ts", "hack/go.mod", "charts/x", "bench/run.ts"]) {
+    for (const path of [
+      ".git/config",
+      "tests/unit/x.test.ts",
+      "cli/stackctl.ts",
+      "hack/go.mod",
+      "charts/x",
+      "bench/run.ts",
+    ]) {
       expect(inBuildContext(dockerignore, path), path).toBe(false);
     }
   });

@@ -7,12 +7,17 @@ import { findKind, parseKindSlashName, resolveKind, resolveKinds } from "../../c
 import { exitCodes } from "../../cli/output/exit-codes.ts";
 
 describe("kinds by any of their names", () => {
-  test.for(["TrainingJob", "trainingjob", "trainingjobs", "tj", "TJ", "trainingjobs.stack.sovereign.dev", "tj.stack.sovereign.dev"])(
-    "%s",
-    (word) => {
-      expect(findKind(word)?.kind).toBe("TrainingJob");
-    },
-  );
+  test.for([
+    "TrainingJob",
+    "trainingjob",
+    "trainingjobs",
+    "tj",
+    "TJ",
+    "trainingjobs.stack.sovereign.dev",
+    "tj.stack.sovereign.dev",
+  ])("%s", (word) => {
+    expect(findKind(word)?.kind).toBe("TrainingJob");
+  });
 
   test("short names of every kind", () => {
     expect(["ap", "tj", "rayc", "isvc"].map((w) => resolveKind(w).kind)).toEqual([
@@ -24,13 +29,12 @@ describe("kinds by any of their names", () => {
   });
 
   test("an unknown kind is its own exit code and lists the known ones", () => {
-    const error = (() => {
-      try {
-        resolveKind("pods");
-      } catch (e) {
-        return e as CliError;
-      }
-    })();
+    let error: CliError | undefined;
+    try {
+      resolveKind("pods");
+    } catch (e) {
+      error = e as CliError;
+    }
     expect(error).toBeInstanceOf(CliError);
     expect(error?.exitCode).toBe(exitCodes.unknownKind);
     expect(error?.message).toContain("trainingjobs (tj)");
@@ -43,7 +47,10 @@ describe("kinds by any of their names", () => {
   });
 
   test("KIND/NAME", () => {
-    expect(parseKindSlashName("rayc/research")).toMatchObject({ name: "research", kind: { kind: "RayCluster" } });
+    expect(parseKindSlashName("rayc/research")).toMatchObject({
+      name: "research",
+      kind: { kind: "RayCluster" },
+    });
     expect(parseKindSlashName("research")).toBeUndefined();
     expect(() => parseKindSlashName("tj/")).toThrow(CliError);
   });
@@ -51,7 +58,12 @@ describe("kinds by any of their names", () => {
 
 describe("client errors become one-line CliErrors with the class's exit code", () => {
   const status = (code: number, reason: string, message: string) =>
-    new ApiException(code, "Unknown API Status Code!", JSON.stringify({ kind: "Status", code, reason, message }), {});
+    new ApiException(
+      code,
+      "Unknown API Status Code!",
+      JSON.stringify({ kind: "Status", code, reason, message }),
+      {},
+    );
 
   test.for([
     [404, "NotFound", exitCodes.notFound],
@@ -66,7 +78,9 @@ describe("client errors become one-line CliErrors with the class's exit code", (
   });
 
   test("a server-side apply conflict suggests --force-conflicts", () => {
-    const error = toCliError(status(409, "Conflict", 'Apply failed with 1 conflict: conflict with "kubectl": .spec.image'));
+    const error = toCliError(
+      status(409, "Conflict", 'Apply failed with 1 conflict: conflict with "kubectl": .spec.image'),
+    );
     expect(error?.message).toContain("--force-conflicts");
   });
 

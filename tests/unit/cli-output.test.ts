@@ -1,11 +1,11 @@
 // stackctl's output helpers: kubectl's ages and column alignment, printer columns, bars.
 import { describe, expect, test } from "vitest";
-import { trainingJobResource } from "../../crds/index.ts";
 import type { StackObject } from "../../cli/kube/objects.ts";
 import { humanDuration, parseDuration } from "../../cli/output/age.ts";
 import { usageBar } from "../../cli/output/capacity.ts";
 import { render, tableRows, valueAt } from "../../cli/output/printer.ts";
 import { formatTable } from "../../cli/output/table.ts";
+import { trainingJobResource } from "../../crds/index.ts";
 
 const s = 1000;
 const m = 60 * s;
@@ -54,7 +54,14 @@ test("formatTable pads like kubectl's tabwriter: width + 3, at least 6, last col
       ["llama-finetune", "", "5s"],
       ["x", "Running", "10m"],
     ]),
-  ).toBe(["NAME             A         AGE", "llama-finetune             5s", "x                Running   10m", ""].join("\n"));
+  ).toBe(
+    [
+      "NAME             A         AGE",
+      "llama-finetune             5s",
+      "x                Running   10m",
+      "",
+    ].join("\n"),
+  );
 });
 
 test("valueAt follows printer-column JSONPaths", () => {
@@ -82,10 +89,22 @@ const job = (name: string, namespace: string, status?: Record<string, unknown>):
 
 describe("tables from the CRD's printer columns", () => {
   const now = Date.parse("2026-01-01T00:05:00Z");
-  const jobs = [job("a", "ns1", { phase: "Running", pool: "h100", readyNodes: 2, nodes: 2, restarts: 0, queuePosition: 3 }), job("b", "ns2")];
+  const jobs = [
+    job("a", "ns1", {
+      phase: "Running",
+      pool: "h100",
+      readyNodes: 2,
+      nodes: 2,
+      restarts: 0,
+      queuePosition: 3,
+    }),
+    job("b", "ns2"),
+  ];
 
   test("default columns, empty cells for missing status, kubectl's age", () => {
-    expect(tableRows(trainingJobResource, jobs, { wide: false, withNamespace: false, qualifyNames: false, now })).toEqual([
+    expect(
+      tableRows(trainingJobResource, jobs, { wide: false, withNamespace: false, qualifyNames: false, now }),
+    ).toEqual([
       ["NAME", "PHASE", "POOL", "READY", "NODES", "RESTARTS", "AGE"],
       ["a", "Running", "h100", "2", "2", "0", "5m"],
       ["b", "", "", "", "", "", "5m"],
@@ -93,21 +112,43 @@ describe("tables from the CRD's printer columns", () => {
   });
 
   test("-o wide adds priority columns, -A a namespace, several kinds qualified names", () => {
-    const [header, row] = tableRows(trainingJobResource, jobs, { wide: true, withNamespace: true, qualifyNames: true, now });
-    expect(header).toEqual(["NAMESPACE", "NAME", "PHASE", "POOL", "READY", "NODES", "RESTARTS", "QUEUE", "AGE"]);
+    const [header, row] = tableRows(trainingJobResource, jobs, {
+      wide: true,
+      withNamespace: true,
+      qualifyNames: true,
+      now,
+    });
+    expect(header).toEqual([
+      "NAMESPACE",
+      "NAME",
+      "PHASE",
+      "POOL",
+      "READY",
+      "NODES",
+      "RESTARTS",
+      "QUEUE",
+      "AGE",
+    ]);
     expect(row?.slice(0, 2)).toEqual(["ns1", "trainingjob.stack.sovereign.dev/a"]);
     expect(row?.[7]).toBe("3");
   });
 
   test("json and yaml drop managedFields; one named object is not wrapped in a List", () => {
-    const one = JSON.parse(render([{ kind: trainingJobResource, objects: [jobs[0] as StackObject] }], "json", { single: true, allNamespaces: false }));
+    const one = JSON.parse(
+      render([{ kind: trainingJobResource, objects: [jobs[0] as StackObject] }], "json", {
+        single: true,
+        allNamespaces: false,
+      }),
+    );
     expect(one.kind).toBe("TrainingJob");
     expect(one.metadata.managedFields).toBeUndefined();
-    const many = JSON.parse(render([{ kind: trainingJobResource, objects: jobs }], "json", { single: false, allNamespaces: false }));
+    const many = JSON.parse(
+      render([{ kind: trainingJobResource, objects: jobs }], "json", { single: false, allNamespaces: false }),
+    );
     expect(many).toMatchObject({ apiVersion: "v1", kind: "List" });
     expect(many.items).toHaveLength(2);
-    expect(render([{ kind: trainingJobResource, objects: jobs }], "name", { single: false, allNamespaces: false })).toBe(
-      "trainingjob.stack.sovereign.dev/a\ntrainingjob.stack.sovereign.dev/b\n",
-    );
+    expect(
+      render([{ kind: trainingJobResource, objects: jobs }], "name", { single: false, allNamespaces: false }),
+    ).toBe("trainingjob.stack.sovereign.dev/a\ntrainingjob.stack.sovereign.dev/b\n");
   });
 });

@@ -293,7 +293,7 @@ describe("the workload adapter", () => {
       {
         conditions: [
           {
-            type: "Ready",
+            type: "Admitted",
             status: "False",
             reason: "SecretNotFound",
             message: "",
@@ -309,6 +309,27 @@ describe("the workload adapter", () => {
     const edited = { ...waiting, metadata: { ...waiting.metadata, generation: 2 } };
     expect(secretBlocked(edited)).toBe(false);
     expect(adapter.toWorkload(edited)).toBeDefined();
+  });
+
+  it("a running service whose Secret went missing keeps its replicas but asks for no more", () => {
+    const running = svc(
+      { replicas: 4, model: { uri: "hf://a/b", secretRef: { name: "t" } } },
+      {
+        admission: record(place("h100", 2)),
+        conditions: [
+          {
+            type: "Admitted",
+            status: "True",
+            reason: "SecretNotFound",
+            message: "",
+            lastTransitionTime: "2025-01-01T00:00:00Z",
+            observedGeneration: 1,
+          },
+        ],
+      },
+    );
+    expect(adapter.toWorkload(running)?.groups[0]?.pods).toBe(2);
+    expect(adapter.toAdditionalWorkload?.(running)).toBeUndefined();
   });
 });
 

@@ -179,6 +179,12 @@ describe("phase and Ready", () => {
     expect(condition(s, "Admitted")?.message).toBe("4 replicas admitted: 2 on h100, 2 on mi300x");
   });
 
+  it("while the Secret is missing a running service says no more replicas will be admitted", () => {
+    const s = status({ replicas: 6, admission: twoPools, deployments: ready, missingSecret: "t" });
+    expect(condition(s, "Admitted")).toMatchObject({ status: "True", reason: "SecretNotFound" });
+    expect(condition(s, "Admitted")?.message).toContain("4 of 6 replicas admitted");
+  });
+
   it("a partial admission says how many wait and why, with the queue position", () => {
     const s = status({ replicas: 6, admission: twoPools, deployments: ready, waiting: queued });
     expect(condition(s, "Admitted")).toMatchObject({ status: "True", reason: "PartiallyAdmitted" });
