@@ -29,7 +29,11 @@ const arg = (name: string, fallback: number): number => {
   return Number.isFinite(v) ? v : fallback;
 };
 
-async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: limit }, async () => {
@@ -79,7 +83,13 @@ const workerPod = (owner: KubeObject, index: number): KubeObject => {
           name: "trainer",
           image: "ghcr.io/sovereign-stack/trainer:1.4.2",
           command: ["torchrun"],
-          args: ["--nnodes=4", "--nproc-per-node=8", `--node-rank=${index}`, "train.py", "--config=/etc/job/config.yaml"],
+          args: [
+            "--nnodes=4",
+            "--nproc-per-node=8",
+            `--node-rank=${index}`,
+            "train.py",
+            "--config=/etc/job/config.yaml",
+          ],
           env: [
             { name: "MASTER_ADDR", value: `${job}-worker-0.${job}` },
             { name: "MASTER_PORT", value: "29500" },
@@ -130,6 +140,7 @@ function smapsSummary(): string {
 
 /** The measured process: a manager with one controller for Widgets that owns Pods. */
 async function operatorMode(kubeconfig: string): Promise<void> {
+  if (process.env.BENCH_V8_FLAGS) (await import("node:v8")).setFlagsFromString(process.env.BENCH_V8_FLAGS);
   const manager = new Manager({
     kubeConfig: loadKubeConfig(kubeconfig),
     log: createLogger({ level: "error", write: (l) => process.stderr.write(`${l}\n`) }),
@@ -226,11 +237,15 @@ async function driver(): Promise<void> {
           metadata: { name, namespace, labels: { "sovereign.dev/queue": `team-${i % 20}` } },
           spec: { message: `training job ${i}: 4 nodes x 8 H100, llama-3-70b fine-tune` },
         };
-        owners[i] = (await retrying(() => client.create(widgets, body))) ?? (await client.get(widgets, name, namespace));
+        owners[i] =
+          (await retrying(() => client.create(widgets, body))) ??
+          (await client.get(widgets, name, namespace));
       },
     );
     const widgetsDone = performance.now();
-    const podSpecs = owners.flatMap((owner) => Array.from({ length: podsPerWidget }, (_, k) => workerPod(owner, k)));
+    const podSpecs = owners.flatMap((owner) =>
+      Array.from({ length: podsPerWidget }, (_, k) => workerPod(owner, k)),
+    );
     let created = 0;
     await inParallel(podSpecs, 48, async (pod) => {
       await retrying(() => client.create(builtin.pods, pod));

@@ -50,7 +50,11 @@ async function drain(queue: WorkQueue, workers: number, work: () => Promise<void
   return processed;
 }
 
-async function throughput(): Promise<{ distinctPerSecond: number; hotAddsPerSecond: number; hotProcessed: number }> {
+async function throughput(): Promise<{
+  distinctPerSecond: number;
+  hotAddsPerSecond: number;
+  hotProcessed: number;
+}> {
   // 1. Distinct keys: every add is real work.
   const n = 200_000;
   const q1 = new WorkQueue({ name: "bench" });

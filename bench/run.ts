@@ -20,7 +20,9 @@ if (!name || !available.includes(name)) {
 }
 
 // --expose-gc lets memory benchmarks report figures after a full collection as well.
-const child = spawn(process.execPath, ["--expose-gc", `${benchDir}${name}.ts`, ...args], { stdio: "inherit" });
+const child = spawn(process.execPath, ["--expose-gc", `${benchDir}${name}.ts`, ...args], {
+  stdio: "inherit",
+});
 const forward = (signal: NodeJS.Signals): void => {
   child.kill(signal);
 };

@@ -61,6 +61,8 @@ export interface ControllerBuilderContext {
    * first sync reconciles every object anyway.
    */
   enqueue(key: string): void;
+  /** The manager's registry, for a controller's own metrics (served on /metrics). */
+  metrics?: MetricsRegistry;
 }
 
 export type ControllerFactory = (ctx: ControllerBuilderContext) => ControllerSpec;

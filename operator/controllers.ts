@@ -3,10 +3,12 @@
 import { acceleratorPoolController } from "../controllers/acceleratorpool/index.ts";
 import { inferenceServiceController } from "../controllers/inferenceservice/index.ts";
 import { rayClusterController } from "../controllers/raycluster/index.ts";
+import { trainingJobController } from "../controllers/trainingjob/index.ts";
 import type { ControllerFactory } from "./controller.ts";
 
 export const controllerFactories: ControllerFactory[] = [
   acceleratorPoolController,
   rayClusterController,
   inferenceServiceController,
+  trainingJobController,
 ];

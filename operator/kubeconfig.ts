@@ -221,7 +221,9 @@ export function loadKubeconfigFiles(paths: readonly string[], contextName?: stri
       if (tokenFile) return { Authorization: `Bearer ${tokenFile()}` };
       if (user.token) return { Authorization: `Bearer ${user.token}` };
       if (user.username !== undefined) {
-        return { Authorization: `Basic ${Buffer.from(`${user.username}:${user.password ?? ""}`).toString("base64")}` };
+        return {
+          Authorization: `Basic ${Buffer.from(`${user.username}:${user.password ?? ""}`).toString("base64")}`,
+        };
       }
       return {};
     },
@@ -257,7 +259,11 @@ function execCredentials(config: ExecConfig): () => Promise<ExecCredentialStatus
       const apiVersion = config.apiVersion ?? "client.authentication.k8s.io/v1";
       const env: NodeJS.ProcessEnv = {
         ...process.env,
-        KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion, kind: "ExecCredential", spec: { interactive: false } }),
+        KUBERNETES_EXEC_INFO: JSON.stringify({
+          apiVersion,
+          kind: "ExecCredential",
+          spec: { interactive: false },
+        }),
       };
       for (const e of config.env ?? []) env[e.name] = e.value;
       execFile(config.command, config.args ?? [], { env, timeout: 60_000 }, (error, stdout, stderr) => {
@@ -269,7 +275,9 @@ function execCredentials(config: ExecConfig): () => Promise<ExecCredentialStatus
           const status = (JSON.parse(stdout) as { status?: ExecCredentialStatus }).status ?? {};
           resolve(status);
         } catch (e) {
-          reject(new Error(`exec credential plugin ${config.command} printed no ExecCredential: ${String(e)}`));
+          reject(
+            new Error(`exec credential plugin ${config.command} printed no ExecCredential: ${String(e)}`),
+          );
         }
       });
     });
@@ -277,7 +285,9 @@ function execCredentials(config: ExecConfig): () => Promise<ExecCredentialStatus
     if (cached && Date.now() < cached.until) return cached.status;
     pending ??= run()
       .then((status) => {
-        const expires = status.expirationTimestamp ? Date.parse(status.expirationTimestamp) : Number.POSITIVE_INFINITY;
+        const expires = status.expirationTimestamp
+          ? Date.parse(status.expirationTimestamp)
+          : Number.POSITIVE_INFINITY;
         // Renew a minute early so no request leaves with a token about to expire.
         cached = { status, until: expires - 60_000 };
         return status;

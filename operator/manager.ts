@@ -172,6 +172,7 @@ export class Manager {
             log: this.log,
             informer: (rt, scope) => this.informer(rt, scope),
             enqueue: (key) => built?.queue.add(key),
+            metrics: this.metrics,
           })
         : controller;
     if (this.controllers.some((c) => c.name === spec.name))

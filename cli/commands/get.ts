@@ -76,7 +76,7 @@ export function registerGet(program: Command, out: NodeJS.WritableStream = proce
           }
         }
         groups = groupByKind(found);
-        out.write(render(groups, opts.output, { single, allNamespaces: false }));
+        if (found.length > 0) out.write(render(groups, opts.output, { single, allNamespaces: false }));
         if (missing.length > 0) throw fail("notFound", missing.join("; "));
         return;
       }

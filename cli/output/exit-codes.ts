@@ -19,7 +19,7 @@ export const exitCodes = {
   forbidden: 7,
   /** --wait: the workload reached a failed state. */
   workloadFailed: 8,
-  /** --wait: the workload did not get ready within --timeout. */
+  /** --wait: the workload did not get ready within --timeout (install: the CRDs were not served). */
   timeout: 9,
 } as const;
 
@@ -39,7 +39,7 @@ export function exitCodesHelp(): string {
     [exitCodes.invalidManifest, "invalid manifest, found offline or by the API server"],
     [exitCodes.forbidden, "unauthorized or forbidden"],
     [exitCodes.workloadFailed, "--wait: the workload failed"],
-    [exitCodes.timeout, "--wait: timed out"],
+    [exitCodes.timeout, "timed out: --wait, or install waiting for the CRDs"],
   ];
   return rows.map(([code, what]) => `  ${String(code).padStart(2)}  ${what}`).join("\n");
 }

@@ -13,6 +13,7 @@ import {
   type ReconcileContext,
   type ReconcileResult,
   type ResourceType,
+  statusEquals,
 } from "../../operator/index.ts";
 import { type AdmitterApi, type Decision, type PodLike, toAdmissionStatus } from "../admission/index.ts";
 import { poolMismatch } from "../placement/match.ts";
@@ -37,6 +38,9 @@ import type { SecretCheck } from "./secret.ts";
 import { computeStatus } from "./status.ts";
 
 type PoolObject = AcceleratorPool & KubeObject;
+
+/** A fallback only: the admitter enqueues the service as soon as a pass has seen it. */
+const unseenRecheckMs = 5000;
 
 export interface ReconcileDeps {
   rt: ResourceType;
@@ -145,22 +149,13 @@ export async function reconcileInferenceService(
     namespace,
     labels: serverLabels(name),
   });
-  const admission = forgetBoundNodes(
-    change.admission,
-    (pool) =>
-      ownPods.filter(
-        (p) => p.spec?.nodeName && p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp,
-      ).length,
-  );
-  const placements = placementsOf(admission);
-
   const deployments = new Map<string, DeploymentLike & KubeObject>();
   for (const d of cache.childrenOf<DeploymentLike & KubeObject>(resourceTypes.deployment, svc)) {
     const pool = d.metadata.labels?.[labels.pool];
     if (pool) deployments.set(pool, d);
   }
   const problems = [
-    ...placements.flatMap((p) => {
+    ...placementsOf(change.admission).flatMap((p) => {
       const d = deployments.get(p.pool);
       const problem = d ? deploymentProblem(d) : undefined;
       return problem ? [problem] : [];
@@ -170,16 +165,38 @@ export async function reconcileInferenceService(
       .filter((p): p is string => p !== undefined)
       .sort(),
   ];
-  const waiting = admittedReplicas(admission) < (svc.spec.replicas ?? 1) ? decision : undefined;
-  const status = computeStatus({
-    svc,
-    admission,
-    deployments,
-    problems,
-    waiting,
-    missingSecret,
-    now,
-  });
+  const waiting = admittedReplicas(change.admission) < (svc.spec.replicas ?? 1) ? decision : undefined;
+  const statusFor = (admission: AdmissionStatus | undefined) =>
+    computeStatus({ svc, admission, deployments, problems, waiting, missingSecret, now });
+
+  // Reserved nodes are forgotten once a pool's pods are all bound, but never by a status write
+  // of their own: with the write that reports the pool ready, or with any other write.
+  const bound = (pool: string): number =>
+    ownPods.filter(
+      (p) => p.spec?.nodeName && p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp,
+    ).length;
+  const boundAndReady = (pool: string): number =>
+    Math.min(bound(pool), deployments.get(pool)?.status?.readyReplicas ?? 0);
+  let admission = forgetBoundNodes(change.admission, boundAndReady);
+  let status = statusFor(admission);
+  if (!statusEquals(svc.status, status)) {
+    admission = forgetBoundNodes(change.admission, bound);
+    status = statusFor(admission);
+  }
+  const placements = placementsOf(admission);
+
+  // Before the admitter's first pass over a new service (a few milliseconds) there is nothing to
+  // report; the decision enqueues the service, and the status is written once, with it.
+  const unseen =
+    decision === undefined &&
+    admission === undefined &&
+    missingSecret === undefined &&
+    (svc.spec.replicas ?? 1) > 0 &&
+    !svc.status?.conditions?.length;
+  if (unseen) {
+    await applyChildren(ctx, svc, pools, [], deployments);
+    return { requeueAfter: unseenRecheckMs };
+  }
 
   // Protocol: a grant is recorded before any pod it allows exists.
   const recordFirst = grants(svc.status?.admission, admission);

@@ -119,6 +119,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     let wait: AdmissionWait | undefined;
     let admittedNow = false;
     let requeueAfter: number | undefined;
+    let blocked = false;
     let evicted: string | undefined;
 
     if (admission) {
@@ -142,6 +143,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       deletes.push(...plan.deletes);
       markDeleted(plan.deletes);
       wantMore = new Map(plan.needs.filter((n) => n.pods > 0).map((n) => [n.group, n.pods]));
+      blocked = plan.blocked;
       if (plan.blocked) requeueAfter = settleRecheckMs;
       else if (wantMore.size === 0) {
         // Nothing missing (a scale-up taken back before it was admitted): the running workers
@@ -181,53 +183,56 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       creates = plan.creates;
       released = plan.released;
       trimmed = plan.trimmed;
-      admission = plan.admission;
+      // A record without placements holds nothing; the admitter treats it as none anyway.
+      admission = (plan.admission?.placements?.length ?? 0) > 0 ? plan.admission : undefined;
       if (plan.wantMore.size > 0) wantMore = plan.wantMore;
       if (released) wait = { type: "pending", reason: "asking for admission of the added workers" };
     }
 
     await Promise.all(deletes.map((d) => deletePod(d.name, d.uid)));
 
+    const toCreate = creates.flatMap((c) => {
+      const group = groups.find((g) => g.name === c.group);
+      const pool = poolOf(c.placement.pool);
+      if (!group || !pool) {
+        ctx.log.warn("cannot create worker: its group or pool is gone", {
+          group: c.group,
+          pool: c.placement.pool,
+        });
+        return [];
+      }
+      const pod = workerPod(rc, group, c.index, { pool, node: c.node });
+      const view: WorkerView = {
+        name: pod.metadata.name as string,
+        uid: "",
+        group: c.group,
+        index: c.index,
+        node: undefined,
+        pool: c.placement.pool,
+        terminating: false,
+        finished: false,
+        ready: false,
+        broken: false,
+        createdAt: now.getTime(),
+      };
+      return [{ pod, view }];
+    });
+    workers = [...workers, ...toCreate.map((c) => c.view)];
+
     if (admittedNow) {
       // The admission is stored before its pods exist, so a restarted operator never runs
-      // pods it does not know it admitted.
+      // pods it does not know it admitted. The status already counts the pods about to be
+      // created, so the write at the end has nothing left to change.
       const first = computeStatus({ rc, head, workers, admission, wantMore, wait, now });
       await ctx.writeStatus(rt, rc, first);
       rc = { ...rc, status: first };
     }
-
-    const created: WorkerView[] = [];
-    await Promise.all(
-      creates.map(async (c) => {
-        const group = groups.find((g) => g.name === c.group);
-        const pool = poolOf(c.placement.pool);
-        if (!group || !pool) {
-          ctx.log.warn("cannot create worker: its group or pool is gone", {
-            group: c.group,
-            pool: c.placement.pool,
-          });
-          return;
-        }
-        const pod = workerPod(rc, group, c.index, { pool, node: c.node });
-        await ctx.apply(resourceTypes.pod, pod);
-        created.push({
-          name: pod.metadata.name as string,
-          uid: "",
-          group: c.group,
-          index: c.index,
-          node: undefined,
-          pool: c.placement.pool,
-          terminating: false,
-          finished: false,
-          ready: false,
-          broken: false,
-          createdAt: now.getTime(),
-        });
-      }),
-    );
-    workers = [...workers, ...created];
+    await Promise.all(toCreate.map((c) => ctx.apply(resourceTypes.pod, c.pod)));
     for (const r of await headDone) if (r.status === "rejected") throw r.reason;
 
+    // Blocked is what a stale cache looks like right after this controller recorded an
+    // admission: writing a status computed from it would erase that admission again.
+    if (blocked) return { requeueAfter: settleRecheckMs };
     const status = computeStatus({ rc, head, workers, admission, wantMore, wait, now });
     await finish(ctx, rc, status, { deletes, headRecreated, released, trimmed }, previous, evicted);
     return requeueAfter === undefined ? undefined : { requeueAfter };

@@ -134,7 +134,9 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
     if (wantMore.size > 0)
       message += `; ${describeWantMore(wantMore)} will be asked for once the current ones run`;
     set("Admitted", "True", "Admitted", message);
-  } else if (wait)
+  } else if (desired === 0 && wantMore.size === 0)
+    set("Admitted", "True", "NoWorkers", "no worker pods to place; the head needs no admission");
+  else if (wait)
     set("Admitted", "False", wait.type === "pending" ? "Pending" : wait.code, waitMessage(wait, wantMore));
   else set("Admitted", "False", "Pending", "waiting for admission");
   if (wait?.type === "unschedulable" && !admission && !suspended)

@@ -16,12 +16,13 @@ export interface TrainingJobControllerOptions {
   backoff?: BackoffPolicy;
   /** How long admitted pods may stay unschedulable before the gang is queued again. */
   admissionTimeoutMs?: number;
-  /** Where the per-phase gauge goes when the runtime does not hand one to factories. */
+  /** Where the metrics go; default: the manager's registry (served on /metrics). */
   metrics?: MetricsRegistry;
   now?: () => number;
 }
 
-export function trainingJobController(options: TrainingJobControllerOptions = {}): ControllerFactory {
+/** The controller with non-default timing (tests) or metrics. */
+export function trainingJobControllerWith(options: TrainingJobControllerOptions = {}): ControllerFactory {
   return (ctx) => {
     const now = options.now ?? Date.now;
     const backoff = options.backoff ?? defaultBackoff;
@@ -32,7 +33,7 @@ export function trainingJobController(options: TrainingJobControllerOptions = {}
     const jobs = ctx.informer(resourceTypes.trainingJob);
     const pods = ctx.informer(resourceTypes.pod);
     if (!pods.store.hasIndex(nodeNameIndex)) pods.addIndexer(nodeNameIndex, indexByNodeName);
-    const registry = options.metrics ?? (ctx as { metrics?: MetricsRegistry }).metrics;
+    const registry = options.metrics ?? ctx.metrics;
     const metrics = registerTrainingJobMetrics(registry, () => jobs.store.values());
     const reconciler = new TrainingJobReconciler({
       admitter,
@@ -70,3 +71,6 @@ export function trainingJobController(options: TrainingJobControllerOptions = {}
     };
   };
 }
+
+/** The controller as the operator runs it. */
+export const trainingJobController: ControllerFactory = trainingJobControllerWith();

@@ -244,8 +244,10 @@ describe("values.schema.json", () => {
       expect(result.code, set.join(",")).not.toBe(0);
       expect(result.stderr).toMatch(message);
     }
-    const list = await helm(["list", "-n", ns.name, "-a", "-o", "json"]);
-    expect(JSON.parse(list.stdout)).toEqual([]);
+    // No release record (the ConfigMap driver keeps one per revision, labelled owner=helm).
+    const records = await kubectl(["get", "configmaps", "-n", ns.name, "-l", "owner=helm", "-o", "name"]);
+    expect(records.code, records.stderr).toBe(0);
+    expect(records.stdout.trim()).toBe("");
   });
 });
 
@@ -298,6 +300,17 @@ describe("a release on the cluster", () => {
       expect(installed.stdout).toContain(`kubectl -n ${ns.name} rollout status deployment/${fullname}`);
       expect(installed.stdout).toContain("stackctl get");
       expect(installed.stdout).toContain("kubectl apply -f samples/trainingjob.yaml");
+      const records = await kubectl([
+        "get",
+        "configmaps",
+        "-n",
+        ns.name,
+        "-l",
+        `owner=helm,name=${release}`,
+        "-o",
+        "name",
+      ]);
+      expect(records.stdout.trim().split("\n"), "the release record").toHaveLength(1);
 
       const d = await eventually(
         async () => {
@@ -446,6 +459,16 @@ describe("a release on the cluster", () => {
       await client.delete(rt, sentinel).catch((e) => {
         if (!isNotFound(e)) throw e;
       });
+      // Leave the shared CRDs as global-setup made them: owned by no release.
+      const names = resources.map((r) => `crd/${r.crdName}`);
+      await kubectl([
+        "annotate",
+        ...names,
+        "meta.helm.sh/release-name-",
+        "meta.helm.sh/release-namespace-",
+        "helm.sh/resource-policy-",
+      ]);
+      await kubectl(["label", ...names, "app.kubernetes.io/managed-by-"]);
     }
   });
 });

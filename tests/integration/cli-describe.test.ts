@@ -2,6 +2,7 @@
 // events and children of a workload; a pool's nodes; capacity bars; pools discover.
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { acceleratorPoolResource, trainingJobResource } from "../../crds/index.ts";
 import { kubectl, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
 import { condition, readObject, stackctl, writeStatus } from "./cli-harness.ts";
@@ -260,4 +261,36 @@ test("pools discover: h100, mi300x and tpu-v5e from the simulated nodes, valid f
   expect(json.items.map((p: { metadata: { name: string } }) => p.metadata.name)).toEqual(
     expect.arrayContaining(["h100", "mi300x", "tpu-v5e"]),
   );
+});
+
+test("pools discover --apply: creates the proposed pool for nodes of its own", async () => {
+  const pool = `cli-${token}-trn`;
+  const nodes = simulatedNodes({
+    name: pool,
+    nodes: 1,
+    accelerator: { vendor: "aws", model: "trn1.32xlarge", devicesPerNode: 16, memoryGiB: 32 },
+    cpu: "128",
+    memory: "512Gi",
+    // Keeps other test files' pods off this node while it exists.
+    taints: [{ key: "aws.amazon.com/neuron", effect: "NoSchedule" }],
+  });
+  for (const body of nodes) await core.createNode({ body });
+  pools.push(pool);
+  try {
+    const result = await stackctl(["pools", "discover", "-l", `sovereign.dev/pool=${pool}`, "--apply"]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe(`acceleratorpool.stack.sovereign.dev/${pool} created\n`);
+    const created = await readObject(acceleratorPoolResource, pool);
+    expect(created.spec).toMatchObject({
+      vendor: "aws",
+      model: "trn1.32xlarge",
+      memoryGiB: 32,
+      nodeSelector: { matchLabels: { "sovereign.dev/pool": pool } },
+      tolerations: [{ key: "aws.amazon.com/neuron", operator: "Exists", effect: "NoSchedule" }],
+    });
+    const again = await stackctl(["pools", "discover", "-l", `sovereign.dev/pool=${pool}`, "--apply"]);
+    expect(again.stdout).toBe(`acceleratorpool.stack.sovereign.dev/${pool} unchanged\n`);
+  } finally {
+    for (const n of nodes) await core.deleteNode({ name: n.metadata?.name ?? "" }).catch(() => {});
+  }
 });

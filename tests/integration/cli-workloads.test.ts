@@ -49,11 +49,12 @@ describe("--dry-run", () => {
   test.for([
     [
       "train",
-      () => trainArgs("dry", "--vendor", "nvidia,amd", "--image-for", "amd=ghcr.io/acme/train:1.0-rocm"),
+      (flag: string) =>
+        trainArgs("dry", flag, "--vendor", "nvidia,amd", "--image-for", "amd=ghcr.io/acme/train:1.0-rocm"),
     ],
     [
       "serve",
-      () => [
+      (flag: string) => [
         "-n",
         ns.name,
         "serve",
@@ -64,11 +65,12 @@ describe("--dry-run", () => {
         "1",
         "--min-memory",
         "24",
+        flag,
       ],
     ],
     [
       "ray",
-      () => [
+      (flag: string) => [
         "-n",
         ns.name,
         "ray",
@@ -80,10 +82,11 @@ describe("--dry-run", () => {
         "tpu=1:4",
         "--vendor",
         "nvidia,google",
+        flag,
       ],
     ],
   ] as const)("%s: the printed manifest is what the API server accepts", async ([, args]) => {
-    const dry = await stackctl([...args(), "--dry-run"]);
+    const dry = await stackctl(args("--dry-run"));
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain(`namespace: ${ns.name}`);
     expect((await stackctl(["validate", "-f", "-"], { input: dry.stdout })).code).toBe(0);

@@ -278,6 +278,8 @@ describe("InferenceService across vendors", () => {
       ["server/h100", "h100", 2],
       ["server/mi300x", "mi300x", 2],
     ]);
+    // The nodes the engine counted were a reservation until the pods were bound, never a pin.
+    expect(s.status?.admission?.placements?.every((p) => !p.nodes?.length)).toBe(true);
 
     const deps = await deployments(name);
     expect([...deps.keys()].sort()).toEqual(["h100", "mi300x"]);

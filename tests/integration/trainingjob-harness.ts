@@ -9,11 +9,12 @@ import { load } from "js-yaml";
 import { simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { acceleratorPoolController } from "../../controllers/acceleratorpool/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
-import { trainingJobController } from "../../controllers/trainingjob/index.ts";
+import { trainingJobControllerWith } from "../../controllers/trainingjob/index.ts";
 import type { TrainingJob } from "../../crds/index.ts";
 import {
   builtin,
   createLogger,
+  Informer,
   isAlreadyExists,
   isNotFound,
   KubeClient,
@@ -36,7 +37,9 @@ export type Pod = KubeObject & {
       command?: string[];
       env?: Array<{ name: string; value?: string }>;
       resources?: { limits?: Record<string, string> };
+      volumeMounts?: Array<{ name: string; mountPath: string }>;
     }>;
+    volumes?: Array<{ name: string; persistentVolumeClaim?: { claimName: string } }>;
   };
   status?: { phase?: string };
 };
@@ -54,6 +57,8 @@ export interface Harness {
   nodes: string[];
   /** Every phase each job went through, in the order the watch delivered them. */
   phases: Map<string, string[]>;
+  /** The spec of every pod a job ever had (pods of earlier attempts are deleted), by pod name. */
+  podSpecs(job: string): Map<string, Pod["spec"]>;
   create(name: string, spec: Partial<Job["spec"]>): Promise<Job>;
   get(name: string): Promise<Job | undefined>;
   when(name: string, what: string, ok: (job: Job) => boolean, timeoutMs?: number): Promise<Job>;
@@ -124,7 +129,7 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     log: process.env.TJ_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
   });
   manager.add(acceleratorPoolController);
-  manager.add(trainingJobController({ backoff: { baseMs: 500, maxMs: 2000 }, metrics: manager.metrics }));
+  manager.add(trainingJobControllerWith({ backoff: { baseMs: 500, maxMs: 2000 } }));
   const phases = new Map<string, string[]>();
   const track = (obj: KubeObject): void => {
     const phase = (obj as Job).status?.phase;
@@ -134,6 +139,27 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     phases.set(name, seen);
   };
   manager.informer(rt).addHandler({ onAdd: track, onUpdate: (_old, obj) => track(obj) });
+  // The manager's pod cache is trimmed (no env or volumes); a watch of full pods of our own
+  // keeps what the controller created, even after it is deleted.
+  const specs = new Map<string, Map<string, Pod["spec"]>>();
+  const podWatch = new Informer({
+    client,
+    resource: builtin.pods,
+    namespaces: [ns],
+    labelSelector: "stack.sovereign.dev/kind=trainingjob",
+    transform: (obj) => obj,
+    log: silentLogger,
+  });
+  podWatch.addHandler({
+    onAdd: (obj) => {
+      const job = obj.metadata.labels?.["stack.sovereign.dev/name"] ?? "";
+      const byName = specs.get(job) ?? new Map<string, Pod["spec"]>();
+      byName.set(obj.metadata.name ?? "", (obj as Pod).spec);
+      specs.set(job, byName);
+    },
+  });
+  podWatch.start();
+  await podWatch.waitForSync();
   await manager.start();
   await manager.waitForCacheSync();
 
@@ -146,6 +172,7 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     pool,
     nodes: nodeObjects.map((n) => n.metadata?.name ?? ""),
     phases,
+    podSpecs: (job) => specs.get(job) ?? new Map(),
     create: (name, spec) =>
       client.create<Job>(rt, {
         apiVersion: rt.apiVersion,
@@ -202,6 +229,7 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     },
     stop: async () => {
       await manager.stop();
+      await podWatch.stop();
       await client.delete(resourceTypes.acceleratorPool, pool).catch(() => {});
       for (const n of nodeObjects)
         await core.deleteNode({ name: n.metadata?.name ?? "" }).catch((e) => {

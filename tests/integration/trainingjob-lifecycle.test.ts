@@ -124,6 +124,58 @@ describe("a TrainingJob on the real control plane", () => {
     await h.retire("evicted");
   });
 
+  it("mounts the checkpoint claim and sets CHECKPOINT_DIR in every attempt of the gang", async () => {
+    // A static volume the controller-manager binds the claim to, so the scheduler places the pods.
+    const storageClassName = `manual-${h.ns}`;
+    await h.core.createPersistentVolume({
+      body: {
+        metadata: { name: `${h.ns}-ckpt` },
+        spec: {
+          storageClassName,
+          capacity: { storage: "1Gi" },
+          accessModes: ["ReadWriteMany"],
+          hostPath: { path: `/tmp/${h.ns}-ckpt` },
+          persistentVolumeReclaimPolicy: "Delete",
+        },
+      },
+    });
+    try {
+      await h.core.createNamespacedPersistentVolumeClaim({
+        namespace: h.ns,
+        body: {
+          metadata: { name: "ckpt" },
+          spec: {
+            storageClassName,
+            accessModes: ["ReadWriteMany"],
+            resources: { requests: { storage: "1Gi" } },
+          },
+        },
+      });
+      await h.create(
+        "resumable",
+        dedicatedJob(h, 2, exit(137), {
+          maxRestarts: 1,
+          checkpoint: { claimName: "ckpt", mountPath: "/ckpt" },
+        }),
+      );
+      const failed = await h.when("resumable", "Failed", (j) => j.status?.phase === "Failed", 90_000);
+      expect(failed.status?.restarts).toBe(1);
+      const seen = h.podSpecs("resumable");
+      expect([...seen.keys()].sort()).toEqual(expect.arrayContaining(["resumable-0-0", "resumable-1-0"]));
+      for (const [name, spec] of seen) {
+        const trainer = spec.containers.find((c) => c.name === "trainer");
+        expect(trainer?.env?.find((e) => e.name === "CHECKPOINT_DIR")?.value, name).toBe("/ckpt");
+        expect(trainer?.volumeMounts, name).toContainEqual({ name: "checkpoint", mountPath: "/ckpt" });
+        expect(spec.volumes, name).toContainEqual({
+          name: "checkpoint",
+          persistentVolumeClaim: { claimName: "ckpt" },
+        });
+      }
+    } finally {
+      await h.core.deletePersistentVolume({ name: `${h.ns}-ckpt` }).catch(() => {});
+    }
+  });
+
   it("fails with DeadlineExceeded after activeDeadlineSeconds", async () => {
     await h.create("slow", dedicatedJob(h, 1, {}, { activeDeadlineSeconds: 3 }));
     await h.when("slow", "Running", (j) => j.status?.phase === "Running");

@@ -131,6 +131,16 @@ describe("the operator image (Dockerfile)", () => {
     expect(inBuildContext(dockerignore, "node_modules/vitest/package.json")).toBe(false);
   });
 
+  test("--ignore-scripts loses nothing: no production package in the lockfile has an install script", () => {
+    const lock = JSON.parse(read("package-lock.json")) as {
+      packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }>;
+    };
+    const scripted = Object.entries(lock.packages)
+      .filter(([path, p]) => path !== "" && !p.dev && p.hasInstallScript)
+      .map(([path]) => path);
+    expect(scripted).toEqual([]);
+  });
+
   test("the final stage runs as a numeric non-root user, set before the command", () => {
     const users = inFinal.filter((i) => i.keyword === "USER");
     const user = users.at(-1);

@@ -88,9 +88,13 @@ describe("kubeconfig files", () => {
     const tls = await c.tlsOptions();
     expect(tls.ca?.toString()).toBe("REMOTE-CA");
     expect(tls.rejectUnauthorized).toBe(false);
-    expect(await c.authHeaders()).toEqual({ Authorization: `Basic ${Buffer.from("alice:secret").toString("base64")}` });
+    expect(await c.authHeaders()).toEqual({
+      Authorization: `Basic ${Buffer.from("alice:secret").toString("base64")}`,
+    });
     // The cluster "local" is defined first by "second" here.
-    expect(loadKubeconfigFiles([join(dir, "second"), join(dir, "first")], "dev").server).toBe("https://ignored:1");
+    expect(loadKubeconfigFiles([join(dir, "second"), join(dir, "first")], "dev").server).toBe(
+      "https://ignored:1",
+    );
   });
 
   it("reads a token file", async () => {

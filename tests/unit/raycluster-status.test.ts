@@ -234,6 +234,13 @@ describe("phase and conditions", () => {
     expect(resumed.phase).toBe("Pending");
   });
 
+  test("a head-only cluster needs no admission and is Ready with its head", () => {
+    const headOnly = cluster({ spec: { workerGroups: [] } });
+    const s = computeStatus(input({ rc: headOnly, workers: [], admission: undefined }));
+    expect(s).toMatchObject({ phase: "Ready", desiredWorkers: 0, readyWorkers: 0, workerGroups: [] });
+    expect(cond(s, "Admitted")).toMatchObject({ status: "True", reason: "NoWorkers" });
+  });
+
   test("the same observation twice gives the same status (no write on a repeated reconcile)", () => {
     const again = computeStatus(input({ rc: cluster({ status: readyStatus }), now: later }));
     expect(again).toEqual(readyStatus);

@@ -1,0 +1,65 @@
+// What npm publishes runs without the repository: `npm run build` compiles cli/, crds/,
+// operator/ and controllers/ to dist/, and the files `npm pack` would ship, copied into a
+// node_modules directory elsewhere (where Node strips no types), run as `stackctl` through the
+// bin link: help, offline validation, and a listing from the cluster.
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { expect, test } from "vitest";
+import { repoRoot, run } from "./cli-harness.ts";
+
+test("npm run build, then the packed files run as an installed package", async () => {
+  const build = await run("npm", ["run", "build"]);
+  expect(build.code, build.stdout + build.stderr).toBe(0);
+
+  const pack = await run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"]);
+  expect(pack.code, pack.stderr).toBe(0);
+  const files =
+    (JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
+  expect(files).toContain("dist/cli/stackctl.js");
+  expect(files).toContain("crds/stack.sovereign.dev_trainingjobs.yaml");
+  expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
+  expect(files.filter((f) => f.startsWith("tests/"))).toEqual([]);
+
+  const root = mkdtempSync(join(tmpdir(), "stackctl-installed-"));
+  const pkg = join(root, "node_modules", "sovereign-stack");
+  for (const file of files) {
+    mkdirSync(dirname(join(pkg, file)), { recursive: true });
+    copyFileSync(join(repoRoot, file), join(pkg, file));
+  }
+  // The dependencies, as npm would install them next to the package.
+  symlinkSync(join(repoRoot, "node_modules"), join(pkg, "node_modules"), "dir");
+  const manifest = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as {
+    bin: Record<string, string>;
+  };
+  const bin = join(root, "node_modules", ".bin");
+  mkdirSync(bin);
+  for (const [name, target] of Object.entries(manifest.bin)) {
+    expect(files).toContain(target);
+    chmodSync(join(pkg, target), 0o755);
+    symlinkSync(join("..", "sovereign-stack", target), join(bin, name));
+  }
+  const env = { PATH: [bin, dirname(process.execPath), process.env.PATH].join(delimiter) };
+  const stackctl = (...args: string[]) => run(join(bin, "stackctl"), args, { env, cwd: root });
+
+  const help = await stackctl("--help");
+  expect(help.stderr).toBe("");
+  expect(help.stdout).toMatch(/^Usage: stackctl /);
+  expect(help.stdout).toContain("Exit codes:");
+
+  mkdirSync(join(root, "samples"));
+  for (const sample of ["trainingjob", "raycluster", "inferenceservice", "acceleratorpool-h100"])
+    copyFileSync(join(repoRoot, "samples", `${sample}.yaml`), join(root, "samples", `${sample}.yaml`));
+  const valid = await stackctl("validate", "-f", "samples");
+  expect(valid.code, valid.stdout + valid.stderr).toBe(0);
+  expect(valid.stdout.match(/: valid$/gm)).toHaveLength(4);
+
+  const dry = await stackctl("train", "submit", "--name", "x", "--image", "i:1", "--dry-run", "--", "python");
+  expect(dry.stdout).toContain("kind: TrainingJob");
+
+  const listed = await stackctl("get", "ap", "-o", "name");
+  expect(listed.code, listed.stderr).toBe(0);
+
+  const plugin = await run(join(bin, "kubectl-stack"), ["get", "ap", "-o", "name"], { env, cwd: root });
+  expect(plugin.stdout).toBe(listed.stdout);
+});
