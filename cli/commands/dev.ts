@@ -173,7 +173,7 @@ async function runForeground(options: { demo: boolean }): Promise<void> {
   });
   try {
     await applyFiles(cp.kubeconfigPath, poolSamples());
-    say("starting the operator (logs: " + join(devClusterDir(), "logs", "operator.log") + ")");
+    say(`starting the operator (logs: ${join(devClusterDir(), "logs", "operator.log")})`);
     await cp.startComponent("operator");
     if (options.demo) {
       await applyFiles(cp.kubeconfigPath, [demoStack]);

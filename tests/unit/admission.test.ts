@@ -7,7 +7,7 @@ import {
   poolStatus,
 } from "../../controllers/admission/cluster-view.ts";
 import { evictionCheck } from "../../controllers/admission/eviction.ts";
-import { placePod } from "../../controllers/admission/pod-placement.ts";
+import { type PodTemplateLike, placePod } from "../../controllers/admission/pod-placement.ts";
 import { bytes, cpuMillis, parseQuantity } from "../../controllers/admission/quantity.ts";
 import { reservationFromAdmission } from "../../controllers/admission/reservations.ts";
 import { matchesSelector } from "../../controllers/admission/selector.ts";
@@ -215,7 +215,7 @@ describe("admission status", () => {
 });
 
 describe("pod placement", () => {
-  const template = {
+  const template: PodTemplateLike = {
     metadata: { labels: { app: "x" } },
     spec: {
       containers: [
@@ -260,7 +260,7 @@ describe("pod placement", () => {
       },
     ]);
     expect(placed.spec.tolerations).toHaveLength(2);
-    expect(placed.metadata.labels).toEqual({ app: "x", "stack.sovereign.dev/pool": "mi300x" });
+    expect(placed.metadata?.labels).toEqual({ app: "x", "stack.sovereign.dev/pool": "mi300x" });
   });
 
   it("falls back to the main image for a vendor without its own, and leaves the input unchanged", () => {

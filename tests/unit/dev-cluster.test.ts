@@ -15,6 +15,8 @@ const layout = {
     controllerManager: 2004,
     scheduler: 2005,
     kwok: 2006,
+    operatorMetrics: 2007,
+    operatorHealth: 2008,
   },
 };
 

@@ -13,11 +13,7 @@ export const NOW = Date.parse("2026-01-01T12:00:00Z");
 /** spec.template is free-form in the API; the inferred type admits nothing, so tests pass `unknown`. */
 export type SpecInput = Partial<Omit<TrainingJobObject["spec"], "template">> & { template?: unknown };
 
-export function job(
-  spec: SpecInput = {},
-  status?: JobStatus,
-  name = "llama",
-): TrainingJobObject {
+export function job(spec: SpecInput = {}, status?: JobStatus, name = "llama"): TrainingJobObject {
   return {
     apiVersion: "stack.sovereign.dev/v1alpha1",
     kind: "TrainingJob",
