@@ -270,7 +270,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.store = new ObjectStore<T>(options.indexers);
     this.labelSelector = options.labelSelector;
     this.fieldSelector = options.fieldSelector;
-    this.pageSize = options.pageSize ?? 500;
+    // Small pages keep the garbage of a list (the full objects, before the transform) small
+    // enough to die young; with 500-object pages the operator's resident memory after
+    // syncing 40,000 Pods was about 80 MB higher (bench/operator-memory.ts).
+    this.pageSize = options.pageSize ?? 100;
     this.relistPeriodMs = options.relistPeriodMs ?? 60 * 60_000;
     this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? { min: 300, max: 600 };
     this.watchIdleTimeoutMs = options.watchIdleTimeoutMs ?? 150_000;

@@ -224,13 +224,18 @@ export class KubeClient {
           timeout: timeoutMs,
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          // Decoded chunk by chunk into a string rather than concatenated into one Buffer:
+          // a list page is megabytes, and large malloc'd buffers freed again and again leave
+          // the process's native heap fragmented (resident memory that never comes back).
+          res.setEncoding("utf8");
+          let text = "";
+          res.on("data", (chunk: string) => {
+            text += chunk;
+          });
           res.on("error", reject);
           res.on("end", () => {
             const status = res.statusCode ?? 0;
             this.requestsTotal?.inc({ code: String(status), method, host: conn.base.host });
-            const text = Buffer.concat(chunks).toString("utf8");
             let body: unknown;
             try {
               body = text ? JSON.parse(text) : undefined;
