@@ -1,7 +1,12 @@
 // Entry point: `npm start` (node operator/main.ts --help for the flags).
-import { CommanderError } from "commander";
-import { controllerFactories } from "./controllers.ts";
-import { runOperator } from "./run.ts";
+import { applyOperatorNodeFlags } from "./node-flags.ts";
+
+// First, before the controllers and the runtime are loaded: this may re-execute the process.
+applyOperatorNodeFlags();
+
+const { CommanderError } = await import("commander");
+const { controllerFactories } = await import("./controllers.ts");
+const { runOperator } = await import("./run.ts");
 
 try {
   await runOperator(controllerFactories);

@@ -1,8 +1,13 @@
 // The operator process with only the test Widget controller, for tests that need a real
-// process (kill -9, leader election between two processes). Same flags as operator/main.ts.
-import { CommanderError } from "commander";
-import { runOperator } from "../../operator/run.ts";
-import { widgetController } from "./test-controller.ts";
+// process (kill -9, leader election between two processes). Same flags and V8 settings as
+// operator/main.ts.
+import { applyOperatorNodeFlags } from "../../operator/node-flags.ts";
+
+applyOperatorNodeFlags();
+
+const { CommanderError } = await import("commander");
+const { runOperator } = await import("../../operator/run.ts");
+const { widgetController } = await import("./test-controller.ts");
 
 try {
   await runOperator([widgetController()]);
