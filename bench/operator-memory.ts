@@ -263,9 +263,13 @@ async function driver(): Promise<void> {
 
     const self = fileURLToPath(import.meta.url);
     const measure = async (extra: string[]): Promise<OperatorReport> => {
-      const child = spawn(process.execPath, ["--expose-gc", self, "--operator", cp.kubeconfigPath, ...extra], {
-        stdio: ["ignore", "pipe", "inherit"],
-      });
+      const child = spawn(
+        process.execPath,
+        ["--expose-gc", self, "--operator", cp.kubeconfigPath, ...extra],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
       let out = "";
       child.stdout.setEncoding("utf8");
       child.stdout.on("data", (c: string) => {
@@ -318,5 +322,4 @@ if (operatorFlag >= 0) {
   // Exactly as operator/main.ts starts: with the operator's V8 settings (this re-executes).
   if (!process.argv.includes("--v8-defaults")) applyOperatorNodeFlags();
   await operatorMode(process.argv[operatorFlag + 1] as string);
-}
-else await driver();
+} else await driver();

@@ -60,7 +60,10 @@ export function operatorCommand(name = "sovereign-stack-operator"): Command {
     .description(
       "Reconciles Sovereign Stack resources: pools, training jobs, Ray clusters, inference services",
     )
-    .option("--kubeconfig <path>", "kubeconfig file; in-cluster configuration when absent")
+    .option(
+      "--kubeconfig <path>",
+      "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account, else ~/.kube/config)",
+    )
     .option(
       "--namespace <ns>",
       "namespace to watch (repeatable or comma-separated; default: all)",
