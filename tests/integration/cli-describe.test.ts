@@ -178,6 +178,67 @@ describe("pools", () => {
     b: { nodes: 2, readyNodes: 2, capacity: 16, allocated: 4, free: 12, largestFreePerNode: 8 },
   };
 
+  // Real nodes and pods behind the numbers, so a pool status controller of another test file
+  // running against this cluster computes the same status this test writes.
+  const simulated = [
+    {
+      suffix: "a",
+      vendor: "nvidia" as const,
+      model: "NVIDIA-H100-80GB-HBM3",
+      nodes: 4,
+      memoryGiB: 80,
+      pods: [8, 8, 8],
+    },
+    {
+      suffix: "b",
+      vendor: "amd" as const,
+      model: "AMD-Instinct-MI300X",
+      nodes: 2,
+      memoryGiB: 192,
+      pods: [4],
+    },
+  ];
+  const simulatedFor = (x: (typeof simulated)[number]) =>
+    simulatedNodes({
+      name: `cli-${token}-${x.suffix}`,
+      nodes: x.nodes,
+      accelerator: { vendor: x.vendor, model: x.model, devicesPerNode: 8, memoryGiB: x.memoryGiB },
+      cpu: "64",
+      memory: "512Gi",
+      labels: { "cli-test": token },
+      taints: [{ key: "cli-test", effect: "NoSchedule" }],
+    });
+
+  afterAll(async () => {
+    for (const x of simulated) {
+      for (const n of simulatedFor(x))
+        await core.deleteNode({ name: n.metadata?.name ?? "" }).catch(() => {});
+    }
+  });
+
+  beforeAll(async () => {
+    for (const x of simulated) {
+      const nodes = simulatedFor(x);
+      for (const body of nodes) await core.createNode({ body });
+      for (const [i, devices] of x.pods.entries()) {
+        const resource = x.vendor === "nvidia" ? "nvidia.com/gpu" : "amd.com/gpu";
+        await core.createNamespacedPod({
+          namespace: ns.name,
+          body: {
+            metadata: { name: `hold-${x.suffix}-${i}` },
+            spec: {
+              nodeName: nodes[i]?.metadata?.name ?? "",
+              tolerations: [{ key: "cli-test", operator: "Exists" }],
+              containers: [
+                { name: "hold", image: "busybox", resources: { limits: { [resource]: String(devices) } } },
+              ],
+            },
+          },
+        });
+      }
+    }
+  });
+
   beforeAll(async () => {
     const specs: Record<string, Record<string, unknown>> = {
       a: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", memoryGiB: 80 },
@@ -194,8 +255,8 @@ describe("pools", () => {
           apiVersion: acceleratorPoolResource.apiVersion,
           kind: "AcceleratorPool",
           metadata: { name, labels: { "cli-test": token } },
-          // Nodes no other test has, so a pool controller elsewhere in the run has little to say.
-          spec: { ...spec, nodeSelector: { matchLabels: { "cli-test": token } } },
+          // This test's own nodes (see simulatedFor): whoever computes the status agrees with it.
+          spec: { ...spec, nodeSelector: { matchLabels: { "sovereign.dev/pool": name } } },
         },
       });
     }

@@ -12,6 +12,8 @@ import {
 
 test("the label keys the controllers use", () => {
   expect(labels).toEqual({
+    attempt: "stack.sovereign.dev/attempt",
+    group: "stack.sovereign.dev/group",
     kind: "stack.sovereign.dev/kind",
     name: "stack.sovereign.dev/name",
     rank: "stack.sovereign.dev/rank",
