@@ -237,6 +237,8 @@ export class EventRecorder {
 
   /** Writes pending series counts now and waits for every write in flight. */
   async flush(): Promise<void> {
+    // Creates first: a series patch that overtakes its Event's create finds nothing to patch.
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
     this.writeDueSeries(true);
     while (this.inflight.size > 0) await Promise.all([...this.inflight]);
   }
