@@ -4,7 +4,9 @@
 // elastic tests use a pool of simulated H100 nodes that only this file's pods tolerate, so no
 // other test file's pods or queue move its numbers (the admitter of this file's manager only
 // sees this file's namespace, so queue positions count this file's jobs only).
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../support/cluster.ts";
 import { condition, dedicatedJob, env, type Harness, startHarness } from "./trainingjob-harness.ts";
 
 let h: Harness;
@@ -49,6 +51,12 @@ describe("TrainingJob admission", () => {
     await h.when("third", "position 1", (j) => j.status?.queuePosition === 1 || j.status?.phase !== "Queued");
     await h.when("second", "Succeeded", (j) => j.status?.phase === "Succeeded");
     await h.when("third", "Succeeded", (j) => j.status?.phase === "Succeeded", 60_000);
+    // The phase log comes from the manager's watch, which may trail the GET that saw Succeeded.
+    await eventually(
+      async () => (h.phases.get("third")?.includes("Succeeded") ? true : undefined),
+      10_000,
+      "the watch",
+    );
     expect(h.phases.get("third")).toEqual(expect.arrayContaining(["Queued", "Running", "Succeeded"]));
     const notes = (await h.events("third")).filter((e) => e.reason === "Queued").map((e) => e.note);
     expect(notes.join(" ")).toMatch(/position 2/);
