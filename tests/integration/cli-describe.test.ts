@@ -216,7 +216,7 @@ describe("pools", () => {
     }
   });
 
-  beforeAll(async () => {
+  const createSimulated = async (): Promise<void> => {
     for (const x of simulated) {
       const nodes = simulatedFor(x);
       for (const body of nodes) await core.createNode({ body });
@@ -237,9 +237,10 @@ describe("pools", () => {
         });
       }
     }
-  });
+  };
 
   beforeAll(async () => {
+    await createSimulated();
     const specs: Record<string, Record<string, unknown>> = {
       a: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", memoryGiB: 80 },
       b: { vendor: "amd", model: "AMD-Instinct-MI300X", memoryGiB: 192 },
