@@ -293,6 +293,12 @@ async function main(): Promise<void> {
         .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
     const reconciles = sum("controller_runtime_reconcile_total", 'controller="inferenceservice"');
     const requests = sum("rest_client_requests_total");
+    const byMethod = Object.fromEntries(
+      ["GET", "PATCH", "POST", "PUT", "DELETE"].map((m) => [
+        m,
+        sum("rest_client_requests_total", `method="${m}"`),
+      ]),
+    );
 
     const latencies = [...completeAt.entries()]
       .map(([key, at]) => at - (sentAt.get(key) ?? at))
@@ -313,7 +319,11 @@ async function main(): Promise<void> {
         `  all services have their children after ${s(tChildren - t0)} s; all Ready after ${s(tReady - t0)} s`,
         `  ${spanning} services span both pools`,
         `  operator CPU ${cpuChildren.toFixed(1)} s until all children exist, ${cpuSeconds.toFixed(1)} s until all Ready; RSS idle ${Math.round(rssIdleMb)} MB, peak ${Math.round(peakRssMb)} MB`,
-        `  inferenceservice reconciles ${reconciles}, API requests ${requests}`,
+        `  inferenceservice reconciles ${reconciles}, operator API requests ${requests} (${Object.entries(
+          byMethod,
+        )
+          .map(([m, n]) => `${m} ${n}`)
+          .join(", ")}; all controllers, lists and watches included)`,
       ].join("\n"),
     );
     console.log(
