@@ -220,13 +220,16 @@ async function applyChildren(
   const { cache } = ctx;
   const namespace = svc.metadata.namespace ?? "";
   const name = svc.metadata.name ?? "";
-  await ctx.apply(resourceTypes.service, desiredService(svc));
+  // The children are independent of one another: write them concurrently, so a reconcile
+  // costs one round trip rather than one per child.
+  const writes: Promise<unknown>[] = [ctx.apply(resourceTypes.service, desiredService(svc))];
 
   const claimKey = `${namespace}/${cacheClaimName(name)}`;
   const claim = cache.get(resourceTypes.persistentVolumeClaim, claimKey);
   const desiredClaim = desiredCacheClaim(svc, claim);
-  if (desiredClaim) await ctx.apply(resourceTypes.persistentVolumeClaim, desiredClaim);
-  else if (claim && isOwnedBy(claim, svc)) await deleteChild(ctx, resourceTypes.persistentVolumeClaim, claim);
+  if (desiredClaim) writes.push(ctx.apply(resourceTypes.persistentVolumeClaim, desiredClaim));
+  else if (claim && isOwnedBy(claim, svc))
+    writes.push(deleteChild(ctx, resourceTypes.persistentVolumeClaim, claim));
 
   const strategies = deploymentStrategies(
     svc.spec.rollout,
@@ -238,11 +241,14 @@ async function applyChildren(
     const strategy = strategies[i];
     if (!pool || !strategy) continue;
     inUse.add(p.pool);
-    await ctx.apply(resourceTypes.deployment, desiredDeployment(svc, pool, p.replicas ?? 0, strategy));
+    writes.push(ctx.apply(resourceTypes.deployment, desiredDeployment(svc, pool, p.replicas ?? 0, strategy)));
   }
   for (const [pool, d] of deployments) {
-    if (!inUse.has(pool)) await deleteChild(ctx, resourceTypes.deployment, d);
+    if (!inUse.has(pool)) writes.push(deleteChild(ctx, resourceTypes.deployment, d));
   }
+  // Every write is attempted even when one fails; the first failure fails the reconcile.
+  const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 const isOwnedBy = (child: KubeObject, owner: KubeObject): boolean =>
