@@ -189,7 +189,12 @@ async function main(): Promise<void> {
     ];
     // BENCH_OPERATOR_LOG=<file> keeps the operator's debug log, to see where time goes.
     const logFd = process.env.BENCH_OPERATOR_LOG ? openSync(process.env.BENCH_OPERATOR_LOG, "w") : "ignore";
-    operator = spawn(process.execPath, [main, ...flags], { stdio: ["ignore", logFd, "inherit"] });
+    // BENCH_OPERATOR_PROFILE=<dir> writes a V8 CPU profile of the operator there on exit.
+    const profile = process.env.BENCH_OPERATOR_PROFILE;
+    const nodeFlags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
+    operator = spawn(process.execPath, [...nodeFlags, main, ...flags], {
+      stdio: ["ignore", logFd, "inherit"],
+    });
     const pid = operator.pid as number;
     const deadline = Date.now() + timeoutMs;
     await until(

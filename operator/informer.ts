@@ -59,6 +59,10 @@ interface InformerMetrics {
 /** One list+watch loop for one namespace (or all): the informer runs one per namespace. */
 class Reflector {
   lastSignOfLife = performance.now();
+  /** Whether a watch stream is open right now (the idle timeout closes one that went quiet). */
+  watching = false;
+  /** When this reflector last had an open watch or a list in progress. */
+  lastConnected = performance.now();
   synced = false;
   resourceVersion = "";
   private needsList = true;
@@ -145,6 +149,7 @@ class Reflector {
       continueToken = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion ?? "";
       this.lastSignOfLife = performance.now();
+      this.lastConnected = this.lastSignOfLife;
     } while (continueToken);
     this.resourceVersion = resourceVersion;
     this.lastListAt = performance.now();
@@ -189,6 +194,7 @@ class Reflector {
           idleTimeoutMs: inf.watchIdleTimeoutMs,
           onOpen: () => {
             this.lastSignOfLife = performance.now();
+            this.watching = true;
           },
           query: {
             resourceVersion: this.resourceVersion,
@@ -206,6 +212,8 @@ class Reflector {
       if (received) this.backoff.reset();
       throw error;
     } finally {
+      if (this.watching) this.lastConnected = performance.now();
+      this.watching = false;
       clearTimeout(relistTimer);
       signal.removeEventListener("abort", onStop);
       this.watchAbort = undefined;
@@ -370,6 +378,17 @@ export class Informer<T extends KubeObject = KubeObject> {
     let oldest = now;
     for (const r of this.reflectors) oldest = Math.min(oldest, r.lastSignOfLife);
     return now - oldest;
+  }
+
+  /**
+   * Milliseconds the worst reflector of this informer has been without an open watch: 0 while
+   * every watch is open. A quiet but open watch is healthy (nothing changed); a hung one is
+   * closed by the idle timeout and then counts as disconnected.
+   */
+  disconnectedForMs(now = performance.now()): number {
+    let worst = 0;
+    for (const r of this.reflectors) if (!r.watching) worst = Math.max(worst, now - r.lastConnected);
+    return worst;
   }
 
   /** Lists everything again now, in every namespace (for tests and for operators). */

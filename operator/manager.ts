@@ -45,7 +45,7 @@ export interface ManagerOptions {
   /** Called when the lease is lost; the default exits the process with status 1. */
   onLeadershipLost?: () => void;
   log?: Logger;
-  /** /healthz fails when any watch has shown no sign of life (event, bookmark) this long. */
+  /** /healthz fails when any watch has been closed (or never opened) this long. */
   watchLivenessDeadlineMs?: number;
   relistPeriodMs?: number;
   /** Objects per list page; smaller pages mean less short-lived garbage while syncing. */
@@ -225,11 +225,11 @@ export class Manager {
       {
         name: "watches",
         check: () => {
-          const silent = [...this.informers.values()]
-            .map((i) => [i.id, i.silentForMs()] as const)
+          const down = [...this.informers.values()]
+            .map((i) => [i.id, i.disconnectedForMs()] as const)
             .filter(([, ms]) => ms > deadline);
-          if (silent.length === 0) return undefined;
-          return silent.map(([id, ms]) => `${id} silent for ${Math.round(ms / 1000)}s`).join(", ");
+          if (down.length === 0) return undefined;
+          return down.map(([id, ms]) => `${id} without a watch for ${Math.round(ms / 1000)}s`).join(", ");
         },
       },
     ];

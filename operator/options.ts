@@ -80,7 +80,7 @@ export function operatorCommand(name = "sovereign-stack-operator"): Command {
     .option("--leader-election-id <name>", "name of the Lease", "sovereign-stack-operator")
     .option(
       "--watch-liveness-deadline <seconds>",
-      "/healthz fails when a watch shows no sign of life for this long",
+      "/healthz fails when a watch has been down this long (a hung one is closed after 150 s of silence)",
       nonNegative,
       180,
     )

@@ -23,16 +23,27 @@ import type { AdmitterApi, Decision, WorkloadAdapter } from "./types.ts";
 /** The engine's key for a workload: kind, then namespace/name. */
 export const workloadKey = (rt: ResourceType, obj: KubeObject): string => `${rt.kind}/${objectKey(obj)}`;
 
-/** An admission not yet visible in the cache is forgotten after this long (its write failed). */
-const assumeTtlMs = 2 * 60_000;
 /** A gang waiting this long holds the pools it is closest to fitting on (see the engine). */
 const starvationAfterMs = 10 * 60_000;
 const debounceMs = 20;
+/** Pod index: "kind/namespace/name" of the workload a pod belongs to (from its labels). */
+const workloadPodIndex = "sovereign.dev/workload";
 
+/**
+ * An admission decided but not yet seen in the object's status. It holds its nodes for as long
+ * as the object it was decided for exists unchanged: under a backlog the controller may take
+ * minutes to persist it, and a hold that lapsed by the clock would give the same nodes away
+ * twice. A new uid (deleted and recreated) or generation (spec edited) voids it, since the
+ * decision was made for a gang that no longer exists.
+ */
 interface Assumed {
   admission: Admission;
-  at: number;
+  uid: string | undefined;
+  generation: number | undefined;
 }
+
+const stillFor = (assumed: Assumed | undefined, obj: KubeObject): assumed is Assumed =>
+  assumed !== undefined && assumed.uid === obj.metadata.uid && assumed.generation === obj.metadata.generation;
 
 type WithAdmission = KubeObject & { status?: { admission?: AdmissionStatus } };
 
@@ -66,6 +77,12 @@ export class Admitter implements AdmitterApi {
     this.now = options.now ?? Date.now;
     for (const rt of [resourceTypes.acceleratorPool, resourceTypes.node]) this.watch(rt);
     this.podInformer = this.watch(resourceTypes.pod, true);
+    // A pass looks up the pods of every admitted workload: an index keeps that O(own pods).
+    this.podInformer.store.addIndexer(workloadPodIndex, (pod) => {
+      const kind = pod.metadata.labels?.[labels.kind];
+      const name = pod.metadata.labels?.[labels.name];
+      return kind && name ? [`${kind}/${pod.metadata.namespace}/${name}`] : [];
+    });
   }
 
   private watch(rt: ResourceType, allNamespaces = false): Informer {
@@ -131,18 +148,20 @@ export class Admitter implements AdmitterApi {
     const reservations: Reservation[] = [];
     const keep = new Map<string, Decision>();
     const enqueueOf = new Map<string, () => void>();
+    const objectOf = new Map<string, KubeObject>();
     for (const adapter of this.adapters.values()) {
       const kindLabel = adapter.resource.kind.toLowerCase();
       for (const obj of cache.list(adapter.resource)) {
         const key = workloadKey(adapter.resource, obj);
         enqueueOf.set(key, () => adapter.enqueue(objectKey(obj)));
+        objectOf.set(key, obj);
         const workload = adapter.toWorkload(obj);
         const admission = (obj as WithAdmission).status?.admission;
         const ownPods = (): PodLike[] =>
-          cache.list<PodLike>(resourceTypes.pod, {
-            namespace: obj.metadata.namespace,
-            labels: { [labels.kind]: kindLabel, [labels.name]: obj.metadata.name ?? "" },
-          });
+          this.podInformer.store.byIndex(
+            workloadPodIndex,
+            `${kindLabel}/${obj.metadata.namespace}/${obj.metadata.name}`,
+          ) as PodLike[];
         if (!workload) {
           this.assumed.delete(key);
           continue;
@@ -154,8 +173,9 @@ export class Admitter implements AdmitterApi {
           const extra = adapter.toAdditionalWorkload?.(obj);
           if (extra) {
             enqueueOf.set(extra.key, () => adapter.enqueue(objectKey(obj)));
+            objectOf.set(extra.key, obj);
             const granted = this.assumed.get(extra.key);
-            if (granted && now - granted.at < assumeTtlMs) {
+            if (stillFor(granted, obj)) {
               keep.set(extra.key, { type: "admitted", admission: granted.admission });
               reservations.push(
                 reservationFromAdmission(extra, assumedStatus(granted.admission), resourceOf, []),
@@ -168,7 +188,7 @@ export class Admitter implements AdmitterApi {
           continue;
         }
         const assumed = this.assumed.get(key);
-        if (assumed && now - assumed.at < assumeTtlMs) {
+        if (stillFor(assumed, obj)) {
           keep.set(key, { type: "admitted", admission: assumed.admission });
           reservations.push(
             reservationFromAdmission(workload, assumedStatus(assumed.admission), resourceOf, ownPods()),
@@ -189,7 +209,8 @@ export class Admitter implements AdmitterApi {
     const next = new Map<string, Decision>(keep);
     for (const a of result.admitted) {
       next.set(a.key, { type: "admitted", admission: a });
-      this.assumed.set(a.key, { admission: a, at: now });
+      const meta = objectOf.get(a.key)?.metadata;
+      this.assumed.set(a.key, { admission: a, uid: meta?.uid, generation: meta?.generation });
     }
     for (const q of result.queued)
       next.set(q.key, { type: "queued", position: q.position, code: q.code, reason: q.reason });

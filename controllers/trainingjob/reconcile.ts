@@ -11,6 +11,7 @@ import {
   controllerReference,
   isConflict,
   isNotFound,
+  type KubeObject,
   type ReconcileContext,
   type ReconcileResult,
   resourcePath,
@@ -127,23 +128,25 @@ export class TrainingJobReconciler {
         .catch(ignoreGone);
       return undefined;
     }
-    await Promise.all(plan.delete.map((d) => deletePod(ctx, job.metadata.namespace, d)));
-    if (plan.service) await ctx.apply(resourceTypes.service, plan.service);
-    await Promise.all(
-      plan.create.map((pod) =>
-        ctx.apply(resourceTypes.pod, pod).catch((error: unknown) => {
-          if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
-            ctx.recordEvent(job, {
-              type: "Warning",
-              reason: "FailedCreatePod",
-              action: "Create",
-              note: `pod ${pod.metadata.name}: ${error.message}`,
-            });
-          }
-          throw error;
-        }),
-      ),
-    );
+    // The plan never both deletes and creates pods (a new gang waits until the old one is
+    // gone), so every child write can go at once.
+    const createPod = (pod: KubeObject) =>
+      ctx.apply(resourceTypes.pod, pod).catch((error: unknown) => {
+        if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
+          ctx.recordEvent(job, {
+            type: "Warning",
+            reason: "FailedCreatePod",
+            action: "Create",
+            note: `pod ${pod.metadata.name}: ${error.message}`,
+          });
+        }
+        throw error;
+      });
+    await Promise.all([
+      ...plan.delete.map((d) => deletePod(ctx, job.metadata.namespace, d)),
+      ...(plan.service ? [ctx.apply(resourceTypes.service, plan.service)] : []),
+      ...plan.create.map(createPod),
+    ]);
     return requeueAfter !== undefined ? { requeueAfter } : undefined;
   }
 }

@@ -265,7 +265,6 @@ function suspend(p: Planner): void {
 /** Not admitted: follow the admitter's decision. Returns true when the job was admitted just now. */
 function waitForAdmission(p: Planner): boolean {
   const { o } = p;
-  const key = `${o.job.metadata.namespace}/${o.job.metadata.name}`;
   if (p.prev.phase === "Suspended") {
     p.condition({
       type: "Suspended",
@@ -349,7 +348,8 @@ function waitForAdmission(p: Planner): boolean {
       message: "waiting for the first admission pass",
     });
     p.requestPass = true;
-    if (p.prev.phase !== "Queued") p.event("Normal", "Queued", "Queue", `queued for admission (${key})`);
+    // No event yet: the first pass decides within milliseconds, and its verdict (Queued with a
+    // position, Admitted, Unschedulable) is the event worth an API request.
   }
   return false;
 }

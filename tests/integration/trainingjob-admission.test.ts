@@ -110,8 +110,11 @@ describe("TrainingJob admission", () => {
     expect(unschedulable?.message).toMatch(/16/);
     expect(condition(job, "Admitted")).toMatchObject({ status: "False", reason: "Unschedulable" });
     expect(await h.pods("huge")).toEqual([]);
-    const events = await h.events("huge");
-    expect(events.find((e) => e.reason === "Unschedulable")?.type).toBe("Warning");
+    await expect
+      .poll(async () => (await h.events("huge")).find((e) => e.reason === "Unschedulable")?.type, {
+        timeout: 10_000,
+      })
+      .toBe("Warning");
     await h.retire("huge");
   });
 

@@ -77,10 +77,13 @@ describe("a TrainingJob on the real control plane", () => {
     expect(done.status?.completionTime).toBeDefined();
     expect(done.status?.admission).toBeUndefined();
     expect(condition(done, "Succeeded")).toMatchObject({ status: "True", reason: "Completed" });
+    // The phase log comes from the manager's watch and events are sent after the reconcile:
+    // both may trail the GET that saw Succeeded.
+    await expect.poll(() => h.phases.get("llama")?.at(-1), { timeout: 10_000 }).toBe("Succeeded");
     expect(h.phases.get("llama")).toEqual(expect.arrayContaining(["Admitted", "Running", "Succeeded"]));
-    expect(h.phases.get("llama")?.at(-1)).toBe("Succeeded");
-    const reasons = (await h.events("llama")).map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(["Admitted", "Running", "Completed"]));
+    await expect
+      .poll(async () => (await h.events("llama")).map((e) => e.reason), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining(["Admitted", "Running", "Completed"]));
 
     const metrics = await (await fetch(`http://${h.manager.metricsAddress}/metrics`)).text();
     expect(metrics).toMatch(/sovereign_trainingjobs\{phase="Succeeded"\} [1-9]/);
@@ -92,13 +95,14 @@ describe("a TrainingJob on the real control plane", () => {
     expect(failed.status?.restarts).toBe(2);
     expect(condition(failed, "Failed")).toMatchObject({ status: "True", reason: "MaxRestartsExceeded" });
     expect(condition(failed, "Failed")?.message).toMatch(/exited with code 137/);
-    expect(h.phases.get("oom")).toContain("Restarting");
+    await expect.poll(() => h.phases.get("oom"), { timeout: 10_000 }).toContain("Restarting");
     // Earlier attempts were deleted; of the last one, what had ended stays for its logs.
     const left = (await h.pods("oom")).map((p) => p.metadata.name);
     expect(left.length).toBeGreaterThan(0);
     expect(left.every((n) => n?.startsWith("oom-2-"))).toBe(true);
-    const reasons = (await h.events("oom")).map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(["Restarting", "Restarted", "MaxRestartsExceeded"]));
+    await expect
+      .poll(async () => (await h.events("oom")).map((e) => e.reason), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining(["Restarting", "Restarted", "MaxRestartsExceeded"]));
   });
 
   it("fails at once when a rank exits with code 1", async () => {
@@ -195,7 +199,7 @@ describe("a TrainingJob on the real control plane", () => {
     await h.create("brief", dedicatedJob(h, 1, exit(0), { ttlSecondsAfterFinished: 2 }));
     await h.when("brief", "Succeeded", (j) => j.status?.phase === "Succeeded");
     await expect.poll(() => h.get("brief"), { timeout: 30_000, interval: 250 }).toBeUndefined();
-    expect(h.phases.get("brief")).toContain("Succeeded");
+    await expect.poll(() => h.phases.get("brief"), { timeout: 10_000 }).toContain("Succeeded");
   });
 
   it("suspending deletes the pods and releases the admission; resuming runs the job again", async () => {
@@ -212,8 +216,9 @@ describe("a TrainingJob on the real control plane", () => {
     expect(condition(resumed, "Suspended")).toMatchObject({ status: "False", reason: "Resumed" });
     expect(resumed.status?.admission?.placements?.[0]?.pool).toBe(h.pool);
     expect((await h.pods("pausable")).length).toBe(2);
-    const reasons = (await h.events("pausable")).map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(["Suspended", "Resumed"]));
+    await expect
+      .poll(async () => (await h.events("pausable")).map((e) => e.reason), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining(["Suspended", "Resumed"]));
     await h.retire("pausable");
   });
 
