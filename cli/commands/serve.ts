@@ -84,7 +84,8 @@ export function inferenceServiceSpec(uri: string, flags: ServeFlags): Record<str
       args: flags.arg,
       env: flags.env && Object.entries(flags.env).map(([name, value]) => ({ name, value })),
     }),
-    accelerators: acceleratorsFrom(flags),
+    // One device per shard unless told otherwise: the API requires count == tensorParallelSize.
+    accelerators: acceleratorsFrom(flags, flags.tensorParallel),
     resources: resourcesFrom(flags),
     replicas: flags.replicas,
     modelCache: cache,

@@ -38,6 +38,24 @@ export const isNodeReady = (node: NodeLike): boolean =>
 /** What a pod holds on its node: its containers' requests (limits when no request), or the
  * largest init container's when that is more, as the scheduler counts it. */
 export function podRequest(pod: PodLike, resource: string): number {
+  // Cached per pod object: cached objects are replaced, never mutated, on update, and every
+  // admission pass and pool status reads the requests of every pod again.
+  let requests = requestCache.get(pod);
+  if (!requests) {
+    requests = new Map();
+    requestCache.set(pod, requests);
+  }
+  let value = requests.get(resource);
+  if (value === undefined) {
+    value = computePodRequest(pod, resource);
+    requests.set(resource, value);
+  }
+  return value;
+}
+
+const requestCache = new WeakMap<PodLike, Map<string, number>>();
+
+function computePodRequest(pod: PodLike, resource: string): number {
   const of = (c: Container): number =>
     parseQuantity(c.resources?.requests?.[resource] ?? c.resources?.limits?.[resource]) || 0;
   const sum = (pod.spec?.containers ?? []).reduce((n, c) => n + of(c), 0);

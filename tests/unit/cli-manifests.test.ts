@@ -177,6 +177,14 @@ describe("serve --dry-run", () => {
     });
   });
 
+  test("--tensor-parallel alone asks for one device per shard", async () => {
+    const m = await manifest("serve", "hf://a/b", "--tensor-parallel", "4", "--vendor", "amd", "--dry-run");
+    expect(m.spec).toMatchObject({
+      engine: { tensorParallelSize: 4 },
+      accelerators: { count: 4, vendors: ["amd"] },
+    });
+  });
+
   test.for([
     ["hf://Qwen/Qwen2.5-7B@main", "qwen2-5-7b"],
     ["s3://models/llama/8b-instruct", "llama-8b-instruct"],
