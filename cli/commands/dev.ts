@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
@@ -25,6 +25,12 @@ const poolSamples = (): string[] =>
   readdirSync(samplesDir)
     .filter((f) => f.startsWith("acceleratorpool-") && f.endsWith(".yaml"))
     .map((f) => join(samplesDir, f));
+
+/** The lines to paste into another terminal: kubectl (the one built with the cluster) and the kubeconfig. */
+const sayExports = (kubeconfig: string): void => {
+  say(`export PATH="${dirname(toolPath("kubectl"))}:$PATH"`);
+  say(`export KUBECONFIG=${kubeconfig}`);
+};
 
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -97,18 +103,37 @@ export async function poolSummary(kubeconfig: string): Promise<string[]> {
   );
 }
 
-async function up(): Promise<void> {
+/** What makes the bare cluster a stack: the AcceleratorPools, the operator, the demo workloads. */
+async function populate(cp: ControlPlane, demo: boolean): Promise<void> {
+  await applyFiles(cp.kubeconfigPath, poolSamples());
+  say(`starting the operator (logs: ${join(devClusterDir(), "logs", "operator.log")})`);
+  await cp.startComponent("operator");
+  if (demo) {
+    await applyFiles(cp.kubeconfigPath, [demoStack]);
+    say(
+      "applied the demo stack: a TrainingJob, a RayCluster with GPU and TPU workers, an InferenceService across NVIDIA and AMD",
+    );
+  }
+}
+
+async function up(options: { demo: boolean }): Promise<void> {
   const running = runningDevCluster();
   if (running) {
     say(`the dev cluster is already running (supervisor pid ${running.state.pid})`);
     for (const line of await poolSummary(running.kubeconfig)) say(line);
-    say(`export KUBECONFIG=${running.kubeconfig}`);
+    sayExports(running.kubeconfig);
     return;
   }
   const cp = await bringUp(true);
+  try {
+    await populate(cp, options.demo);
+  } catch (error) {
+    await cp.stop();
+    throw error;
+  }
   for (const line of await poolSummary(cp.kubeconfigPath)) say(line);
   cp.detach();
-  say(`export KUBECONFIG=${cp.kubeconfigPath}`);
+  sayExports(cp.kubeconfigPath);
 }
 
 async function down(): Promise<void> {
@@ -133,7 +158,7 @@ async function status(): Promise<void> {
     say(`${name.padEnd(24)}pid ${pid}  ${isAlive(pid) ? "running" : "exited"}`);
   say("");
   for (const line of await poolSummary(running.kubeconfig)) say(line);
-  say(`export KUBECONFIG=${running.kubeconfig}`);
+  sayExports(running.kubeconfig);
 }
 
 /** Applies manifests with server-side apply, as `kubectl apply --server-side` would. */
@@ -172,20 +197,12 @@ async function runForeground(options: { demo: boolean }): Promise<void> {
     process.once("SIGTERM", stop);
   });
   try {
-    await applyFiles(cp.kubeconfigPath, poolSamples());
-    say(`starting the operator (logs: ${join(devClusterDir(), "logs", "operator.log")})`);
-    await cp.startComponent("operator");
-    if (options.demo) {
-      await applyFiles(cp.kubeconfigPath, [demoStack]);
-      say(
-        "applied the demo stack: a TrainingJob, a RayCluster with GPU and TPU workers, an InferenceService across NVIDIA and AMD",
-      );
-    }
+    await populate(cp, options.demo);
   } catch (error) {
     await cp.stop();
     throw error;
   }
-  say(`export KUBECONFIG=${cp.kubeconfigPath}`);
+  sayExports(cp.kubeconfigPath);
   say("press Ctrl-C to stop everything\n");
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);
@@ -216,7 +233,11 @@ export function registerDev(program: Command): void {
     .description("a local simulated cluster with accelerator pools (runs in the foreground; Ctrl-C stops it)")
     .option("--no-demo", "start the cluster and the operator without the demo workloads")
     .action((opts: { demo: boolean }) => runForeground(opts));
-  dev.command("up").description("start the local cluster in the background").action(up);
+  dev
+    .command("up")
+    .description("start the local cluster, the operator and the demo stack in the background")
+    .option("--no-demo", "start the cluster and the operator without the demo workloads")
+    .action(up);
   dev.command("down").description("stop the local cluster and remove its state").action(down);
   dev.command("status").description("show the local cluster's processes and nodes").action(status);
   dev

@@ -3,10 +3,11 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, openSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
@@ -95,6 +96,17 @@ function logTail(dir: string, name: ComponentName, lines = 20): string {
   const path = join(files(dir).logs, `${name}.log`);
   if (!existsSync(path)) return "(no log)";
   return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * kubectl caches discovery per host and port for hours; an earlier cluster on the same loopback
+ * port (without our CRDs) would make `kubectl get aistack` fail on this one. The cluster is new,
+ * so whatever is cached for its address is stale.
+ */
+async function forgetKubectlDiscovery(server: string): Promise<void> {
+  const cacheDir = process.env.KUBECACHEDIR ?? join(homedir(), ".kube", "cache");
+  const host = new URL(server).host.replace(/[^A-Za-z0-9.]/g, "_");
+  await rm(join(cacheDir, "discovery", host), { recursive: true, force: true });
 }
 
 function kubeconfigYaml(server: string, caPem: string, token: string): string {
@@ -261,12 +273,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await startComponent("etcd");
     await startComponent("kube-apiserver");
     await writeFile(f.kubeconfig, kubeconfigYaml(server, caPem, token), { mode: 0o600 });
+    await forgetKubectlDiscovery(server);
     await Promise.all((["kube-controller-manager", "kube-scheduler", "kwok"] as const).map(startComponent));
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(f.kubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    for (const pool of opts.nodes ?? []) {
-      await Promise.all(simulatedNodes(pool).map((body) => core.createNode({ body })));
+    // A few at a time: a thousand creates at once over one connection make the API server drop it.
+    const nodes = (opts.nodes ?? []).flatMap((pool) => simulatedNodes(pool));
+    for (let i = 0; i < nodes.length; i += 32) {
+      await Promise.all(nodes.slice(i, i + 32).map((body) => core.createNode({ body })));
     }
     // Pods cannot be created in a namespace before its default ServiceAccount exists.
     const deadline = Date.now() + 30_000;

@@ -79,12 +79,31 @@ export function toCliError(error: unknown): CliError | undefined {
   return undefined;
 }
 
+/** How long a 429 asks to wait (its Retry-After, in seconds), capped; undefined for other errors. */
+export function retryAfterMs(error: unknown): number | undefined {
+  if (!(error instanceof ApiException) || error.code !== 429) return undefined;
+  const header = (error.headers as Record<string, string> | undefined)?.["retry-after"];
+  const seconds = Number(header);
+  return Math.min(5_000, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000);
+}
+
+/** 429s (throttling, or a new CRD's storage still initializing) are retried for this long, as kubectl does. */
+const retryBudgetMs = 30_000;
+
 /** Runs `fn`, turning client errors into CliErrors; `what` names the object for 404s. */
 export async function explain<T>(fn: () => Promise<T>, notFound?: string): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (notFound && error instanceof ApiException && error.code === 404) throw fail("notFound", notFound);
-    throw toCliError(error) ?? error;
+  const deadline = Date.now() + retryBudgetMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      const wait = retryAfterMs(error);
+      if (wait !== undefined && Date.now() + wait < deadline) {
+        await new Promise((r) => setTimeout(r, wait));
+        continue;
+      }
+      if (notFound && error instanceof ApiException && error.code === 404) throw fail("notFound", notFound);
+      throw toCliError(error) ?? error;
+    }
   }
 }

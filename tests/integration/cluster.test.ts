@@ -183,7 +183,7 @@ describe("stackctl dev", () => {
   const stackctl = (args: string[], env: NodeJS.ProcessEnv) =>
     run(process.execPath, ["cli/stackctl.ts", "dev", ...args], { env, timeout: 120_000 });
 
-  it("brings a cluster up in the background, reports it, and takes it down leaving no process", async () => {
+  it("brings the stack up in the background, reports it, and takes it down leaving no process", async () => {
     const state = await mkdtemp(join(tmpdir(), "stackctl-dev-"));
     const env = { ...process.env, XDG_STATE_HOME: state };
     try {
@@ -198,12 +198,22 @@ describe("stackctl dev", () => {
 
       const status = await stackctl(["status"], env);
       const pids = [...status.stdout.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
-      expect(pids).toHaveLength(6); // the supervisor and five components
+      expect(pids).toHaveLength(7); // the supervisor, five components and the operator
+      expect(status.stdout).toMatch(/operator\s+pid \d+\s+running/);
       expect(pids.every(isAlive)).toBe(true);
-      const nodes = await run(toolPath("kubectl"), ["get", "nodes", "-o", "name"], {
-        env: { ...env, KUBECONFIG: kubeconfig },
-      });
-      expect(nodes.stdout.trim().split("\n")).toHaveLength(12);
+      const kubectl = (...args: string[]) =>
+        run(toolPath("kubectl"), args, { env: { ...env, KUBECONFIG: kubeconfig } });
+      expect((await kubectl("get", "nodes", "-o", "name")).stdout.trim().split("\n")).toHaveLength(12);
+      // The pools and the demo stack were applied, and the operator runs them.
+      await expect
+        .poll(
+          async () => (await kubectl("get", "tj", "demo-pretrain", "-o", "jsonpath={.status.phase}")).stdout,
+          {
+            timeout: 60_000,
+            interval: 500,
+          },
+        )
+        .toBe("Running");
 
       await stackctl(["down"], env);
       expect(pids.filter(isAlive)).toEqual([]);

@@ -2,7 +2,7 @@
 import { ApiException } from "@kubernetes/client-node";
 import { describe, expect, test } from "vitest";
 import { CliError } from "../../cli/errors.ts";
-import { rememberServer, toCliError } from "../../cli/kube/errors.ts";
+import { explain, rememberServer, retryAfterMs, toCliError } from "../../cli/kube/errors.ts";
 import { findKind, parseKindSlashName, resolveKind, resolveKinds } from "../../cli/kube/kinds.ts";
 import { exitCodes } from "../../cli/output/exit-codes.ts";
 
@@ -94,5 +94,32 @@ describe("client errors become one-line CliErrors with the class's exit code", (
 
   test("anything else is left alone", () => {
     expect(toCliError(new RangeError("bug"))).toBeUndefined();
+  });
+});
+
+describe("a 429 is waited out, as kubectl does", () => {
+  const tooMany = (retryAfter?: string) =>
+    new ApiException(
+      429,
+      "Too Many Requests",
+      JSON.stringify({ kind: "Status", code: 429, message: "storage is (re)initializing" }),
+      retryAfter ? { "retry-after": retryAfter } : {},
+    );
+
+  test("for as long as Retry-After says, capped, one second when it says nothing", () => {
+    expect(retryAfterMs(tooMany("2"))).toBe(2000);
+    expect(retryAfterMs(tooMany("3600"))).toBe(5000);
+    expect(retryAfterMs(tooMany())).toBe(1000);
+    expect(retryAfterMs(new ApiException(500, "", "", {}))).toBeUndefined();
+  });
+
+  test("explain retries a call answered 429 until it succeeds", async () => {
+    let calls = 0;
+    const result = await explain(async () => {
+      calls++;
+      if (calls < 3) throw tooMany("0.01");
+      return "listed";
+    });
+    expect([result, calls]).toEqual(["listed", 3]);
   });
 });
