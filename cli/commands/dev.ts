@@ -5,7 +5,6 @@ import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
@@ -17,10 +16,11 @@ import { defaultPreset, poolLabel } from "../dev/simulated-nodes.ts";
 import { devClusterDir, isAlive, readSupervisorState, runningDevCluster } from "../dev/state.ts";
 import { ensureTools, toolPath } from "../dev/tools.ts";
 import { CliError } from "../errors.ts";
+import { packageFile } from "../package-paths.ts";
 
 const run = promisify(execFile);
-const samplesDir = fileURLToPath(new URL("../../samples/", import.meta.url));
-const demoStack = fileURLToPath(new URL("../dev/demo-stack.yaml", import.meta.url));
+const samplesDir = packageFile("samples");
+const demoStack = packageFile("cli/dev/demo-stack.yaml");
 const poolSamples = (): string[] =>
   readdirSync(samplesDir)
     .filter((f) => f.startsWith("acceleratorpool-") && f.endsWith(".yaml"))

@@ -5,9 +5,8 @@
 // to adopt CRDs that something else created, and the CRDs may well be there already (kubectl
 // apply -f crds/, stackctl dev, an earlier --crds-only).
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { PatchStrategy, setHeaderOptions, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { customResourceDefinition } from "../../crds/crd.ts";
@@ -18,6 +17,7 @@ import { duration } from "../kube/manifest-flags.ts";
 import { FIELD_MANAGER } from "../kube/objects.ts";
 import { globalOptions, openSession, type Session } from "../kube/session.ts";
 import { fail } from "../output/exit-codes.ts";
+import { packageFile } from "../package-paths.ts";
 
 interface InstallFlags {
   crdsOnly?: boolean;
@@ -27,19 +27,6 @@ interface InstallFlags {
   operatorNamespace: string;
   set?: string[];
   timeout: number;
-}
-
-/** The directory with this package's package.json: the repository, or the installed package. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).name === "sovereign-stack")
-      return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("cannot find the sovereign-stack package root");
-    dir = parent;
-  }
 }
 
 async function applyCrds(session: Session, out: NodeJS.WritableStream): Promise<string[]> {
@@ -119,7 +106,7 @@ export function registerInstall(program: Command, out: NodeJS.WritableStream = p
       await waitEstablished(session, names, flags.timeout);
       out.write(`${names.length} CRDs established\n`);
       if (flags.crdsOnly) return;
-      const chart = flags.chart ?? join(packageRoot(), "charts", "sovereign-stack");
+      const chart = flags.chart ?? packageFile("charts/sovereign-stack");
       if (!existsSync(join(chart, "Chart.yaml"))) {
         if (flags.chart) throw fail("usage", `no Helm chart at ${chart}`);
         process.stderr.write(`warning: no Helm chart at ${chart}; installed the CRDs only\n`);

@@ -1,13 +1,14 @@
 // Steps after the control plane is up: waiting for the simulated nodes, installing the CRDs.
+
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
+import { packageFile } from "../package-paths.ts";
 import { toolPath } from "./tools.ts";
 
 const run = promisify(execFile);
-export const crdsDir = fileURLToPath(new URL("../../crds/", import.meta.url));
+export const crdsDir = packageFile("crds");
 
 export async function waitForNodesReady(
   kubeconfig: string,

@@ -1,7 +1,8 @@
 // The command lines of the control-plane components, as a pure function of the ports and
 // files chosen for one cluster, so what runs is easy to read and to test.
+
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageModule } from "../package-paths.ts";
 import type { ToolName } from "./tools.ts";
 
 export const componentNames = [
@@ -167,7 +168,7 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
   ];
 }
 
-const operatorMain = fileURLToPath(new URL("../../operator/main.ts", import.meta.url));
+const operatorMain = packageModule("operator/main.ts");
 
 export function schedulerConfigYaml(kubeconfig: string): string {
   return [

@@ -1,5 +1,6 @@
 // Starts a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler) plus kwok on free loopback ports, for tests and for `stackctl dev`.
+
 import { type ChildProcess, fork } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, openSync, readFileSync } from "node:fs";
@@ -9,8 +10,8 @@ import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
+import { packageModule } from "../package-paths.ts";
 import {
   type ClusterLayout,
   type ComponentName,
@@ -167,7 +168,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const { layout, token } = await prepare(dir, opts.binDir ?? toolsBinDir());
   const server = `https://127.0.0.1:${layout.ports.apiserver}`;
 
-  const supervisorPath = fileURLToPath(new URL("./supervisor.ts", import.meta.url));
+  const supervisorPath = packageModule("cli/dev/supervisor.ts");
   // Detached, the supervisor must not hold this process's stdout or stderr open: whoever
   // waits for `stackctl dev up` to finish reads them to their end.
   const supervisorLog = opts.detached ? openSync(join(f.logs, "supervisor.log"), "a") : "inherit";

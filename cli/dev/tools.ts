@@ -1,15 +1,16 @@
 // Builds the real control-plane binaries (etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler, kubectl, kwok, helm) from the pinned Go modules in hack/ into a cache
 // outside the repository, keyed by the pinned versions, so a second build is a no-op.
+
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageFile } from "../package-paths.ts";
 
-export const hackDir = fileURLToPath(new URL("../../hack/", import.meta.url));
+export const hackDir = packageFile("hack");
 
 export type ToolName =
   | "etcd"

@@ -1,7 +1,7 @@
 // What npm publishes runs without the repository: `npm run build` compiles cli/, crds/,
 // operator/ and controllers/ to dist/, and the files `npm pack` would ship, copied into a
 // node_modules directory elsewhere (where Node strips no types), run as `stackctl` through the
-// bin link: help, offline validation, and a listing from the cluster.
+// bin link: help, offline validation, a listing from the cluster, and `stackctl dev`.
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
@@ -62,4 +62,29 @@ test("npm run build, then the packed files run as an installed package", async (
 
   const plugin = await run(join(bin, "kubectl-stack"), ["get", "ap", "-o", "name"], { env, cwd: root });
   expect(plugin.stdout).toBe(listed.stdout);
+
+  // The local stack from the installed package: the Go modules of hack/, the samples and the
+  // compiled supervisor and operator are found inside it (the binaries are already cached).
+  const devEnv = { ...env, XDG_STATE_HOME: join(root, "state") };
+  const dev = (...args: string[]) => run(join(bin, "stackctl"), ["dev", ...args], { env: devEnv, cwd: root });
+  try {
+    const tools = await dev("tools");
+    expect(tools.code, tools.stderr).toBe(0);
+    const up = await dev("up", "--no-demo");
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const kubeconfig = up.stdout.trim().split("\n").at(-1)?.replace("export KUBECONFIG=", "") ?? "";
+    expect((await dev("status")).stdout).toMatch(/operator\s+pid \d+\s+running/);
+    const pools = await run(join(bin, "stackctl"), ["get", "ap", "-o", "name"], {
+      env: { ...devEnv, KUBECONFIG: kubeconfig },
+      cwd: root,
+    });
+    expect(pools.stdout.trim().split("\n").sort()).toEqual([
+      "acceleratorpool.stack.sovereign.dev/h100",
+      "acceleratorpool.stack.sovereign.dev/mi300x",
+      "acceleratorpool.stack.sovereign.dev/tpu-v5e",
+    ]);
+  } finally {
+    const down = await dev("down");
+    expect(down.stdout).toContain("stopped");
+  }
 });
