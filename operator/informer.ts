@@ -209,7 +209,9 @@ class Reflector {
       this.backoff.reset();
     } catch (error) {
       if (abort.signal.reason instanceof RelistRequested) throw abort.signal.reason;
-      if (received) this.backoff.reset();
+      // A watch that was open (it got its HTTP 200, and maybe events) broke later: the API
+      // server was reachable a moment ago, so reconnect at once; only a failure to open backs off.
+      if (received || this.watching) this.backoff.reset();
       throw error;
     } finally {
       if (this.watching) this.lastConnected = performance.now();
@@ -381,13 +383,17 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Milliseconds the worst reflector of this informer has been without an open watch: 0 while
-   * every watch is open. A quiet but open watch is healthy (nothing changed); a hung one is
-   * closed by the idle timeout and then counts as disconnected.
+   * Milliseconds the worst watch of this informer has been down: closed (the API server is
+   * gone, or refuses us), or open but silent for longer than the idle timeout allows, which
+   * means the loop reading it is wedged. 0 while every watch is open and alive. A quiet watch
+   * is healthy: nothing changed, and the API server's bookmarks keep it under the idle timeout.
    */
-  disconnectedForMs(now = performance.now()): number {
+  watchDownForMs(now = performance.now()): number {
     let worst = 0;
-    for (const r of this.reflectors) if (!r.watching) worst = Math.max(worst, now - r.lastConnected);
+    for (const r of this.reflectors) {
+      const down = r.watching ? now - r.lastSignOfLife - this.watchIdleTimeoutMs : now - r.lastConnected;
+      worst = Math.max(worst, down);
+    }
     return worst;
   }
 

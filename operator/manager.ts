@@ -45,7 +45,7 @@ export interface ManagerOptions {
   /** Called when the lease is lost; the default exits the process with status 1. */
   onLeadershipLost?: () => void;
   log?: Logger;
-  /** /healthz fails when any watch has been closed (or never opened) this long. */
+  /** /healthz fails when any watch has been down (closed, or open past its idle timeout with nothing read) this long. */
   watchLivenessDeadlineMs?: number;
   relistPeriodMs?: number;
   /** Objects per list page; smaller pages mean less short-lived garbage while syncing. */
@@ -226,10 +226,10 @@ export class Manager {
         name: "watches",
         check: () => {
           const down = [...this.informers.values()]
-            .map((i) => [i.id, i.disconnectedForMs()] as const)
+            .map((i) => [i.id, i.watchDownForMs()] as const)
             .filter(([, ms]) => ms > deadline);
           if (down.length === 0) return undefined;
-          return down.map(([id, ms]) => `${id} without a watch for ${Math.round(ms / 1000)}s`).join(", ");
+          return down.map(([id, ms]) => `${id} watch down for ${Math.round(ms / 1000)}s`).join(", ");
         },
       },
     ];

@@ -237,7 +237,9 @@ export function registerDev(program: Command): void {
     .command("up")
     .description("start the local cluster, the operator and the demo stack in the background")
     .option("--no-demo", "start the cluster and the operator without the demo workloads")
-    .action(up);
+    // Commander hands `dev up --no-demo` to dev's own --no-demo (parents see options after a
+    // subcommand too), so up listens to both.
+    .action((opts: { demo: boolean }) => up({ demo: opts.demo && dev.opts<{ demo: boolean }>().demo }));
   dev.command("down").description("stop the local cluster and remove its state").action(down);
   dev.command("status").description("show the local cluster's processes and nodes").action(status);
   dev

@@ -14,6 +14,7 @@ import * as k8s from "@kubernetes/client-node";
 import { packageModule } from "../package-paths.ts";
 import {
   type ClusterLayout,
+  type ComponentCommand,
   type ComponentName,
   componentCommands,
   files,
@@ -251,7 +252,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       10_000,
       `${name} to start`,
     );
-    request({ type: "start", name });
+    let command: ComponentCommand | undefined;
+    if (name === "operator") {
+      // The operator starts long after the ports were chosen; a port free then may have been
+      // taken since (by another process's listen on port 0), so it gets two chosen now.
+      [layout.ports.operatorMetrics, layout.ports.operatorHealth] = await Promise.all([
+        freePort(),
+        freePort(),
+      ]);
+      command = componentCommands(layout).find((c) => c.name === "operator");
+    }
+    request({ type: "start", name, ...(command ? { command } : {}) });
     await started;
     const t0 = Date.now();
     await waitUntil(name, readiness[name]);

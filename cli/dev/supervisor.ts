@@ -8,7 +8,11 @@ import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ComponentCommand, ComponentName } from "./components.ts";
 
-export type SupervisorRequest = { type: "start" | "stop"; name: ComponentName } | { type: "shutdown" };
+export type SupervisorRequest =
+  /** `command` replaces the planned one (the operator gets ports chosen just before it starts). */
+  | { type: "start"; name: ComponentName; command?: ComponentCommand }
+  | { type: "stop"; name: ComponentName }
+  | { type: "shutdown" };
 export type SupervisorReport =
   | { type: "started"; name: ComponentName; pid: number }
   | { type: "stopped"; name: ComponentName }
@@ -39,7 +43,11 @@ function main(): void {
     writeFileSync(join(dir, "supervisor.json"), JSON.stringify({ pid: process.pid, components }, null, 2));
   };
 
-  const start = (name: ComponentName): void => {
+  const start = (name: ComponentName, replacement?: ComponentCommand): void => {
+    if (replacement && !running.has(name)) {
+      const i = plan.findIndex((c) => c.name === name);
+      if (i >= 0) plan[i] = replacement;
+    }
     const cmd = plan.find((c) => c.name === name);
     if (!cmd) {
       send({ type: "error", message: `unknown component ${name}` });
@@ -92,7 +100,7 @@ function main(): void {
 
   process.on("message", (msg: SupervisorRequest) => {
     if (msg.type === "shutdown") void shutdown();
-    else if (msg.type === "start") start(msg.name);
+    else if (msg.type === "start") start(msg.name, msg.command);
     else void stop(msg.name);
   });
   process.on("SIGTERM", () => void shutdown());

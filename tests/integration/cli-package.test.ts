@@ -78,6 +78,11 @@ test("npm run build, then the packed files run as an installed package", async (
       env: { ...devEnv, KUBECONFIG: kubeconfig },
       cwd: root,
     });
+    const workloads = await run(join(bin, "stackctl"), ["get", "tj,rayc,isvc", "-A", "-o", "name"], {
+      env: { ...devEnv, KUBECONFIG: kubeconfig },
+      cwd: root,
+    });
+    expect(workloads.stdout.trim(), "--no-demo applies no workload").toBe("");
     expect(pools.stdout.trim().split("\n").sort()).toEqual([
       "acceleratorpool.stack.sovereign.dev/h100",
       "acceleratorpool.stack.sovereign.dev/mi300x",

@@ -1,11 +1,13 @@
 // Stops and restarts kube-apiserver on a private control plane while Widgets keep being
 // created, and checks that every one of them is reconciled once the API server is back, and
-// that /healthz reported the stalled watches in between.
+// that /healthz reported the broken watches in between; then freezes it (SIGSTOP), so the
+// watches stall with their connections open, and checks that /healthz notices that too.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "../../cli/dev/control-plane.ts";
+import { readSupervisorState } from "../../cli/dev/state.ts";
 import { isAlreadyExists, KubeClient } from "../../operator/kube-client.ts";
 import { createLogger } from "../../operator/log.ts";
 import { Manager } from "../../operator/manager.ts";
@@ -145,5 +147,57 @@ describe("kube-apiserver outage", () => {
         `${((healthyAgain - restartedAt) / 1000).toFixed(1)} s; watch restarts ${restarts}, relists ${relists}`,
     );
     expect(restarts).toBeGreaterThan(0);
+  });
+
+  it("turns /healthz unhealthy when the API server hangs with the watches open, and healthy when it answers", async () => {
+    // Its own manager, with a short idle timeout so that the test takes seconds, not minutes.
+    const probe = new Manager({
+      kubeConfig: loadKubeConfig(cp.kubeconfigPath),
+      namespaces: [namespace],
+      healthProbeBindAddress: "127.0.0.1:0",
+      metricsBindAddress: "127.0.0.1:0",
+      // A watch closed by the idle timeout reconnects after 0.8-1.6 s: the deadline is above that.
+      watchLivenessDeadlineMs: 3000,
+      watchIdleTimeoutMs: 2000,
+      log: createLogger({ level: "warn", write: () => {} }),
+    });
+    probe.informer(widgets);
+    await probe.start();
+    const status = async (): Promise<number> => {
+      try {
+        return (await fetch(`http://${probe.probeAddress}/healthz`)).status;
+      } catch {
+        return 0;
+      }
+    };
+    const apiserver = readSupervisorState(dir)?.components["kube-apiserver"];
+    expect(apiserver).toBeGreaterThan(0);
+    try {
+      await probe.waitForCacheSync();
+      // Nothing changes in the namespace now: a quiet watch is a healthy one.
+      await sleep(3000);
+      expect(await status()).toBe(200);
+      process.kill(apiserver as number, "SIGSTOP");
+      const frozenAt = performance.now();
+      const failedAfter = await eventually(
+        async () => ((await status()) === 500 ? performance.now() - frozenAt : undefined),
+        20_000,
+        "/healthz to fail while the API server is frozen",
+      );
+      process.kill(apiserver as number, "SIGCONT");
+      const thawedAt = performance.now();
+      const okAfter = await eventually(
+        async () => ((await status()) === 200 ? performance.now() - thawedAt : undefined),
+        30_000,
+        "/healthz to recover once the API server answers",
+      );
+      console.log(
+        `hang: /healthz (2 s idle timeout + 3 s deadline) failed ${(failedAfter / 1000).toFixed(1)} s after ` +
+          `SIGSTOP and was ok ${(okAfter / 1000).toFixed(1)} s after SIGCONT`,
+      );
+    } finally {
+      process.kill(apiserver as number, "SIGCONT");
+      await probe.stop();
+    }
   });
 });

@@ -75,7 +75,9 @@ describe("TrainingJob admission", () => {
         image: "ghcr.io/acme/train:1.0",
         images: { amd: "ghcr.io/acme/train:1.0-rocm" },
         nodes: 1,
-        accelerators: { count: 8, minMemoryGiB: 80 },
+        // No vendor, no resource name. The two pools are named because the shared cluster also
+        // holds other test files' pools (Trainium ones, with 96 GiB devices).
+        accelerators: { count: 8, minMemoryGiB: 80, pools: ["h100", "mi300x"] },
       } as never);
       const running = await h.when("portable", "Running", (j) => j.status?.phase === "Running");
       expect(running.status?.pool).toBe("mi300x");
@@ -96,7 +98,8 @@ describe("TrainingJob admission", () => {
   it("marks a spec that can never be placed Unschedulable instead of queueing it forever", async () => {
     await h.create("huge", {
       nodes: 2,
-      accelerators: { count: 16, minMemoryGiB: 80 },
+      // More devices per node than the default pools' nodes have (other files' pools aside).
+      accelerators: { count: 16, minMemoryGiB: 80, pools: ["h100", "mi300x"] },
     } as never);
     const job = await h.when(
       "huge",
