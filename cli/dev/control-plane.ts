@@ -7,7 +7,6 @@ import { existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
@@ -21,6 +20,7 @@ import {
   schedulerConfigYaml,
 } from "./components.ts";
 import { kwokStagesYaml } from "./kwok-stages.ts";
+import { forEachConcurrently, freePort } from "./loopback.ts";
 import { type SimulatedPool, simulatedNodes } from "./simulated-nodes.ts";
 import type { SupervisorReport, SupervisorRequest } from "./supervisor.ts";
 import { toolsBinDir } from "./tools.ts";
@@ -51,18 +51,6 @@ export interface ControlPlane {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Probe {
   status: number;
@@ -290,11 +278,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(f.kubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    // A few at a time: a thousand creates at once over one connection make the API server drop it.
     const nodes = (opts.nodes ?? []).flatMap((pool) => simulatedNodes(pool));
-    for (let i = 0; i < nodes.length; i += 32) {
-      await Promise.all(nodes.slice(i, i + 32).map((body) => core.createNode({ body })));
-    }
+    await forEachConcurrently(nodes, 32, async (body) => {
+      await core.createNode({ body });
+    });
     // Pods cannot be created in a namespace before its default ServiceAccount exists.
     const deadline = Date.now() + 30_000;
     for (;;) {

@@ -40,7 +40,12 @@ function main(): void {
   };
   const writeState = (): void => {
     const components = Object.fromEntries([...running].map(([name, child]) => [name, child.pid]));
-    writeFileSync(join(dir, "supervisor.json"), JSON.stringify({ pid: process.pid, components }, null, 2));
+    try {
+      writeFileSync(join(dir, "supervisor.json"), JSON.stringify({ pid: process.pid, components }, null, 2));
+    } catch {
+      // The directory was removed under us (a caller cleaning up early): the state file is only
+      // for `stackctl dev status`, and stopping the components matters more than recording it.
+    }
   };
 
   const start = (name: ComponentName, replacement?: ComponentCommand): void => {

@@ -11,12 +11,12 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exitCodeAnnotation, runForAnnotation } from "../../cli/dev/kwok-stages.ts";
+import { freePort } from "../../cli/dev/loopback.ts";
 import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { toolPath } from "../../cli/dev/tools.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
@@ -85,17 +85,6 @@ function helm(args: string[]): Promise<ToolResult> {
       (error, stdout, stderr) =>
         resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
   });
 }
 

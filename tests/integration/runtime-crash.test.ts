@@ -1,6 +1,7 @@
 // kill -9 of the operator in the middle of a burst of 200 Widgets, changes made while it is
 // down, then a restart: the end state must be exactly the desired one.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { forEachConcurrently } from "../../cli/dev/loopback.ts";
 import { isAlreadyExists, KubeClient } from "../../operator/kube-client.ts";
 import { builtin } from "../../operator/resource.ts";
 import {
@@ -35,19 +36,6 @@ const start = async (name: string): Promise<OperatorProcess> => {
   return p;
 };
 
-async function inParallel<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
-
 beforeAll(async () => {
   const kc = loadKubeConfig();
   ns = await testNamespace("rt-crash", kc);
@@ -67,7 +55,7 @@ describe("kill -9 in the middle of a burst", () => {
     const first = await start("first");
     await first.waitForLog((l) => l.msg === "starting workers");
     const names = Array.from({ length: 200 }, (_, i) => `burst-${String(i).padStart(3, "0")}`);
-    const burst = inParallel(names, 16, async (name) => {
+    const burst = forEachConcurrently(names, 16, async (name) => {
       try {
         await client.create(widgets, {
           apiVersion: widgets.apiVersion,
@@ -92,10 +80,10 @@ describe("kill -9 in the middle of a burst", () => {
     // While no operator runs: delete 20 widgets and change 20 others.
     const deleted = names.slice(0, 20);
     const changed = names.slice(20, 40);
-    await inParallel(deleted, 8, async (name) => {
+    await forEachConcurrently(deleted, 8, async (name) => {
       await client.delete(widgets, name, ns.name);
     });
-    await inParallel(changed, 8, async (name) => {
+    await forEachConcurrently(changed, 8, async (name) => {
       await client.patch(widgets, name, ns.name, { spec: { message: `changed ${name}` } }, "merge");
     });
     const childrenWhileDown = await countChildren();
