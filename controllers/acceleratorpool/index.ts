@@ -37,6 +37,13 @@ export const acceleratorPoolController: ControllerFactory = (ctx) => {
       .map((p) => p.metadata.name ?? "");
   };
 
+  // A pool's status is a sum over every pod on its nodes, and on a busy cluster every pod
+  // binding or phase change asks for it again. Recomputing it at most once per interval (a
+  // second, or five times what the last one cost) keeps it current within seconds without
+  // spending the operator's CPU on sums nobody reads in between.
+  const lastRun = new Map<string, { at: number; costMs: number }>();
+  const minIntervalMs = (name: string): number => Math.max(1000, 5 * (lastRun.get(name)?.costMs ?? 0));
+
   return {
     name: "acceleratorpool",
     for: resourceTypes.acceleratorPool,
@@ -50,9 +57,17 @@ export const acceleratorPoolController: ControllerFactory = (ctx) => {
         },
       },
     ],
-    async reconcile(_key, rctx) {
+    async reconcile(key, rctx) {
       const pool = rctx.object<AcceleratorPool & KubeObject>();
-      if (!pool) return;
+      if (!pool) {
+        lastRun.delete(key);
+        return undefined;
+      }
+      const started = performance.now();
+      const since = started - (lastRun.get(key)?.at ?? Number.NEGATIVE_INFINITY);
+      // A spec change (new selector, paused) is shown at once; churn waits for the interval.
+      const specSeen = pool.status?.observedGeneration === pool.metadata.generation;
+      if (specSeen && since < minIntervalMs(key)) return { requeueAfter: minIntervalMs(key) - since };
       const selector = poolNodeSelector(pool);
       const nodes = ctx.cache
         .list<NodeLike>(resourceTypes.node)
@@ -73,6 +88,7 @@ export const acceleratorPoolController: ControllerFactory = (ctx) => {
         observedGeneration: pool.metadata.generation,
       });
       const status = withObservedGeneration(pool, { ...counts, conditions });
+      lastRun.set(key, { at: started, costMs: performance.now() - started });
       const wasReady = current.conditions?.find((c) => c.type === "Ready")?.status;
       if (await rctx.writeStatus(resourceTypes.acceleratorPool, pool, status)) {
         if (wasReady !== ready.status) {
@@ -84,6 +100,7 @@ export const acceleratorPoolController: ControllerFactory = (ctx) => {
           });
         }
       }
+      return undefined;
     },
   };
 };

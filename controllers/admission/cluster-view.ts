@@ -38,29 +38,43 @@ export const isNodeReady = (node: NodeLike): boolean =>
 /** What a pod holds on its node: its containers' requests (limits when no request), or the
  * largest init container's when that is more, as the scheduler counts it. */
 export function podRequest(pod: PodLike, resource: string): number {
-  // Cached per pod object: cached objects are replaced, never mutated, on update, and every
-  // admission pass and pool status reads the requests of every pod again.
-  let requests = requestCache.get(pod);
-  if (!requests) {
-    requests = new Map();
-    requestCache.set(pod, requests);
-  }
-  let value = requests.get(resource);
-  if (value === undefined) {
-    value = computePodRequest(pod, resource);
-    requests.set(resource, value);
-  }
-  return value;
+  return podRequests(pod).get(resource) ?? 0;
 }
 
-const requestCache = new WeakMap<PodLike, Map<string, number>>();
+/**
+ * Every resource a pod holds, non-zero ones only. Cached per pod object: cached objects are
+ * replaced, never mutated, on update, and every admission pass and pool status reads the
+ * requests of every pod again.
+ */
+function podRequests(pod: PodLike): ReadonlyMap<string, number> {
+  let requests = requestCache.get(pod);
+  if (!requests) {
+    requests = computePodRequests(pod);
+    requestCache.set(pod, requests);
+  }
+  return requests;
+}
 
-function computePodRequest(pod: PodLike, resource: string): number {
-  const of = (c: Container): number =>
-    parseQuantity(c.resources?.requests?.[resource] ?? c.resources?.limits?.[resource]) || 0;
-  const sum = (pod.spec?.containers ?? []).reduce((n, c) => n + of(c), 0);
-  const init = Math.max(0, ...(pod.spec?.initContainers ?? []).map(of));
-  return Math.max(sum, init);
+const requestCache = new WeakMap<PodLike, ReadonlyMap<string, number>>();
+
+function containerRequests(c: Container): Map<string, number> {
+  const out = new Map<string, number>();
+  const requests = c.resources?.requests ?? {};
+  const limits = c.resources?.limits ?? {};
+  for (const name of new Set([...Object.keys(requests), ...Object.keys(limits)])) {
+    const v = parseQuantity(requests[name] ?? limits[name]) || 0;
+    if (v) out.set(name, v);
+  }
+  return out;
+}
+
+function computePodRequests(pod: PodLike): Map<string, number> {
+  const total = new Map<string, number>();
+  for (const c of pod.spec?.containers ?? [])
+    for (const [name, v] of containerRequests(c)) total.set(name, (total.get(name) ?? 0) + v);
+  for (const c of pod.spec?.initContainers ?? [])
+    for (const [name, v] of containerRequests(c)) if (v > (total.get(name) ?? 0)) total.set(name, v);
+  return total;
 }
 
 /** Requests of the non-terminated pods bound to each node, for the given resources. */
@@ -68,6 +82,7 @@ export function usageByNode(
   pods: readonly PodLike[],
   resources: readonly string[],
 ): Map<string, Map<string, number>> {
+  const wanted = new Set(resources);
   const usage = new Map<string, Map<string, number>>();
   for (const pod of pods) {
     const node = pod.spec?.nodeName;
@@ -77,10 +92,7 @@ export function usageByNode(
       u = new Map();
       usage.set(node, u);
     }
-    for (const r of resources) {
-      const v = podRequest(pod, r);
-      if (v) u.set(r, (u.get(r) ?? 0) + v);
-    }
+    for (const [r, v] of podRequests(pod)) if (wanted.has(r)) u.set(r, (u.get(r) ?? 0) + v);
   }
   return usage;
 }
