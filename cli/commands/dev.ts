@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
-import { installCrds, waitForNodesReady } from "../dev/cluster-setup.ts";
+import { createSimulatedStorage, installCrds, waitForNodesReady } from "../dev/cluster-setup.ts";
 import { type ControlPlane, startControlPlane } from "../dev/control-plane.ts";
 import { isWorkloadReady, renderSnapshot, snapshot } from "../dev/live-view.ts";
 import { buildProgressPrinter } from "../dev/progress.ts";
@@ -49,6 +49,7 @@ async function bringUp(detached: boolean): Promise<ControlPlane> {
       defaultPreset.reduce((n, p) => n + p.nodes, 0),
     );
     await installCrds(cp.kubeconfigPath);
+    await createSimulatedStorage(cp.kubeconfigPath);
   } catch (error) {
     await cp.stop();
     throw error;

@@ -1,10 +1,12 @@
-// Steps after the control plane is up: waiting for the simulated nodes, installing the CRDs.
+// Steps after the control plane is up: waiting for the simulated nodes, installing the CRDs,
+// creating the simulated storage.
 
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { packageFile } from "../package-paths.ts";
+import { simulatedStorage } from "./simulated-storage.ts";
 import { toolPath } from "./tools.ts";
 
 const run = promisify(execFile);
@@ -43,4 +45,12 @@ export async function installCrds(kubeconfig: string): Promise<void> {
   await run(toolPath("kubectl"), ["wait", "--for=condition=Established", "--timeout=60s", "-f", crdsDir], {
     env,
   });
+}
+
+/** Creates the default StorageClass and its static volumes (see simulated-storage.ts). */
+export async function createSimulatedStorage(kubeconfig: string): Promise<void> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const client = k8s.KubernetesObjectApi.makeApiClient(kc);
+  for (const object of simulatedStorage()) await client.create(object as k8s.KubernetesObject);
 }

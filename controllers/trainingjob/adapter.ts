@@ -14,6 +14,7 @@ import { type Condition, type KubeObject, objectKey } from "../../operator/index
 import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { AcceleratorRequirement, Toleration, Workload } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
+import { claimBlocked } from "./claim.ts";
 import type { BackoffPolicy } from "./failure.ts";
 import { WORKERS_GROUP } from "./names.ts";
 import type { TrainingJobObject } from "./pods.ts";
@@ -33,6 +34,7 @@ export function admittedNodes(job: TrainingJobObject): number | undefined {
 export function wantsAdmission(job: TrainingJobObject, now: number, backoff: BackoffPolicy): boolean {
   if (job.metadata.deletionTimestamp || job.spec.suspend || isFinished(job.status)) return false;
   if (hasAdmission(job)) return true;
+  if (claimBlocked(job)) return false;
   const status = job.status as TrainingJobStatus | undefined;
   return (
     restartBackoffLeftMs(

@@ -9,6 +9,7 @@ import { TrainingJobAdapter } from "./adapter.ts";
 import { type BackoffPolicy, defaultBackoff } from "./failure.ts";
 import { registerTrainingJobMetrics } from "./metrics.ts";
 import { jobSelector } from "./names.ts";
+import type { TrainingJobObject } from "./pods.ts";
 import { TrainingJobReconciler } from "./reconcile.ts";
 
 export interface TrainingJobControllerOptions {
@@ -66,7 +67,18 @@ export function trainingJobControllerWith(options: TrainingJobControllerOptions 
       name: "trainingjob",
       for: resourceTypes.trainingJob,
       owns: [resourceTypes.pod, resourceTypes.service],
-      watches: [{ resource: resourceTypes.node, map: jobsOnNode }],
+      watches: [
+        { resource: resourceTypes.node, map: jobsOnNode },
+        // A checkpoint claim that appears (or goes) wakes the jobs that name it.
+        {
+          resource: resourceTypes.persistentVolumeClaim,
+          map: (claim) =>
+            jobs.store
+              .list(claim.metadata.namespace)
+              .filter((j) => (j as TrainingJobObject).spec?.checkpoint?.claimName === claim.metadata.name)
+              .map((j) => `${j.metadata.namespace}/${j.metadata.name}`),
+        },
+      ],
       reconcile: (key, rctx) => reconciler.reconcile(key, rctx),
     };
   };

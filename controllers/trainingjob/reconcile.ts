@@ -19,6 +19,7 @@ import {
 import type { Admitter, NodeLike } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { type TrainingJobAdapter, wantsAdmission } from "./adapter.ts";
+import { missingClaim } from "./claim.ts";
 import type { BackoffPolicy } from "./failure.ts";
 import type { TrainingJobMetrics } from "./metrics.ts";
 import type { TrainingJobObject } from "./pods.ts";
@@ -94,6 +95,7 @@ export class TrainingJobReconciler {
       elastic: job.spec.elastic
         ? { offered: adapter.offered(job), min: job.spec.elastic.minNodes }
         : undefined,
+      missingClaim: missingClaim(cache, job),
     });
 
     if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status)) {

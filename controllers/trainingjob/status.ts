@@ -24,6 +24,7 @@ import {
   setCondition,
 } from "../../operator/index.ts";
 import { type Decision, evictionCheck, toAdmissionStatus } from "../admission/index.ts";
+import { claimNotFoundMessage, claimNotFoundReason } from "./claim.ts";
 import { checkDeadline } from "./deadline.ts";
 import { type BackoffPolicy, type GangPod, gangState, restartBackoffMs, splitByAttempt } from "./failure.ts";
 import { WORKERS_GROUP } from "./names.ts";
@@ -53,6 +54,8 @@ export interface Observed {
   admissionTimeoutMs?: number;
   /** An elastic job waiting for admission: the gang size offered to the admitter, and the least. */
   elastic?: { offered: number; min: number } | undefined;
+  /** spec.checkpoint.claimName, when no such PersistentVolumeClaim exists. */
+  missingClaim?: string | undefined;
 }
 
 export interface PodDeletion {
@@ -289,6 +292,20 @@ function waitForAdmission(p: Planner): boolean {
     p.s.phase = "Restarting";
     delete p.s.queuePosition;
     p.timer(backoffLeft);
+    return false;
+  }
+
+  if (o.missingClaim) {
+    // Whatever the admitter decided: the adapter withdraws the job once this status is written.
+    p.s.phase = "Queued";
+    delete p.s.queuePosition;
+    const message = claimNotFoundMessage(o.missingClaim, o.job.metadata.namespace);
+    p.condition({ type: "Running", status: "False", reason: "Queued", message: "waiting for admission" });
+    p.condition({ type: "Admitted", status: "False", reason: claimNotFoundReason, message });
+    if (
+      findCondition(p.prev.conditions as Condition[] | undefined, "Admitted")?.reason !== claimNotFoundReason
+    )
+      p.event("Warning", claimNotFoundReason, "Queue", message);
     return false;
   }
 

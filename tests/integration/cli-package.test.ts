@@ -6,6 +6,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkS
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { expect, test } from "vitest";
+import { toolPath } from "../../cli/dev/tools.ts";
 import { repoRoot, run } from "./cli-harness.ts";
 
 test("npm run build, then the packed files run as an installed package", async () => {
@@ -88,6 +89,24 @@ test("npm run build, then the packed files run as an installed package", async (
       "acceleratorpool.stack.sovereign.dev/mi300x",
       "acceleratorpool.stack.sovereign.dev/tpu-v5e",
     ]);
+    // The samples the package ships, as the README applies them: the simulated storage binds
+    // their claims, and each reaches its ready state.
+    const kubectl = (...args: string[]) =>
+      run(toolPath("kubectl"), args, { env: { ...devEnv, KUBECONFIG: kubeconfig }, cwd: root });
+    const applied = await kubectl("apply", "-f", join(pkg, "samples"));
+    expect(applied.code, applied.stderr).toBe(0);
+    const phase = async (kind: string, name: string) =>
+      (await kubectl("get", kind, name, "-o", "jsonpath={.status.phase}")).stdout;
+    await expect
+      .poll(
+        async () => [
+          await phase("tj", "llama-finetune"),
+          await phase("rayc", "research"),
+          await phase("isvc", "llama-8b"),
+        ],
+        { timeout: 90_000, interval: 1000 },
+      )
+      .toEqual(["Running", "Ready", "Ready"]);
   } finally {
     const down = await dev("down");
     expect(down.stdout).toContain("stopped");

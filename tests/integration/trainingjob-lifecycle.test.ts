@@ -128,7 +128,7 @@ describe("a TrainingJob on the real control plane", () => {
     await h.retire("evicted");
   });
 
-  it("mounts the checkpoint claim and sets CHECKPOINT_DIR in every attempt of the gang", async () => {
+  it("waits for its checkpoint claim, then mounts it and sets CHECKPOINT_DIR in every attempt", async () => {
     // A static volume the controller-manager binds the claim to, so the scheduler places the pods.
     const storageClassName = `manual-${h.ns}`;
     await h.core.createPersistentVolume({
@@ -144,6 +144,23 @@ describe("a TrainingJob on the real control plane", () => {
       },
     });
     try {
+      // Submitted before its claim exists: it waits, says why, and holds no devices.
+      await h.create(
+        "resumable",
+        dedicatedJob(h, 2, exit(137), {
+          maxRestarts: 1,
+          checkpoint: { claimName: "ckpt", mountPath: "/ckpt" },
+        }),
+      );
+      const waiting = await h.when(
+        "resumable",
+        "ClaimNotFound",
+        (j) => condition(j, "Admitted")?.reason === "ClaimNotFound",
+      );
+      expect(waiting.status?.phase).toBe("Queued");
+      expect(waiting.status?.admission).toBeUndefined();
+      expect(condition(waiting, "Admitted")?.message).toContain("PersistentVolumeClaim ckpt");
+      expect(await h.pods("resumable")).toEqual([]);
       await h.core.createNamespacedPersistentVolumeClaim({
         namespace: h.ns,
         body: {
@@ -155,13 +172,6 @@ describe("a TrainingJob on the real control plane", () => {
           },
         },
       });
-      await h.create(
-        "resumable",
-        dedicatedJob(h, 2, exit(137), {
-          maxRestarts: 1,
-          checkpoint: { claimName: "ckpt", mountPath: "/ckpt" },
-        }),
-      );
       const failed = await h.when("resumable", "Failed", (j) => j.status?.phase === "Failed", 90_000);
       expect(failed.status?.restarts).toBe(1);
       const seen = h.podSpecs("resumable");

@@ -93,6 +93,28 @@ describe("waiting for admission", () => {
     expect(plan.events).toEqual([expect.objectContaining({ type: "Warning", reason: "Unschedulable" })]);
   });
 
+  it("waits for a missing checkpoint claim instead of being admitted, and says so once", () => {
+    const j = job({ checkpoint: { claimName: "ckpt", mountPath: "/ckpt" } });
+    const decision = { type: "admitted", admission: admission("h100", ["h100-0", "h100-1"]) } as const;
+    const plan = planReconcile(observed(j, { decision, missingClaim: "ckpt" }));
+    expect(plan.status.phase).toBe("Queued");
+    expect(plan.status.admission).toBeUndefined();
+    expect(plan.create).toEqual([]);
+    expect(plan.requestPass).toBe(false);
+    expect(condition(plan.status, "Admitted")).toMatchObject({ status: "False", reason: "ClaimNotFound" });
+    expect(condition(plan.status, "Admitted")?.message).toMatch(
+      /PersistentVolumeClaim ckpt .* does not exist/,
+    );
+    expect(plan.events.map((e) => [e.type, e.reason])).toEqual([["Warning", "ClaimNotFound"]]);
+
+    const again = planReconcile(observed({ ...j, status: plan.status }, { missingClaim: "ckpt" }));
+    expect(again.events).toEqual([]);
+    // The claim exists now: the job asks for admission like a new one.
+    const found = planReconcile(observed({ ...j, status: plan.status }));
+    expect(condition(found.status, "Admitted")).toMatchObject({ reason: "Pending" });
+    expect(found.requestPass).toBe(true);
+  });
+
   it("admitted: records the admission first and creates every rank on its reserved node", () => {
     const plan = planReconcile(observed(job(), { decision: { type: "admitted", admission: admission() } }));
     expect(plan.status).toMatchObject({
