@@ -1,24 +1,10 @@
-// InferenceService lifecycle on the real control plane: a missing Secret is a condition, not a
-// crash loop, and the service starts once the Secret appears; deleting the service removes
-// every child through the real garbage collector. One replica on tpu-v5e each, so the file
-// needs little of the shared capacity.
-import { readFileSync } from "node:fs";
-import { load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { type InferenceService, labels } from "../../crds/index.ts";
-import {
-  builtin,
-  createLogger,
-  isAlreadyExists,
-  isNotFound,
-  KubeClient,
-  type KubeObject,
-  Manager,
-  silentLogger,
-} from "../../operator/index.ts";
+import { builtin, isNotFound, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
+import { ensureSamplePools, namespaceManager } from "../support/workloads.ts";
 
 const kc = loadKubeConfig();
 const client = new KubeClient({ kubeConfig: kc });
@@ -30,19 +16,8 @@ type Isvc = InferenceService & KubeObject;
 
 beforeAll(async () => {
   ns = await testNamespace("isvc-life", kc);
-  const pool = load(
-    readFileSync(new URL("../../samples/acceleratorpool-tpu-v5e.yaml", import.meta.url), "utf8"),
-  ) as KubeObject;
-  await client.create(resourceTypes.acceleratorPool, pool).catch((e) => {
-    if (!isAlreadyExists(e)) throw e;
-  });
-  manager = new Manager({
-    kubeConfig: kc,
-    namespaces: [ns.name],
-    metricsBindAddress: "0",
-    healthProbeBindAddress: "0",
-    log: process.env.ISVC_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
-  });
+  await ensureSamplePools(client, ["tpu-v5e"]);
+  manager = namespaceManager(kc, ns.name, { logEnv: "ISVC_TEST_LOG" });
   manager.add(inferenceServiceControllerWith({ secretRecheckMs: 1000 }));
   await manager.start();
   await manager.waitForCacheSync();

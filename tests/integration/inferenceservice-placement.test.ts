@@ -1,12 +1,3 @@
-// InferenceService on the real control plane: one service spread over NVIDIA and AMD pools,
-// scaled with kubectl, rolled to a new image. kwok runs the pods; the real scheduler binds them.
-//
-// Other test files share the nodes, so the "H100 has room for only two" situation is made, not
-// assumed: the free nvidia.com/gpu on the h100 nodes are counted (every pod in the cluster) and
-// filled with placeholder pods in this file's namespace until exactly the wanted number is
-// left. The service pins pools [h100, mi300x], so h100 is preferred and the rest spills over.
-import { readFileSync } from "node:fs";
-import { load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { podRequest } from "../../controllers/admission/index.ts";
 import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
@@ -14,14 +5,11 @@ import { resourceTypes } from "../../controllers/resources.ts";
 import { type InferenceService, labels } from "../../crds/index.ts";
 import {
   builtin,
-  createLogger,
-  isAlreadyExists,
   isNotFound,
   KubeClient,
   type KubeObject,
-  Manager,
+  type Manager,
   resourcePath,
-  silentLogger,
 } from "../../operator/index.ts";
 import {
   eventually,
@@ -30,6 +18,7 @@ import {
   type TestNamespace,
   testNamespace,
 } from "../support/cluster.ts";
+import { ensureSamplePools, namespaceManager } from "../support/workloads.ts";
 
 const kc = loadKubeConfig();
 const client = new KubeClient({ kubeConfig: kc });
@@ -60,22 +49,8 @@ const placeholderLabel = "sovereign.dev/placeholder";
 
 beforeAll(async () => {
   ns = await testNamespace("isvc-place", kc);
-  // Pools are cluster-wide and shared with other test files: create if absent, never delete.
-  for (const sample of ["h100", "mi300x"]) {
-    const pool = load(
-      readFileSync(new URL(`../../samples/acceleratorpool-${sample}.yaml`, import.meta.url), "utf8"),
-    ) as KubeObject;
-    await client.create(resourceTypes.acceleratorPool, pool).catch((e) => {
-      if (!isAlreadyExists(e)) throw e;
-    });
-  }
-  manager = new Manager({
-    kubeConfig: kc,
-    namespaces: [ns.name],
-    metricsBindAddress: "0",
-    healthProbeBindAddress: "0",
-    log: process.env.ISVC_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
-  });
+  await ensureSamplePools(client, ["h100", "mi300x"]);
+  manager = namespaceManager(kc, ns.name, { logEnv: "ISVC_TEST_LOG" });
   manager.add(inferenceServiceControllerWith({ secretRecheckMs: 1000 }));
   await manager.start();
   await manager.waitForCacheSync();

@@ -1,24 +1,11 @@
-// The RayCluster controller on the real control plane: kwok runs the pods, the real scheduler
-// binds them to the simulated h100 and tpu-v5e nodes. Each test works on a cluster of its own
-// in the file's namespace; capacity stays small (a few devices) as other files share the nodes.
-import { readFileSync } from "node:fs";
-import { load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acceleratorPoolController } from "../../controllers/acceleratorpool/index.ts";
 import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { labels, type RayCluster } from "../../crds/index.ts";
-import {
-  ApiError,
-  builtin,
-  createLogger,
-  isAlreadyExists,
-  KubeClient,
-  type KubeObject,
-  Manager,
-  silentLogger,
-} from "../../operator/index.ts";
+import { ApiError, builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
+import { ensureSamplePools, namespaceManager, trackPhases } from "../support/workloads.ts";
 
 const kc = loadKubeConfig();
 const client = new KubeClient({ kubeConfig: kc });
@@ -26,7 +13,7 @@ let ns: TestNamespace;
 let manager: Manager;
 const rt = resourceTypes.rayCluster;
 /** Every phase each cluster's status went through, as the watch delivered it. */
-const phases = new Map<string, string[]>();
+let phases = new Map<string, string[]>();
 
 type RC = RayCluster & KubeObject;
 type Pod = KubeObject & {
@@ -40,34 +27,11 @@ type Pod = KubeObject & {
 
 beforeAll(async () => {
   ns = await testNamespace("rayc", kc);
-  // Pools are cluster-wide and shared with other test files: create if absent, never delete.
-  for (const sample of ["h100", "tpu-v5e"]) {
-    const pool = load(
-      readFileSync(new URL(`../../samples/acceleratorpool-${sample}.yaml`, import.meta.url), "utf8"),
-    ) as KubeObject;
-    await client.create(resourceTypes.acceleratorPool, pool).catch((e) => {
-      if (!isAlreadyExists(e)) throw e;
-    });
-  }
-  manager = new Manager({
-    kubeConfig: kc,
-    namespaces: [ns.name],
-    metricsBindAddress: "0",
-    healthProbeBindAddress: "0",
-    log: process.env.RAYC_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
-  });
+  await ensureSamplePools(client, ["h100", "tpu-v5e"]);
+  manager = namespaceManager(kc, ns.name, { logEnv: "RAYC_TEST_LOG" });
   manager.add(acceleratorPoolController);
   manager.add(rayClusterController);
-  manager.informer(rt).addHandler({
-    onAdd: () => {},
-    onUpdate: (_old, obj) => {
-      const phase = (obj as RC).status?.phase;
-      const seen = phases.get(obj.metadata.name ?? "") ?? [];
-      if (phase && seen.at(-1) !== phase) seen.push(phase);
-      phases.set(obj.metadata.name ?? "", seen);
-    },
-    onDelete: () => {},
-  });
+  phases = trackPhases(manager, rt);
   await manager.start();
   await manager.waitForCacheSync();
 });

@@ -3,9 +3,7 @@
 // simulated H100 nodes that only these tests' pods tolerate (so other test files' pods never
 // move its numbers), and helpers to create jobs and wait on their status.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
-import { load } from "js-yaml";
 import { simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { acceleratorPoolController } from "../../controllers/acceleratorpool/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
@@ -13,16 +11,15 @@ import { trainingJobControllerWith } from "../../controllers/trainingjob/index.t
 import type { TrainingJob } from "../../crds/index.ts";
 import {
   builtin,
-  createLogger,
   Informer,
-  isAlreadyExists,
   isNotFound,
   KubeClient,
   type KubeObject,
-  Manager,
+  type Manager,
   silentLogger,
 } from "../../operator/index.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
+import { ensureSamplePools, namespaceManager, trackPhases } from "../support/workloads.ts";
 
 export type Job = TrainingJob & KubeObject;
 export type Pod = KubeObject & {
@@ -111,34 +108,12 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     metadata: { name: pool },
     spec: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", memoryGiB: 80, interconnect: "nvlink" },
   });
-  // Shared pools are cluster-wide: create if absent, never delete.
-  for (const sample of options.sharedPools ?? []) {
-    const obj = load(
-      readFileSync(new URL(`../../samples/acceleratorpool-${sample}.yaml`, import.meta.url), "utf8"),
-    ) as KubeObject;
-    await client.create(resourceTypes.acceleratorPool, obj).catch((e) => {
-      if (!isAlreadyExists(e)) throw e;
-    });
-  }
+  await ensureSamplePools(client, options.sharedPools ?? []);
 
-  const manager = new Manager({
-    kubeConfig: kc,
-    namespaces: [ns],
-    metricsBindAddress: "127.0.0.1:0",
-    healthProbeBindAddress: "0",
-    log: process.env.TJ_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
-  });
+  const manager = namespaceManager(kc, ns, { logEnv: "TJ_TEST_LOG", metricsBindAddress: "127.0.0.1:0" });
   manager.add(acceleratorPoolController);
   manager.add(trainingJobControllerWith({ backoff: { baseMs: 500, maxMs: 2000 } }));
-  const phases = new Map<string, string[]>();
-  const track = (obj: KubeObject): void => {
-    const phase = (obj as Job).status?.phase;
-    const name = obj.metadata.name ?? "";
-    const seen = phases.get(name) ?? [];
-    if (phase && seen.at(-1) !== phase) seen.push(phase);
-    phases.set(name, seen);
-  };
-  manager.informer(rt).addHandler({ onAdd: track, onUpdate: (_old, obj) => track(obj) });
+  const phases = trackPhases(manager, rt);
   // The manager's pod cache is trimmed (no env or volumes); a watch of full pods of our own
   // keeps what the controller created, even after it is deleted.
   const specs = new Map<string, Map<string, Pod["spec"]>>();

@@ -1,0 +1,60 @@
+// Setup shared by the workload controller tests on the shared control plane: the sample pools
+// (cluster-wide, so created if absent and never deleted), a manager that reconciles only the
+// test's namespace, and the history of phases an object went through.
+import { readFileSync } from "node:fs";
+import type * as k8s from "@kubernetes/client-node";
+import { load } from "js-yaml";
+import { resourceTypes } from "../../controllers/resources.ts";
+import {
+  createLogger,
+  isAlreadyExists,
+  type KubeClient,
+  type KubeObject,
+  Manager,
+  type ResourceType,
+  silentLogger,
+} from "../../operator/index.ts";
+
+/** Creates samples/acceleratorpool-NAME.yaml for each name, unless that pool exists already. */
+export async function ensureSamplePools(client: KubeClient, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const pool = load(
+      readFileSync(new URL(`../../samples/acceleratorpool-${name}.yaml`, import.meta.url), "utf8"),
+    ) as KubeObject;
+    await client.create(resourceTypes.acceleratorPool, pool).catch((e) => {
+      if (!isAlreadyExists(e)) throw e;
+    });
+  }
+}
+
+/**
+ * A manager for one test namespace with the health probe off; `logEnv` names the environment
+ * variable that turns on its debug log (ISVC_TEST_LOG=1 ...), for a failing test's story.
+ */
+export function namespaceManager(
+  kubeConfig: k8s.KubeConfig,
+  namespace: string,
+  options: { logEnv: string; metricsBindAddress?: string },
+): Manager {
+  return new Manager({
+    kubeConfig,
+    namespaces: [namespace],
+    metricsBindAddress: options.metricsBindAddress ?? "0",
+    healthProbeBindAddress: "0",
+    log: process.env[options.logEnv] ? createLogger({ level: "debug" }) : silentLogger,
+  });
+}
+
+/** Records, per object name, each phase its status showed (from the manager's own watch). */
+export function trackPhases(manager: Manager, rt: ResourceType): Map<string, string[]> {
+  const phases = new Map<string, string[]>();
+  const track = (obj: KubeObject): void => {
+    const phase = (obj as { status?: { phase?: string } }).status?.phase;
+    const name = obj.metadata.name ?? "";
+    const seen = phases.get(name) ?? [];
+    if (phase && seen.at(-1) !== phase) seen.push(phase);
+    phases.set(name, seen);
+  };
+  manager.informer(rt).addHandler({ onAdd: track, onUpdate: (_old, obj) => track(obj) });
+  return phases;
+}
