@@ -1,53 +1,15 @@
-// The Helm chart with the real helm (v4) and API server: lint, render and server-side dry-run,
-// the values schema, and a release's life: install, upgrade with changed values, uninstall,
-// each checked on the cluster. kwok runs the operator's pods (nothing is pulled or executed);
-// tests/integration/chart-rbac.test.ts runs the operator itself with the chart's RBAC.
-//
-// The shared cluster has the CRDs already (global-setup) and other files use them, so most
-// releases here set crds.install=false; one release installs them (taking over the existing
-// ones) only after checking that every rendered CRD carries helm.sh/resource-policy: keep, and
-// shows that `helm uninstall` leaves them.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { toolPath } from "../../cli/dev/tools.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { repoRoot } from "../../crds/generate.ts";
 import { resources } from "../../crds/index.ts";
 import { builtin, isNotFound, KubeClient, type KubeObject } from "../../operator/index.ts";
-import {
-  eventually,
-  kubeconfigPath,
-  kubectl,
-  loadKubeConfig,
-  type ToolResult,
-  testNamespace,
-} from "../support/cluster.ts";
+import { eventually, helm, kubectl, loadKubeConfig, testNamespace } from "../support/cluster.ts";
 
 const chart = join(repoRoot, "charts/sovereign-stack");
 const client = new KubeClient({ kubeConfig: loadKubeConfig() });
-
-/**
- * helm against the test cluster. Releases are stored in ConfigMaps rather than Secrets:
- * tests/integration/cluster.test.ts expects `helm list -A` (Secret storage) to be empty, and
- * files run in parallel.
- */
-function helm(args: string[]): Promise<ToolResult> {
-  return new Promise((resolve) => {
-    execFile(
-      toolPath("helm"),
-      args,
-      {
-        env: { ...process.env, KUBECONFIG: kubeconfigPath(), HELM_DRIVER: "configmap" },
-        maxBuffer: 64 << 20,
-      },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 interface Rendered extends KubeObject {
   kind: string;

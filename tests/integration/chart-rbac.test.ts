@@ -8,7 +8,7 @@
 // Isolation on the shared cluster: the workloads run on a pool of this file's own simulated
 // AWS Trainium nodes (tainted, and a vendor no other test asks for), in a namespace of their
 // own that the operator is limited to (--namespace), so no other file's objects are touched.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,7 +18,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exitCodeAnnotation, runForAnnotation } from "../../cli/dev/kwok-stages.ts";
 import { freePort } from "../../cli/dev/loopback.ts";
 import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
-import { toolPath } from "../../cli/dev/tools.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { repoRoot } from "../../crds/generate.ts";
 import { labels } from "../../crds/index.ts";
@@ -33,11 +32,10 @@ import {
 } from "../../operator/index.ts";
 import {
   eventually,
-  kubeconfigPath,
+  helm,
   kubectl,
   loadKubeConfig,
   type TestNamespace,
-  type ToolResult,
   testNamespace,
 } from "../support/cluster.ts";
 
@@ -71,22 +69,6 @@ let tokenKubeconfig: string;
 /** A client that holds nothing but the ServiceAccount's token. */
 let asOperator: KubeClient;
 let operator: OperatorProcess;
-
-/** helm with ConfigMap storage (cluster.test.ts expects `helm list -A`, Secret storage, empty). */
-function helm(args: string[]): Promise<ToolResult> {
-  return new Promise((resolve) => {
-    execFile(
-      toolPath("helm"),
-      args,
-      {
-        env: { ...process.env, KUBECONFIG: kubeconfigPath(), HELM_DRIVER: "configmap" },
-        maxBuffer: 64 << 20,
-      },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 interface OperatorProcess {
   child: ChildProcess;

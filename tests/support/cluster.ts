@@ -59,13 +59,16 @@ export interface ToolResult {
 export function runTool(
   tool: ToolName,
   args: string[],
-  opts: { input?: string; kubeconfig?: string } = {},
+  opts: { input?: string; kubeconfig?: string; env?: Record<string, string> } = {},
 ): Promise<ToolResult> {
   return new Promise((resolve) => {
     const child = execFile(
       toolPath(tool),
       args,
-      { env: { ...process.env, KUBECONFIG: opts.kubeconfig ?? kubeconfigPath() }, maxBuffer: 64 << 20 },
+      {
+        env: { ...process.env, KUBECONFIG: opts.kubeconfig ?? kubeconfigPath(), ...opts.env },
+        maxBuffer: 64 << 20,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -79,6 +82,13 @@ export const kubectl = (
   args: string[],
   opts?: { input?: string; kubeconfig?: string },
 ): Promise<ToolResult> => runTool("kubectl", args, opts);
+
+/**
+ * helm against the test cluster, with releases stored in ConfigMaps rather than Secrets:
+ * cluster.test.ts expects `helm list -A` (Secret storage) to be empty, and files run in parallel.
+ */
+export const helm = (args: string[]): Promise<ToolResult> =>
+  runTool("helm", args, { env: { HELM_DRIVER: "configmap" } });
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(
