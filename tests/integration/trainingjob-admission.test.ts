@@ -1,5 +1,5 @@
 // How TrainingJobs meet the admitter on the real control plane: a queue of jobs that each need
-// a whole pool, a vendor-neutral manifest that runs on AMD when the NVIDIA pool is busy, a
+// a whole pool, a vendor-neutral manifest that runs on AMD when an NVIDIA pool is busy, a
 // spec that can never be placed, and an elastic job that starts with what fits. The queue and
 // elastic tests use a pool of simulated H100 nodes that only this file's pods tolerate, so no
 // other test file's pods or queue move its numbers (the admitter of this file's manager only
@@ -12,7 +12,7 @@ import { condition, dedicatedJob, env, type Harness, startHarness } from "./trai
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness("tjadm", { nodes: 4, sharedPools: ["h100", "mi300x"] });
+  h = await startHarness("tjadm", { nodes: 4, amdNodes: 1 });
 });
 
 afterAll(async () => {
@@ -62,45 +62,44 @@ describe("TrainingJob admission", () => {
     expect(notes.join(" ")).toMatch(/position 2/);
   });
 
-  it("runs a vendor-neutral manifest on the MI300X pool with the AMD image when the H100 pool is busy", async () => {
-    // Every H100 device goes to one job first (as this file's admitter sees the pool).
-    await h.create("filler", {
-      nodes: 4,
-      accelerators: { count: 8, minMemoryGiB: 80, pools: ["h100"] },
-      template: { metadata: { annotations: exit(0, "30s") } },
-    } as never);
+  it("runs a vendor-neutral manifest on an MI300X pool with the AMD image when the NVIDIA pool is busy", async () => {
+    // This file's own NVIDIA pool is filled first. Both pools are this file's own: the admitter
+    // of another file's manager would race this one for a shared pool, not seeing its admissions.
+    await h.create("filler", dedicatedJob(h, 4, exit(0, "30s")));
     await h.when("filler", "admitted", (j) => (j.status?.admission?.placements?.length ?? 0) > 0);
     try {
+      const busy = dedicatedJob(h, 1);
       await h.create("portable", {
         image: "ghcr.io/acme/train:1.0",
         images: { amd: "ghcr.io/acme/train:1.0-rocm" },
         nodes: 1,
-        // No vendor, no resource name. The two pools are named because the shared cluster also
-        // holds other test files' pools (Trainium ones, with 96 GiB devices).
-        accelerators: { count: 8, minMemoryGiB: 80, pools: ["h100", "mi300x"] },
+        // No vendor, no resource name: either pool will do (both are tainted for this file only).
+        accelerators: { count: 8, minMemoryGiB: 80, pools: [h.pool, h.amdPool] },
+        template: busy.template,
       } as never);
       const running = await h.when("portable", "Running", (j) => j.status?.phase === "Running");
-      expect(running.status?.pool).toBe("mi300x");
+      expect(running.status?.pool).toBe(h.amdPool);
       const [pod] = await h.pods("portable");
-      expect(pod?.spec.nodeName).toMatch(/^mi300x-\d$/);
+      expect(pod?.spec.nodeName).toBe(`${h.amdPool}-0`);
       const trainer = pod?.spec.containers.find((c) => c.name === "trainer");
       expect(trainer?.image).toBe("ghcr.io/acme/train:1.0-rocm");
       expect(trainer?.resources?.limits?.["amd.com/gpu"]).toBe("8");
       expect(trainer?.resources?.limits?.["nvidia.com/gpu"]).toBeUndefined();
       expect(pod && env(pod)).toMatchObject({ HSA_FORCE_FINE_GRAIN_PCIE: "1", WORLD_SIZE: "8" });
     } finally {
-      // Give the shared H100 nodes back to the other test files at once.
       await h.retire("filler");
       await h.retire("portable");
     }
   });
 
   it("marks a spec that can never be placed Unschedulable instead of queueing it forever", async () => {
-    await h.create("huge", {
-      nodes: 2,
-      // More devices per node than the default pools' nodes have (other files' pools aside).
-      accelerators: { count: 16, minMemoryGiB: 80, pools: ["h100", "mi300x"] },
-    } as never);
+    await h.create(
+      "huge",
+      // More devices per node than either pool's nodes have (tolerated, so that is the reason).
+      dedicatedJob(h, 2, {}, {
+        accelerators: { count: 16, minMemoryGiB: 80, pools: [h.pool, h.amdPool] },
+      } as never),
+    );
     const job = await h.when(
       "huge",
       "Unschedulable",

@@ -52,6 +52,8 @@ export interface Harness {
   /** The dedicated pool (and the prefix of its nodes' names). */
   pool: string;
   nodes: string[];
+  /** The dedicated MI300X pool (HarnessOptions.amdNodes), tolerated by the same toleration. */
+  amdPool: string | undefined;
   /** Every phase each job went through, in the order the watch delivered them. */
   phases: Map<string, string[]>;
   /** The spec of every pod a job ever had (pods of earlier attempts are deleted), by pod name. */
@@ -75,22 +77,25 @@ export interface Harness {
 export interface HarnessOptions {
   /** Nodes of the dedicated pool. */
   nodes: number;
+  /** Nodes of a second dedicated pool, of AMD MI300X devices (none by default). */
+  amdNodes?: number;
   /** Shared pools (from samples/) to create if absent. */
   sharedPools?: string[];
 }
 
-const dedicatedPool = (name: string, nodes: number) => ({
+const devices = {
+  nvidia: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", devicesPerNode: 8, memoryGiB: 80 },
+  amd: { vendor: "amd", model: "AMD-Instinct-MI300X", devicesPerNode: 8, memoryGiB: 192 },
+} as const;
+
+/** Nodes only this file's pods tolerate (the taint's value is the file's NVIDIA pool). */
+const dedicatedPool = (name: string, nodes: number, vendor: keyof typeof devices, taint: string) => ({
   name,
   nodes,
-  accelerator: {
-    vendor: "nvidia" as const,
-    model: "NVIDIA-H100-80GB-HBM3",
-    devicesPerNode: 8,
-    memoryGiB: 80,
-  },
+  accelerator: devices[vendor],
   cpu: "64",
   memory: "512Gi",
-  taints: [{ key: TAINT_KEY, value: name, effect: "NoSchedule" as const }],
+  taints: [{ key: TAINT_KEY, value: taint, effect: "NoSchedule" as const }],
 });
 
 export async function startHarness(prefix: string, options: HarnessOptions): Promise<Harness> {
@@ -100,7 +105,11 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
   const namespace: TestNamespace = await testNamespace(prefix, kc);
   const ns = namespace.name;
   const pool = `${prefix}-${randomBytes(3).toString("hex")}`;
-  const nodeObjects = simulatedNodes(dedicatedPool(pool, options.nodes));
+  const amdPool = options.amdNodes ? `${pool}-amd` : undefined;
+  const nodeObjects = [
+    ...simulatedNodes(dedicatedPool(pool, options.nodes, "nvidia", pool)),
+    ...(amdPool ? simulatedNodes(dedicatedPool(amdPool, options.amdNodes ?? 0, "amd", pool)) : []),
+  ];
   for (const body of nodeObjects) await core.createNode({ body });
   await client.create(resourceTypes.acceleratorPool, {
     apiVersion: resourceTypes.acceleratorPool.apiVersion,
@@ -108,6 +117,13 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     metadata: { name: pool },
     spec: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", memoryGiB: 80, interconnect: "nvlink" },
   });
+  if (amdPool)
+    await client.create(resourceTypes.acceleratorPool, {
+      apiVersion: resourceTypes.acceleratorPool.apiVersion,
+      kind: resourceTypes.acceleratorPool.kind,
+      metadata: { name: amdPool },
+      spec: { vendor: "amd", model: "AMD-Instinct-MI300X", memoryGiB: 192 },
+    });
   await ensureSamplePools(client, options.sharedPools ?? []);
 
   const manager = namespaceManager(kc, ns, { logEnv: "TJ_TEST_LOG", metricsBindAddress: "127.0.0.1:0" });
@@ -145,7 +161,10 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     core,
     manager,
     pool,
-    nodes: nodeObjects.map((n) => n.metadata?.name ?? ""),
+    nodes: nodeObjects
+      .filter((n) => !amdPool || !n.metadata?.name?.startsWith(amdPool))
+      .map((n) => n.metadata?.name ?? ""),
+    amdPool,
     phases,
     podSpecs: (job) => specs.get(job) ?? new Map(),
     create: (name, spec) =>
@@ -205,7 +224,8 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     stop: async () => {
       await manager.stop();
       await podWatch.stop();
-      await client.delete(resourceTypes.acceleratorPool, pool).catch(() => {});
+      for (const name of [pool, ...(amdPool ? [amdPool] : [])])
+        await client.delete(resourceTypes.acceleratorPool, name).catch(() => {});
       for (const n of nodeObjects)
         await core.deleteNode({ name: n.metadata?.name ?? "" }).catch((e) => {
           if (!isNotFound(e) && (e as { code?: number }).code !== 404) throw e;

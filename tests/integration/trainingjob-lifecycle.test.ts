@@ -1,16 +1,16 @@
 // The TrainingJob controller on the real control plane, through a job's whole life: admission,
 // rendezvous, success; exit codes that restart the gang or fail the job; maxRestarts; a lost
 // pod and a lost node; deadline, TTL, suspend and resume. kwok runs the pods and ends them on
-// cue (sim.sovereign.dev/exit-code, run-for). Apart from the first test, which runs on the
-// shared h100 pool, jobs run on a pool of simulated H100 nodes that only this file's pods
-// tolerate.
+// cue (sim.sovereign.dev/exit-code, run-for). Jobs run on a pool of simulated H100 nodes that
+// only this file's pods tolerate: the shared pools are left to the other files, whose admitters
+// cannot see this file's admissions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { condition, dedicatedJob, env, type Harness, startHarness } from "./trainingjob-harness.ts";
 
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness("tjlife", { nodes: 4, sharedPools: ["h100"] });
+  h = await startHarness("tjlife", { nodes: 4 });
 });
 
 afterAll(async () => {
@@ -23,21 +23,19 @@ const exit = (code: number, runFor = "1s") => ({
 });
 
 describe("a TrainingJob on the real control plane", () => {
-  it("runs a 2-node × 8-device job on the h100 pool to Succeeded, with torchrun's rendezvous", async () => {
-    await h.create("llama", {
-      nodes: 2,
-      accelerators: { count: 8, minMemoryGiB: 80, pools: ["h100"] },
-      env: [{ name: "WANDB_PROJECT", value: "llama" }],
-      template: { metadata: { annotations: exit(0, "4s") } },
-    } as never);
+  it("runs a 2-node × 8-device job on an H100 pool to Succeeded, with torchrun's rendezvous", async () => {
+    await h.create(
+      "llama",
+      dedicatedJob(h, 2, exit(0, "4s"), { env: [{ name: "WANDB_PROJECT", value: "llama" }] } as never),
+    );
     const running = await h.when("llama", "Running", (j) => j.status?.phase === "Running");
-    expect(running.status).toMatchObject({ pool: "h100", nodes: 2, readyNodes: 2, restarts: 0 });
+    expect(running.status).toMatchObject({ pool: h.pool, nodes: 2, readyNodes: 2, restarts: 0 });
     expect(running.status?.startTime).toBeDefined();
 
     const pods = await h.pods("llama");
     expect(pods.map((p) => p.metadata.name)).toEqual(["llama-0-0", "llama-0-1"]);
     for (const [rank, pod] of pods.entries()) {
-      expect(pod.spec.nodeName).toMatch(/^h100-\d$/);
+      expect(pod.spec.nodeName).toMatch(new RegExp(`^${h.pool}-\\d+$`));
       expect(pod.spec.hostname).toBe(`llama-${rank}`);
       expect(pod.spec.subdomain).toBe("llama");
       expect(pod.spec.restartPolicy).toBe("Never");
