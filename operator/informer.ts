@@ -180,13 +180,11 @@ class Reflector {
           )
         : undefined;
     relistTimer?.unref();
-    let received = false;
     try {
       await inf.client.watch(
         resourcePath(inf.resource, this.namespace),
         (event) => {
           this.lastSignOfLife = performance.now();
-          received = true;
           this.handle(event);
         },
         {
@@ -211,7 +209,7 @@ class Reflector {
       if (abort.signal.reason instanceof RelistRequested) throw abort.signal.reason;
       // A watch that was open (it got its HTTP 200, and maybe events) broke later: the API
       // server was reachable a moment ago, so reconnect at once; only a failure to open backs off.
-      if (received || this.watching) this.backoff.reset();
+      if (this.watching) this.backoff.reset();
       throw error;
     } finally {
       if (this.watching) this.lastConnected = performance.now();

@@ -155,14 +155,14 @@ export class Admitter implements AdmitterApi {
     const waiting: Workload[] = [];
     const reservations: Reservation[] = [];
     const keep = new Map<string, Decision>();
-    const enqueueOf = new Map<string, () => void>();
-    const objectOf = new Map<string, KubeObject>();
+    // Every engine key seen this pass (a workload, or its additional replicas), with its object
+    // and the adapter that enqueues it.
+    const seen = new Map<string, { obj: KubeObject; adapter: WorkloadAdapter }>();
     for (const adapter of this.adapters.values()) {
       const kindLabel = adapter.resource.kind.toLowerCase();
       for (const obj of cache.list(adapter.resource)) {
         const key = workloadKey(adapter.resource, obj);
-        enqueueOf.set(key, () => adapter.enqueue(objectKey(obj)));
-        objectOf.set(key, obj);
+        seen.set(key, { obj, adapter });
         const workload = adapter.toWorkload(obj);
         const admission = (obj as WithAdmission).status?.admission;
         const ownPods = (): PodLike[] =>
@@ -180,8 +180,7 @@ export class Admitter implements AdmitterApi {
           // Replicas wanted beyond the admitted ones queue on their own key (see types.ts).
           const extra = adapter.toAdditionalWorkload?.(obj);
           if (extra) {
-            enqueueOf.set(extra.key, () => adapter.enqueue(objectKey(obj)));
-            objectOf.set(extra.key, obj);
+            seen.set(extra.key, { obj, adapter });
             const granted = this.assumed.get(extra.key);
             if (stillFor(granted, obj)) {
               keep.set(extra.key, { type: "admitted", admission: granted.admission });
@@ -208,7 +207,7 @@ export class Admitter implements AdmitterApi {
       }
     }
     // Forget assumptions about objects that no longer exist.
-    for (const key of this.assumed.keys()) if (!enqueueOf.has(key)) this.assumed.delete(key);
+    for (const key of this.assumed.keys()) if (!seen.has(key)) this.assumed.delete(key);
 
     const result = schedule(
       { pools: view.pools, nodes: view.nodes, reservations, workloads: waiting, now },
@@ -217,7 +216,7 @@ export class Admitter implements AdmitterApi {
     const next = new Map<string, Decision>(keep);
     for (const a of result.admitted) {
       next.set(a.key, { type: "admitted", admission: a });
-      const meta = objectOf.get(a.key)?.metadata;
+      const meta = seen.get(a.key)?.obj.metadata;
       this.assumed.set(a.key, { admission: a, uid: meta?.uid, generation: meta?.generation });
     }
     for (const q of result.queued)
@@ -228,7 +227,9 @@ export class Admitter implements AdmitterApi {
     const previous = this.decisions;
     this.decisions = next;
     for (const [key, decision] of next) {
-      if (!sameDecision(previous.get(key), decision)) enqueueOf.get(key)?.();
+      if (sameDecision(previous.get(key), decision)) continue;
+      const owner = seen.get(key);
+      owner?.adapter.enqueue(objectKey(owner.obj));
     }
     if (result.admitted.length > 0) {
       this.log.info("admission pass", {
