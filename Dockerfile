@@ -23,10 +23,12 @@ WORKDIR /app
 # change its own code, and the chart mounts the root filesystem read-only anyway.
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
-# What operator/main.ts imports, and nothing else (no CLI, tests, charts or docs).
+# What operator/main.ts and router/main.ts import, and nothing else (no CLI, tests, charts or docs).
 COPY crds/*.ts ./crds/
 COPY operator/ ./operator/
 COPY controllers/ ./controllers/
+# The InferenceService router runs from this image too (`node router/main.ts`).
+COPY router/ ./router/
 # The base image's unprivileged `node` user, by number so that Kubernetes' runAsNonRoot can
 # verify it without reading /etc/passwd.
 USER 1000:1000

@@ -32,4 +32,12 @@ export const resourceTypes = {
   },
   secret: { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true },
   deployment: { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", namespaced: true },
+  serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
+  role: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", plural: "roles", namespaced: true },
+  roleBinding: {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    namespaced: true,
+  },
 } as const satisfies Record<string, ResourceType>;

@@ -128,6 +128,69 @@ const rollout = withRules(
   ],
 );
 
+const positive = (what: string, max: number) => z.number().gt(0).max(max).describe(what);
+
+const routerLimits = z
+  .strictObject({
+    requestsPerSecond: positive(
+      "Sustained requests per second per tenant (a token bucket's rate).",
+      1_000_000,
+    ).default(100),
+    burst: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(200)
+      .describe("Requests a tenant may send at once above its rate (the bucket's size)."),
+    maxConcurrency: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(256)
+      .describe("Requests of one tenant in flight at the engines at once."),
+    maxQueue: z
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(1024)
+      .describe("Requests of one tenant held at the router while it is at its limits; beyond it, 429."),
+    maxQueueWaitSeconds: positive(
+      "Longest a request waits in the tenant's queue before it gets 429.",
+      3600,
+    ).default(10),
+  })
+  .describe("Per-tenant admission at the router: rate, burst, concurrency and a bounded wait queue.");
+
+const router = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe("Put the OpenAI-compatible router in front of the replicas; status.url then points at it."),
+    replicas: z.int().min(1).max(64).default(1).describe("Router pods."),
+    image: imageRef()
+      .describe("Router image; default: the operator's own image (the router ships in the same package).")
+      .optional(),
+    apiKeysSecret: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+      .describe(
+        "Secret in the service's namespace whose keys are tenant names and whose values are that tenant's API keys, one per line; unset: no keys are asked for and every request is tenant default.",
+      )
+      .optional(),
+    limits: routerLimits.prefault({}),
+    coldStartWaitSeconds: positive(
+      "How long the router holds requests while no replica is ready (a start, or from zero) before answering 503.",
+      3600,
+    ).default(60),
+    resources: resourcesField("router pod"),
+  })
+  .describe(
+    "The OpenAI-compatible router: load- and prefix-aware picking across replicas of every pool, per-tenant limits, 429 with Retry-After instead of silent drops.",
+  );
+
 export const inferenceServiceSpec = withRules(
   z
     .strictObject({
@@ -157,6 +220,7 @@ export const inferenceServiceSpec = withRules(
         )
         .optional(),
       rollout: rollout.prefault({}),
+      router: router.optional(),
     })
     .describe("The model, the engine, the accelerators per replica and how many replicas."),
   [
@@ -195,7 +259,9 @@ export const inferenceServiceStatus = z
     url: z
       .string()
       .max(512)
-      .describe("OpenAI-compatible base URL: http://<name>.<namespace>.svc:8000/v1.")
+      .describe(
+        "OpenAI-compatible base URL: the router's (http://<name>-router.<namespace>.svc:8000/v1) when it is enabled, else the engines' Service (http://<name>.<namespace>.svc:8000/v1).",
+      )
       .optional(),
     placements: listMap(
       z
@@ -216,7 +282,14 @@ export const inferenceServiceStatus = z
       .describe("Place in the admission queue, 1 first; only while waiting.")
       .optional(),
     admission: admissionStatus.optional(),
-    conditions: conditionsField(["Admitted", "Ready"]),
+    router: z
+      .strictObject({
+        replicas: count("Router pods that exist."),
+        readyReplicas: count("Router pods that are ready."),
+      })
+      .describe("The router's pods, while spec.router.enabled.")
+      .optional(),
+    conditions: conditionsField(["Admitted", "Ready", "RouterReady"]),
   })
   .describe("What the operator last observed about the service.");
 export type InferenceServiceStatus = z.output<typeof inferenceServiceStatus>;

@@ -16,6 +16,7 @@ import { defaultPreset, poolLabel } from "../dev/simulated-nodes.ts";
 import { devClusterDir, isAlive, readSupervisorState, runningDevCluster } from "../dev/state.ts";
 import { ensureTools, toolPath } from "../dev/tools.ts";
 import { CliError } from "../errors.ts";
+import { labels } from "../labels.ts";
 import { packageFile } from "../package-paths.ts";
 
 const run = promisify(execFile);
@@ -107,6 +108,8 @@ export async function poolSummary(kubeconfig: string): Promise<string[]> {
 /** What makes the bare cluster a stack: the AcceleratorPools, the operator, the demo workloads. */
 async function populate(cp: ControlPlane, demo: boolean): Promise<void> {
   await applyFiles(cp.kubeconfigPath, poolSamples());
+  // Before the operator, so the first engine and router pods already find it.
+  await cp.startComponent("pod-runner");
   say(`starting the operator (logs: ${join(devClusterDir(), "logs", "operator.log")})`);
   await cp.startComponent("operator");
   if (demo) {
@@ -218,14 +221,38 @@ async function runForeground(options: { demo: boolean }): Promise<void> {
       else if (text !== last) say(`${text}\n`);
       last = text;
       const ready = view.workloads.length > 0 && view.workloads.every((w) => isWorkloadReady(w.kind, w.obj));
-      if (ready && !announced) {
+      const curl = ready && !announced ? await demoCurl(kc).catch(() => undefined) : undefined;
+      if (ready && !announced && (curl || !options.demo)) {
         announced = true;
         say(`all ${view.workloads.length} workloads are ready`);
+        if (curl) say(`ask the demo model, streamed through its router:\n${curl}\n`);
       }
     }
     await Promise.race([stopped, new Promise((r) => setTimeout(r, 1000))]);
   }
   await stopped;
+}
+
+/**
+ * A curl line for the demo InferenceService, through a ready router pod (at its loopback pod
+ * address: nothing resolves cluster DNS names here), or undefined while none is ready.
+ */
+async function demoCurl(kc: k8s.KubeConfig): Promise<string | undefined> {
+  const pods = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({
+    namespace: "default",
+    labelSelector: `${labels.name}=demo-llama,${labels.group}=router`,
+  });
+  const ready = pods.items.find(
+    (p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  );
+  if (!ready) return undefined;
+  const body = JSON.stringify({
+    model: "llama-70b",
+    stream: true,
+    max_tokens: 32,
+    messages: [{ role: "user", content: "Say hello from every vendor" }],
+  });
+  return `curl -N http://${ready.status?.podIP}:8000/v1/chat/completions -H 'content-type: application/json' -d '${body}'`;
 }
 
 export function registerDev(program: Command): void {

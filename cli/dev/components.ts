@@ -11,10 +11,14 @@ export const componentNames = [
   "kube-controller-manager",
   "kube-scheduler",
   "kwok",
+  "pod-runner",
   "operator",
 ] as const;
-/** The control plane proper; the operator is started on request (`npm run dev`). */
-export const controlPlaneComponents = componentNames.filter((n) => n !== "operator");
+/**
+ * The control plane proper; the operator and the pod runner (which runs the containers that
+ * can run here: engines and routers) are started on request (`npm run dev`, tests that serve).
+ */
+export const controlPlaneComponents = componentNames.filter((n) => n !== "operator" && n !== "pod-runner");
 export type ComponentName = (typeof componentNames)[number];
 
 export interface ClusterLayout {
@@ -49,6 +53,7 @@ export const files = (dir: string) => ({
   schedulerConfig: join(dir, "scheduler.yaml"),
   kwokConfig: join(dir, "kwok.yaml"),
   logs: join(dir, "logs"),
+  pods: join(dir, "pods"),
   state: join(dir, "state.json"),
 });
 
@@ -122,6 +127,9 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
         "--kube-api-qps=200",
         "--kube-api-burst=400",
         "--concurrent-gc-syncs=50",
+        // Pod IPs are loopback addresses (see kwok below), which Endpoints and EndpointSlices
+        // may not hold: those controllers would only fail and retry. The router watches pods.
+        "--controllers=*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller",
         "--v=0",
       ],
     },
@@ -147,12 +155,18 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         "--node-lease-duration-seconds=40",
-        // Pod and node IPs are only written into status; nothing is ever sent to them.
-        "--cidr=10.244.0.1/16",
+        // Pod IPs from a loopback range, so the processes the pod runner starts for a pod bind
+        // its own address and anything on this machine can reach them; nothing leaves it.
+        `--cidr=${podCidr}`,
         "--node-ip=127.0.0.1",
         `--server-address=127.0.0.1:${l.ports.kwok}`,
         `--node-port=${l.ports.kwok}`,
       ],
+    },
+    {
+      name: "pod-runner",
+      command: process.execPath,
+      args: [podRunnerMain, `--kubeconfig=${f.kubeconfig}`, `--dir=${f.pods}`],
     },
     {
       name: "operator",
@@ -169,6 +183,10 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
 }
 
 const operatorMain = packageModule("operator/main.ts");
+const podRunnerMain = packageModule("cli/dev/pod-runner/main.ts");
+
+/** Where kwok takes pod IPs from: inside 127.0.0.0/8, clear of 127.0.0.1 where the control plane listens. */
+export const podCidr = "127.64.0.1/16";
 
 export function schedulerConfigYaml(kubeconfig: string): string {
   return [

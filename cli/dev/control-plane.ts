@@ -229,6 +229,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     "kube-controller-manager": async () => true,
     "kube-scheduler": async () => true,
     kwok: async () => true,
+    "pod-runner": async () => true,
     operator: async () =>
       (await get(`http://127.0.0.1:${layout.ports.operatorHealth}/readyz`)).status === 200,
   };

@@ -2,17 +2,21 @@
 // AcceleratorPool in use (each with its vendor's image and device resource) behind one Service,
 // admitted replica by replica through the shared admitter. See README.md for the design.
 import { labels } from "../../crds/index.ts";
-import type { ControllerFactory, KubeObject } from "../../operator/index.ts";
+import { type ControllerFactory, fieldManagerFor, type KubeObject } from "../../operator/index.ts";
 import { admitterFor } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { inferenceServiceAdapter } from "./adapter.ts";
+import { InferencePoolPublisher } from "./inference-pool.ts";
 import { kindLabelValue } from "./names.ts";
 import { reconcileInferenceService } from "./reconcile.ts";
+import { defaultRouterImage } from "./router.ts";
 import { SecretCheck } from "./secret.ts";
 
 export interface InferenceServiceControllerOptions {
   /** How soon a service waiting for a missing Secret looks again; default 30 s. */
   secretRecheckMs?: number;
+  /** The router pods' image; default $RELATED_IMAGE_ROUTER (the chart sets the operator's own). */
+  routerImage?: string;
   workers?: number;
 }
 
@@ -25,6 +29,8 @@ export function inferenceServiceControllerWith(
     admitter.register(inferenceServiceAdapter(rt, ctx.enqueue));
     const secrets = new SecretCheck(ctx.client);
     const secretRecheckMs = options.secretRecheckMs ?? 30_000;
+    const routerImage = options.routerImage ?? process.env.RELATED_IMAGE_ROUTER ?? defaultRouterImage;
+    const inferencePools = new InferencePoolPublisher(ctx.client, fieldManagerFor("inferenceservice"));
     // Pods are cached for every namespace already (the admitter counts them all); only ours
     // of a service this operator reconciles map to a key.
     const serviceOfPod = (pod: KubeObject): string[] => {
@@ -36,10 +42,25 @@ export function inferenceServiceControllerWith(
     return {
       name: "inferenceservice",
       for: rt,
-      owns: [resourceTypes.deployment, resourceTypes.service, resourceTypes.persistentVolumeClaim],
+      owns: [
+        resourceTypes.deployment,
+        resourceTypes.service,
+        resourceTypes.persistentVolumeClaim,
+        resourceTypes.serviceAccount,
+        resourceTypes.role,
+        resourceTypes.roleBinding,
+      ],
       watches: [{ resource: resourceTypes.pod, map: serviceOfPod }],
       ...(options.workers !== undefined ? { workers: options.workers } : {}),
-      reconcile: (_key, rctx) => reconcileInferenceService(rctx, { rt, admitter, secrets, secretRecheckMs }),
+      reconcile: (_key, rctx) =>
+        reconcileInferenceService(rctx, {
+          rt,
+          admitter,
+          secrets,
+          secretRecheckMs,
+          routerImage,
+          inferencePools,
+        }),
     };
   };
 }

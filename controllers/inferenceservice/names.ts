@@ -10,12 +10,18 @@ export const kindLabelValue = "inferenceservice";
 
 export const deploymentName = (service: string, pool: string): string => `${service}-${pool}`;
 export const serviceName = (service: string): string => service;
+export const routerName = (service: string): string => `${service}-router`;
+/** The router listens where the engines do, so a client only changes the host. */
+export const routerPort = 8000;
 export const cacheClaimName = (service: string): string => `${service}-model-cache`;
 export const placementGroup = (pool: string): string => `${serverGroup}/${pool}`;
 
 /** `.svc` without the cluster domain resolves under any cluster domain. */
 export const serviceUrl = (service: string, namespace: string): string =>
   `http://${serviceName(service)}.${namespace}.svc:${serverPort}/v1`;
+
+export const routerUrl = (service: string, namespace: string): string =>
+  `http://${routerName(service)}.${namespace}.svc:${routerPort}/v1`;
 
 /** Every model server pod of the service, on every pool: the Service's and the scale selector. */
 export function serverLabels(service: string): Record<string, string> {

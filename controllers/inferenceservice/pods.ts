@@ -7,6 +7,12 @@ import { cacheClaimName, poolLabels, serverPort } from "./names.ts";
 
 export const serverContainerName = "server";
 export const healthPath = "/health";
+/**
+ * vLLM's /health answers as soon as the engine process lives, not when the model is loaded and
+ * it can serve; /v1/models answers only then (llm-d's recommendation). With --api-key the /v1
+ * routes want the key, which a probe does not have, so such a server falls back to /health.
+ */
+export const modelsPath = "/v1/models";
 
 /**
  * Probe timings. The startup probe alone guards the model load (minutes for a large model from
@@ -51,10 +57,19 @@ export function serverArgs(spec: InferenceServiceSpec, serviceName: string, mode
   return [...args, ...(spec.engine.args ?? [])];
 }
 
-const httpProbe = (timing: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number }) => ({
-  httpGet: { path: healthPath, port: "http" },
+const httpProbe = (
+  timing: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number },
+  path = healthPath,
+) => ({
+  httpGet: { path, port: "http" },
   ...timing,
 });
+
+/** The readiness path: /v1/models, unless engine.args protect it with --api-key. */
+export function readinessPath(spec: Pick<InferenceServiceSpec, "engine">): string {
+  const keyed = (spec.engine.args ?? []).some((a) => a === "--api-key" || a.startsWith("--api-key="));
+  return keyed ? healthPath : modelsPath;
+}
 
 /** The pod template of one pool's Deployment, without the pool's placement. */
 export function serverPodTemplate(svc: InferenceService, pool: string): PodTemplateLike {
@@ -89,7 +104,7 @@ export function serverPodTemplate(svc: InferenceService, pool: string): PodTempl
       ...model.mounts,
     ],
     startupProbe: httpProbe(probes.startup),
-    readinessProbe: httpProbe(probes.readiness),
+    readinessProbe: httpProbe(probes.readiness, readinessPath(spec)),
     livenessProbe: httpProbe(probes.liveness),
   };
   return {

@@ -22,7 +22,8 @@ import { resourceTypes } from "../resources.ts";
 import { additionalKeySuffix, type InferenceServiceObject, requirementOf } from "./adapter.ts";
 import { desiredCacheClaim, desiredDeployment, desiredService } from "./children.ts";
 import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
-import { cacheClaimName, serverLabels } from "./names.ts";
+import type { InferencePoolPublisher } from "./inference-pool.ts";
+import { cacheClaimName, routerName, serverLabels, serverPort } from "./names.ts";
 import {
   admittedReplicas,
   dropPlacements,
@@ -34,6 +35,16 @@ import {
   shrinkAdmission,
 } from "./replicas.ts";
 import { deploymentStrategies } from "./rollout.ts";
+import {
+  desiredInferencePool,
+  desiredRouterDeployment,
+  desiredRouterRole,
+  desiredRouterRoleBinding,
+  desiredRouterService,
+  desiredRouterServiceAccount,
+  routerEnabled,
+  routerGroup,
+} from "./router.ts";
 import type { SecretCheck } from "./secret.ts";
 import { computeStatus } from "./status.ts";
 
@@ -48,6 +59,9 @@ export interface ReconcileDeps {
   secrets: SecretCheck;
   /** How soon to look for a missing Secret again. */
   secretRecheckMs: number;
+  /** The image router pods run when spec.router.image is unset. */
+  routerImage: string;
+  inferencePools: InferencePoolPublisher;
   now?: () => Date;
 }
 
@@ -150,7 +164,9 @@ export async function reconcileInferenceService(
     labels: serverLabels(name),
   });
   const deployments = new Map<string, DeploymentLike & KubeObject>();
+  let routerDeployment: (DeploymentLike & KubeObject) | undefined;
   for (const d of cache.childrenOf<DeploymentLike & KubeObject>(resourceTypes.deployment, svc)) {
+    if (d.metadata.labels?.[labels.group] === routerGroup) routerDeployment = d;
     const pool = d.metadata.labels?.[labels.pool];
     if (pool) deployments.set(pool, d);
   }
@@ -167,7 +183,7 @@ export async function reconcileInferenceService(
   ];
   const waiting = admittedReplicas(change.admission) < (svc.spec.replicas ?? 1) ? decision : undefined;
   const statusFor = (admission: AdmissionStatus | undefined) =>
-    computeStatus({ svc, admission, deployments, problems, waiting, missingSecret, now });
+    computeStatus({ svc, admission, deployments, routerDeployment, problems, waiting, missingSecret, now });
 
   // Reserved nodes are forgotten once a pool's pods are all bound, but never by a status write
   // of their own: with the write that reports the pool ready, or with any other write.
@@ -194,7 +210,7 @@ export async function reconcileInferenceService(
     (svc.spec.replicas ?? 1) > 0 &&
     !svc.status?.conditions?.length;
   if (unseen) {
-    await applyChildren(ctx, svc, pools, [], deployments);
+    await applyChildren(ctx, deps, svc, pools, [], deployments, routerDeployment);
     return { requeueAfter: unseenRecheckMs };
   }
 
@@ -203,7 +219,7 @@ export async function reconcileInferenceService(
   let written = false;
   if (recordFirst) written = await ctx.writeStatus(rt, svc, status);
 
-  await applyChildren(ctx, svc, pools, placements, deployments);
+  await applyChildren(ctx, deps, svc, pools, placements, deployments, routerDeployment);
 
   if (!recordFirst) written = await ctx.writeStatus(rt, svc, status);
   recordEvents(ctx, svc, svc.status, status, change, written);
@@ -212,10 +228,12 @@ export async function reconcileInferenceService(
 
 async function applyChildren(
   ctx: ReconcileContext,
+  deps: ReconcileDeps,
   svc: InferenceServiceObject,
   pools: ReadonlyMap<string, PoolObject>,
   placements: readonly Placement[],
   deployments: ReadonlyMap<string, DeploymentLike & KubeObject>,
+  routerDeployment: KubeObject | undefined,
 ): Promise<void> {
   const { cache } = ctx;
   const namespace = svc.metadata.namespace ?? "";
@@ -246,9 +264,49 @@ async function applyChildren(
   for (const [pool, d] of deployments) {
     if (!inUse.has(pool)) writes.push(deleteChild(ctx, resourceTypes.deployment, d));
   }
+  writes.push(...routerWrites(ctx, deps, svc, routerDeployment));
   // Every write is attempted even when one fails; the first failure fails the reconcile.
   const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
   if (failed) throw failed.reason;
+}
+
+/**
+ * The router's children while it is enabled; when it is turned off they are deleted (the RBAC
+ * objects with it, so no credential outlives its use). Garbage collection covers the service's
+ * own deletion.
+ */
+function routerWrites(
+  ctx: ReconcileContext,
+  deps: ReconcileDeps,
+  svc: InferenceServiceObject,
+  routerDeployment: KubeObject | undefined,
+): Promise<unknown>[] {
+  const namespace = svc.metadata.namespace ?? "";
+  const name = svc.metadata.name ?? "";
+  const key = `${namespace}/${name}`;
+  if (routerEnabled(svc)) {
+    return [
+      ctx.apply(resourceTypes.serviceAccount, desiredRouterServiceAccount(svc)),
+      ctx.apply(resourceTypes.role, desiredRouterRole(svc)),
+      ctx.apply(resourceTypes.roleBinding, desiredRouterRoleBinding(svc)),
+      ctx.apply(resourceTypes.deployment, desiredRouterDeployment(svc, deps.routerImage)),
+      ctx.apply(resourceTypes.service, desiredRouterService(svc)),
+      deps.inferencePools.sync(key, namespace, name, desiredInferencePool(svc, serverPort)),
+    ];
+  }
+  const writes: Promise<unknown>[] = [deps.inferencePools.sync(key, namespace, name, undefined)];
+  if (routerDeployment) writes.push(deleteChild(ctx, resourceTypes.deployment, routerDeployment));
+  const routerKey = `${namespace}/${routerName(name)}`;
+  for (const rt of [
+    resourceTypes.service,
+    resourceTypes.roleBinding,
+    resourceTypes.role,
+    resourceTypes.serviceAccount,
+  ]) {
+    const child = ctx.cache.get(rt, routerKey);
+    if (child && isOwnedBy(child, svc)) writes.push(deleteChild(ctx, rt, child));
+  }
+  return writes;
 }
 
 const isOwnedBy = (child: KubeObject, owner: KubeObject): boolean =>

@@ -12,7 +12,7 @@ import { type Condition, removeCondition, setCondition } from "../../operator/in
 import type { Decision } from "../admission/index.ts";
 import type { InferenceServiceObject } from "./adapter.ts";
 import type { DeploymentLike } from "./health.ts";
-import { selectorString, serviceUrl } from "./names.ts";
+import { routerUrl, selectorString, serviceUrl } from "./names.ts";
 import { admittedReplicas, placementsOf } from "./replicas.ts";
 import { secretNotFoundReason } from "./secret.ts";
 
@@ -22,6 +22,8 @@ export interface StatusInput {
   admission: AdmissionStatus | undefined;
   /** The Deployment of each pool in use, when it exists. */
   deployments: ReadonlyMap<string, DeploymentLike>;
+  /** The router's Deployment, when spec.router is enabled and it exists. */
+  routerDeployment?: DeploymentLike | undefined;
   /** What is wrong with replicas or rollouts (health.ts), in a stable order. */
   problems: readonly string[];
   /** The admitter's word on the replicas not admitted yet (all of them, or the missing ones). */
@@ -58,7 +60,7 @@ function waitingReason(waiting: Decision | undefined): { reason: string; message
 }
 
 export function computeStatus(input: StatusInput): InferenceServiceStatus {
-  const { svc, admission, deployments, problems, waiting, missingSecret, now } = input;
+  const { svc, admission, deployments, routerDeployment, problems, waiting, missingSecret, now } = input;
   const name = svc.metadata.name ?? "";
   const namespace = svc.metadata.namespace ?? "";
   const generation = svc.metadata.generation;
@@ -179,14 +181,44 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
         )
       : removeCondition(conditions, "Unschedulable");
 
+  const routed = svc.spec.router?.enabled === true;
+  const router = routed
+    ? {
+        replicas: routerDeployment?.status?.replicas ?? 0,
+        readyReplicas: routerDeployment?.status?.readyReplicas ?? 0,
+      }
+    : undefined;
+  conditions = router
+    ? setCondition(
+        conditions,
+        {
+          type: "RouterReady",
+          ...(router.readyReplicas > 0
+            ? {
+                status: "True",
+                reason: "RouterReady",
+                message: `${router.readyReplicas} of ${plural(svc.spec.router?.replicas ?? 1, "router pod")} ready`,
+              }
+            : {
+                status: "False",
+                reason: "RouterStarting",
+                message: `no router pod ready yet (${router.replicas} exist)`,
+              }),
+          observedGeneration: generation,
+        },
+        now,
+      )
+    : removeCondition(conditions, "RouterReady");
+
   const status: InferenceServiceStatus = {
     phase,
     replicas,
     readyReplicas: ready,
     selector: selectorString(name),
-    url: serviceUrl(name, namespace),
+    url: routed ? routerUrl(name, namespace) : serviceUrl(name, namespace),
     conditions,
   };
+  if (router) status.router = router;
   if (generation !== undefined) status.observedGeneration = generation;
   if (placements.length > 0) status.placements = placements;
   if (waiting?.type === "queued" && admitted < desired) status.queuePosition = waiting.position;

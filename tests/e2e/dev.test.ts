@@ -58,7 +58,15 @@ it("brings up the stack, shows it ready, and leaves nothing behind on Ctrl-C", a
     };
     const pids = [supervisor.pid, ...Object.values(supervisor.components)];
     expect(Object.keys(supervisor.components).sort()).toEqual(
-      ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "operator"].sort(),
+      [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+        "pod-runner",
+        "operator",
+      ].sort(),
     );
     child.kill("SIGINT");
     expect(await exited).toBe(0);

@@ -203,13 +203,20 @@ describe("the server container", () => {
     expect(args).not.toContain("--max-model-len");
   });
 
-  it("probes /health, with a startup budget for a large model load", () => {
+  it("is ready when the model is (/v1/models), alive on /health, with a startup budget for a large load", () => {
     const server = podSpec(svc()).containers[0] as Container;
     expect(server.startupProbe?.httpGet).toEqual({ path: "/health", port: "http" });
-    expect(server.readinessProbe?.httpGet.path).toBe("/health");
+    expect(server.readinessProbe?.httpGet.path).toBe("/v1/models");
     expect(server.livenessProbe?.httpGet.path).toBe("/health");
     expect(startupBudgetSeconds).toBeGreaterThanOrEqual(20 * 60);
     expect(server.ports).toEqual([{ name: "http", containerPort: 8000, protocol: "TCP" }]);
+  });
+
+  it("falls back to /health for readiness when --api-key protects the /v1 routes", () => {
+    for (const args of [["--api-key", "k"], ["--api-key=k"]]) {
+      const server = podSpec(svc({ engine: { image: "i", args } })).containers[0] as Container;
+      expect(server.readinessProbe?.httpGet.path).toBe("/health");
+    }
   });
 
   it("lets engine.env override what the operator derives, keeping names unique", () => {
