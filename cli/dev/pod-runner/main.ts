@@ -5,7 +5,8 @@
 // the moment it runs; the runner takes that back until the probe passes, so "ready" means the
 // process answers (for an engine: the model is loaded).
 //
-//   node cli/dev/pod-runner/main.ts --kubeconfig FILE --dir DIR
+//   node cli/dev/pod-runner/main.ts --kubeconfig FILE --dir DIR [--namespace NS]
+// (--namespace: only that namespace's pods, for a test that shares its cluster with others).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,7 +41,7 @@ const log = (msg: string, fields: Record<string, unknown> = {}): void => {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { kubeconfig: { type: "string" }, dir: { type: "string" } },
+    options: { kubeconfig: { type: "string" }, dir: { type: "string" }, namespace: { type: "string" } },
   });
   if (!values.kubeconfig || !values.dir) throw new Error("usage: main.ts --kubeconfig FILE --dir DIR");
   const kubeconfig = values.kubeconfig;
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   const pods = new Informer<KubeObject & PodLike>({
     client,
     resource: podType,
+    ...(values.namespace ? { namespaces: [values.namespace] } : {}),
     // The runner needs what a kubelet reads: commands, args, env, probes.
     transform: stripManagedFields,
   });
