@@ -1,7 +1,14 @@
 // The operator runtime's public surface, for controllers/ and for tests.
 
 export type { ApplyOptions, ApplyResult } from "./apply.ts";
-export { applyObject, controllerOf, controllerReference, isControlledBy, withTypeMeta } from "./apply.ts";
+export {
+  appliedIntentHashAnnotation,
+  applyObject,
+  controllerOf,
+  controllerReference,
+  isControlledBy,
+  withTypeMeta,
+} from "./apply.ts";
 export { JitteredBackoff, PerKeyExponentialBackoff } from "./backoff.ts";
 export type { ListOptions } from "./cache.ts";
 export { Cache } from "./cache.ts";
