@@ -83,7 +83,7 @@ export {
   resourcePath,
   splitKey,
 } from "./resource.ts";
-export { runOperator } from "./run.ts";
+export { type OperatorSetup, runOperator } from "./run.ts";
 export { statusEquals, withObservedGeneration, writeStatus } from "./status.ts";
 export { TokenBucket } from "./token-bucket.ts";
 export type { Transform } from "./transform.ts";

@@ -168,7 +168,7 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
   ];
 }
 
-const operatorMain = packageModule("operator/main.ts");
+const operatorMain = packageModule("cmd/operator.ts");
 
 export function schedulerConfigYaml(kubeconfig: string): string {
   return [

@@ -4,8 +4,9 @@
 // that does not exist, so they are never admitted and hold no capacity: each controller writes
 // the Service it always writes first and nothing else.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Admitter } from "../../controllers/admission/index.ts";
 import { desiredService as inferenceService } from "../../controllers/inferenceservice/children.ts";
-import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
+import { inferenceServiceController } from "../../controllers/inferenceservice/index.ts";
 import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { headService } from "../../controllers/raycluster/pods.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
@@ -33,9 +34,10 @@ const nowhere = { count: 1, pools: ["apply-removal-no-such-pool"] };
 beforeAll(async () => {
   ns = await testNamespace("apply-removal", kc);
   manager = namespaceManager(kc, ns.name, { logEnv: "APPLY_TEST_LOG" });
-  manager.add(trainingJobController);
-  manager.add(rayClusterController);
-  manager.add(inferenceServiceControllerWith({ secretRecheckMs: 1000 }));
+  const admitter = new Admitter(manager);
+  manager.add(trainingJobController(admitter));
+  manager.add(rayClusterController(admitter));
+  manager.add(inferenceServiceController(admitter));
   await manager.start();
   await manager.waitForCacheSync();
 });
