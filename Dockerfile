@@ -4,7 +4,7 @@
 # stack trace points at the lines in the repository.
 #
 #   docker build -t ghcr.io/sovereign-stack/operator:0.1.0 .
-#   docker run --rm ghcr.io/sovereign-stack/operator:0.1.0 node operator/main.ts --help
+#   docker run --rm ghcr.io/sovereign-stack/operator:0.1.0 node cmd/operator.ts --help
 #
 # Pin the base by digest for reproducible builds: --build-arg NODE_IMAGE=node:24-slim@sha256:...
 ARG NODE_IMAGE=node:24-slim
@@ -23,8 +23,9 @@ WORKDIR /app
 # change its own code, and the chart mounts the root filesystem read-only anyway.
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
-# What operator/main.ts and router/main.ts import, and nothing else (no CLI, tests, charts or docs).
+# What cmd/operator.ts and router/main.ts import, and nothing else (no CLI, tests, charts or docs).
 COPY crds/*.ts ./crds/
+COPY cmd/ ./cmd/
 COPY operator/ ./operator/
 COPY controllers/ ./controllers/
 # The InferenceService router runs from this image too (`node router/main.ts`).
@@ -36,4 +37,4 @@ USER 1000:1000
 EXPOSE 8080 8081
 # The operator handles SIGTERM itself (drains reconciles, releases its Lease), so node runs as
 # PID 1 directly; it starts no child processes in a cluster, so nothing needs reaping.
-CMD ["node", "operator/main.ts"]
+CMD ["node", "cmd/operator.ts"]

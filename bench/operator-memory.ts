@@ -7,7 +7,7 @@
 // as a queued workload's pods would), the objects are created with plain creates, then a
 // fresh operator process (the runtime with one controller that owns Pods) lists and watches
 // them; it reports its RSS once its caches are synced and every object was reconciled. It
-// starts as operator/main.ts does (with operator/node-flags.ts applied); a second run with
+// starts as cmd/operator.ts does (with operator/node-flags.ts applied); a second run with
 // V8's default heap settings is reported for comparison. BENCH_SMAPS=1 prints where the
 // operator's resident memory lies (V8 heap, malloc heap, binary).
 // Prints a human summary, then as its last line one JSON object of named figures.
@@ -319,7 +319,7 @@ async function driver(): Promise<void> {
 
 const operatorFlag = process.argv.indexOf("--operator");
 if (operatorFlag >= 0) {
-  // Exactly as operator/main.ts starts: with the operator's V8 settings (this re-executes).
+  // Exactly as cmd/operator.ts starts: with the operator's V8 settings (this re-executes).
   if (!process.argv.includes("--v8-defaults")) applyOperatorNodeFlags();
   await operatorMode(process.argv[operatorFlag + 1] as string);
 } else await driver();

@@ -28,6 +28,6 @@ export const packageRoot = findPackageRoot();
 /** A file shipped as is (YAML, go.mod), by its path from the package root. */
 export const packageFile = (path: string): string => join(packageRoot, path);
 
-/** A module to run as a process, by its source path ("operator/main.ts"): the .js under dist/ when compiled. */
+/** A module to run as a process, by its source path ("cmd/operator.ts"): the .js under dist/ when compiled. */
 export const packageModule = (sourcePath: string): string =>
   compiled ? join(packageRoot, "dist", sourcePath.replace(/\.ts$/, ".js")) : join(packageRoot, sourcePath);

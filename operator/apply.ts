@@ -3,12 +3,18 @@
 // - fields it stops setting are removed by the server (it owns them);
 // - fields other actors set (HPA replicas, admission defaults) are left alone;
 // - applying the same intent twice changes nothing (no new resourceVersion).
-// Before sending, the intent is compared with the cached child: when every field we set is
-// already there, no request is made at all, which is what keeps a resync of 10,000 objects
-// from becoming 10,000 no-op PATCHes.
+// A resync of 10,000 objects must not become 10,000 no-op PATCHes, so an apply is skipped
+// when the cached child shows that this very intent was applied last (a hash of it, kept in
+// an annotation on the child, as KubeRay and LeaderWorkerSet do) and still holds. Comparing
+// the intent with the child alone is not enough: an intent that dropped a field is a subset
+// of the child that still has it, and the server is never asked to remove it.
+import { createHash } from "node:crypto";
 import { isSubset, normalize } from "./equality.ts";
 import type { KubeClient } from "./kube-client.ts";
 import type { KubeObject, OwnerReference, ResourceType } from "./resource.ts";
+
+/** The annotation holding the hash of the intent last applied to a child. */
+export const appliedIntentHashAnnotation = "stack.sovereign.dev/applied-intent-hash";
 
 /** An owner reference that makes `owner` the controller of the child (GC deletes the child). */
 export function controllerReference(owner: KubeObject): OwnerReference {
@@ -39,7 +45,7 @@ export function controllerOf(obj: KubeObject): OwnerReference | undefined {
 export interface ApplyOptions {
   fieldManager: string;
   /** The cached copy of the child, if the caller has one; enables the no-request shortcut. */
-  current?: KubeObject;
+  current?: KubeObject | undefined;
   /** Take ownership of fields another manager set; true by default, as for controllers. */
   force?: boolean;
 }
@@ -55,16 +61,49 @@ export function withTypeMeta(rt: ResourceType, obj: KubeObject): KubeObject {
   return { ...obj, apiVersion: obj.apiVersion ?? rt.apiVersion, kind: obj.kind ?? rt.kind };
 }
 
+/** JSON with object keys sorted, so that equal intents hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The hash of an intent (without its own hash annotation), as the annotation carries it. */
+export function intentHash(intent: KubeObject): string {
+  return createHash("sha256").update(canonicalJson(intent)).digest("base64url").slice(0, 22);
+}
+
+/** The intent to send: `desired` with its type and the annotation recording its hash. */
+export function appliedIntent(rt: ResourceType, desired: KubeObject): KubeObject {
+  const intent = normalize(withTypeMeta(rt, desired));
+  const annotations = { ...intent.metadata.annotations, [appliedIntentHashAnnotation]: intentHash(intent) };
+  return { ...intent, metadata: { ...intent.metadata, annotations } };
+}
+
+/**
+ * Whether applying `intent` (from appliedIntent) over `current` would change nothing: the
+ * child records this intent as the last one applied and still carries every field of it.
+ */
+export function isApplied(intent: KubeObject, current: KubeObject | undefined): boolean {
+  if (!current || current.metadata.deletionTimestamp) return false;
+  const hash = intent.metadata.annotations?.[appliedIntentHashAnnotation];
+  return current.metadata.annotations?.[appliedIntentHashAnnotation] === hash && isSubset(intent, current);
+}
+
 export async function applyObject(
   client: KubeClient,
   rt: ResourceType,
   desired: KubeObject,
   options: ApplyOptions,
 ): Promise<ApplyResult> {
-  const intent = normalize(withTypeMeta(rt, desired));
-  if (options.current && !options.current.metadata.deletionTimestamp && isSubset(intent, options.current)) {
+  const intent = appliedIntent(rt, desired);
+  if (options.current && isApplied(intent, options.current))
     return { object: options.current, written: false };
-  }
   const object = await client.apply(rt, intent, {
     fieldManager: options.fieldManager,
     force: options.force ?? true,

@@ -1,7 +1,14 @@
 // The operator runtime's public surface, for controllers/ and for tests.
 
 export type { ApplyOptions, ApplyResult } from "./apply.ts";
-export { applyObject, controllerOf, controllerReference, isControlledBy, withTypeMeta } from "./apply.ts";
+export {
+  appliedIntentHashAnnotation,
+  applyObject,
+  controllerOf,
+  controllerReference,
+  isControlledBy,
+  withTypeMeta,
+} from "./apply.ts";
 export { JitteredBackoff, PerKeyExponentialBackoff } from "./backoff.ts";
 export type { ListOptions } from "./cache.ts";
 export { Cache } from "./cache.ts";
@@ -76,7 +83,7 @@ export {
   resourcePath,
   splitKey,
 } from "./resource.ts";
-export { runOperator } from "./run.ts";
+export { type OperatorSetup, runOperator } from "./run.ts";
 export { statusEquals, withObservedGeneration, writeStatus } from "./status.ts";
 export { TokenBucket } from "./token-bucket.ts";
 export type { Transform } from "./transform.ts";

@@ -1,12 +1,14 @@
 // Runs a manager as a process: flags in, controllers registered, SIGTERM/SIGINT handled.
-// operator/main.ts calls it with the project's controllers; tests call it with their own.
-import type { ControllerFactory, ControllerSpec } from "./controller.ts";
+// cmd/operator.ts calls it with the project's controllers; tests call it with their own.
 import { createLogger, describeError } from "./log.ts";
 import { Manager } from "./manager.ts";
 import { loadKubeConfig, parseOperatorOptions } from "./options.ts";
 
+/** Registers the controllers (and whatever they share) on the manager built from the flags. */
+export type OperatorSetup = (manager: Manager) => void;
+
 export async function runOperator(
-  controllers: ReadonlyArray<ControllerFactory | ControllerSpec>,
+  setup: OperatorSetup,
   argv: readonly string[] = process.argv,
 ): Promise<void> {
   const options = parseOperatorOptions(argv);
@@ -27,7 +29,7 @@ export async function runOperator(
     gracefulShutdownTimeoutMs: options.gracefulShutdownTimeoutSeconds * 1000,
     log,
   });
-  for (const controller of controllers) manager.add(controller);
+  setup(manager);
   if (manager.controllers.length === 0)
     log.warn("no controllers registered; the operator only serves probes");
 

@@ -468,7 +468,7 @@ interface OperatorPorts {
 function spawnOperator(kubeconfigPath: string, ports: OperatorPorts, o: StartOperatorOptions): ChildProcess {
   const logFile = o.logFile ?? process.env.BENCH_OPERATOR_LOG;
   const cpuProfileDir = o.cpuProfileDir ?? process.env.BENCH_OPERATOR_PROFILE;
-  const mainTs = fileURLToPath(new URL("../../operator/main.ts", import.meta.url));
+  const mainTs = fileURLToPath(new URL("../../cmd/operator.ts", import.meta.url));
   const flags = [
     "--kubeconfig",
     kubeconfigPath,

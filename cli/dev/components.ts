@@ -182,7 +182,7 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
   ];
 }
 
-const operatorMain = packageModule("operator/main.ts");
+const operatorMain = packageModule("cmd/operator.ts");
 const podRunnerMain = packageModule("cli/dev/pod-runner/main.ts");
 
 /** Where kwok takes pod IPs from: inside 127.0.0.0/8, clear of 127.0.0.1 where the control plane listens. */

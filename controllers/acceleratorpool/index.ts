@@ -1,7 +1,6 @@
 // The AcceleratorPool controller: keeps each pool's status (nodes, ready nodes, devices
 // capacity, allocated, free, the largest free slot on one node, Ready) in step with the Nodes
-// its selector matches and the Pods bound to them. It also starts the admitter, so pool,
-// node and pod changes reach admission even when no workload controller runs.
+// its selector matches and the Pods bound to them.
 import type { AcceleratorPool, AcceleratorPoolStatus } from "../../crds/index.ts";
 import { poolNodeSelector } from "../../crds/index.ts";
 import {
@@ -13,21 +12,13 @@ import {
   setCondition,
   withObservedGeneration,
 } from "../../operator/index.ts";
-import {
-  admitterFor,
-  clusterView,
-  matchesSelector,
-  type NodeLike,
-  type PodLike,
-  poolStatus,
-} from "../admission/index.ts";
+import { clusterView, matchesSelector, type NodeLike, type PodLike, poolStatus } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 
 export const acceleratorPoolController: ControllerFactory = (ctx) => {
   // Pool status counts every pod on the pool's nodes, whatever namespaces are reconciled.
   const pods = ctx.informer(resourceTypes.pod, { allNamespaces: true });
   if (!pods.store.hasIndex(nodeNameIndex)) pods.addIndexer(nodeNameIndex, indexByNodeName);
-  admitterFor(ctx);
 
   const poolsOfNode = (node: NodeLike | undefined): string[] => {
     if (!node) return [];

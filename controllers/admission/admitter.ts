@@ -1,17 +1,11 @@
-// The admitter: one per operator process. It watches pools, nodes, pods and every workload
+// The admitter: one per operator process, built by the entry point (cmd/operator.ts) and handed
+// to every workload controller. It watches pools, nodes, pods and every workload
 // kind, and after any change runs the placement engine over the whole cluster, so admission
 // decisions are made with one consistent view and one queue order across all kinds. Decisions
 // live in memory; what is admitted is persisted by the workload's controller in
 // status.admission before any pod exists, which is what a restarted operator trusts.
 import { type AdmissionStatus, labels } from "../../crds/index.ts";
-import type {
-  Cache,
-  ControllerBuilderContext,
-  Informer,
-  KubeObject,
-  Logger,
-  ResourceType,
-} from "../../operator/index.ts";
+import type { Cache, Informer, KubeObject, Logger, ResourceType } from "../../operator/index.ts";
 import { objectKey } from "../../operator/index.ts";
 import { schedule } from "../placement/index.ts";
 import type { Admission, PlacementResult, Reservation, Workload } from "../placement/types.ts";
@@ -50,9 +44,10 @@ type WithAdmission = KubeObject & { status?: { admission?: AdmissionStatus } };
 export const hasAdmission = (obj: KubeObject): boolean =>
   ((obj as WithAdmission).status?.admission?.placements?.length ?? 0) > 0;
 
+/** What the admitter reads from: the manager (`new Admitter(manager)`), or a test's stand-in. */
 export interface AdmitterOptions {
   cache: Cache;
-  informer: ControllerBuilderContext["informer"];
+  informer(rt: ResourceType, scope?: { allNamespaces?: boolean }): Informer;
   log: Logger;
   now?: () => number;
 }
@@ -73,7 +68,7 @@ export class Admitter implements AdmitterApi {
 
   constructor(options: AdmitterOptions) {
     this.cache = options.cache;
-    this.informer = options.informer;
+    this.informer = (rt, scope) => options.informer(rt, scope);
     this.log = options.log.with({ component: "admitter" });
     this.now = options.now ?? Date.now;
     for (const rt of [resourceTypes.acceleratorPool, resourceTypes.node]) this.watch(rt);
@@ -263,16 +258,4 @@ function sameDecision(a: Decision | undefined, b: Decision): boolean {
   if (a.type === "queued" && b.type === "queued") return a.position === b.position && a.reason === b.reason;
   if (a.type === "unschedulable" && b.type === "unschedulable") return a.reason === b.reason;
   return a.type === "admitted" && b.type === "admitted" && a.admission === b.admission;
-}
-
-const admitters = new WeakMap<Cache, Admitter>();
-
-/** The process's admitter, shared by every controller built against the same cache. */
-export function admitterFor(ctx: Pick<ControllerBuilderContext, "cache" | "informer" | "log">): Admitter {
-  let admitter = admitters.get(ctx.cache);
-  if (!admitter) {
-    admitter = new Admitter({ cache: ctx.cache, informer: ctx.informer, log: ctx.log });
-    admitters.set(ctx.cache, admitter);
-  }
-  return admitter;
 }

@@ -1,7 +1,7 @@
 // Admission for every workload kind: the shared admitter, how admitted pods are placed, and
 // the status record. See types.ts for the protocol a workload controller follows.
 export { toAdmissionStatus } from "./admission-status.ts";
-export { Admitter, admitterFor, hasAdmission, workloadKey } from "./admitter.ts";
+export { Admitter, type AdmitterOptions, hasAdmission, workloadKey } from "./admitter.ts";
 export {
   clusterView,
   isNodeReady,

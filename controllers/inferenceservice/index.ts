@@ -3,7 +3,7 @@
 // admitted replica by replica through the shared admitter. See README.md for the design.
 import { labels } from "../../crds/index.ts";
 import { type ControllerFactory, fieldManagerFor, type KubeObject } from "../../operator/index.ts";
-import { admitterFor } from "../admission/index.ts";
+import type { AdmitterApi } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { inferenceServiceAdapter } from "./adapter.ts";
 import { InferencePoolPublisher } from "./inference-pool.ts";
@@ -21,11 +21,11 @@ export interface InferenceServiceControllerOptions {
 }
 
 export function inferenceServiceControllerWith(
+  admitter: AdmitterApi,
   options: InferenceServiceControllerOptions = {},
 ): ControllerFactory {
   return (ctx) => {
     const rt = resourceTypes.inferenceService;
-    const admitter = admitterFor(ctx);
     admitter.register(inferenceServiceAdapter(rt, ctx.enqueue));
     const secrets = new SecretCheck(ctx.client);
     const secretRecheckMs = options.secretRecheckMs ?? 30_000;
@@ -65,4 +65,5 @@ export function inferenceServiceControllerWith(
   };
 }
 
-export const inferenceServiceController: ControllerFactory = inferenceServiceControllerWith();
+export const inferenceServiceController = (admitter: AdmitterApi): ControllerFactory =>
+  inferenceServiceControllerWith(admitter);

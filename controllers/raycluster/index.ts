@@ -2,23 +2,25 @@
 // accelerator pod group of one gang admission. See workers.ts for scaling and status.ts for
 // the phases.
 import type { ControllerFactory, KubeObject } from "../../operator/index.ts";
-import { admitterFor } from "../admission/index.ts";
+import type { AdmitterApi } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { type RayClusterObject, rayClusterAdapter } from "./adapter.ts";
 import { rayClusterReconciler } from "./reconcile.ts";
 import { viewWorker } from "./workers.ts";
 
-export const rayClusterController: ControllerFactory = (ctx) => {
-  const admitter = admitterFor(ctx);
-  const workersOf = (rc: RayClusterObject) =>
-    ctx.cache
-      .childrenOf<KubeObject>(resourceTypes.pod, rc)
-      .flatMap((p) => viewWorker(p, rc.metadata.name ?? "") ?? []);
-  admitter.register(rayClusterAdapter(workersOf, (key) => ctx.enqueue(key)));
-  return {
-    name: "raycluster",
-    for: resourceTypes.rayCluster,
-    owns: [resourceTypes.pod, resourceTypes.service],
-    reconcile: rayClusterReconciler({ admitter }),
+/** The controller, admitting through the process's one admitter. */
+export const rayClusterController =
+  (admitter: AdmitterApi): ControllerFactory =>
+  (ctx) => {
+    const workersOf = (rc: RayClusterObject) =>
+      ctx.cache
+        .childrenOf<KubeObject>(resourceTypes.pod, rc)
+        .flatMap((p) => viewWorker(p, rc.metadata.name ?? "") ?? []);
+    admitter.register(rayClusterAdapter(workersOf, (key) => ctx.enqueue(key)));
+    return {
+      name: "raycluster",
+      for: resourceTypes.rayCluster,
+      owns: [resourceTypes.pod, resourceTypes.service],
+      reconcile: rayClusterReconciler({ admitter }),
+    };
   };
-};

@@ -3,7 +3,7 @@
 // restart policy, pods.ts for the children and adapter.ts for how a job asks for admission.
 import type { ControllerFactory, KubeObject, MetricsRegistry } from "../../operator/index.ts";
 import { controllerOf, indexByNodeName, nodeNameIndex } from "../../operator/index.ts";
-import { admitterFor, type NodeLike } from "../admission/index.ts";
+import type { AdmitterApi, NodeLike } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { TrainingJobAdapter } from "./adapter.ts";
 import { type BackoffPolicy, defaultBackoff } from "./failure.ts";
@@ -22,12 +22,14 @@ export interface TrainingJobControllerOptions {
   now?: () => number;
 }
 
-/** The controller with non-default timing (tests) or metrics. */
-export function trainingJobControllerWith(options: TrainingJobControllerOptions = {}): ControllerFactory {
+/** The controller, admitting through the process's one admitter; options for tests' timing. */
+export function trainingJobController(
+  admitter: AdmitterApi,
+  options: TrainingJobControllerOptions = {},
+): ControllerFactory {
   return (ctx) => {
     const now = options.now ?? Date.now;
     const backoff = options.backoff ?? defaultBackoff;
-    const admitter = admitterFor(ctx);
     const adapter = new TrainingJobAdapter({ enqueue: (key) => ctx.enqueue(key), backoff, now });
     admitter.register(adapter);
 
@@ -83,6 +85,3 @@ export function trainingJobControllerWith(options: TrainingJobControllerOptions 
     };
   };
 }
-
-/** The controller as the operator runs it. */
-export const trainingJobController: ControllerFactory = trainingJobControllerWith();

@@ -16,7 +16,7 @@ import {
   type ReconcileResult,
   resourcePath,
 } from "../../operator/index.ts";
-import type { Admitter, NodeLike } from "../admission/index.ts";
+import type { AdmitterApi, NodeLike } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { type TrainingJobAdapter, wantsAdmission } from "./adapter.ts";
 import { missingClaim } from "./claim.ts";
@@ -30,7 +30,7 @@ import { type ChildPod, type JobStatus, type PodDeletion, planReconcile } from "
 const sizingRecheckMs = 250;
 
 export interface ReconcilerDeps {
-  admitter: Admitter;
+  admitter: AdmitterApi;
   adapter: TrainingJobAdapter;
   backoff: BackoffPolicy;
   admissionTimeoutMs: number | undefined;

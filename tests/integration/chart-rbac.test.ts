@@ -1,8 +1,8 @@
 // The chart's RBAC is enough, and no more: the chart is installed, a token of its
 // ServiceAccount is requested (TokenRequest), and the operator runs as a local process
-// (`node operator/main.ts --kubeconfig <file with only that token> --leader-elect ...`).
+// (`node cmd/operator.ts --kubeconfig <file with only that token> --leader-elect ...`).
 // It must become ready, lead, keep an AcceleratorPool's status, and run every workload kind
-// registered in operator/controllers.ts to its ready state without a single 401/403; the same
+// registered in cmd/operator.ts to its ready state without a single 401/403; the same
 // token must be refused what the operator never needs.
 //
 // Isolation on the shared cluster: the workloads run on a pool of this file's own simulated
@@ -84,16 +84,16 @@ interface OperatorProcess {
 }
 
 /**
- * operator/main.ts as `npm start` runs it, with the given flags; JSON log lines collected.
+ * cmd/operator.ts as `npm start` runs it, with the given flags; JSON log lines collected.
  * CHART_RBAC_OPERATOR_ENTRY names another entry point with the same flags, to try the RBAC
- * against a controller before it is registered in operator/controllers.ts.
+ * against a controller before it is registered in cmd/operator.ts.
  */
 async function startOperator(args: string[]): Promise<OperatorProcess> {
   const probePort = await freePort();
   const child = spawn(
     process.execPath,
     [
-      process.env.CHART_RBAC_OPERATOR_ENTRY ?? join(repoRoot, "operator/main.ts"),
+      process.env.CHART_RBAC_OPERATOR_ENTRY ?? join(repoRoot, "cmd/operator.ts"),
       ...args,
       "--metrics-bind-address=127.0.0.1:0",
       `--health-probe-bind-address=127.0.0.1:${probePort}`,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Admitter } from "../../controllers/admission/index.ts";
 import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { type InferenceService, labels } from "../../crds/index.ts";
@@ -18,7 +19,7 @@ beforeAll(async () => {
   ns = await testNamespace("isvc-life", kc);
   await ensureSamplePools(client, ["tpu-v5e"]);
   manager = namespaceManager(kc, ns.name, { logEnv: "ISVC_TEST_LOG" });
-  manager.add(inferenceServiceControllerWith({ secretRecheckMs: 1000 }));
+  manager.add(inferenceServiceControllerWith(new Admitter(manager), { secretRecheckMs: 1000 }));
   await manager.start();
   await manager.waitForCacheSync();
 });

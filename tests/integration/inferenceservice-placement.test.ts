@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { podRequest } from "../../controllers/admission/index.ts";
+import { Admitter, podRequest } from "../../controllers/admission/index.ts";
 import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { type InferenceService, labels } from "../../crds/index.ts";
@@ -51,7 +51,7 @@ beforeAll(async () => {
   ns = await testNamespace("isvc-place", kc);
   await ensureSamplePools(client, ["h100", "mi300x"]);
   manager = namespaceManager(kc, ns.name, { logEnv: "ISVC_TEST_LOG" });
-  manager.add(inferenceServiceControllerWith({ secretRecheckMs: 1000 }));
+  manager.add(inferenceServiceControllerWith(new Admitter(manager), { secretRecheckMs: 1000 }));
   await manager.start();
   await manager.waitForCacheSync();
 });

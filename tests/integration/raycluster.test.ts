@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acceleratorPoolController } from "../../controllers/acceleratorpool/index.ts";
+import { Admitter } from "../../controllers/admission/index.ts";
 import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { labels, type RayCluster } from "../../crds/index.ts";
@@ -30,7 +31,7 @@ beforeAll(async () => {
   await ensureSamplePools(client, ["h100", "tpu-v5e"]);
   manager = namespaceManager(kc, ns.name, { logEnv: "RAYC_TEST_LOG" });
   manager.add(acceleratorPoolController);
-  manager.add(rayClusterController);
+  manager.add(rayClusterController(new Admitter(manager)));
   phases = trackPhases(manager, rt);
   await manager.start();
   await manager.waitForCacheSync();

@@ -6,8 +6,9 @@ import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { acceleratorPoolController } from "../../controllers/acceleratorpool/index.ts";
+import { Admitter } from "../../controllers/admission/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
-import { trainingJobControllerWith } from "../../controllers/trainingjob/index.ts";
+import { trainingJobController } from "../../controllers/trainingjob/index.ts";
 import type { TrainingJob } from "../../crds/index.ts";
 import {
   builtin,
@@ -128,7 +129,7 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
 
   const manager = namespaceManager(kc, ns, { logEnv: "TJ_TEST_LOG", metricsBindAddress: "127.0.0.1:0" });
   manager.add(acceleratorPoolController);
-  manager.add(trainingJobControllerWith({ backoff: { baseMs: 500, maxMs: 2000 } }));
+  manager.add(trainingJobController(new Admitter(manager), { backoff: { baseMs: 500, maxMs: 2000 } }));
   const phases = trackPhases(manager, rt);
   // The manager's pod cache is trimmed (no env or volumes); a watch of full pods of our own
   // keeps what the controller created, even after it is deleted.

@@ -1,6 +1,6 @@
 // The operator process with only the test Widget controller, for tests that need a real
 // process (kill -9, leader election between two processes). Same flags and V8 settings as
-// operator/main.ts.
+// cmd/operator.ts.
 import { applyOperatorNodeFlags } from "../../operator/node-flags.ts";
 
 applyOperatorNodeFlags();
@@ -10,7 +10,7 @@ const { runOperator } = await import("../../operator/run.ts");
 const { widgetController } = await import("./test-controller.ts");
 
 try {
-  await runOperator([widgetController()]);
+  await runOperator((manager) => manager.add(widgetController()));
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);

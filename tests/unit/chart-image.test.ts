@@ -163,8 +163,8 @@ describe("the operator image (Dockerfile)", () => {
     expect(JSON.parse(command ?? "null")).toEqual(argv);
   });
 
-  test("everything operator/main.ts imports is in the build context and copied into the image", () => {
-    const { files } = importClosure("operator/main.ts");
+  test("everything cmd/operator.ts imports is in the build context and copied into the image", () => {
+    const { files } = importClosure("cmd/operator.ts");
     expect(files.length).toBeGreaterThan(20);
     const sources = inFinal
       .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
@@ -179,7 +179,7 @@ describe("the operator image (Dockerfile)", () => {
   });
 
   test("what the operator imports at run time is a production dependency", () => {
-    const { packages } = importClosure("operator/main.ts");
+    const { packages } = importClosure("cmd/operator.ts");
     const runtime = [...packages].filter((p) => !p.startsWith("node:") && !builtinModules.includes(p));
     expect(runtime.length).toBeGreaterThan(0);
     for (const p of runtime) expect(Object.keys(packageJson.dependencies), p).toContain(p);
@@ -203,8 +203,9 @@ describe("the helpers of this test", () => {
   test.each([
     ["crds/*.ts", "crds/index.ts", true],
     ["crds/*.ts", "crds/x/index.ts", false],
-    ["operator/", "operator/main.ts", true],
-    ["operator/", "operators/main.ts", false],
+    ["operator/", "operator/run.ts", true],
+    ["cmd/", "cmd/operator.ts", true],
+    ["operator/", "operators/run.ts", false],
     ["controllers/**/*.md", "controllers/trainingjob/README.md", true],
     ["*", "anything/at/all", true],
   ])("glob %s against %s is %s", (pattern, path, expected) => {
@@ -212,8 +213,8 @@ describe("the helpers of this test", () => {
   });
 
   test("import closure follows relative imports and skips type-only ones", () => {
-    const { files } = importClosure("operator/main.ts");
-    expect(files).toContain("operator/controllers.ts");
+    const { files } = importClosure("cmd/operator.ts");
+    expect(files).toContain("controllers/trainingjob/index.ts");
     expect(files.every((f) => !relative(".", f).startsWith(".."))).toBe(true);
   });
 });
