@@ -1,9 +1,9 @@
 // Reasons a person can act on: what the workload needs, and for each pool it may use, how much of
 // that the pool has right now and what stands in the way (paused, held, not ready, taints).
 import type { ClusterState } from "./cluster.ts";
-import type { Pass, PreparedGroup, PreparedWorkload } from "./engine.ts";
 import { formatCpu, formatMemory, listText, plural } from "./format.ts";
 import { describeFilters } from "./match.ts";
+import type { Pass, PreparedGroup, PreparedWorkload } from "./pass.ts";
 import { formatTaint } from "./taints.ts";
 import type { QueuedCode, UnschedulableCode } from "./types.ts";
 
@@ -55,7 +55,7 @@ function poolStatuses(pass: Pass, w: PreparedWorkload, g: PreparedGroup): PoolSt
       note,
     });
     if (pool.input.paused) return status("paused", "paused");
-    const holder = holds.holder[p] as number;
+    const holder = holds.holderOf(p);
     if (holds.blocks(p, w.order)) {
       const key = holds.list.find((h) => h.pool === p)?.key ?? "";
       return status("held", `held for ${key}, which has waited too long`);
