@@ -2,8 +2,10 @@
 // then write in the order that keeps every crash point safe:
 //   1. status (one write): the admission exists before any pod, a new attempt number before
 //      the old gang is deleted, a released admission before its pods go;
-//   2. children: delete what must go, apply the Service and the missing pods;
-//   3. events, sent by the runtime after the reconcile succeeds.
+//   2. children: delete what must go, apply the Service and the missing pods.
+// The plan's events are recorded before the status write, so the runtime sends them once that
+// write has succeeded, even when a child write after it fails: the next reconcile sees the
+// status already changed and would never produce them again (docs/architecture-notes.md).
 
 import type { AcceleratorPool } from "../../crds/index.ts";
 import {
@@ -98,6 +100,7 @@ export class TrainingJobReconciler {
       missingClaim: missingClaim(cache, job),
     });
 
+    for (const event of plan.events) ctx.recordEvent(job, event);
     if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status)) {
       this.written.set(key, { rv, status: plan.status });
       const restarted = (plan.status.restarts ?? 0) > (status.restarts ?? 0);
@@ -118,8 +121,6 @@ export class TrainingJobReconciler {
       // reads the same as the last (same reason for two sizes) and so enqueues nothing.
       requeueAfter = Math.min(requeueAfter ?? sizingRecheckMs, sizingRecheckMs);
     }
-
-    for (const event of plan.events) ctx.recordEvent(job, event);
 
     if (plan.deleteJob) {
       await ctx.client
