@@ -86,7 +86,7 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
     }
     const memoKey = w.failureKey;
     // Single-group demands fail monotonically in their pod count; several groups only by exact match.
-    const need = w.groups.length > 1 ? 0 : w.mode === "gang" ? (w.groups[0]?.pods ?? 0) : w.minPods;
+    const need = w.groups.length > 1 ? 0 : w.minPods;
     const knownNoRoom = memoKey === undefined ? undefined : noRoomForSignature.get(memoKey);
     const placed =
       knownNoRoom !== undefined && knownNoRoom <= need ? undefined : place(pass.now, w, pass.holds);
@@ -184,5 +184,6 @@ function toAdmission(pass: Pass, w: PreparedWorkload, placed: Placed[]): Admissi
   });
   const placedPods = groups.reduce((n, g) => n + g.pods, 0);
   const wanted = w.allGroups.reduce((n, g) => n + g.pods, 0);
-  return { key: w.key, groups, pendingPods: wanted - placedPods };
+  // An elastic gang's size is final once admitted: nothing of it waits.
+  return { key: w.key, groups, pendingPods: w.mode === "gang" ? 0 : wanted - placedPods };
 }

@@ -1,7 +1,7 @@
 // The gang strategy: every pod of every group or nothing, each group on exactly one pool.
 import type { ClusterState, Plan } from "./cluster.ts";
 import { betterFit, tryPool, usable } from "./fit.ts";
-import type { Holds, Placed, PreparedGroup, PreparedWorkload } from "./pass.ts";
+import { type Holds, type Placed, type PreparedGroup, type PreparedWorkload, podsNeeded } from "./pass.ts";
 
 /**
  * All groups or none; each group on exactly one pool. Greedy: the biggest group takes its best
@@ -28,18 +28,28 @@ export function placeGang(
   return placed;
 }
 
-/** Pin rank first; then the plan leaving the fewest stranded devices; then cost; then name. */
+/**
+ * The most pods first (an elastic gang takes the largest size any pool has room for; any other
+ * gang places all or none); then pin rank; then the plan leaving the fewest stranded devices;
+ * then cost; then name.
+ */
 function bestPool(state: ClusterState, w: PreparedWorkload, g: PreparedGroup, holds: Holds | undefined) {
   let best: Plan | undefined;
   let bestRank = 0;
   // Every device placed into a hole is the best any plan can do; candidates come in cost and name
-  // order, so once a plan reaches that, no later pool can beat it.
+  // order, so once a whole-group plan reaches that, no later pool can beat it.
   const unbeatable = -g.pods * g.shape.devices;
   for (const c of g.candidates.matching) {
-    if (best && (c.rank > bestRank || best.fragmentationDelta <= unbeatable)) break;
+    const whole = best !== undefined && best.placed === g.pods;
+    if (best && whole && (c.rank > bestRank || best.fragmentationDelta <= unbeatable)) break;
     if (!usable(state, c.pool, w, holds)) continue;
-    const plan = tryPool(state, w, g, c.pool, g.pods, g.pods);
-    if (plan && (!best || betterFit(state, plan, best))) {
+    const plan = tryPool(state, w, g, c.pool, g.pods, podsNeeded(w, g));
+    if (!plan) continue;
+    const better =
+      !best ||
+      plan.placed > best.placed ||
+      (plan.placed === best.placed && c.rank === bestRank && betterFit(state, plan, best));
+    if (better) {
       best = plan;
       bestRank = c.rank;
     }

@@ -1,7 +1,7 @@
 // The unschedulable-ever verdict, and the starvation guard's choice of pools to hold: both ask
 // what a pool could take if it were empty.
 import { placeGang, separatePools } from "./gang.ts";
-import type { Pass, PreparedGroup, PreparedWorkload } from "./pass.ts";
+import { type Pass, type PreparedGroup, type PreparedWorkload, podsNeeded } from "./pass.ts";
 import { explainNeverFits } from "./reasons.ts";
 import type { UnschedulableCode } from "./types.ts";
 
@@ -17,7 +17,7 @@ export function holdFor(pass: Pass, w: PreparedWorkload): boolean {
     let bestRoom = -1;
     for (const c of g.candidates.matching) {
       if (now.pool(c.pool).input.paused || holds.holderOf(c.pool) >= 0) continue;
-      if (roomWhenEmpty(pass, w, g, c.pool) < g.pods) continue;
+      if (roomWhenEmpty(pass, w, g, c.pool) < podsNeeded(w, g)) continue;
       const classes = now.toleratedClasses(c.pool, w.tolerationId, w.tolerations);
       const room = classes.length === 0 ? 0 : now.plan(c.pool, classes, g.shape, g.pods).placed;
       if (room > bestRoom) {
@@ -61,7 +61,7 @@ export function neverFits(
     if (w.mode === "replicas") {
       room.total ??= pass.now.emptyRoomAcross(pools, w.tolerationId, w.tolerations, g.shape, g.poolKey);
     }
-    const fits = w.mode === "gang" ? room.best >= g.pods : (room.total ?? 0) >= w.minPods;
+    const fits = w.mode === "gang" ? room.best >= podsNeeded(w, g) : (room.total ?? 0) >= w.minPods;
     if (!fits) {
       const rooms = pools.map((p) => Math.min(g.pods, roomWhenEmpty(pass, w, g, p)));
       return explainNeverFits(pass, w, g, rooms, room.total ?? 0);

@@ -27,7 +27,10 @@ export interface PreparedWorkload {
   /** Position in queue order, 0-based over all workloads. */
   readonly order: number;
   readonly mode: "gang" | "replicas";
+  /** Replicas: the fewest pods to admit. Gangs: all their pods, or the low end of an elastic range. */
   readonly minPods: number;
+  /** A gang of one group with a size range: admitted with as many pods as fit, minPods at least. */
+  readonly elastic: boolean;
   readonly tolerations: readonly Toleration[];
   readonly tolerationId: number;
   /** Groups with pods, biggest first, so the hardest group picks its pool before the others. */
@@ -93,3 +96,6 @@ export interface Pass {
   readonly maxPoolsInReason: number;
   readonly maxHolders: number;
 }
+
+/** The fewest pods of group g that make an admission of w: all of them, unless w is elastic. */
+export const podsNeeded = (w: PreparedWorkload, g: PreparedGroup): number => (w.elastic ? w.minPods : g.pods);

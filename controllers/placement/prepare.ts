@@ -112,12 +112,16 @@ function prepare(
   let totalPods = 0;
   for (const g of groups) totalPods += g.pods;
   // Admitting a replicas workload with none of its pods placed would say nothing, so at least one.
-  const minPods = mode === "replicas" ? Math.min(totalPods, Math.max(1, w.minPods ?? 1)) : totalPods;
+  const elastic = mode === "gang" && groups.length === 1 && w.minPods !== undefined && w.minPods < totalPods;
+  const minPods =
+    mode === "replicas" || elastic ? Math.min(totalPods, Math.max(1, w.minPods ?? 1)) : totalPods;
   const invalid = validate(w, mode, w.minPods ?? minPods, totalPods);
   const queuedSince = w.queuedSince ?? w.creationTimestamp;
   const queuedForMs = now === undefined ? 0 : Math.max(0, now - queuedSince);
   const starvationAfter = options.starvationAfterMs;
-  const signature = interner.signatures.idOfGroups(mode === "gang" ? -1 : minPods, tolerationId, groups);
+  // Gangs of all their pods, elastic gangs and replicas are told apart by the first number.
+  const demand = mode === "replicas" ? minPods : elastic ? -2 - minPods : -1;
+  const signature = interner.signatures.idOfGroups(demand, tolerationId, groups);
   const only = groups.length === 1 ? groups[0] : undefined;
   return {
     workload: w,
@@ -125,6 +129,7 @@ function prepare(
     order,
     mode,
     minPods,
+    elastic,
     tolerations,
     tolerationId,
     groups,
@@ -176,11 +181,12 @@ function validate(w: Workload, mode: string, minPods: number, totalPods: number)
       return `group "${g.name}": cpu and memory must be ≥ 0`;
     }
   }
-  if (mode === "replicas") {
-    if (w.groups.length !== 1) return `mode "replicas" takes exactly one group, not ${w.groups.length}`;
-    if (!count(minPods) || minPods > totalPods)
-      return `minPods must be a whole number from 0 to ${totalPods}`;
-  }
+  if (mode === "replicas" && w.groups.length !== 1)
+    return `mode "replicas" takes exactly one group, not ${w.groups.length}`;
+  if (mode === "gang" && w.minPods !== undefined && w.groups.length !== 1)
+    return `minPods of a gang (a size range) takes exactly one group, not ${w.groups.length}`;
+  if ((mode === "replicas" || w.minPods !== undefined) && (!count(minPods) || minPods > totalPods))
+    return `minPods must be a whole number from 0 to ${totalPods}`;
   return undefined;
 }
 

@@ -3,7 +3,7 @@
 import type { ClusterState } from "./cluster.ts";
 import { formatCpu, formatMemory, listText, plural } from "./format.ts";
 import { describeFilters } from "./match.ts";
-import type { Pass, PreparedGroup, PreparedWorkload } from "./pass.ts";
+import { type Pass, type PreparedGroup, type PreparedWorkload, podsNeeded } from "./pass.ts";
 import { formatTaint } from "./taints.ts";
 import type { QueuedCode, UnschedulableCode } from "./types.ts";
 
@@ -29,6 +29,11 @@ export function describeNeed(g: PreparedGroup, pods: string): string {
   if (memoryBytes > 0) perPod.push(`${formatMemory(memoryBytes)} memory`);
   if (perPod.length > 0) text += `, ${listText(perPod)} each`;
   return text;
+}
+
+/** "4 pods", or "at least 2 of 4 pods" for an elastic gang. */
+function podsText(w: PreparedWorkload, g: PreparedGroup): string {
+  return w.elastic ? `at least ${w.minPods} of ${plural(g.pods, "pod")}` : plural(g.pods, "pod");
 }
 
 export function formatDuration(ms: number): string {
@@ -141,7 +146,8 @@ export function explainQueued(
           ? `${g.pods - pending} of ${plural(g.pods, "pod")} admitted; needs ${describeNeed(g, plural(pending, "more pod"))}`
           : `needs ${describeNeed(g, `${w.minPods < g.pods ? `at least ${w.minPods} of ` : ""}${plural(g.pods, "pod")}`)}`;
     } else {
-      need = `needs ${describeNeed(g, plural(g.pods, "pod"))}`;
+      need = `needs ${describeNeed(g, podsText(w, g))}`;
+      want = podsNeeded(w, g);
     }
     const statuses = poolStatuses(pass, w, g);
     const fits = statuses.some((s) => s.room >= (w.mode === "replicas" && pending === 0 ? w.minPods : want));
@@ -174,7 +180,7 @@ export function explainNeverFits(
   totalWhenEmpty = 0,
 ): { code: UnschedulableCode; reason: string } {
   const prefix = w.groups.length > 1 ? `group "${g.name}" ` : "";
-  const need = `${prefix}needs ${describeNeed(g, plural(g.pods, "pod"))}`;
+  const need = `${prefix}needs ${describeNeed(g, podsText(w, g))}`;
   const names = (ps: readonly number[]) => listText(ps.map((p) => pass.pools[p]?.name ?? ""));
   const { matching, missingPins, mismatched } = g.candidates;
   if (matching.length === 0) {

@@ -30,8 +30,7 @@ export function trainingJobController(
   return (ctx) => {
     const now = options.now ?? Date.now;
     const backoff = options.backoff ?? defaultBackoff;
-    const adapter = new TrainingJobAdapter({ enqueue: (key) => ctx.enqueue(key), backoff, now });
-    admitter.register(adapter);
+    admitter.register(new TrainingJobAdapter({ enqueue: (key) => ctx.enqueue(key), backoff, now }));
 
     const jobs = ctx.informer(resourceTypes.trainingJob);
     const pods = ctx.informer(resourceTypes.pod);
@@ -40,7 +39,6 @@ export function trainingJobController(
     const metrics = registerTrainingJobMetrics(registry, () => jobs.store.values());
     const reconciler = new TrainingJobReconciler({
       admitter,
-      adapter,
       backoff,
       admissionTimeoutMs: options.admissionTimeoutMs,
       metrics,

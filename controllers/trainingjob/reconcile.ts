@@ -20,7 +20,6 @@ import {
 } from "../../operator/index.ts";
 import type { AdmitterApi, NodeLike } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
-import { type TrainingJobAdapter, wantsAdmission } from "./adapter.ts";
 import { missingClaim } from "./claim.ts";
 import type { BackoffPolicy } from "./failure.ts";
 import type { TrainingJobMetrics } from "./metrics.ts";
@@ -28,12 +27,8 @@ import type { TrainingJobObject } from "./pods.ts";
 import { RESTARTING } from "./restart.ts";
 import { type ChildPod, type JobStatus, type PodDeletion, planReconcile } from "./status.ts";
 
-/** How soon an elastic job that is still looking for its size looks again without news. */
-const sizingRecheckMs = 250;
-
 export interface ReconcilerDeps {
   admitter: AdmitterApi;
-  adapter: TrainingJobAdapter;
   backoff: BackoffPolicy;
   admissionTimeoutMs: number | undefined;
   metrics: TrainingJobMetrics;
@@ -55,12 +50,11 @@ export class TrainingJobReconciler {
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
-    const { adapter, admitter } = this.deps;
+    const { admitter } = this.deps;
     const job = ctx.object<TrainingJobObject>();
     if (!job || job.metadata.deletionTimestamp) {
       // Garbage collection deletes the pods and the Service; the admitter stops counting the
       // job once it is gone from its cache.
-      adapter.forget(key);
       this.written.delete(key);
       return undefined;
     }
@@ -94,9 +88,6 @@ export class TrainingJobReconciler {
       ...(this.deps.admissionTimeoutMs !== undefined
         ? { admissionTimeoutMs: this.deps.admissionTimeoutMs }
         : {}),
-      elastic: job.spec.elastic
-        ? { offered: adapter.offered(job), min: job.spec.elastic.minNodes }
-        : undefined,
       missingClaim: missingClaim(cache, job),
     });
 
@@ -110,17 +101,8 @@ export class TrainingJobReconciler {
       }
     }
 
-    const next: TrainingJobObject = { ...job, status: plan.status };
-    if (plan.status.admission?.placements?.length || !wantsAdmission(next, now, this.deps.backoff))
-      adapter.forget(key);
     if (plan.requestPass) admitter.requestPass();
-    let requeueAfter = plan.requeueAfterMs;
-    if (plan.shrink) {
-      if (adapter.shrink(job)) admitter.requestPass();
-      // The next decision normally arrives by the admitter's enqueue; this catches one that
-      // reads the same as the last (same reason for two sizes) and so enqueues nothing.
-      requeueAfter = Math.min(requeueAfter ?? sizingRecheckMs, sizingRecheckMs);
-    }
+    const requeueAfter = plan.requeueAfterMs;
 
     if (plan.deleteJob) {
       await ctx.client

@@ -52,8 +52,6 @@ export interface Observed {
   owner: OwnerReference;
   /** How long admitted pods may stay unschedulable before the gang is evicted and queued again. */
   admissionTimeoutMs?: number;
-  /** An elastic job waiting for admission: the gang size offered to the admitter, and the least. */
-  elastic?: { offered: number; min: number } | undefined;
   /** spec.checkpoint.claimName, when no such PersistentVolumeClaim exists. */
   missingClaim?: string | undefined;
 }
@@ -75,8 +73,6 @@ export interface Plan {
   requeueAfterMs: number | undefined;
   /** The job wants admission and no pass has decided on it yet. */
   requestPass: boolean;
-  /** Elastic job: the offered gang does not fit and it may be smaller; offer one node fewer. */
-  shrink: boolean;
 }
 
 const finishedPhases: readonly (TrainingJobPhase | undefined)[] = ["Succeeded", "Failed"];
@@ -96,7 +92,6 @@ class Planner {
   requeueAfterMs: number | undefined;
   deleteJob = false;
   requestPass = false;
-  shrink = false;
 
   constructor(o: Observed) {
     this.o = o;
@@ -178,7 +173,6 @@ class Planner {
       events: this.events,
       requeueAfterMs: this.requeueAfterMs,
       requestPass: this.requestPass,
-      shrink: this.shrink,
     };
   }
 }
@@ -329,22 +323,6 @@ function waitForAdmission(p: Planner): boolean {
 
   p.s.phase = "Queued";
   p.condition({ type: "Running", status: "False", reason: "Queued", message: "waiting for admission" });
-  const noRoom =
-    (d?.type === "queued" && d.code === "InsufficientCapacity") ||
-    (d?.type === "unschedulable" && d.code === "ExceedsPoolCapacity");
-  const sizing = o.elastic;
-  if (noRoom && sizing && sizing.offered > sizing.min) {
-    // Still looking for the largest gang that fits: not a verdict worth a condition or an event.
-    p.shrink = true;
-    delete p.s.queuePosition;
-    p.condition({
-      type: "Admitted",
-      status: "False",
-      reason: "Sizing",
-      message: `no room for ${sizing.offered} nodes (${d.reason}); trying ${sizing.offered - 1}`,
-    });
-    return false;
-  }
   if (d?.type === "queued") {
     p.s.queuePosition = d.position;
     p.condition({ type: "Admitted", status: "False", reason: d.code, message: d.reason });
