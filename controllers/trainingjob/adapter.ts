@@ -15,9 +15,9 @@ import { resourceTypes } from "../resources.ts";
 import { claimBlocked } from "./claim.ts";
 import type { BackoffPolicy } from "./failure.ts";
 import { WORKERS_GROUP } from "./names.ts";
+import { isFinished } from "./planner.ts";
 import type { TrainingJobObject } from "./pods.ts";
 import { restartBackoffLeftMs } from "./restart.ts";
-import { isFinished } from "./status.ts";
 import { templateTolerations } from "./template.ts";
 
 /** Nodes of the admitted gang, from status.admission; undefined when not admitted. */

@@ -1,5 +1,5 @@
 // The TrainingJob controller: multi-node PyTorch training under torchrun, gang-admitted onto
-// one AcceleratorPool of any vendor. See status.ts for the state machine, failure.ts for the
+// one AcceleratorPool of any vendor. See plan.ts (and its phase-*.ts) for the state machine, failure.ts for the
 // restart policy, pods.ts for the children and adapter.ts for how a job asks for admission.
 import type { ControllerFactory, KubeObject, MetricsRegistry } from "../../operator/index.ts";
 import { controllerOf, indexByNodeName, nodeNameIndex } from "../../operator/index.ts";

@@ -1,4 +1,4 @@
-// The reconcile of one TrainingJob: read the cache, let the state machine (status.ts) decide,
+// The reconcile of one TrainingJob: read the cache, let the state machine (plan.ts) decide,
 // then write in the order that keeps every crash point safe:
 //   1. status (one write): the admission exists before any pod, a new attempt number before
 //      the old gang is deleted, a released admission before its pods go;
@@ -23,9 +23,10 @@ import { resourceTypes } from "../resources.ts";
 import { missingClaim } from "./claim.ts";
 import type { BackoffPolicy } from "./failure.ts";
 import type { TrainingJobMetrics } from "./metrics.ts";
+import { planReconcile } from "./plan.ts";
+import type { ChildPod, JobStatus, PodDeletion } from "./planner.ts";
 import type { TrainingJobObject } from "./pods.ts";
 import { RESTARTING } from "./restart.ts";
-import { type ChildPod, type JobStatus, type PodDeletion, planReconcile } from "./status.ts";
 
 export interface ReconcilerDeps {
   admitter: AdmitterApi;

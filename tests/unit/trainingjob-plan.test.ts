@@ -2,7 +2,8 @@
 // permanent and retryable failures, backoff, maxRestarts, deadline, TTL, suspend and resume,
 // lost nodes, eviction, and a steady state that writes nothing.
 import { describe, expect, it } from "vitest";
-import { type JobStatus, planReconcile } from "../../controllers/trainingjob/status.ts";
+import { planReconcile } from "../../controllers/trainingjob/plan.ts";
+import type { JobStatus } from "../../controllers/trainingjob/planner.ts";
 import { statusEquals } from "../../operator/index.ts";
 import { admission, admittedStatus, condition, job, NOW, observed, pod } from "./trainingjob-fixtures.ts";
 
