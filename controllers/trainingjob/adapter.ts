@@ -8,7 +8,7 @@
 // fixes the world size at start), so restarts reuse it; a job queued again (suspend and resume,
 // eviction, a restart that lost its node) is sized anew. Nothing about it is kept in memory.
 import { gangSize, type TrainingJobStatus } from "../../crds/index.ts";
-import type { Condition, KubeObject } from "../../operator/index.ts";
+import type { KubeObject } from "../../operator/index.ts";
 import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { AcceleratorRequirement, Toleration, Workload } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
@@ -34,14 +34,7 @@ export function wantsAdmission(job: TrainingJobObject, now: number, backoff: Bac
   if (hasAdmission(job)) return true;
   if (claimBlocked(job)) return false;
   const status = job.status as TrainingJobStatus | undefined;
-  return (
-    restartBackoffLeftMs(
-      status?.conditions as Condition[] | undefined,
-      status?.restarts ?? 0,
-      now,
-      backoff,
-    ) === 0
-  );
+  return restartBackoffLeftMs(status?.conditions, status?.restarts ?? 0, now, backoff) === 0;
 }
 
 /** The engine's workload for `job` with a gang of `nodes.min` to `nodes.max` pods. */

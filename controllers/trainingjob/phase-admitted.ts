@@ -1,6 +1,6 @@
 // Admitted: create the gang's pods on the nodes of the admission, watch the ranks, and finish,
 // restart the whole gang, or give the admission back.
-import { type Condition, findCondition } from "../../operator/index.ts";
+import { findCondition } from "../../operator/index.ts";
 import { evictionCheck } from "../admission/index.ts";
 import { gangState, restartBackoffMs, splitByAttempt } from "./failure.ts";
 import { WORKERS_GROUP } from "./names.ts";
@@ -95,7 +95,7 @@ export function runAdmitted(planner: Planner): void {
       planner.status.readyNodes = gang.ready;
       if (planner.status.phase !== "Restarting") planner.status.phase = "Admitted";
       const backoffLeft = restartBackoffLeftMs(
-        planner.status.conditions as Condition[] | undefined,
+        planner.status.conditions,
         attempt,
         observed.now,
         observed.backoff,
@@ -128,9 +128,7 @@ export function runAdmitted(planner: Planner): void {
             }),
           );
         }
-        if (
-          findCondition(planner.status.conditions as Condition[] | undefined, RESTARTING)?.status === "True"
-        ) {
+        if (findCondition(planner.status.conditions, RESTARTING)?.status === "True") {
           const message = `attempt ${attempt} started: ${size} pods created`;
           planner.condition({ type: RESTARTING, status: "False", reason: "Restarted", message });
           planner.event("Normal", "Restarted", "Restart", message);

@@ -1,7 +1,7 @@
 // Not admitted: the job follows the admitter's decision (queued, unschedulable, admitted), waits
 // out a restart backoff, or waits for its checkpoint claim.
 import { gangSize } from "../../crds/index.ts";
-import { type Condition, findCondition, formatTime } from "../../operator/index.ts";
+import { findCondition, formatTime } from "../../operator/index.ts";
 import { toAdmissionStatus } from "../admission/index.ts";
 import { claimNotFoundMessage, claimNotFoundReason } from "./claim.ts";
 import { WORKERS_GROUP } from "./names.ts";
@@ -26,7 +26,7 @@ export function waitForAdmission(planner: Planner): boolean {
   planner.status.readyNodes = 0;
 
   const backoffLeft = restartBackoffLeftMs(
-    planner.status.conditions as Condition[] | undefined,
+    planner.status.conditions,
     planner.status.restarts ?? 0,
     observed.now,
     observed.backoff,
@@ -50,10 +50,7 @@ export function waitForAdmission(planner: Planner): boolean {
       message: "waiting for admission",
     });
     planner.condition({ type: "Admitted", status: "False", reason: claimNotFoundReason, message });
-    if (
-      findCondition(planner.prev.conditions as Condition[] | undefined, "Admitted")?.reason !==
-      claimNotFoundReason
-    )
+    if (findCondition(planner.prev.conditions, "Admitted")?.reason !== claimNotFoundReason)
       planner.event("Warning", claimNotFoundReason, "Queue", message);
     return false;
   }

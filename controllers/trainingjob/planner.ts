@@ -3,7 +3,6 @@
 // when to look again), and the Planner that the phase files fill in. Pure.
 import type { AcceleratorPool, TrainingJobPhase, TrainingJobStatus } from "../../crds/index.ts";
 import {
-  type Condition,
   type ConditionInput,
   type EventInput,
   findCondition,
@@ -93,7 +92,7 @@ export class Planner {
   condition(input: Omit<ConditionInput, "observedGeneration">): void {
     const generation = this.observed.job.metadata.generation;
     this.status.conditions = setCondition(
-      this.status.conditions as Condition[] | undefined,
+      this.status.conditions,
       generation === undefined ? input : { ...input, observedGeneration: generation },
       this.now,
     );
@@ -101,12 +100,12 @@ export class Planner {
 
   /** Sets the condition to False only when it is there already: a job never restarted has no Restarting. */
   clearCondition(type: string, reason: string, message: string): void {
-    if (findCondition(this.status.conditions as Condition[] | undefined, type)?.status === "True")
+    if (findCondition(this.status.conditions, type)?.status === "True")
       this.condition({ type, status: "False", reason, message });
   }
 
   flipped(type: string, status: "True" | "False"): boolean {
-    const before = findCondition(this.prev.conditions as Condition[] | undefined, type)?.status;
+    const before = findCondition(this.prev.conditions, type)?.status;
     return before !== status;
   }
 
