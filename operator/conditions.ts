@@ -3,16 +3,12 @@
 // with a new reason or message must not move it (clients compute "Ready for 3h" from it,
 // and a moving timestamp would also make every reconcile a status write).
 
-export type ConditionStatus = "True" | "False" | "Unknown";
+// The one Condition type: the API's (crds/common.ts, metav1.Condition field for field), which
+// every status schema uses. A type-only import: nothing of crds/ is loaded at run time.
+import type { Condition } from "../crds/common.ts";
 
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+export type { Condition };
+export type ConditionStatus = Condition["status"];
 
 export interface ConditionInput {
   type: string;

@@ -83,9 +83,16 @@ export interface ReconcileContext {
   object<T extends KubeObject = KubeObject>(): T | undefined;
   /** Server-side apply of a child, skipped when the cached child already matches. */
   apply(rt: ResourceType, desired: KubeObject): Promise<ApplyResult>;
-  /** Writes status on the status subresource when it differs; true when written. */
+  /**
+   * Writes status on the status subresource when it differs; true when written. Once it has
+   * succeeded (written, or already as wanted), the events recorded before it are sent whatever
+   * the rest of the reconcile does: the status they report is stored.
+   */
   writeStatus(rt: ResourceType, obj: KubeObject, status: unknown): Promise<boolean>;
-  /** Queues an event; it is sent after the reconcile returns (after its status write). */
+  /**
+   * Queues an event. It is sent when the reconcile succeeds, or, if it fails, when a later
+   * status write of the same reconcile succeeded; a Warning of a failed reconcile always is.
+   */
   recordEvent(regarding: KubeObject, event: EventInput): void;
   addFinalizer(rt: ResourceType, obj: KubeObject, finalizer: string): Promise<KubeObject>;
   removeFinalizer(rt: ResourceType, obj: KubeObject, finalizer: string): Promise<KubeObject>;
@@ -282,6 +289,8 @@ export class Controller {
     const log = this.log.with({ key, reconcileID });
     const { namespace, name } = splitKey(key);
     const events: Array<[KubeObject, EventInput]> = [];
+    /** Events [0, committed) were recorded before a status write that succeeded. */
+    let committed = 0;
     const { client, cache, recorder } = this.deps;
     const fieldManager = this.fieldManager;
     const ctx: ReconcileContext = {
@@ -300,8 +309,12 @@ export class Controller {
         const current = cache.has(rt) ? cache.get(rt, childKey) : undefined;
         return applyObject(client, rt, desired, { fieldManager, current });
       },
-      writeStatus: async (rt, obj, status) =>
-        (await writeStatus(client, rt, obj, status, { fieldManager })) !== undefined,
+      writeStatus: async (rt, obj, status) => {
+        const recorded = events.length;
+        const written = (await writeStatus(client, rt, obj, status, { fieldManager })) !== undefined;
+        committed = recorded;
+        return written;
+      },
       recordEvent: (regarding, event) => {
         events.push([regarding, event]);
       },
@@ -327,9 +340,13 @@ export class Controller {
       this.m.errors.inc(labels);
       this.queue.addRateLimited(key);
       log.error("Reconciler error", { error: describeError(failure), retries: this.queue.numRequeues(key) });
-      // Warnings explain a failure and are worth sending; "done X" events are not, since X
-      // may not have happened.
-      for (const [obj, event] of events) if (event.type === "Warning") recorder.record(obj, event);
+      // Events that a stored status reports are true, and a reconcile that failed after storing
+      // it will not produce them again (the status no longer changes). Of the rest, Warnings
+      // explain a failure and are worth sending; "done X" events are not, since X may not have
+      // happened.
+      events.forEach(([obj, event], i) => {
+        if (i < committed || event.type === "Warning") recorder.record(obj, event);
+      });
       return;
     }
     // Success: the status write (if any) has happened, so the events may go out now.

@@ -4,7 +4,6 @@
 import type { AcceleratorPool, AcceleratorPoolStatus } from "../../crds/index.ts";
 import { poolNodeSelector } from "../../crds/index.ts";
 import {
-  type Condition,
   type ControllerFactory,
   indexByNodeName,
   type KubeObject,
@@ -71,7 +70,7 @@ export const acceleratorPoolController: ControllerFactory = (ctx) => {
       const view = clusterView([pool], nodes, podsOnNodes);
       const { ready, ...counts } = poolStatus(pool, view);
       const current = (pool.status ?? {}) as AcceleratorPoolStatus;
-      const conditions = setCondition(current.conditions as Condition[] | undefined, {
+      const conditions = setCondition(current.conditions, {
         type: "Ready",
         status: ready.status,
         reason: ready.reason,

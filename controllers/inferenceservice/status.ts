@@ -155,7 +155,7 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     };
   }
 
-  let conditions: Condition[] | undefined = svc.status?.conditions as Condition[] | undefined;
+  let conditions: Condition[] | undefined = svc.status?.conditions;
   conditions = setCondition(
     conditions,
     { type: "Admitted", ...admittedCondition, observedGeneration: generation },

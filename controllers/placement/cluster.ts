@@ -415,6 +415,38 @@ export class ClusterState {
     return room;
   }
 
+  /**
+   * A plan for `want` pods of the shape on the classes' nodes of pool p, or undefined when fewer
+   * than `need` fit. Memoized per pool key (toleration set and shape): the smallest count known
+   * not to fit, and the last plan while the pool is unchanged.
+   */
+  fit(
+    p: number,
+    classes: readonly number[],
+    shape: Shape,
+    key: number,
+    want: number,
+    need: number,
+  ): Plan | undefined {
+    const pool = this.pool(p);
+    const knownNoRoom = pool.noRoom[key];
+    if (knownNoRoom !== undefined && knownNoRoom <= need) return undefined;
+    const cached = pool.plans[key];
+    if (cached && cached.version === pool.version && cached.want === want) {
+      return cached.plan.placed >= need ? cached.plan : undefined;
+    }
+    const bound = this.roomUpperBound(p, classes, shape, want);
+    if (bound < need) {
+      this.rememberNoRoom(p, key, bound + 1);
+      return undefined;
+    }
+    const plan = this.plan(p, classes, shape, want);
+    pool.plans[key] = { version: pool.version, want, plan };
+    // A plan that falls short has visited every node that could take a pod, so it is the exact room.
+    if (plan.placed < want) this.rememberNoRoom(p, key, plan.placed + 1);
+    return plan.placed >= need ? plan : undefined;
+  }
+
   /** Applies a plan; it can be undone with rollback(mark) until settle(). */
   commit(plan: Plan, shape: Shape): void {
     plan.nodes.forEach((i, k) => {
@@ -446,7 +478,7 @@ export class ClusterState {
   }
 
   /** Remembers that `pods` pods of a shape do not fit, unless uncommitted changes touch the pool. */
-  rememberNoRoom(p: number, key: number, pods: number): void {
+  private rememberNoRoom(p: number, key: number, pods: number): void {
     if (this.dirty[p]) return;
     const noRoom = this.pool(p).noRoom;
     const known = noRoom[key];

@@ -1,9 +1,9 @@
 // Reasons a person can act on: what the workload needs, and for each pool it may use, how much of
 // that the pool has right now and what stands in the way (paused, held, not ready, taints).
 import type { ClusterState } from "./cluster.ts";
-import type { Pass, PreparedGroup, PreparedWorkload } from "./engine.ts";
 import { formatCpu, formatMemory, listText, plural } from "./format.ts";
 import { describeFilters } from "./match.ts";
+import { type Pass, type PreparedGroup, type PreparedWorkload, podsNeeded } from "./pass.ts";
 import { formatTaint } from "./taints.ts";
 import type { QueuedCode, UnschedulableCode } from "./types.ts";
 
@@ -31,6 +31,11 @@ export function describeNeed(g: PreparedGroup, pods: string): string {
   return text;
 }
 
+/** "4 pods", or "at least 2 of 4 pods" for an elastic gang. */
+function podsText(w: PreparedWorkload, g: PreparedGroup): string {
+  return w.elastic ? `at least ${w.minPods} of ${plural(g.pods, "pod")}` : plural(g.pods, "pod");
+}
+
 export function formatDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
   const d = Math.floor(s / 86400);
@@ -55,7 +60,7 @@ function poolStatuses(pass: Pass, w: PreparedWorkload, g: PreparedGroup): PoolSt
       note,
     });
     if (pool.input.paused) return status("paused", "paused");
-    const holder = holds.holder[p] as number;
+    const holder = holds.holderOf(p);
     if (holds.blocks(p, w.order)) {
       const key = holds.list.find((h) => h.pool === p)?.key ?? "";
       return status("held", `held for ${key}, which has waited too long`);
@@ -141,7 +146,8 @@ export function explainQueued(
           ? `${g.pods - pending} of ${plural(g.pods, "pod")} admitted; needs ${describeNeed(g, plural(pending, "more pod"))}`
           : `needs ${describeNeed(g, `${w.minPods < g.pods ? `at least ${w.minPods} of ` : ""}${plural(g.pods, "pod")}`)}`;
     } else {
-      need = `needs ${describeNeed(g, plural(g.pods, "pod"))}`;
+      need = `needs ${describeNeed(g, podsText(w, g))}`;
+      want = podsNeeded(w, g);
     }
     const statuses = poolStatuses(pass, w, g);
     const fits = statuses.some((s) => s.room >= (w.mode === "replicas" && pending === 0 ? w.minPods : want));
@@ -174,7 +180,7 @@ export function explainNeverFits(
   totalWhenEmpty = 0,
 ): { code: UnschedulableCode; reason: string } {
   const prefix = w.groups.length > 1 ? `group "${g.name}" ` : "";
-  const need = `${prefix}needs ${describeNeed(g, plural(g.pods, "pod"))}`;
+  const need = `${prefix}needs ${describeNeed(g, podsText(w, g))}`;
   const names = (ps: readonly number[]) => listText(ps.map((p) => pass.pools[p]?.name ?? ""));
   const { matching, missingPins, mismatched } = g.candidates;
   if (matching.length === 0) {

@@ -101,7 +101,13 @@ export interface Workload {
    * then spill to the next); admitted when at least minPods fit, the rest stay pending.
    */
   mode?: "gang" | "replicas" | undefined;
-  /** "replicas" only; default 1, and 0 counts as 1: an admission must place something. */
+  /**
+   * "replicas": admitted when at least this many pods fit; default 1.
+   * "gang" of exactly one group: a size range, as in Kueue's partial admission: admitted with the
+   * largest count from minPods up to the group's pods that fits on one pool, and that count is
+   * final (no pods stay pending); default: all of them.
+   * 0 counts as 1 in both: an admission must place something.
+   */
   minPods?: number | undefined;
 }
 

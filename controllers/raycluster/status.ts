@@ -120,7 +120,7 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
         ? "Degraded"
         : "Pending";
 
-  let conditions: Condition[] = (previous?.conditions as Condition[] | undefined) ?? [];
+  let conditions: Condition[] = previous?.conditions ?? [];
   const set = (type: string, status: "True" | "False", reason: string, message: string) => {
     conditions = setCondition(
       conditions,

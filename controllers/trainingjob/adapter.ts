@@ -1,25 +1,23 @@
 // The TrainingJob as the placement engine sees it: one gang ("workers") of identical pods,
 // one per node, all on one pool.
 //
-// Elastic jobs (elastic.minNodes..maxNodes) are offered to the admitter at maxNodes first.
-// While the decision for the offered size is "no room" (queued for capacity, or larger than
-// any pool), the controller offers one node fewer on the next pass, down to minNodes, where it
-// waits in the queue like any job. The first size that fits is admitted and recorded in
-// status.nodes; it stays fixed for the life of the admission (torchrun's static rendezvous
-// fixes the world size at start), so restarts reuse it. A job that is queued again (suspend and
-// resume, eviction, a restart that lost its node) starts from maxNodes again. The offer lives in
-// this process only: an operator restart offers maxNodes again, which is safe, only slower.
+// An elastic job (elastic.minNodes..maxNodes) is a gang with a size range: one admission pass
+// admits it with the largest size from minNodes to maxNodes that fits node by node on one pool,
+// or keeps it queued when not even minNodes fit. The size is recorded in status.admission (and
+// status.nodes) and stays fixed for the life of the admission (torchrun's static rendezvous
+// fixes the world size at start), so restarts reuse it; a job queued again (suspend and resume,
+// eviction, a restart that lost its node) is sized anew. Nothing about it is kept in memory.
 import { gangSize, type TrainingJobStatus } from "../../crds/index.ts";
-import { type Condition, type KubeObject, objectKey } from "../../operator/index.ts";
+import type { KubeObject } from "../../operator/index.ts";
 import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { AcceleratorRequirement, Toleration, Workload } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { claimBlocked } from "./claim.ts";
 import type { BackoffPolicy } from "./failure.ts";
 import { WORKERS_GROUP } from "./names.ts";
+import { isFinished } from "./planner.ts";
 import type { TrainingJobObject } from "./pods.ts";
 import { restartBackoffLeftMs } from "./restart.ts";
-import { isFinished } from "./status.ts";
 import { templateTolerations } from "./template.ts";
 
 /** Nodes of the admitted gang, from status.admission; undefined when not admitted. */
@@ -36,18 +34,11 @@ export function wantsAdmission(job: TrainingJobObject, now: number, backoff: Bac
   if (hasAdmission(job)) return true;
   if (claimBlocked(job)) return false;
   const status = job.status as TrainingJobStatus | undefined;
-  return (
-    restartBackoffLeftMs(
-      status?.conditions as Condition[] | undefined,
-      status?.restarts ?? 0,
-      now,
-      backoff,
-    ) === 0
-  );
+  return restartBackoffLeftMs(status?.conditions, status?.restarts ?? 0, now, backoff) === 0;
 }
 
-/** The engine's workload for `job` with a gang of `nodes` pods. */
-export function workloadFor(job: TrainingJobObject, nodes: number): Workload {
+/** The engine's workload for `job` with a gang of `nodes.min` to `nodes.max` pods. */
+export function workloadFor(job: TrainingJobObject, nodes: { min: number; max: number }): Workload {
   const spec = job.spec;
   const acc = spec.accelerators;
   const accelerators: AcceleratorRequirement = acc
@@ -67,10 +58,11 @@ export function workloadFor(job: TrainingJobObject, nodes: number): Workload {
     priority: spec.priority ?? 0,
     creationTimestamp: Number.isFinite(created) ? created : 0,
     ...(tolerations.length > 0 ? { tolerations } : {}),
+    ...(nodes.min < nodes.max ? { minPods: nodes.min } : {}),
     groups: [
       {
         name: WORKERS_GROUP,
-        pods: nodes,
+        pods: nodes.max,
         cpuMillis: cpuMillis(spec.resources?.cpu),
         memoryBytes: bytes(spec.resources?.memory),
         accelerators,
@@ -89,10 +81,6 @@ export class TrainingJobAdapter implements WorkloadAdapter<TrainingJobObject> {
   readonly resource = resourceTypes.trainingJob;
   private readonly options: AdapterOptions;
   private readonly now: () => number;
-  /** Elastic jobs waiting for admission: the gang size offered to the admitter. */
-  private readonly offers = new Map<string, number>();
-  /** The size the last admission pass was shown, per job, so a decision is known to answer the current offer. */
-  private readonly shown = new Map<string, number>();
 
   constructor(options: AdapterOptions) {
     this.options = options;
@@ -106,35 +94,6 @@ export class TrainingJobAdapter implements WorkloadAdapter<TrainingJobObject> {
   toWorkload(job: TrainingJobObject): Workload | undefined {
     if (!wantsAdmission(job, this.now(), this.options.backoff)) return undefined;
     const admitted = admittedNodes(job);
-    if (admitted !== undefined) return workloadFor(job, admitted);
-    const size = this.offered(job);
-    this.shown.set(objectKey(job), size);
-    return workloadFor(job, size);
-  }
-
-  /** The gang size offered while the job waits: maxNodes, or less after shrink(). */
-  offered(job: TrainingJobObject): number {
-    const { min, max } = gangSize(job.spec);
-    const offer = this.offers.get(objectKey(job));
-    return offer !== undefined && offer >= min && offer <= max ? offer : max;
-  }
-
-  /**
-   * The latest decision says the offered size has no room: offer one node fewer, if the job is
-   * elastic, above its minimum, and the decision answered the current offer. True when it shrank.
-   */
-  shrink(job: TrainingJobObject): boolean {
-    const key = objectKey(job);
-    const { min } = gangSize(job.spec);
-    const offer = this.offered(job);
-    if (offer <= min || this.shown.get(key) !== offer) return false;
-    this.offers.set(key, offer - 1);
-    return true;
-  }
-
-  /** Admitted, finished, suspended or deleted: the next wait starts from maxNodes again. */
-  forget(key: string): void {
-    this.offers.delete(key);
-    this.shown.delete(key);
+    return workloadFor(job, admitted !== undefined ? { min: admitted, max: admitted } : gangSize(job.spec));
   }
 }

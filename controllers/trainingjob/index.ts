@@ -1,5 +1,5 @@
 // The TrainingJob controller: multi-node PyTorch training under torchrun, gang-admitted onto
-// one AcceleratorPool of any vendor. See status.ts for the state machine, failure.ts for the
+// one AcceleratorPool of any vendor. See plan.ts (and its phase-*.ts) for the state machine, failure.ts for the
 // restart policy, pods.ts for the children and adapter.ts for how a job asks for admission.
 import type { ControllerFactory, KubeObject, MetricsRegistry } from "../../operator/index.ts";
 import { controllerOf, indexByNodeName, nodeNameIndex } from "../../operator/index.ts";
@@ -30,8 +30,7 @@ export function trainingJobController(
   return (ctx) => {
     const now = options.now ?? Date.now;
     const backoff = options.backoff ?? defaultBackoff;
-    const adapter = new TrainingJobAdapter({ enqueue: (key) => ctx.enqueue(key), backoff, now });
-    admitter.register(adapter);
+    admitter.register(new TrainingJobAdapter({ enqueue: (key) => ctx.enqueue(key), backoff, now }));
 
     const jobs = ctx.informer(resourceTypes.trainingJob);
     const pods = ctx.informer(resourceTypes.pod);
@@ -40,7 +39,6 @@ export function trainingJobController(
     const metrics = registerTrainingJobMetrics(registry, () => jobs.store.values());
     const reconciler = new TrainingJobReconciler({
       admitter,
-      adapter,
       backoff,
       admissionTimeoutMs: options.admissionTimeoutMs,
       metrics,

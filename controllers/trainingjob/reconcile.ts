@@ -1,9 +1,11 @@
-// The reconcile of one TrainingJob: read the cache, let the state machine (status.ts) decide,
+// The reconcile of one TrainingJob: read the cache, let the state machine (plan.ts) decide,
 // then write in the order that keeps every crash point safe:
 //   1. status (one write): the admission exists before any pod, a new attempt number before
 //      the old gang is deleted, a released admission before its pods go;
-//   2. children: delete what must go, apply the Service and the missing pods;
-//   3. events, sent by the runtime after the reconcile succeeds.
+//   2. children: delete what must go, apply the Service and the missing pods.
+// The plan's events are recorded before the status write, so the runtime sends them once that
+// write has succeeded, even when a child write after it fails: the next reconcile sees the
+// status already changed and would never produce them again (docs/architecture-notes.md).
 
 import type { AcceleratorPool } from "../../crds/index.ts";
 import {
@@ -18,20 +20,16 @@ import {
 } from "../../operator/index.ts";
 import type { AdmitterApi, NodeLike } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
-import { type TrainingJobAdapter, wantsAdmission } from "./adapter.ts";
 import { missingClaim } from "./claim.ts";
 import type { BackoffPolicy } from "./failure.ts";
 import type { TrainingJobMetrics } from "./metrics.ts";
+import { planReconcile } from "./plan.ts";
+import type { ChildPod, JobStatus, PodDeletion } from "./planner.ts";
 import type { TrainingJobObject } from "./pods.ts";
 import { RESTARTING } from "./restart.ts";
-import { type ChildPod, type JobStatus, type PodDeletion, planReconcile } from "./status.ts";
-
-/** How soon an elastic job that is still looking for its size looks again without news. */
-const sizingRecheckMs = 250;
 
 export interface ReconcilerDeps {
   admitter: AdmitterApi;
-  adapter: TrainingJobAdapter;
   backoff: BackoffPolicy;
   admissionTimeoutMs: number | undefined;
   metrics: TrainingJobMetrics;
@@ -53,12 +51,11 @@ export class TrainingJobReconciler {
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
-    const { adapter, admitter } = this.deps;
+    const { admitter } = this.deps;
     const job = ctx.object<TrainingJobObject>();
     if (!job || job.metadata.deletionTimestamp) {
       // Garbage collection deletes the pods and the Service; the admitter stops counting the
       // job once it is gone from its cache.
-      adapter.forget(key);
       this.written.delete(key);
       return undefined;
     }
@@ -92,12 +89,10 @@ export class TrainingJobReconciler {
       ...(this.deps.admissionTimeoutMs !== undefined
         ? { admissionTimeoutMs: this.deps.admissionTimeoutMs }
         : {}),
-      elastic: job.spec.elastic
-        ? { offered: adapter.offered(job), min: job.spec.elastic.minNodes }
-        : undefined,
       missingClaim: missingClaim(cache, job),
     });
 
+    for (const event of plan.events) ctx.recordEvent(job, event);
     if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status)) {
       this.written.set(key, { rv, status: plan.status });
       const restarted = (plan.status.restarts ?? 0) > (status.restarts ?? 0);
@@ -107,19 +102,8 @@ export class TrainingJobReconciler {
       }
     }
 
-    const next: TrainingJobObject = { ...job, status: plan.status };
-    if (plan.status.admission?.placements?.length || !wantsAdmission(next, now, this.deps.backoff))
-      adapter.forget(key);
     if (plan.requestPass) admitter.requestPass();
-    let requeueAfter = plan.requeueAfterMs;
-    if (plan.shrink) {
-      if (adapter.shrink(job)) admitter.requestPass();
-      // The next decision normally arrives by the admitter's enqueue; this catches one that
-      // reads the same as the last (same reason for two sizes) and so enqueues nothing.
-      requeueAfter = Math.min(requeueAfter ?? sizingRecheckMs, sizingRecheckMs);
-    }
-
-    for (const event of plan.events) ctx.recordEvent(job, event);
+    const requeueAfter = plan.requeueAfterMs;
 
     if (plan.deleteJob) {
       await ctx.client

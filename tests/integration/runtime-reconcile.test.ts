@@ -208,6 +208,21 @@ describe("reconcile loop on a real API server", () => {
     await readyWidget("broken", 2);
   });
 
+  it("a reconcile that fails after its status write still sends the events that status reports", async () => {
+    await client.create(widgets, widget("late-failure", { message: "l", failAfterStatus: true }));
+    const key = `${ns.name}/late-failure`;
+    const w = await readyWidget("late-failure");
+    const event = await eventually(async () => {
+      const list = await client.list(builtin.events, { namespace: ns.name });
+      return list.items.find((e) => (e.regarding as { uid?: string }).uid === w.metadata.uid);
+    });
+    expect(event).toMatchObject({ reason: "Configured", type: "Normal" });
+    // Nothing changes after the first write, yet it is reconciled again and again: every
+    // reconcile failed, so the event came from one that did not succeed.
+    await eventually(async () => ((reconciles.get(key) ?? 0) >= 3 ? true : undefined));
+    await client.patch(widgets, "late-failure", ns.name, { spec: { failAfterStatus: false } }, "merge");
+  });
+
   it("/metrics serves controller-runtime's series and its counters move", async () => {
     const before = await metricsText();
     for (const name of [

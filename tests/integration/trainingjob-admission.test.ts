@@ -108,8 +108,11 @@ describe("TrainingJob admission", () => {
     expect(job.status?.phase).toBe("Queued");
     expect(job.status?.queuePosition).toBeUndefined();
     const unschedulable = condition(job, "Unschedulable");
-    expect(unschedulable?.reason).toMatch(/^(ExceedsNodeCapacity|NoMatchingPool)$/);
-    expect(unschedulable?.message).toMatch(/16/);
+    // Both pools match (≥80 GiB, tolerated); no node of either has 16 devices.
+    expect(unschedulable?.reason).toBe("ExceedsNodeCapacity");
+    expect(unschedulable?.message).toMatch(
+      /^needs 2 pods × 16 devices .*the largest node of the matching pools has 8 devices$/,
+    );
     expect(condition(job, "Admitted")).toMatchObject({ status: "False", reason: "Unschedulable" });
     expect(await h.pods("huge")).toEqual([]);
     await expect

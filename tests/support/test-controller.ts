@@ -7,7 +7,7 @@ import { setCondition } from "../../operator/conditions.ts";
 import type { ControllerSpec } from "../../operator/controller.ts";
 import type { KubeClient } from "../../operator/kube-client.ts";
 import { builtin, type KubeObject, type ResourceType } from "../../operator/resource.ts";
-import { withObservedGeneration } from "../../operator/status.ts";
+import { statusEquals, withObservedGeneration } from "../../operator/status.ts";
 
 export const widgets: ResourceType = {
   apiVersion: "test.sovereign.dev/v1alpha1",
@@ -21,6 +21,8 @@ export interface Widget extends KubeObject {
     message?: string;
     /** Makes every reconcile fail, to exercise retries and error metrics. */
     fail?: boolean;
+    /** Makes every reconcile fail after its status write, as a late child write would. */
+    failAfterStatus?: boolean;
     /** Asks to be reconciled again after this many milliseconds. */
     requeueAfterMs?: number;
   };
@@ -56,6 +58,7 @@ export const widgetCrd = {
                 properties: {
                   message: { type: "string" },
                   fail: { type: "boolean" },
+                  failAfterStatus: { type: "boolean" },
                   requeueAfterMs: { type: "integer" },
                 },
               },
@@ -155,7 +158,8 @@ export function widgetController(options: WidgetControllerOptions = {}): Control
           observedGeneration: widget.metadata.generation,
         }),
       });
-      if (await ctx.writeStatus(widgets, widget, status)) {
+      // The event goes with the status it reports: recorded first, sent once the write succeeded.
+      if (!statusEquals(widget.status, status)) {
         ctx.recordEvent(widget, {
           type: "Normal",
           reason: "Configured",
@@ -163,6 +167,8 @@ export function widgetController(options: WidgetControllerOptions = {}): Control
           note: `ConfigMap ${name} written for generation ${widget.metadata.generation}`,
         });
       }
+      await ctx.writeStatus(widgets, widget, status);
+      if (widget.spec?.failAfterStatus) throw new Error("spec.failAfterStatus is set");
       const after = widget.spec?.requeueAfterMs;
       return after ? { requeueAfter: after } : undefined;
     },

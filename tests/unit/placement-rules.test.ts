@@ -767,6 +767,63 @@ describe("replicas", () => {
   });
 });
 
+describe("elastic gangs (a size range)", () => {
+  // Nodes of 8 devices, one pod per node (8 devices each): the pod count is the node count.
+  const elastic = (key: string, min: number, max: number, over: Partial<Workload> = {}) =>
+    workload(key, [group(max, 8)], { minPods: min, ...over });
+
+  it("takes the largest size that fits on one pool, in one pass, and leaves nothing pending", () => {
+    const a = poolWithNodes("a", [{}, {}, {}, { freeDevices: 0 }]);
+    const result = run({ ...cluster(a), workloads: [elastic("tj", 2, 6)] });
+    const adm = admission(result, "tj");
+    expect(adm?.groups[0]?.pods).toBe(3);
+    expect(adm?.groups[0]?.placements).toHaveLength(1);
+    expect(adm?.pendingPods).toBe(0);
+  });
+
+  it("prefers the pool with room for more, then the usual order among equal sizes", () => {
+    const small = poolWithNodes("a-small", [{}, {}], { costPerDeviceHour: 1 });
+    const big = poolWithNodes("b-big", [{}, {}, {}], { costPerDeviceHour: 9 });
+    const result = run({ ...cluster(small, big), workloads: [elastic("tj", 2, 4)] });
+    expect(admission(result, "tj")?.groups[0]?.placements.map((p) => [p.pool, p.pods])).toEqual([
+      ["b-big", 3],
+    ]);
+    const even = run({
+      ...cluster(small, poolWithNodes("b-big", [{}, {}], { costPerDeviceHour: 9 })),
+      workloads: [elastic("tj", 2, 4)],
+    });
+    expect(admission(even, "tj")?.groups[0]?.placements[0]?.pool).toBe("a-small");
+  });
+
+  it("never splits across pools, and waits when fewer than minPods fit anywhere", () => {
+    const a = poolWithNodes("a", [{}]);
+    const b = poolWithNodes("b", [{}]);
+    const result = run({ ...cluster(a, b), workloads: [elastic("tj", 2, 4)] });
+    expect(state(result, "tj")).toBe("unschedulable");
+    expect(result.unschedulable[0]?.reason).toContain("at least 2 of 4 pods");
+    const busy = poolWithNodes("c", [{ freeDevices: 0 }, {}, {}]);
+    const queued = run({ ...cluster(busy), workloads: [elastic("tj", 3, 4)] });
+    expect(state(queued, "tj")).toBe("queued");
+    expect(queued.queued[0]?.reason).toContain("at least 3 of 4 pods");
+  });
+
+  it("two elastic gangs in one pass do not count the same devices", () => {
+    const a = poolWithNodes("a", [{}, {}, {}, {}, {}]);
+    const result = run({ ...cluster(a), workloads: [elastic("first", 2, 4), elastic("second", 1, 4)] });
+    expect(admission(result, "first")?.groups[0]?.pods).toBe(4);
+    expect(admission(result, "second")?.groups[0]?.pods).toBe(1);
+  });
+
+  it("a size range over several groups is an invalid request", () => {
+    const result = run({
+      ...cluster(poolWithNodes("a", [{}])),
+      workloads: [workload("w", [group(1, 1), group(1, 1, { name: "other" })], { minPods: 1 })],
+    });
+    expect(result.unschedulable[0]).toMatchObject({ code: "InvalidRequest" });
+    expect(result.unschedulable[0]?.reason).toContain("minPods of a gang");
+  });
+});
+
 describe("unschedulable ever", () => {
   const p = () => poolWithNodes("h100", [{}, {}], { memoryGiB: 80 });
   it.each([

@@ -1,5 +1,5 @@
 // How a TrainingJob asks for admission: the gang it offers the placement engine, when it asks
-// at all, and how an elastic job steps down from maxNodes to what fits.
+// at all, and the size range of an elastic job.
 import { describe, expect, it } from "vitest";
 import { TrainingJobAdapter, workloadFor } from "../../controllers/trainingjob/adapter.ts";
 import { admittedStatus, job, NOW } from "./trainingjob-fixtures.ts";
@@ -17,7 +17,7 @@ describe("workloadFor", () => {
         accelerators: { count: 8, minMemoryGiB: 80, vendors: ["nvidia", "amd"], pools: ["h100"] },
         template: { spec: { tolerations: [{ key: "dedicated", operator: "Exists", effect: "NoSchedule" }] } },
       }),
-      4,
+      { min: 4, max: 4 },
     );
     expect(w).toEqual({
       key: "TrainingJob/ml/llama",
@@ -44,7 +44,9 @@ describe("workloadFor", () => {
   });
 
   it("asks for CPU only when no accelerators are given", () => {
-    expect(workloadFor(job({ accelerators: undefined }), 1).groups[0]?.accelerators).toEqual({ count: 0 });
+    expect(workloadFor(job({ accelerators: undefined }), { min: 1, max: 1 }).groups[0]?.accelerators).toEqual(
+      { count: 0 },
+    );
   });
 });
 
@@ -87,42 +89,25 @@ describe("toWorkload", () => {
 });
 
 describe("elastic jobs", () => {
-  const elastic = () => job({ nodes: undefined, elastic: { minNodes: 2, maxNodes: 4 } });
+  const elastic = (status?: Parameters<typeof job>[1]) =>
+    job({ nodes: undefined, elastic: { minNodes: 2, maxNodes: 4 } }, status);
 
-  it("offer maxNodes first, then one node fewer per pass that found no room, down to minNodes", () => {
+  it("ask for a gang of minNodes to maxNodes pods, the same on every pass (nothing is remembered)", () => {
     const a = adapter();
-    const j = elastic();
-    const sizes: number[] = [];
-    for (let pass = 0; pass < 5; pass++) {
-      sizes.push(a.toWorkload(j)?.groups[0]?.pods ?? 0);
-      a.shrink(j);
-    }
-    expect(sizes).toEqual([4, 3, 2, 2, 2]);
+    const first = a.toWorkload(elastic());
+    expect(first?.groups[0]?.pods).toBe(4);
+    expect(first?.minPods).toBe(2);
+    expect(a.toWorkload(elastic())).toEqual(first);
+    expect(adapter().toWorkload(elastic())).toEqual(first);
   });
 
-  it("never shrink twice on one decision: the pass must have seen the current offer", () => {
-    const a = adapter();
-    const j = elastic();
-    a.toWorkload(j);
-    expect(a.shrink(j)).toBe(true);
-    expect(a.shrink(j)).toBe(false);
-    expect(a.offered(j)).toBe(3);
+  it("once admitted hold exactly the admitted size", () => {
+    const w = adapter().toWorkload(elastic(admittedStatus()));
+    expect(w?.groups[0]?.pods).toBe(2);
+    expect(w?.minPods).toBeUndefined();
   });
 
-  it("start again from maxNodes once forgotten (admitted, suspended, finished)", () => {
-    const a = adapter();
-    const j = elastic();
-    a.toWorkload(j);
-    a.shrink(j);
-    a.forget("ml/llama");
-    expect(a.toWorkload(j)?.groups[0]?.pods).toBe(4);
-  });
-
-  it("a fixed-size job never shrinks", () => {
-    const a = adapter();
-    const j = job({ nodes: 4 });
-    a.toWorkload(j);
-    expect(a.shrink(j)).toBe(false);
-    expect(a.toWorkload(j)?.groups[0]?.pods).toBe(4);
+  it("a fixed-size job has no range", () => {
+    expect(adapter().toWorkload(job({ nodes: 4 }))?.minPods).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@ import {
   restartBackoffMs,
   splitByAttempt,
 } from "../../controllers/trainingjob/failure.ts";
-import type { ChildPod } from "../../controllers/trainingjob/status.ts";
+import type { ChildPod } from "../../controllers/trainingjob/planner.ts";
 import { pod } from "./trainingjob-fixtures.ts";
 
 const state = (

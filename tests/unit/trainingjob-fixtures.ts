@@ -3,8 +3,8 @@
 
 import type { Decision } from "../../controllers/admission/index.ts";
 import type { Admission } from "../../controllers/placement/index.ts";
+import type { ChildPod, JobStatus, Observed } from "../../controllers/trainingjob/planner.ts";
 import type { TrainingJobObject } from "../../controllers/trainingjob/pods.ts";
-import type { ChildPod, JobStatus, Observed } from "../../controllers/trainingjob/status.ts";
 import type { AcceleratorPool } from "../../crds/index.ts";
 import { controllerReference } from "../../operator/index.ts";
 

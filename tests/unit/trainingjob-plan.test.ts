@@ -2,7 +2,8 @@
 // permanent and retryable failures, backoff, maxRestarts, deadline, TTL, suspend and resume,
 // lost nodes, eviction, and a steady state that writes nothing.
 import { describe, expect, it } from "vitest";
-import { type JobStatus, planReconcile } from "../../controllers/trainingjob/status.ts";
+import { planReconcile } from "../../controllers/trainingjob/plan.ts";
+import type { JobStatus } from "../../controllers/trainingjob/planner.ts";
 import { statusEquals } from "../../operator/index.ts";
 import { admission, admittedStatus, condition, job, NOW, observed, pod } from "./trainingjob-fixtures.ts";
 
@@ -30,37 +31,21 @@ describe("waiting for admission", () => {
       reason: "InsufficientCapacity",
       message: reason,
     });
-    expect(plan.shrink).toBe(false);
     expect(plan.events[0]).toMatchObject({ reason: "Queued", note: `position 2: ${reason}` });
   });
 
-  it.each([
-    { decision: { type: "queued", position: 1, code: "InsufficientCapacity", reason: "full" } as const },
-    { decision: { type: "unschedulable", code: "ExceedsPoolCapacity", reason: "pool has 4 nodes" } as const },
-  ])(
-    "an elastic job above minNodes with no room ($decision.code) asks for a smaller gang, quietly",
-    ({ decision }) => {
-      const j = job({ nodes: undefined, elastic: { minNodes: 2, maxNodes: 6 } });
-      const plan = planReconcile(observed(j, { decision, elastic: { offered: 5, min: 2 } }));
-      expect(plan.shrink).toBe(true);
-      expect(plan.status.phase).toBe("Queued");
-      expect(plan.status.queuePosition).toBeUndefined();
-      expect(condition(plan.status, "Admitted")).toMatchObject({ status: "False", reason: "Sizing" });
-      expect(condition(plan.status, "Unschedulable")).toBeUndefined();
-      expect(plan.events).toEqual([]);
-    },
-  );
-
-  it("an elastic job at minNodes waits in the queue like any other", () => {
+  it("an elastic job with no room waits in the queue like any other", () => {
     const j = job({ nodes: undefined, elastic: { minNodes: 2, maxNodes: 6 } });
     const plan = planReconcile(
       observed(j, {
         decision: { type: "queued", position: 3, code: "InsufficientCapacity", reason: "full" },
-        elastic: { offered: 2, min: 2 },
       }),
     );
-    expect(plan.shrink).toBe(false);
     expect(plan.status.queuePosition).toBe(3);
+    expect(condition(plan.status, "Admitted")).toMatchObject({
+      status: "False",
+      reason: "InsufficientCapacity",
+    });
   });
 
   it("an elastic job is admitted with the size the admitter placed", () => {
@@ -68,7 +53,6 @@ describe("waiting for admission", () => {
     const plan = planReconcile(
       observed(j, {
         decision: { type: "admitted", admission: admission("h100", ["h100-0", "h100-1", "h100-2"]) },
-        elastic: { offered: 3, min: 2 },
       }),
     );
     expect(plan.status).toMatchObject({ phase: "Admitted", nodes: 3 });
@@ -89,7 +73,6 @@ describe("waiting for admission", () => {
       reason: "ExceedsNodeCapacity",
       message: reason,
     });
-    expect(plan.shrink).toBe(false);
     expect(plan.events).toEqual([expect.objectContaining({ type: "Warning", reason: "Unschedulable" })]);
   });
 
