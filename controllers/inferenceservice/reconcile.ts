@@ -285,10 +285,14 @@ function routerWrites(
   const name = svc.metadata.name ?? "";
   const key = `${namespace}/${name}`;
   if (routerEnabled(svc)) {
-    return [
+    // The binding after its Role: the API server resolves the Role to check that the writer
+    // holds what it grants, and answers 404 while the Role does not exist yet.
+    const rbac = Promise.all([
       ctx.apply(resourceTypes.serviceAccount, desiredRouterServiceAccount(svc)),
       ctx.apply(resourceTypes.role, desiredRouterRole(svc)),
-      ctx.apply(resourceTypes.roleBinding, desiredRouterRoleBinding(svc)),
+    ]).then(() => ctx.apply(resourceTypes.roleBinding, desiredRouterRoleBinding(svc)));
+    return [
+      rbac,
       ctx.apply(resourceTypes.deployment, desiredRouterDeployment(svc, deps.routerImage)),
       ctx.apply(resourceTypes.service, desiredRouterService(svc)),
       deps.inferencePools.sync(key, namespace, name, desiredInferencePool(svc, serverPort)),
