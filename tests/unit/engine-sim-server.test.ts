@@ -4,13 +4,10 @@ import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseServeArgs } from "../../cli/dev/engine-sim/args.ts";
 import type { Sequence } from "../../cli/dev/engine-sim/engine.ts";
-import { type Simulator, startSimulator } from "../../cli/dev/engine-sim/server.ts";
-import { simSettings } from "../../cli/dev/engine-sim/settings.ts";
+import { type Simulator, simulatorFromArgv } from "../../cli/dev/engine-sim/server.ts";
 import { freePort } from "../../cli/dev/loopback.ts";
 
-const quiet = { info() {}, warn() {}, access() {} };
 const running: Simulator[] = [];
 
 afterEach(async () => {
@@ -18,19 +15,10 @@ afterEach(async () => {
 });
 
 async function start(argv: string[] = [], env: Record<string, string> = {}): Promise<Simulator> {
-  const sim = await startSimulator({
-    args: parseServeArgs([
-      "--model",
-      "meta-llama/Llama-3.1-8B-Instruct",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      ...argv,
-    ]),
-    settings: simSettings({ SIM_ITL_MS: "2", SIM_TTFT_MS: "1", ...env }),
-    log: quiet,
-  });
+  const sim = await simulatorFromArgv(
+    ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--host", "127.0.0.1", "--port", "0", ...argv],
+    { SIM_ITL_MS: "2", SIM_TTFT_MS: "1", ...env },
+  );
   running.push(sim);
   return sim;
 }

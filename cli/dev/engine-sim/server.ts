@@ -10,7 +10,7 @@ import {
   STATUS_CODES,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ServeArgs } from "./args.ts";
+import { parseServeArgs, type ServeArgs } from "./args.ts";
 import { Engine, type FinishReason, type Sequence, type SequenceSink } from "./engine.ts";
 import { EngineMetrics } from "./metrics.ts";
 import {
@@ -34,7 +34,7 @@ import {
   usage,
   validationError,
 } from "./openai.ts";
-import { type EngineConfig, engineConfig, type SimSettings } from "./settings.ts";
+import { type EngineConfig, engineConfig, type SimSettings, simSettings } from "./settings.ts";
 import { tokenText } from "./tokens.ts";
 
 /** The vLLM release whose API the simulator follows (the demo stack's image). */
@@ -489,6 +489,21 @@ export async function startSimulator(opts: StartOptions): Promise<Simulator> {
         server.closeAllConnections();
       }),
   };
+}
+
+export const quietLog: Log = { info() {}, warn() {}, access() {} };
+
+/**
+ * A simulator in this process, from a vLLM argument vector and SIM_* variables (for tests and
+ * benchmarks; `--port 0` picks a free port, `sim.url` says which). Throws ArgumentError or
+ * SettingsError for what main.ts would refuse.
+ */
+export function simulatorFromArgv(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+  log: Log = quietLog,
+): Promise<Simulator> {
+  return startSimulator({ args: parseServeArgs(argv), settings: simSettings(env), log, envApiKey: env.VLLM_API_KEY });
 }
 
 /** vLLM's LoggingStatLogger: every 10 s, throughput and load, at info only when not idle. */
