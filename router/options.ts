@@ -59,9 +59,9 @@ export interface RouterOptions {
 export const flagSpecs = {
   host: ["string", "0.0.0.0", "address to listen on"],
   port: ["string", "8000", "port to listen on (vLLM's, so clients keep their URL)"],
-  backend: ["multiple", undefined, "static replica <model>=<url>[,pool=<p>][,vendor=<v>]; repeatable"],
+  backend: ["multiple", undefined, "static replica <model>=<url>[,pool=<p>][,vendor=<v>]"],
   namespace: ["string", undefined, "kube mode: the namespace of the engine Services"],
-  service: ["multiple", undefined, "kube mode: <engineService>=<servedModelName>; repeatable"],
+  service: ["multiple", undefined, "kube mode: <engineService>=<servedModelName>"],
   kubeconfig: ["string", undefined, "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)"],
   "pool-from-pods": ["boolean", true, "kube mode: read each endpoint's pool and vendor from its Pod"],
   "pod-selector": ["string", "stack.sovereign.dev/kind=inferenceservice", "label selector of the Pods read"],
@@ -317,4 +317,17 @@ export function parseRouterArgs(argv: readonly string[]): RouterOptions {
     accessLog: values["access-log"] as boolean,
     logLevel,
   };
+}
+
+/** The flags as the Markdown table router/README.md shows (a test keeps the two in step). */
+export function flagTableMarkdown(): string {
+  const rows = ["| flag | default | what it does |", "|---|---|---|"];
+  for (const [name, [kind, def, help]] of Object.entries(flagSpecs)) {
+    const flag = kind === "boolean" ? `\`--${name}\` / \`--no-${name}\`` : `\`--${name}\``;
+    const shown = def === undefined ? "—" : `\`${String(def)}\``;
+    rows.push(
+      `| ${flag}${kind === "multiple" ? " (repeatable)" : ""} | ${shown} | ${help.replace(/\|/g, "\\|")} |`,
+    );
+  }
+  return rows.join("\n");
 }

@@ -4,19 +4,23 @@
 export class RateWindow {
   private readonly buckets = new Float64Array(11);
   private currentSecond = Number.NaN;
+  private firstAt = Number.NaN;
 
   /** Adds `count` events at `nowMs`. */
   add(nowMs: number, count = 1): void {
+    if (Number.isNaN(this.firstAt)) this.firstAt = nowMs;
     this.advance(nowMs);
     const i = this.currentSecond % this.buckets.length;
     this.buckets[i] = (this.buckets[i] as number) + count;
   }
 
   /**
-   * Events per second over the last `seconds` complete seconds plus the current partial one,
-   * scaled by the time actually covered (a window that started 0.3 s ago is not diluted by 10).
+   * Events per second over the last `seconds` complete seconds plus the current partial one.
+   * While the first event is younger than the window, the time since it (at least a second)
+   * is the divisor, so a rate seen for 2 s is not diluted by 10.
    */
   perSecond(nowMs: number, seconds: 1 | 10): number {
+    if (Number.isNaN(this.firstAt)) return 0;
     this.advance(nowMs);
     const second = Math.floor(nowMs / 1000);
     let total = 0;
@@ -25,7 +29,7 @@ export class RateWindow {
       if (s < 0) break;
       total += this.buckets[s % this.buckets.length] as number;
     }
-    const covered = seconds + (nowMs / 1000 - second);
+    const covered = Math.min(seconds + (nowMs / 1000 - second), Math.max(1, (nowMs - this.firstAt) / 1000));
     return total / covered;
   }
 
