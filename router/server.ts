@@ -32,6 +32,9 @@ export function createRouterServer(parts: ServerParts): http.Server {
       headersTimeout: options.headersTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       keepAliveTimeout: options.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this period (30 s by default); a slow-head
+      // client should be answered near its deadline, not up to 30 s after it.
+      connectionsCheckingInterval: Math.max(250, Math.min(1000, options.headersTimeoutMs / 2)),
       noDelay: true,
     },
     (req, res) => {
