@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { acceleratorRequirement } from "./accelerators.ts";
 import { admissionStatus } from "./admission.ts";
+import { autoscalingSpec, autoscalingStatus } from "./autoscaling.ts";
 import {
   conditionsField,
   DNS_1035_LABEL,
@@ -128,6 +129,17 @@ const rollout = withRules(
   ],
 );
 
+// A placeholder until the router's own fields arrive (issue 13): autoscaling to zero needs to
+// know whether a router holds requests while no replica is ready.
+const router = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe("Put the OpenAI-compatible router in front of the replicas."),
+  })
+  .describe("The OpenAI-compatible router in front of the replicas.");
+
 export const inferenceServiceSpec = withRules(
   z
     .strictObject({
@@ -141,7 +153,7 @@ export const inferenceServiceSpec = withRules(
         .max(MAX_REPLICAS)
         .default(1)
         .describe(
-          "Model server pods wanted, over all pools; the scale subresource, so kubectl scale and an HPA work.",
+          "Model server pods wanted, over all pools; the scale subresource, so kubectl scale and an HPA work. With autoscaling set, only the count to start from.",
         ),
       modelCache: z
         .strictObject({
@@ -157,6 +169,8 @@ export const inferenceServiceSpec = withRules(
         )
         .optional(),
       rollout: rollout.prefault({}),
+      router: router.optional(),
+      autoscaling: autoscalingSpec.optional(),
     })
     .describe("The model, the engine, the accelerators per replica and how many replicas."),
   [
@@ -171,6 +185,14 @@ export const inferenceServiceSpec = withRules(
         s.accelerators === undefined ||
         s.accelerators.count === s.engine.tensorParallelSize ||
         (s.accelerators.count === 0 && s.engine.tensorParallelSize === 1),
+    },
+    {
+      rule: "!has(self.autoscaling) || self.autoscaling.minReplicas > 0 || (has(self.router) && self.router.enabled)",
+      message:
+        "autoscaling.minReplicas 0 needs router.enabled: true (the router holds requests while the first replica starts)",
+      fieldPath: ".autoscaling.minReplicas",
+      holds: (s) =>
+        s.autoscaling === undefined || s.autoscaling.minReplicas > 0 || s.router?.enabled === true,
     },
   ],
 );
@@ -216,7 +238,11 @@ export const inferenceServiceStatus = z
       .describe("Place in the admission queue, 1 first; only while waiting.")
       .optional(),
     admission: admissionStatus.optional(),
-    conditions: conditionsField(["Admitted", "Ready"]),
+    desiredReplicas: count(
+      "Replicas the service should have: the autoscaler's last decision with spec.autoscaling, else spec.replicas.",
+    ),
+    autoscaling: autoscalingStatus.optional(),
+    conditions: conditionsField(["Admitted", "Ready", "ScalingLimited"]),
   })
   .describe("What the operator last observed about the service.");
 export type InferenceServiceStatus = z.output<typeof inferenceServiceStatus>;
