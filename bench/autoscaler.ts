@@ -8,7 +8,8 @@
 //
 // Traces, Poisson arrivals per second:
 // - step: 2 minutes at the base rate, then ten times the rate for 8 minutes;
-// - bursty: 10 minutes of agent-like on/off bursts over a low base rate;
+// - bursty: 10 minutes of agent-like on/off bursts (5-40 s at 60-200 requests/s, 15-90 s
+//   apart) over 4 requests/s;
 // - noise: 10 minutes of a steady rate, for flaps on noise alone.
 // Prints a human summary, the ratios against each anchor, and as its last line one JSON object.
 
@@ -129,7 +130,10 @@ function stepFigures(r: Run) {
     const k = r.ticks[t] as Tick;
     return k.queued + k.inService > TARGET * Math.max(1, k.ready);
   };
+  // From the step until the requests in the system are back under target x ready replicas,
+  // after they first went over it.
   const firstOver = firstAfter(STEP_AT, over, DURATION);
+  const backUnder = firstOver === null ? 0 : firstAfter(STEP_AT + firstOver, (t) => !over(t), DURATION);
   const base = common(r);
   return {
     needed: need,
@@ -138,12 +142,7 @@ function stepFigures(r: Run) {
     decisionSeconds: firstAfter(STEP_AT, (t) => (r.asked[t] as number) >= 0.9 * need, DURATION),
     podsExistSeconds: firstAfter(STEP_AT, (t) => (r.ticks[t] as Tick).existing >= 0.9 * need, DURATION),
     podsReadySeconds: firstAfter(STEP_AT, (t) => (r.ticks[t] as Tick).ready >= 0.9 * need, DURATION),
-    queueUnderTargetSeconds:
-      firstOver === null
-        ? 0
-        : firstAfter(STEP_AT + firstOver, (t) => !over(t), DURATION) === null
-          ? null
-          : (firstAfter(STEP_AT + firstOver, (t) => !over(t), DURATION) as number) + firstOver,
+    queueUnderTargetSeconds: backUnder === null ? null : backUnder + (firstOver ?? 0),
     overshoot: Math.max(0, base.peakReplicas - need),
     ...base,
   };
@@ -163,9 +162,10 @@ function scenario<T>(
   initial: number,
   fixed: number,
   figures: (r: Run) => T,
+  ours = new Ours(ourLimits),
 ): Record<string, T> {
   const arrivals = trace.map((rate) => random.poisson(rate));
-  const scalers: Autoscaler[] = [new Ours(ourLimits), new Kpa(bounds), new KedaHpa(bounds), new Fixed(fixed)];
+  const scalers: Autoscaler[] = [ours, new Kpa(bounds), new KedaHpa(bounds), new Fixed(fixed)];
   return Object.fromEntries(
     scalers.map((s) => [s.name, figures(run(trace, arrivals, s, s instanceof Fixed ? fixed : initial))]),
   );
@@ -183,7 +183,15 @@ function main(): void {
   const step = stepTrace();
   const bursty = burstyTrace(random);
   const noise = noiseTrace();
-  const stepResults = scenario(step, random, needFor(BASE_RATE), needFor(10 * BASE_RATE), stepFigures);
+  const oursOnStep = new Ours(ourLimits);
+  const stepResults = scenario(
+    step,
+    random,
+    needFor(BASE_RATE),
+    needFor(10 * BASE_RATE),
+    stepFigures,
+    oursOnStep,
+  );
   const burstyResults = scenario(bursty, random, needFor(4), needFor(Math.max(...bursty)), (r) =>
     burstFigures(r, bursty),
   );
@@ -242,6 +250,9 @@ function main(): void {
     console.log(
       `    ${name.padEnd(12)} decision ${show(f.decisionSeconds)} (first ${show(f.firstScaleUpSeconds)}), pods exist ${show(f.podsExistSeconds)}, ready ${show(f.podsReadySeconds)}, queue under target ${show(f.queueUnderTargetSeconds)}, peak ${f.peakReplicas} (+${f.overshoot}), waited>1s ${f.waitedOverOneSecond}, replica-s ${f.replicaSeconds}`,
     );
+  }
+  for (const d of oursOnStep.decisions.filter((d) => d.t >= STEP_AT).slice(0, 3)) {
+    console.log(`    ours at +${d.t - STEP_AT} s → ${d.replicas}: ${d.reason}`);
   }
   for (const [label, results] of [
     ["bursty on/off", burstyResults],

@@ -312,6 +312,11 @@ describe("zero and back", () => {
     expect((steps[59] as Step).decision.replicas).toBeGreaterThanOrEqual(7);
   });
 
+  test("a service that never had a request goes to zero an idle timeout after the autoscaler starts", () => {
+    const steps = simulate(limits, { rate: () => 0, replicas: 1 }, 200);
+    expect(steps.find((s) => s.decision.replicas === 0)?.t).toBe(120);
+  });
+
   test("stays at zero while idle; minReplicas above zero brings replicas without any request", () => {
     const idle = [sample(0), sample(1)];
     const at = (l: AutoscalingSpec) =>

@@ -70,11 +70,11 @@ export interface Decision {
   memory: AutoscalerMemory;
 }
 
-// A first decision has seen no lower wish for the delay yet: the count there is counts as
-// wished for now, so an autoscaler that starts (or an operator that restarts) does not scale
-// down at once.
+// A first decision has seen no lower wish for the delay yet, nor a silence as long as the idle
+// timeout: the count there is counts as wished for now and the idle time starts now, so an
+// autoscaler that starts (or an operator that restarts) neither scales down nor to zero at once.
 const freshMemory = (now: number, replicas: number): AutoscalerMemory => ({
-  learned: nothingLearned(),
+  learned: { ...nothingLearned(), lastRequestTime: now },
   panicUntil: undefined,
   panicReplicas: 0,
   wishes: { entries: [{ time: now, value: replicas }] },
@@ -199,9 +199,9 @@ export function decide(input: DecideInput): Decision {
   const lastRequest = learned.lastRequestTime;
   const idleSeconds = lastRequest === undefined ? Number.POSITIVE_INFINITY : (now - lastRequest) / 1000;
   if (limits.minReplicas === 0 && !active && idleSeconds >= limits.idleTimeoutSeconds) {
+    memory.wishes = { entries: [] };
     const since =
       lastRequest === undefined ? "no request seen" : `no requests for ${formatSeconds(idleSeconds)}`;
-    memory.wishes = { entries: [] };
     return done(0, "stable", `${since} (idleTimeoutSeconds ${limits.idleTimeoutSeconds}) → 0`);
   }
 
