@@ -71,19 +71,26 @@ interface Run {
   sim: ServingSim;
 }
 
+// Before each trace the service runs at the trace's first rate for this long, the autoscalers
+// watching but not acting, so that every one starts from full windows and a steady service
+// rather than from an empty one (an empty start made the KPA scale down on its first tick).
+const WARM_UP = 120;
+
 function run(trace: Trace, arrivals: number[], scaler: Autoscaler, initial: number): Run {
   const sim = new ServingSim(model, initial);
   const history: RouterSample[] = [];
   const ticks: Tick[] = [];
   const asked: number[] = [];
-  for (let t = 0; t < trace.length; t++) {
-    const tick = sim.step(t, arrivals[t] ?? 0);
-    ticks.push(tick);
+  for (let t = -WARM_UP; t < trace.length; t++) {
+    if (t === 0) sim.resetCounters();
+    const tick = sim.step(t, t < 0 ? Math.round(trace[0] ?? 0) : (arrivals[t] ?? 0));
     history.push(sim.sample(tick));
     if (history.length > 120) history.shift();
     const counts = sim.countReplicas(t);
     const want = scaler.tick(t, history, { replicas: counts.replicas, ready: counts.ready });
+    if (t < 0) continue;
     if (want !== undefined && want !== counts.replicas) sim.scaleTo(t, want);
+    ticks.push(tick);
     asked.push(sim.countReplicas(t).replicas);
   }
   return { ticks, asked, sim };

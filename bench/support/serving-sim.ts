@@ -61,6 +61,13 @@ export class ServingSim {
       this.replicas.push({ createdAt: -1e9, existsAt: -1e9, readyAt: -1e9 });
   }
 
+  /** Starts the figures afresh, after a warm-up. */
+  resetCounters(): void {
+    this.waitedOverOneSecond = 0;
+    this.started = 0;
+    this.replicaSeconds = 0;
+  }
+
   /** Asks for `n` replicas at tick t: new ones start now; removal takes loading ones first, newest first. */
   scaleTo(t: number, n: number): void {
     const want = Math.max(0, Math.round(n));
