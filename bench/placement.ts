@@ -19,6 +19,7 @@ import {
   type Workload,
 } from "../controllers/placement/index.ts";
 import type { Vendor } from "../crds/vendors.ts";
+import { prng, type Random } from "./support/random.ts";
 
 const GiB = 2 ** 30;
 const POOL_COUNT = 50;
@@ -33,25 +34,6 @@ function argument(name: string, fallback: number): number {
   const value = i >= 0 ? Number(process.argv[i + 1]) : Number.NaN;
   return Number.isFinite(value) ? value : fallback;
 }
-
-/** mulberry32: small, fast, and the same sequence on every machine for a given seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T,
-    chance: (p: number) => next() < p,
-  };
-}
-type Random = ReturnType<typeof prng>;
 
 interface Hardware {
   prefix: string;

@@ -9,6 +9,7 @@ import { trainingJobResource } from "./trainingjob.ts";
 export * from "./acceleratorpool.ts";
 export * from "./accelerators.ts";
 export * from "./admission.ts";
+export * from "./autoscaling.ts";
 export {
   API_VERSION,
   CATEGORY,

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { acceleratorRequirement } from "./accelerators.ts";
 import { admissionStatus } from "./admission.ts";
+import { autoscalingSpec, autoscalingStatus } from "./autoscaling.ts";
 import {
   conditionsField,
   DNS_1035_LABEL,
@@ -204,7 +205,7 @@ export const inferenceServiceSpec = withRules(
         .max(MAX_REPLICAS)
         .default(1)
         .describe(
-          "Model server pods wanted, over all pools; the scale subresource, so kubectl scale and an HPA work.",
+          "Model server pods wanted, over all pools; the scale subresource, so kubectl scale and an HPA work. With autoscaling set, only the count to start from.",
         ),
       modelCache: z
         .strictObject({
@@ -221,6 +222,7 @@ export const inferenceServiceSpec = withRules(
         .optional(),
       rollout: rollout.prefault({}),
       router: router.optional(),
+      autoscaling: autoscalingSpec.optional(),
     })
     .describe("The model, the engine, the accelerators per replica and how many replicas."),
   [
@@ -235,6 +237,14 @@ export const inferenceServiceSpec = withRules(
         s.accelerators === undefined ||
         s.accelerators.count === s.engine.tensorParallelSize ||
         (s.accelerators.count === 0 && s.engine.tensorParallelSize === 1),
+    },
+    {
+      rule: "!has(self.autoscaling) || self.autoscaling.minReplicas > 0 || (has(self.router) && self.router.enabled)",
+      message:
+        "autoscaling.minReplicas 0 needs router.enabled: true (the router holds requests while the first replica starts)",
+      fieldPath: ".autoscaling.minReplicas",
+      holds: (s) =>
+        s.autoscaling === undefined || s.autoscaling.minReplicas > 0 || s.router?.enabled === true,
     },
   ],
 );
@@ -289,7 +299,11 @@ export const inferenceServiceStatus = z
       })
       .describe("The router's pods, while spec.router.enabled.")
       .optional(),
-    conditions: conditionsField(["Admitted", "Ready", "RouterReady"]),
+    desiredReplicas: count(
+      "Replicas the service should have: the autoscaler's last decision with spec.autoscaling, else spec.replicas.",
+    ),
+    autoscaling: autoscalingStatus.optional(),
+    conditions: conditionsField(["Admitted", "Ready", "RouterReady", "ScalingLimited"]),
   })
   .describe("What the operator last observed about the service.");
 export type InferenceServiceStatus = z.output<typeof inferenceServiceStatus>;

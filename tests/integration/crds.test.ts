@@ -113,6 +113,28 @@ describe("the API server fills in the same defaults as the schemas", () => {
   });
 });
 
+test("InferenceService autoscaling: the API server's defaults are the schema's; zero is accepted with the router on", async () => {
+  const object = {
+    apiVersion: inferenceServiceResource.apiVersion,
+    kind: inferenceServiceResource.kind,
+    metadata: { name: "autoscaled" },
+    spec: {
+      model: { uri: "hf://Qwen/Qwen2.5-0.5B-Instruct" },
+      engine: { image: "vllm/vllm-openai:v0.11.0" },
+      router: { enabled: true },
+      autoscaling: { minReplicas: 0, maxReplicas: 8, metric: "kvCacheUsage", target: 1 },
+    },
+  };
+  const result = await kubectl(["create", "--dry-run=server", "-o", "json", "-n", ns.name, "-f", "-"], {
+    input: JSON.stringify(object),
+  });
+  expect(result.code, result.stderr).toBe(0);
+  const returned = JSON.parse(result.stdout) as { spec: { autoscaling: unknown } };
+  const parsed = inferenceServiceResource.schema.parse(object);
+  expect(returned.spec.autoscaling).toEqual(parsed.spec.autoscaling);
+  expect(returned.spec.autoscaling).toMatchObject({ scaleDownDelaySeconds: 120, scaleUpLimit: "1000%" });
+});
+
 describe("samples", () => {
   const files = readdirSync(samplesDir).filter((f) => f.endsWith(".yaml"));
 
