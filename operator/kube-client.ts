@@ -50,6 +50,14 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+export interface DeleteOptions {
+  propagationPolicy?: "Foreground" | "Background" | "Orphan";
+  /** Delete only the object with this uid (not a new one of the same name). */
+  uid?: string | undefined;
+  /** 0 deletes at once, without waiting for a kubelet to confirm. */
+  gracePeriodSeconds?: number | undefined;
+}
+
 export interface WatchEvent<T = KubeObject> {
   type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
   object: T;
@@ -181,15 +189,11 @@ export class KubeClient {
     });
   }
 
-  delete(
-    rt: ResourceType,
-    name: string,
-    namespace?: string,
-    options: { propagationPolicy?: "Foreground" | "Background" | "Orphan"; uid?: string } = {},
-  ): Promise<unknown> {
+  delete(rt: ResourceType, name: string, namespace?: string, options: DeleteOptions = {}): Promise<unknown> {
     const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
     if (options.propagationPolicy) body.propagationPolicy = options.propagationPolicy;
     if (options.uid) body.preconditions = { uid: options.uid };
+    if (options.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = options.gracePeriodSeconds;
     return this.request("DELETE", resourcePath(rt, namespace, name), { body });
   }
 

@@ -11,7 +11,6 @@ export const kindLabelValue = "inferenceservice";
 export const deploymentName = (service: string, pool: string): string => `${service}-${pool}`;
 export const serviceName = (service: string): string => service;
 export const cacheClaimName = (service: string): string => `${service}-model-cache`;
-export const placementGroup = (pool: string): string => `${serverGroup}/${pool}`;
 
 /** `.svc` without the cluster domain resolves under any cluster domain. */
 export const serviceUrl = (service: string, namespace: string): string =>
