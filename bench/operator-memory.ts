@@ -19,10 +19,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { controllerReference } from "../operator/apply.ts";
 import { isAlreadyExists, KubeClient } from "../operator/kube-client.ts";
+import { loadClusterConnection } from "../operator/kubeconfig.ts";
 import { createLogger } from "../operator/log.ts";
 import { Manager } from "../operator/manager.ts";
 import { applyOperatorNodeFlags, operatorNodeFlags } from "../operator/node-flags.ts";
-import { loadKubeConfig } from "../operator/options.ts";
 import { builtin, type KubeObject } from "../operator/resource.ts";
 import { installWidgetCrd, widgets } from "../tests/support/test-controller.ts";
 
@@ -145,7 +145,7 @@ function smapsSummary(): string {
 /** The measured process: a manager with one controller for Widgets that owns Pods. */
 async function operatorMode(kubeconfig: string): Promise<void> {
   const manager = new Manager({
-    kubeConfig: loadKubeConfig(kubeconfig),
+    kubeConfig: loadClusterConnection(kubeconfig),
     log: createLogger({ level: "error", write: (l) => process.stderr.write(`${l}\n`) }),
     qps: 0,
   });
@@ -212,7 +212,7 @@ async function driver(): Promise<void> {
   try {
     await cp.stopComponent("kwok");
     await cp.stopComponent("kube-scheduler");
-    const kc = loadKubeConfig(cp.kubeconfigPath);
+    const kc = loadClusterConnection(cp.kubeconfigPath);
     const client = new KubeClient({ kubeConfig: kc, qps: 0 });
     await installWidgetCrd(client);
     for (const name of namespaces) await client.create(builtin.namespaces, { metadata: { name } });

@@ -13,9 +13,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeClient } from "../operator/kube-client.ts";
+import { loadClusterConnection } from "../operator/kubeconfig.ts";
 import { createLogger } from "../operator/log.ts";
 import { Manager } from "../operator/manager.ts";
-import { loadKubeConfig } from "../operator/options.ts";
 import { builtin, objectKey } from "../operator/resource.ts";
 import { WorkQueue } from "../operator/work-queue.ts";
 import { installWidgetCrd, widgetController, widgets } from "../tests/support/test-controller.ts";
@@ -98,7 +98,7 @@ async function latency(objects: number): Promise<{ paced: LatencyRun; burst: Lat
   const cp = await startControlPlane({ dir });
   try {
     for (const c of ["kwok", "kube-scheduler", "kube-controller-manager"] as const) await cp.stopComponent(c);
-    const kc = loadKubeConfig(cp.kubeconfigPath);
+    const kc = loadClusterConnection(cp.kubeconfigPath);
     const client = new KubeClient({ kubeConfig: kc, qps: 0 });
     await installWidgetCrd(client);
     const namespace = "bench";

@@ -7,7 +7,7 @@ import {
   rayClusterResource,
   trainingJobResource,
 } from "../crds/index.ts";
-import type { ResourceType } from "../operator/index.ts";
+import { builtin, type ResourceType } from "../operator/index.ts";
 
 const ours = (k: KindDefinition): ResourceType => ({
   apiVersion: k.apiVersion,
@@ -21,23 +21,14 @@ export const resourceTypes = {
   trainingJob: ours(trainingJobResource),
   rayCluster: ours(rayClusterResource),
   inferenceService: ours(inferenceServiceResource),
-  pod: { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true },
-  node: { apiVersion: "v1", kind: "Node", plural: "nodes", namespaced: false },
-  service: { apiVersion: "v1", kind: "Service", plural: "services", namespaced: true },
-  persistentVolumeClaim: {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    plural: "persistentvolumeclaims",
-    namespaced: true,
-  },
-  secret: { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true },
-  deployment: { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", namespaced: true },
-  serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
-  role: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", plural: "roles", namespaced: true },
-  roleBinding: {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    plural: "rolebindings",
-    namespaced: true,
-  },
+  // Built-in kinds are the runtime's own (operator/resource.ts), under the names used here.
+  pod: builtin.pods,
+  node: builtin.nodes,
+  service: builtin.services,
+  persistentVolumeClaim: builtin.persistentVolumeClaims,
+  secret: builtin.secrets,
+  deployment: builtin.deployments,
+  serviceAccount: builtin.serviceAccounts,
+  role: builtin.roles,
+  roleBinding: builtin.roleBindings,
 } as const satisfies Record<string, ResourceType>;

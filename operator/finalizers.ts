@@ -5,14 +5,6 @@
 import type { KubeClient } from "./kube-client.ts";
 import type { KubeObject, ResourceType } from "./resource.ts";
 
-export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
-  return obj.metadata.finalizers?.includes(finalizer) ?? false;
-}
-
-export function isBeingDeleted(obj: KubeObject): boolean {
-  return obj.metadata.deletionTimestamp !== undefined;
-}
-
 /** JSON patch adding `finalizer` (none when present). Exported for tests. */
 export function addFinalizerPatch(obj: KubeObject, finalizer: string): unknown[] | undefined {
   const list = obj.metadata.finalizers;

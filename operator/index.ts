@@ -34,17 +34,10 @@ export { Controller, fieldManagerFor } from "./controller.ts";
 export { deepEqual, isSubset, normalize } from "./equality.ts";
 export type { EventInput, EventType } from "./events.ts";
 export { EventAggregator, EventRecorder, formatMicroTime, objectReference } from "./events.ts";
-export {
-  addFinalizer,
-  addFinalizerPatch,
-  hasFinalizer,
-  isBeingDeleted,
-  removeFinalizer,
-  removeFinalizerPatch,
-} from "./finalizers.ts";
+export { addFinalizer, removeFinalizer } from "./finalizers.ts";
 export type { InformerHandler, InformerOptions } from "./informer.ts";
 export { Informer } from "./informer.ts";
-export type { PatchType, WatchEvent } from "./kube-client.ts";
+export type { DeleteOptions, PatchType, WatchEvent } from "./kube-client.ts";
 export {
   ApiError,
   isAlreadyExists,
@@ -74,7 +67,7 @@ export {
   ObjectStore,
   ownerUidIndex,
 } from "./object-store.ts";
-export { loadKubeConfig, parseOperatorOptions } from "./options.ts";
+export { parseOperatorOptions } from "./options.ts";
 export type { KubeObject, ObjectMeta, OwnerReference, ResourceType } from "./resource.ts";
 export {
   builtin,

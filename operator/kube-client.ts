@@ -50,6 +50,14 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+export interface DeleteOptions {
+  propagationPolicy?: "Foreground" | "Background" | "Orphan";
+  /** Delete only the object with this uid (not a new one of the same name). */
+  uid?: string | undefined;
+  /** 0 deletes at once, without waiting for a kubelet to confirm. */
+  gracePeriodSeconds?: number | undefined;
+}
+
 export interface WatchEvent<T = KubeObject> {
   type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
   object: T;
@@ -80,6 +88,8 @@ interface Connection {
   transport: typeof http | typeof https;
   agent: http.Agent;
   watchAgent: http.Agent;
+  /** When the client certificate in the agents' TLS options expires (ms since the epoch). */
+  expiresAt: number;
 }
 
 export class KubeClient {
@@ -89,6 +99,8 @@ export class KubeClient {
   private readonly requestTimeoutMs: number;
   private readonly requestsTotal: Counter | undefined;
   private transport: Promise<Connection> | undefined;
+  /** Connections replaced (expired or refused credentials), closed once their requests are done. */
+  private readonly retired = new Set<Connection>();
 
   constructor(options: KubeClientOptions) {
     this.connection = toClusterConnection(options.kubeConfig);
@@ -181,22 +193,32 @@ export class KubeClient {
     });
   }
 
-  delete(
-    rt: ResourceType,
-    name: string,
-    namespace?: string,
-    options: { propagationPolicy?: "Foreground" | "Background" | "Orphan"; uid?: string } = {},
-  ): Promise<unknown> {
+  delete(rt: ResourceType, name: string, namespace?: string, options: DeleteOptions = {}): Promise<unknown> {
     const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
     if (options.propagationPolicy) body.propagationPolicy = options.propagationPolicy;
     if (options.uid) body.preconditions = { uid: options.uid };
+    if (options.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = options.gracePeriodSeconds;
     return this.request("DELETE", resourcePath(rt, namespace, name), { body });
   }
 
   // ---- transport ------------------------------------------------------------------------
 
-  /** One request with a JSON (or patch) body and a JSON response. */
+  /**
+   * One request with a JSON (or patch) body and a JSON response. A 401 means the credentials
+   * went stale (a rotated token, a revoked certificate): they are dropped and the request is
+   * sent once more with fresh ones.
+   */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    try {
+      return await this.send<T>(method, path, options);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) throw error;
+      await this.refreshCredentials();
+      return this.send<T>(method, path, options);
+    }
+  }
+
+  private async send<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     await this.limiter.take(options.signal);
     const conn = await this.connect();
     const headers = await this.authHeaders();
@@ -297,6 +319,8 @@ export class KubeClient {
               try {
                 body = JSON.parse(text);
               } catch {}
+              // The caller restarts the watch; it must not do so with the refused credentials.
+              if (status === 401) void this.refreshCredentials();
               finish(toApiError(status, body, "WATCH", path));
             });
             res.on("error", finish);
@@ -348,15 +372,44 @@ export class KubeClient {
 
   /** Closes idle keep-alive sockets so a process can exit promptly. */
   async close(): Promise<void> {
+    for (const conn of this.retired) destroy(conn);
+    this.retired.clear();
     if (!this.transport) return;
     const conn = await this.transport.catch(() => undefined);
-    conn?.agent.destroy();
-    conn?.watchAgent.destroy();
+    if (conn) destroy(conn);
   }
 
-  private connect(): Promise<Connection> {
+  private async connect(): Promise<Connection> {
+    this.transport ??= this.makeConnection();
+    const current = this.transport;
+    const conn = await current;
+    if (conn.expiresAt > Date.now()) return conn;
+    // The client certificate expired: new agents, with the TLS material asked for again.
+    if (this.transport === current) this.retire(current, conn);
     this.transport ??= this.makeConnection();
     return this.transport;
+  }
+
+  /** Forgets cached credentials and the agents built with them. */
+  private async refreshCredentials(): Promise<void> {
+    this.connection.invalidate?.();
+    const current = this.transport;
+    if (!current) return;
+    const conn = await current.catch(() => undefined);
+    if (this.transport === current) {
+      if (conn) this.retire(current, conn);
+      else this.transport = undefined;
+    }
+  }
+
+  /** Replaces the connection; its agents close once requests still on them have had their time. */
+  private retire(current: Promise<Connection>, conn: Connection): void {
+    if (this.transport === current) this.transport = undefined;
+    this.retired.add(conn);
+    setTimeout(() => {
+      destroy(conn);
+      this.retired.delete(conn);
+    }, this.requestTimeoutMs).unref();
   }
 
   private async makeConnection(): Promise<Connection> {
@@ -374,12 +427,23 @@ export class KubeClient {
         : new http.Agent({ keepAlive: true, maxSockets });
     // Watches hold their socket for minutes; a separate agent keeps them from using up the
     // sockets that short requests need.
-    return { base, transport, agent: make(32), watchAgent: make(Number.POSITIVE_INFINITY) };
+    return {
+      base,
+      transport,
+      agent: make(32),
+      watchAgent: make(Number.POSITIVE_INFINITY),
+      expiresAt: t.expiresAt ?? Number.POSITIVE_INFINITY,
+    };
   }
 
   private authHeaders(): Promise<Record<string, string>> {
     return this.connection.authHeaders();
   }
+}
+
+function destroy(conn: Connection): void {
+  conn.agent.destroy();
+  conn.watchAgent.destroy();
 }
 
 function buildUrl(base: URL, path: string, query?: Query): URL {

@@ -3,7 +3,9 @@
 // operator's budget) for what amounts to reading a YAML file. This module reads kubeconfig
 // files (KUBECONFIG lists merged, first definition wins, relative paths resolved against the
 // file), in-cluster service-account credentials, and exec credential plugins; tokens from
-// files and plugins are refreshed as they rotate or expire.
+// files and plugins are refreshed as they rotate or expire, and so are a plugin's client
+// certificates. It is also where the CLI learns where credentials come from (credentialSource):
+// one preference order for the operator and stackctl.
 //
 // A client-node KubeConfig (which tests and the CLI already hold) is accepted as well,
 // through a type-only adapter, so the package is only loaded by code that imports it itself.
@@ -19,15 +21,19 @@ export interface TlsOptions {
   key?: Buffer;
   rejectUnauthorized?: boolean;
   servername?: string;
+  /** Milliseconds since the epoch after which the client certificate must be asked for again. */
+  expiresAt?: number;
 }
 
 /** What the HTTP client needs: where the server is, how to trust it, how to prove who we are. */
 export interface ClusterConnection {
   readonly server: string;
-  /** TLS material for the transport; asked once per client. */
+  /** TLS material for the transport; asked again once it has expired (TlsOptions.expiresAt). */
   tlsOptions(): Promise<TlsOptions>;
   /** Authentication headers for the next request; implementations refresh them as needed. */
   authHeaders(): Promise<Record<string, string>>;
+  /** The server refused the credentials (401): forget what is cached, so the next ask is fresh. */
+  invalidate?(): void;
 }
 
 /** The part of @kubernetes/client-node's KubeConfig the adapter uses. */
@@ -84,6 +90,9 @@ export function fromKubeConfigLike(kc: KubeConfigLike): ClusterConnection {
       });
       await pending;
       return headers;
+    },
+    invalidate() {
+      at = Number.NEGATIVE_INFINITY;
     },
   };
 }
@@ -146,14 +155,27 @@ const resolve = (base: string, path: string | undefined): string | undefined =>
 const fileOrData = (file: string | undefined, data: string | undefined): Buffer | undefined =>
   data ? Buffer.from(data, "base64") : file ? readFileSync(file) : undefined;
 
+/** Kubeconfig files merged, every file path in them absolute. */
+export interface MergedKubeconfig {
+  clusters: Map<string, ClusterEntry>;
+  users: Map<string, UserEntry>;
+  contexts: Map<string, ContextEntry>;
+  currentContext: string | undefined;
+}
+
+export type ClusterEntry = NamedCluster["cluster"];
+export type UserEntry = NamedUser["user"];
+export type ContextEntry = NamedContext["context"];
+
 /**
- * Loads kubeconfig files as kubectl does: for a list of files the first definition of each
- * cluster, user and context wins, and so does the first current-context.
+ * Reads kubeconfig files as kubectl does: for a list of files the first definition of each
+ * cluster, user and context wins, and so does the first current-context. Files that do not
+ * exist are skipped, as kubectl skips them.
  */
-export function loadKubeconfigFiles(paths: readonly string[], contextName?: string): ClusterConnection {
-  const clusters = new Map<string, NamedCluster["cluster"]>();
-  const users = new Map<string, NamedUser["user"]>();
-  const contexts = new Map<string, NamedContext["context"]>();
+export function readKubeconfigFiles(paths: readonly string[]): MergedKubeconfig {
+  const clusters = new Map<string, ClusterEntry>();
+  const users = new Map<string, UserEntry>();
+  const contexts = new Map<string, ContextEntry>();
   let current: string | undefined;
   for (const path of paths) {
     if (!existsSync(path)) continue;
@@ -178,13 +200,29 @@ export function loadKubeconfigFiles(paths: readonly string[], contextName?: stri
     for (const c of file.contexts ?? []) if (!contexts.has(c.name)) contexts.set(c.name, c.context);
     current ??= file["current-context"] || undefined;
   }
-  const name = contextName ?? current;
+  return { clusters, users, contexts, currentContext: current };
+}
+
+/** The context to use: `contextName`, else the current one; with its cluster and user. */
+function selectContext(
+  config: MergedKubeconfig,
+  paths: readonly string[],
+  contextName?: string,
+): { name: string; context: ContextEntry; cluster: ClusterEntry & { server: string }; user: UserEntry } {
+  const { clusters, users, contexts } = config;
+  const name = contextName ?? config.currentContext;
   if (!name) throw new Error(`no current context in ${paths.join(", ")}`);
   const context = contexts.get(name);
   if (!context) throw new Error(`context ${name} not found in ${paths.join(", ")}`);
   const cluster = clusters.get(context.cluster);
   if (!cluster?.server) throw new Error(`cluster ${context.cluster} of context ${name} has no server`);
   const user = users.get(context.user) ?? {};
+  return { name, context, cluster: { ...cluster, server: cluster.server }, user };
+}
+
+/** A connection from kubeconfig files (see readKubeconfigFiles), for `contextName` or the current context. */
+export function loadKubeconfigFiles(paths: readonly string[], contextName?: string): ClusterConnection {
+  const { context, cluster, user } = selectContext(readKubeconfigFiles(paths), paths, contextName);
   if (user["auth-provider"]) {
     throw new Error(
       `user ${context.user}: auth-provider ${user["auth-provider"].name ?? ""} is not supported; use an exec credential plugin`,
@@ -207,18 +245,20 @@ export function loadKubeconfigFiles(paths: readonly string[], contextName?: stri
     server: cluster.server,
     async tlsOptions() {
       if (!exec) return staticTls;
-      const credential = await exec();
-      const tls = { ...staticTls };
+      const { status: credential, until } = await exec.get();
+      if (!credential.clientCertificateData && !credential.clientKeyData) return staticTls;
+      // A plugin's certificate expires like its tokens: the client asks again after `until`.
+      const tls: TlsOptions = { ...staticTls, expiresAt: until };
       if (credential.clientCertificateData) tls.cert = Buffer.from(credential.clientCertificateData);
       if (credential.clientKeyData) tls.key = Buffer.from(credential.clientKeyData);
       return tls;
     },
     async authHeaders(): Promise<Record<string, string>> {
       if (exec) {
-        const credential = await exec();
+        const { status: credential } = await exec.get();
         return credential.token ? { Authorization: `Bearer ${credential.token}` } : {};
       }
-      if (tokenFile) return { Authorization: `Bearer ${tokenFile()}` };
+      if (tokenFile) return { Authorization: `Bearer ${tokenFile.read()}` };
       if (user.token) return { Authorization: `Bearer ${user.token}` };
       if (user.username !== undefined) {
         return {
@@ -227,19 +267,35 @@ export function loadKubeconfigFiles(paths: readonly string[], contextName?: stri
       }
       return {};
     },
+    invalidate() {
+      exec?.forget();
+      tokenFile?.forget();
+    },
   };
 }
 
+interface Cached<T> {
+  /** The value, fetched again once stale or forgotten. */
+  get(): T;
+  /** The server refused it: fetch it again on the next get(). */
+  forget(): void;
+}
+
 /** A token file, re-read every refresh period (it rotates underneath us). */
-function fileToken(path: string): () => string {
+function fileToken(path: string): { read(): string; forget(): void } {
   let token = "";
   let at = Number.NEGATIVE_INFINITY;
-  return () => {
-    if (performance.now() - at >= refreshMs) {
-      token = readFileSync(path, "utf8").trim();
-      at = performance.now();
-    }
-    return token;
+  return {
+    read() {
+      if (performance.now() - at >= refreshMs) {
+        token = readFileSync(path, "utf8").trim();
+        at = performance.now();
+      }
+      return token;
+    },
+    forget() {
+      at = Number.NEGATIVE_INFINITY;
+    },
   };
 }
 
@@ -250,10 +306,16 @@ interface ExecCredentialStatus {
   expirationTimestamp?: string;
 }
 
+interface ExecCredential {
+  status: ExecCredentialStatus;
+  /** When to run the plugin again: a minute before its expirationTimestamp, or never. */
+  until: number;
+}
+
 /** Runs an exec credential plugin, caching its answer until shortly before it expires. */
-function execCredentials(config: ExecConfig): () => Promise<ExecCredentialStatus> {
-  let cached: { status: ExecCredentialStatus; until: number } | undefined;
-  let pending: Promise<ExecCredentialStatus> | undefined;
+function execCredentials(config: ExecConfig): Cached<Promise<ExecCredential>> {
+  let cached: ExecCredential | undefined;
+  let pending: Promise<ExecCredential> | undefined;
   const run = (): Promise<ExecCredentialStatus> =>
     new Promise((resolve, reject) => {
       const apiVersion = config.apiVersion ?? "client.authentication.k8s.io/v1";
@@ -281,21 +343,26 @@ function execCredentials(config: ExecConfig): () => Promise<ExecCredentialStatus
         }
       });
     });
-  return async () => {
-    if (cached && Date.now() < cached.until) return cached.status;
-    pending ??= run()
-      .then((status) => {
-        const expires = status.expirationTimestamp
-          ? Date.parse(status.expirationTimestamp)
-          : Number.POSITIVE_INFINITY;
-        // Renew a minute early so no request leaves with a token about to expire.
-        cached = { status, until: expires - 60_000 };
-        return status;
-      })
-      .finally(() => {
-        pending = undefined;
-      });
-    return pending;
+  return {
+    async get() {
+      if (cached && Date.now() < cached.until) return cached;
+      pending ??= run()
+        .then((status) => {
+          const expires = status.expirationTimestamp
+            ? Date.parse(status.expirationTimestamp)
+            : Number.POSITIVE_INFINITY;
+          // Renew a minute early so no request leaves with a credential about to expire.
+          cached = { status, until: expires - 60_000 };
+          return cached;
+        })
+        .finally(() => {
+          pending = undefined;
+        });
+      return pending;
+    },
+    forget() {
+      cached = undefined;
+    },
   };
 }
 
@@ -318,18 +385,34 @@ export function loadInCluster(dir = serviceAccountDir): ClusterConnection {
   return {
     server: `https://${hostPart}:${port}`,
     tlsOptions: async () => ({ ca }),
-    authHeaders: async () => ({ Authorization: `Bearer ${token()}` }),
+    authHeaders: async () => ({ Authorization: `Bearer ${token.read()}` }),
+    invalidate: () => token.forget(),
   };
 }
 
+// ---- where credentials come from --------------------------------------------------------------
+
+export type CredentialSource = { kind: "files"; paths: string[] } | { kind: "in-cluster" };
+
 /**
- * --kubeconfig, else $KUBECONFIG, else the in-cluster service account, else ~/.kube/config:
- * in a pod the service account wins over a stray config file in the image.
+ * The one preference order, for the operator and stackctl alike (controller-runtime's):
+ * --kubeconfig, else $KUBECONFIG (a list of files), else the in-cluster service account, else
+ * ~/.kube/config. In a pod the service account wins over a stray config file in the image.
  */
+export function credentialSource(
+  path?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  inCluster: () => boolean = isInCluster,
+): CredentialSource {
+  if (path) return { kind: "files", paths: [path] };
+  const fromEnv = env.KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
+  if (fromEnv.length > 0) return { kind: "files", paths: fromEnv };
+  if (inCluster()) return { kind: "in-cluster" };
+  return { kind: "files", paths: [join(homedir(), ".kube", "config")] };
+}
+
+/** The connection credentialSource(path) points at, for `context` or the current context. */
 export function loadClusterConnection(path?: string, context?: string): ClusterConnection {
-  if (path) return loadKubeconfigFiles([path], context);
-  const fromEnv = process.env.KUBECONFIG?.split(delimiter).filter(Boolean) ?? [];
-  if (fromEnv.length > 0) return loadKubeconfigFiles(fromEnv, context);
-  if (isInCluster()) return loadInCluster();
-  return loadKubeconfigFiles([join(homedir(), ".kube", "config")], context);
+  const source = credentialSource(path);
+  return source.kind === "in-cluster" ? loadInCluster() : loadKubeconfigFiles(source.paths, context);
 }

@@ -48,7 +48,3 @@ export function describeError(error: unknown): string {
 }
 
 export const silentLogger: Logger = createLogger({ write: () => {} });
-
-export function parseLogLevel(value: string | undefined): LogLevel {
-  return value === "debug" || value === "warn" || value === "error" ? value : "info";
-}

@@ -3,7 +3,6 @@
 // --leader-elect, --kube-api-qps, ...
 import { existsSync, readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { type ClusterConnection, loadClusterConnection } from "./kubeconfig.ts";
 import type { LogLevel } from "./log.ts";
 
 export interface OperatorOptions {
@@ -141,12 +140,4 @@ export function parseOperatorOptions(
     gracefulShutdownTimeoutSeconds: o.gracefulShutdownTimeout,
     logLevel: level,
   };
-}
-
-/**
- * --kubeconfig, else $KUBECONFIG, else the in-cluster service account, else ~/.kube/config
- * (see ./kubeconfig.ts).
- */
-export function loadKubeConfig(path?: string): ClusterConnection {
-  return loadClusterConnection(path);
 }

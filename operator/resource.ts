@@ -114,6 +114,13 @@ export const builtin = {
   deployments: { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", namespaced: true },
   statefulSets: { apiVersion: "apps/v1", kind: "StatefulSet", plural: "statefulsets", namespaced: true },
   jobs: { apiVersion: "batch/v1", kind: "Job", plural: "jobs", namespaced: true },
+  roles: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", plural: "roles", namespaced: true },
+  roleBindings: {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    namespaced: true,
+  },
   leases: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", plural: "leases", namespaced: true },
   events: { apiVersion: "events.k8s.io/v1", kind: "Event", plural: "events", namespaced: true },
   customResourceDefinitions: {

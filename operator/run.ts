@@ -1,8 +1,10 @@
 // Runs a manager as a process: flags in, controllers registered, SIGTERM/SIGINT handled.
 // cmd/operator.ts calls it with the project's controllers; tests call it with their own.
+
+import { loadClusterConnection } from "./kubeconfig.ts";
 import { createLogger, describeError } from "./log.ts";
 import { Manager } from "./manager.ts";
-import { loadKubeConfig, parseOperatorOptions } from "./options.ts";
+import { parseOperatorOptions } from "./options.ts";
 
 /** Registers the controllers (and whatever they share) on the manager built from the flags. */
 export type OperatorSetup = (manager: Manager) => void;
@@ -14,7 +16,7 @@ export async function runOperator(
   const options = parseOperatorOptions(argv);
   const log = createLogger({ level: options.logLevel });
   const manager = new Manager({
-    kubeConfig: loadKubeConfig(options.kubeconfig),
+    kubeConfig: loadClusterConnection(options.kubeconfig),
     namespaces: options.namespaces,
     workers: options.workers,
     qps: options.kubeApiQps,

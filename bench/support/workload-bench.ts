@@ -23,7 +23,7 @@ import {
   isAlreadyExists,
   KubeClient,
   type KubeObject,
-  loadKubeConfig,
+  loadClusterConnection,
   type ResourceType,
   silentLogger,
 } from "../../operator/index.ts";
@@ -385,7 +385,7 @@ async function startCluster(options: BenchClusterOptions): Promise<BenchCluster>
   try {
     controlPlane = startControlPlane({ dir });
     const { kubeconfigPath } = await controlPlane;
-    const connected = new KubeClient({ kubeConfig: loadKubeConfig(kubeconfigPath), qps: 0 });
+    const connected = new KubeClient({ kubeConfig: loadClusterConnection(kubeconfigPath), qps: 0 });
     client = connected;
     const nodeCount = await createSimulatedNodes(connected, options.pools);
     await waitForNodesReady(kubeconfigPath, nodeCount, options.nodesReadyTimeoutMs ?? 180_000);

@@ -1,11 +1,11 @@
-// The connection a command works through, from the global flags the way kubectl reads them:
-// --kubeconfig, else $KUBECONFIG (a list of files), else ~/.kube/config, else the in-cluster
-// service account; --context picks a context; -n overrides the context's namespace.
-import { existsSync } from "node:fs";
-import { homedir } from "node:os";
-import { delimiter, join } from "node:path";
+// The connection a command works through, from the global flags. Credentials come from where
+// the operator takes them (operator/kubeconfig.ts, credentialSource): --kubeconfig, else
+// $KUBECONFIG (a list of files, merged as kubectl merges them), else the in-cluster service
+// account, else ~/.kube/config. --context picks a context; -n overrides the context's namespace.
+import { existsSync, readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
+import { credentialSource, type MergedKubeconfig, readKubeconfigFiles } from "../../operator/kubeconfig.ts";
 import { fail } from "../output/exit-codes.ts";
 import { rememberServer } from "./errors.ts";
 
@@ -31,27 +31,61 @@ export const globalOptions = (cmd: Command): GlobalOptions => cmd.optsWithGlobal
 
 function loadConfig(opts: GlobalOptions): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
+  const source = credentialSource(opts.kubeconfig);
   const load = (what: string, fn: () => void): void => {
     try {
       fn();
     } catch (error) {
-      throw fail("noCluster", `cannot load kubeconfig ${what}: ${(error as Error).message}`);
+      throw fail("noCluster", `cannot load ${what}: ${(error as Error).message}`);
     }
   };
-  if (opts.kubeconfig) {
-    if (!existsSync(opts.kubeconfig)) throw fail("noCluster", `kubeconfig ${opts.kubeconfig} does not exist`);
-    load(opts.kubeconfig, () => kc.loadFromFile(opts.kubeconfig as string));
+  if (source.kind === "in-cluster") {
+    load("the in-cluster service account", () => kc.loadFromCluster());
     return kc;
   }
-  const fromEnv = (process.env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
-  const home = join(homedir(), ".kube", "config");
-  const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST);
-  if (fromEnv.length > 0 && !fromEnv.some((f) => existsSync(f)))
-    throw fail("noCluster", `no file of KUBECONFIG=${process.env.KUBECONFIG} exists`);
-  if (fromEnv.length === 0 && !existsSync(home) && !inCluster)
+  const { paths } = source;
+  if (!paths.some((f) => existsSync(f))) {
+    if (opts.kubeconfig) throw fail("noCluster", `kubeconfig ${opts.kubeconfig} does not exist`);
+    if (process.env.KUBECONFIG)
+      throw fail("noCluster", `no file of KUBECONFIG=${process.env.KUBECONFIG} exists`);
     throw fail("noCluster", "no kubeconfig: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config");
-  load(fromEnv.length > 0 ? (process.env.KUBECONFIG ?? "") : home, () => kc.loadFromDefault());
+  }
+  load(`kubeconfig ${paths.join(", ")}`, () =>
+    kc.loadFromOptions(clientNodeOptions(readKubeconfigFiles(paths))),
+  );
   return kc;
+}
+
+/** The merged files in client-node's shape (its own loader merges differently and reads `token-file`). */
+function clientNodeOptions(config: MergedKubeconfig): object {
+  return {
+    clusters: [...config.clusters].map(([name, c]) => ({
+      name,
+      server: c.server ?? "",
+      caFile: c["certificate-authority"],
+      caData: c["certificate-authority-data"],
+      skipTLSVerify: c["insecure-skip-tls-verify"] ?? false,
+      tlsServerName: c["tls-server-name"],
+    })),
+    users: [...config.users].map(([name, u]) => ({
+      name,
+      token: u.token,
+      // A CLI command is over long before a rotating token file changes.
+      ...(u.tokenFile && !u.token && existsSync(u.tokenFile)
+        ? { token: readFileSync(u.tokenFile, "utf8").trim() }
+        : {}),
+      username: u.username,
+      password: u.password,
+      certFile: u["client-certificate"],
+      certData: u["client-certificate-data"],
+      keyFile: u["client-key"],
+      keyData: u["client-key-data"],
+      exec: u.exec,
+      authProvider: u["auth-provider"],
+    })),
+    contexts: [...config.contexts].map(([name, c]) => ({ name, ...c })),
+    currentContext: config.currentContext ?? "",
+  };
 }
 
 export function openSession(opts: GlobalOptions): Session {

@@ -14,7 +14,6 @@ export const routerName = (service: string): string => `${service}-router`;
 /** The router listens where the engines do, so a client only changes the host. */
 export const routerPort = 8000;
 export const cacheClaimName = (service: string): string => `${service}-model-cache`;
-export const placementGroup = (pool: string): string => `${serverGroup}/${pool}`;
 
 /** `.svc` without the cluster domain resolves under any cluster domain. */
 export const serviceUrl = (service: string, namespace: string): string =>

@@ -125,7 +125,8 @@ export function desiredPod(input: PodInput): KubeObject {
   const podSpec: PodTemplate["spec"] = {
     restartPolicy: "Never",
     hostname: hostnameOf(job, rank),
-    subdomain: job.metadata.name,
+    // The headless Service's name, which masterAddress() resolves through.
+    subdomain: serviceName(job),
     containers: [trainer],
   };
   if (spec.checkpoint) {

@@ -16,7 +16,6 @@ import {
   type KubeObject,
   type ReconcileContext,
   type ReconcileResult,
-  resourcePath,
 } from "../../operator/index.ts";
 import type { AdmitterApi, NodeLike } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
@@ -146,17 +145,14 @@ function ignoreGone(error: unknown): void {
 async function deletePod(
   ctx: ReconcileContext,
   namespace: string | undefined,
-  d: PodDeletion,
+  deletion: PodDeletion,
 ): Promise<void> {
-  const body: Record<string, unknown> = {
-    apiVersion: "v1",
-    kind: "DeleteOptions",
-    propagationPolicy: "Background",
-  };
-  if (d.uid) body.preconditions = { uid: d.uid };
-  // A pod on a node that is gone would wait for a kubelet that never answers.
-  if (d.force) body.gracePeriodSeconds = 0;
   await ctx.client
-    .request("DELETE", resourcePath(resourceTypes.pod, namespace, d.name), { body })
+    .delete(resourceTypes.pod, deletion.name, namespace, {
+      propagationPolicy: "Background",
+      uid: deletion.uid,
+      // A pod on a node that is gone would wait for a kubelet that never answers.
+      ...(deletion.force ? { gracePeriodSeconds: 0 } : {}),
+    })
     .catch(ignoreGone);
 }

@@ -27,24 +27,25 @@ import { namespaceManager } from "../support/workloads.ts";
 
 const kc = loadKubeConfig();
 const client = new KubeClient({ kubeConfig: kc });
-let ns: TestNamespace;
-let manager: Manager;
 const nowhere = { count: 1, pools: ["apply-removal-no-such-pool"] };
+/** The namespace, and the manager running every workload controller for it with one admitter. */
+let testbed: { ns: TestNamespace; manager: Manager } | undefined;
+const namespace = (): string => testbed?.ns.name ?? "";
 
 beforeAll(async () => {
-  ns = await testNamespace("apply-removal", kc);
-  manager = namespaceManager(kc, ns.name, { logEnv: "APPLY_TEST_LOG" });
+  const ns = await testNamespace("apply-removal", kc);
+  const manager = namespaceManager(kc, ns.name, { logEnv: "APPLY_TEST_LOG" });
+  testbed = { ns, manager };
   const admitter = new Admitter(manager);
-  manager.add(trainingJobController(admitter));
-  manager.add(rayClusterController(admitter));
-  manager.add(inferenceServiceController(admitter));
+  for (const controller of [trainingJobController, rayClusterController, inferenceServiceController])
+    manager.add(controller(admitter));
   await manager.start();
   await manager.waitForCacheSync();
 });
 
 afterAll(async () => {
-  await manager?.stop();
-  await ns?.[Symbol.asyncDispose]();
+  await testbed?.manager.stop();
+  await testbed?.ns[Symbol.asyncDispose]();
   await client.close();
 });
 
@@ -106,12 +107,16 @@ describe("a field the controller no longer sets is removed from the live child",
       const owner = await client.create(c.rt, {
         apiVersion: c.rt.apiVersion,
         kind: c.rt.kind,
-        metadata: { name, namespace: ns.name },
+        metadata: { name, namespace: namespace() },
         spec: c.spec,
       });
       const desired = c.desired(owner);
       const serviceName = desired.metadata.name ?? "";
-      await eventually(() => client.get(builtin.services, serviceName, ns.name), 30_000, `${c.kind} Service`);
+      await eventually(
+        () => client.get(builtin.services, serviceName, namespace()),
+        30_000,
+        `${c.kind} Service`,
+      );
 
       // What an earlier intent of the same field manager set: the desired Service and two more fields.
       const earlier: KubeObject = {
@@ -127,7 +132,7 @@ describe("a field the controller no longer sets is removed from the live child",
       // The update wakes the owner; its intent lacks both fields, so the apply removes them.
       const live = await eventually(
         async () => {
-          const svc = await client.get(builtin.services, serviceName, ns.name);
+          const svc = await client.get(builtin.services, serviceName, namespace());
           const stale =
             svc.metadata.labels?.["test.sovereign.dev/stale"] ??
             svc.metadata.annotations?.["test.sovereign.dev/stale"];

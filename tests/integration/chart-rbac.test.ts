@@ -27,7 +27,7 @@ import {
   isNotFound,
   KubeClient,
   type KubeObject,
-  loadKubeConfig as loadConnection,
+  loadClusterConnection,
   type ResourceType,
 } from "../../operator/index.ts";
 import {
@@ -212,7 +212,7 @@ beforeAll(async () => {
     }),
     { mode: 0o600 },
   );
-  asOperator = new KubeClient({ kubeConfig: loadConnection(tokenKubeconfig) });
+  asOperator = new KubeClient({ kubeConfig: loadClusterConnection(tokenKubeconfig) });
 
   // This file's accelerators: nodes only its pool's pods tolerate, of a vendor nobody else uses.
   for (const body of simulatedNodes(simulated)) await core.createNode({ body });

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "../../cli/dev/control-plane.ts";
 import { readSupervisorState } from "../../cli/dev/state.ts";
 import { isAlreadyExists, KubeClient } from "../../operator/kube-client.ts";
+import { loadClusterConnection } from "../../operator/kubeconfig.ts";
 import { createLogger } from "../../operator/log.ts";
 import { Manager } from "../../operator/manager.ts";
-import { loadKubeConfig } from "../../operator/options.ts";
 import { builtin } from "../../operator/resource.ts";
 import { eventually } from "../support/cluster.ts";
 import {
@@ -36,7 +36,7 @@ beforeAll(async () => {
   // Nothing here schedules pods; the CPU is better spent elsewhere.
   await cp.stopComponent("kwok");
   await cp.stopComponent("kube-scheduler");
-  const kc = loadKubeConfig(cp.kubeconfigPath);
+  const kc = loadClusterConnection(cp.kubeconfigPath);
   client = new KubeClient({ kubeConfig: kc });
   await installWidgetCrd(client);
   await client.create(builtin.namespaces, { metadata: { name: namespace } });
@@ -152,7 +152,7 @@ describe("kube-apiserver outage", () => {
   it("turns /healthz unhealthy when the API server hangs with the watches open, and healthy when it answers", async () => {
     // Its own manager, with a short idle timeout so that the test takes seconds, not minutes.
     const probe = new Manager({
-      kubeConfig: loadKubeConfig(cp.kubeconfigPath),
+      kubeConfig: loadClusterConnection(cp.kubeconfigPath),
       namespaces: [namespace],
       healthProbeBindAddress: "127.0.0.1:0",
       metricsBindAddress: "127.0.0.1:0",

@@ -1,8 +1,13 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { homedir, tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fromKubeConfigLike, loadInCluster, loadKubeconfigFiles } from "../../operator/kubeconfig.ts";
+import {
+  credentialSource,
+  fromKubeConfigLike,
+  loadInCluster,
+  loadKubeconfigFiles,
+} from "../../operator/kubeconfig.ts";
 
 let dir: string;
 
@@ -145,5 +150,111 @@ describe("client-node adapter", () => {
     expect(c.server).toBe("https://x:1");
     expect((await c.tlsOptions()).ca?.toString()).toBe("C");
     expect(await c.authHeaders()).toEqual({ Authorization: "Bearer t" });
+  });
+});
+
+describe("where credentials come from (one order for the operator and stackctl)", () => {
+  const home = join(homedir(), ".kube", "config");
+  it.each([
+    {
+      what: "--kubeconfig first",
+      path: "/x",
+      env: { KUBECONFIG: "/a" },
+      inCluster: true,
+      want: { kind: "files", paths: ["/x"] },
+    },
+    {
+      what: "then $KUBECONFIG, a list",
+      path: undefined,
+      env: { KUBECONFIG: `/a${delimiter}/b` },
+      inCluster: true,
+      want: { kind: "files", paths: ["/a", "/b"] },
+    },
+    {
+      what: "then the service account",
+      path: undefined,
+      env: {},
+      inCluster: true,
+      want: { kind: "in-cluster" },
+    },
+    {
+      what: "then ~/.kube/config",
+      path: undefined,
+      env: { KUBECONFIG: "" },
+      inCluster: false,
+      want: { kind: "files", paths: [home] },
+    },
+  ])("$what", ({ path, env, inCluster, want }) => {
+    expect(credentialSource(path, env, () => inCluster)).toEqual(want);
+  });
+});
+
+describe("credentials refused or expired", () => {
+  /** A plugin printing a new token (and a certificate expiring in two minutes) on every run. */
+  async function countingPlugin(): Promise<string> {
+    const counter = join(dir, `runs-${Math.random().toString(36).slice(2)}`);
+    await writeFile(counter, "0");
+    const script = [
+      `const fs = require("node:fs");`,
+      `const n = Number(fs.readFileSync(${JSON.stringify(counter)}, "utf8")) + 1;`,
+      `fs.writeFileSync(${JSON.stringify(counter)}, String(n));`,
+      `const expirationTimestamp = new Date(Date.now() + 120000).toISOString();`,
+      `console.log(JSON.stringify({ kind: "ExecCredential", status: { token: "t" + n, clientCertificateData: "CERT" + n, clientKeyData: "KEY" + n, expirationTimestamp } }));`,
+    ].join(" ");
+    const file = join(dir, `plugin-${Math.random().toString(36).slice(2)}`);
+    await writeFile(
+      file,
+      [
+        "current-context: p",
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]",
+        "contexts: [{name: p, context: {cluster: c, user: u}}]",
+        "users:",
+        "- name: u",
+        "  user:",
+        "    exec:",
+        `      command: ${JSON.stringify(process.execPath)}`,
+        `      args: ["-e", ${JSON.stringify(script)}]`,
+      ].join("\n"),
+    );
+    return file;
+  }
+
+  it("a refused exec credential is asked for again, a cached one is not", async () => {
+    const c = loadKubeconfigFiles([await countingPlugin()]);
+    expect(await c.authHeaders()).toEqual({ Authorization: "Bearer t1" });
+    expect(await c.authHeaders()).toEqual({ Authorization: "Bearer t1" });
+    c.invalidate?.();
+    expect(await c.authHeaders()).toEqual({ Authorization: "Bearer t2" });
+  });
+
+  it("a plugin's client certificate says when it must be renewed: a minute before it expires", async () => {
+    const c = loadKubeconfigFiles([await countingPlugin()]);
+    const before = Date.now();
+    const tls = await c.tlsOptions();
+    expect(tls.cert?.toString()).toBe("CERT1");
+    expect(tls.key?.toString()).toBe("KEY1");
+    expect(tls.expiresAt).toBeGreaterThan(before + 50_000);
+    expect(tls.expiresAt).toBeLessThanOrEqual(Date.now() + 60_000);
+  });
+
+  it("a refused token file is read again at once", async () => {
+    const tokenPath = join(dir, "rotating-token");
+    await writeFile(tokenPath, "old");
+    const file = join(dir, "token-file-config");
+    await writeFile(
+      file,
+      [
+        "current-context: t",
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]",
+        "contexts: [{name: t, context: {cluster: c, user: u}}]",
+        `users: [{name: u, user: {tokenFile: ${JSON.stringify(tokenPath)}}}]`,
+      ].join("\n"),
+    );
+    const c = loadKubeconfigFiles([file]);
+    expect(await c.authHeaders()).toEqual({ Authorization: "Bearer old" });
+    await writeFile(tokenPath, "new");
+    expect(await c.authHeaders()).toEqual({ Authorization: "Bearer old" });
+    c.invalidate?.();
+    expect(await c.authHeaders()).toEqual({ Authorization: "Bearer new" });
   });
 });
