@@ -1,12 +1,12 @@
-// Kube mode: the router's endpoints and API keys come from the API server, through the
-// operator's informer (list, then watch from the list's resourceVersion, with bookmarks and
-// reconnects). Three watches, all in the router's namespace:
-// - EndpointSlices labelled kubernetes.io/service-name in (the fronted services): a replica
-//   turning unready leaves the pick list on the watch event, well within a second;
-// - optionally the engine Pods (a label selector), only for each endpoint's pool and vendor;
-// - the API-key Secret by name (fieldSelector metadata.name=NAME), so RBAC can be a Role with
-//   resourceNames: get, list, watch on that one Secret.
-
+// Kube mode: the router's endpoints and API keys come from the API server, all in the router's
+// namespace:
+// - the engine Pods of each --pods selector (the operator's way): a replica turning unready
+//   leaves the pick list on the pod's watch event, well within a second;
+// - or the EndpointSlices labelled kubernetes.io/service-name in (the --service names), and
+//   optionally the Pods they point at, only for each endpoint's pool and vendor;
+// - the API-key Secret, read with `get` by name every few seconds: a Role can grant exactly
+//   that (resourceNames, verb get), and the operator that writes the Role holds only get on
+//   Secrets itself, which is what the API server's escalation check asks.
 import { Informer } from "../operator/informer.ts";
 import { KubeClient } from "../operator/kube-client.ts";
 import { loadClusterConnection } from "../operator/kubeconfig.ts";
@@ -19,6 +19,7 @@ import {
   serviceNameLabel,
 } from "./endpoint-slices.ts";
 import type { RouterOptions } from "./options.ts";
+import { type EnginePodLike, endpointsFromPods, podsServiceName } from "./pod-endpoints.ts";
 import type { KeySource } from "./proxy.ts";
 import type { ReplicaRegistry } from "./replicas.ts";
 import { ApiKeys, apiKeysFromSecretData } from "./tenants.ts";
@@ -29,6 +30,9 @@ export const endpointSlices: ResourceType = {
   plural: "endpointslices",
   namespaced: true,
 };
+
+/** How often the API-key Secret is read again. */
+const secretPollMs = 5000;
 
 export interface KubeSources {
   /** Why not ready, or undefined once every watch has listed. */
@@ -52,6 +56,7 @@ export function startKubeSources(
   const informers: Informer[] = [];
   const services = options.services.map((s) => s.service);
 
+  const watchSlices = services.length > 0;
   const slices = new Informer<EndpointSliceLike>({
     client,
     resource: endpointSlices,
@@ -60,16 +65,17 @@ export function startKubeSources(
     log,
     // An EndpointSlice has no managedFields worth keeping and nothing else to trim.
   });
-  informers.push(slices as unknown as Informer);
-  const pods = options.poolFromPods
-    ? new Informer({
-        client,
-        resource: builtin.pods,
-        namespaces: [namespace],
-        labelSelector: options.podSelector,
-        log,
-      })
-    : undefined;
+  if (watchSlices) informers.push(slices as unknown as Informer);
+  const pods =
+    watchSlices && options.poolFromPods
+      ? new Informer({
+          client,
+          resource: builtin.pods,
+          namespaces: [namespace],
+          labelSelector: options.podSelector,
+          log,
+        })
+      : undefined;
   if (pods) informers.push(pods);
 
   const refresh = (service: string): void => {
@@ -91,47 +97,61 @@ export function startKubeSources(
   // A pod's labels only change the stats' pool; refresh when one of ours changes.
   pods?.addHandler({ onAdd: refreshAll, onUpdate: refreshAll, onDelete: refreshAll });
 
-  let secret: Informer | undefined;
-  if (options.apiKeysSecret) {
-    const name = options.apiKeysSecret;
-    secret = new Informer({
+  for (const mapping of options.pods) {
+    const service = podsServiceName(mapping);
+    const engines = new Informer<EnginePodLike>({
       client,
-      resource: builtin.secrets,
+      resource: builtin.pods,
       namespaces: [namespace],
-      fieldSelector: `metadata.name=${name}`,
+      labelSelector: mapping.selector,
       log,
     });
-    const load = (obj: KubeObject): void => {
-      try {
-        keys.current = new ApiKeys(
-          apiKeysFromSecretData(obj.data as Record<string, string> | undefined, name),
-        );
-        log.info("API keys loaded", { secret: name, tenants: keys.current.tenants.length });
-      } catch (error) {
-        // Keep the keys we had: a typo in the Secret must not lock every tenant out.
-        log.error("API key Secret rejected; keeping the previous keys", {
-          secret: name,
-          error: describeError(error),
-        });
+    const refreshPods = (): void => registry.setEndpoints(service, endpointsFromPods(engines.store.values()));
+    engines.addHandler({ onAdd: refreshPods, onUpdate: refreshPods, onDelete: refreshPods });
+    informers.push(engines as unknown as Informer);
+  }
+
+  // The API keys: polled by name, so rotating a key takes effect within a poll.
+  let keysPolled = options.apiKeysSecret === undefined;
+  let pollTimer: NodeJS.Timeout | undefined;
+  let lastKeys: string | undefined;
+  const pollKeys = async (): Promise<void> => {
+    const name = options.apiKeysSecret as string;
+    try {
+      const obj = await client.getOrUndefined(builtin.secrets, name, namespace);
+      const data = obj?.data as Record<string, string> | undefined;
+      const fingerprint = obj ? JSON.stringify(data ?? {}) : "absent";
+      if (fingerprint !== lastKeys) {
+        if (obj) {
+          keys.current = new ApiKeys(apiKeysFromSecretData(data, name));
+          log.info("API keys loaded", { secret: name, tenants: keys.current.tenants.length });
+        } else {
+          // No Secret: no key is valid (fail closed), until it exists.
+          keys.current = new ApiKeys(new Map());
+          log.warn("API key Secret not found; every request is refused until it exists", { secret: name });
+        }
+        lastKeys = fingerprint;
       }
+      keysPolled = true;
+    } catch (error) {
+      // Keep the keys we had: a typo in the Secret or a failed read must not lock every tenant out.
+      log.error("API key Secret not read; keeping the previous keys", {
+        secret: name,
+        error: describeError(error),
+      });
+    }
+  };
+  if (options.apiKeysSecret) {
+    const loop = (): void => {
+      void pollKeys().finally(() => {
+        pollTimer = setTimeout(loop, secretPollMs);
+        pollTimer.unref();
+      });
     };
-    secret.addHandler({
-      onAdd: load,
-      onUpdate: (_old, obj) => load(obj),
-      onDelete: () => {
-        // Deleting the Secret revokes every key.
-        keys.current = new ApiKeys(new Map());
-        log.warn("API key Secret deleted; every request is refused until it exists again", { secret: name });
-      },
-    });
-    informers.push(secret);
+    loop();
   }
 
   for (const inf of informers) inf.start();
-  // A Secret that does not exist yet: synced but absent means no key is valid (fail closed).
-  void secret?.waitForSync().then(() => {
-    if (!keys.current) keys.current = new ApiKeys(new Map());
-  });
   void Promise.all(informers.map((i) => i.waitForSync())).then(() => {
     refreshAll();
     log.info("endpoint sources synced", { services });
@@ -140,9 +160,11 @@ export function startKubeSources(
   return {
     notReady() {
       const waiting = informers.filter((i) => !i.hasSynced).map((i) => i.id);
+      if (!keysPolled) waiting.push(`the API-key Secret ${options.apiKeysSecret}`);
       return waiting.length > 0 ? `waiting for the first list of ${waiting.join(", ")}` : undefined;
     },
     async stop() {
+      clearTimeout(pollTimer);
       await Promise.all(informers.map((i) => i.stop()));
       await client.close();
     },

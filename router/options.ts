@@ -16,12 +16,19 @@ export interface ServiceMapping {
   model: string;
 }
 
+/** Kube mode by pods: the ready Pods a label selector matches serve `model`. */
+export interface PodMapping {
+  model: string;
+  selector: string;
+}
+
 export interface RouterOptions {
   host: string;
   port: number;
   backends: StaticBackend[];
   namespace: string | undefined;
   services: ServiceMapping[];
+  pods: PodMapping[];
   kubeconfig: string | undefined;
   poolFromPods: boolean;
   podSelector: string;
@@ -62,6 +69,11 @@ export const flagSpecs = {
   backend: ["multiple", undefined, "static replica <model>=<url>[,pool=<p>][,vendor=<v>]"],
   namespace: ["string", undefined, "kube mode: the namespace of the engine Services"],
   service: ["multiple", undefined, "kube mode: <engineService>=<servedModelName>"],
+  pods: [
+    "multiple",
+    undefined,
+    "kube mode: <servedModelName>=<label selector> of the engine Pods (their readiness and podIP)",
+  ],
   kubeconfig: ["string", undefined, "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)"],
   "pool-from-pods": ["boolean", true, "kube mode: read each endpoint's pool and vendor from its Pod"],
   "pod-selector": ["string", "stack.sovereign.dev/kind=inferenceservice", "label selector of the Pods read"],
@@ -206,6 +218,15 @@ export function parseServiceMapping(spec: string): ServiceMapping {
   return { service, model };
 }
 
+export function parsePodMapping(spec: string): PodMapping {
+  const eq = spec.indexOf("=");
+  const model = spec.slice(0, eq);
+  const selector = spec.slice(eq + 1);
+  if (eq <= 0 || !selector.includes("="))
+    throw new OptionsError(`--pods ${spec}: expected <servedModelName>=<label selector> (a=b,c=d)`);
+  return { model, selector };
+}
+
 const tenantLimitKeys: Record<string, keyof TenantLimits> = {
   rate: "ratePerSecond",
   burst: "burst",
@@ -253,11 +274,13 @@ export function parseRouterArgs(argv: readonly string[]): RouterOptions {
 
   const backends = list("backend").map(parseBackend);
   const services = list("service").map(parseServiceMapping);
+  const pods = list("pods").map(parsePodMapping);
   const namespace = str("namespace");
   if (services.length > 0 && !namespace) throw new OptionsError("--service needs --namespace");
-  if (backends.length === 0 && services.length === 0)
+  if (pods.length > 0 && !namespace) throw new OptionsError("--pods needs --namespace");
+  if (backends.length === 0 && services.length === 0 && pods.length === 0)
     throw new OptionsError(
-      "nothing to route to: give --backend (static) or --namespace with --service (kube)",
+      "nothing to route to: give --backend (static) or --namespace with --service or --pods (kube)",
     );
   const apiKeysSecret = str("api-keys-secret");
   const apiKeysFile = str("api-keys-file");
@@ -279,6 +302,7 @@ export function parseRouterArgs(argv: readonly string[]): RouterOptions {
     backends,
     namespace,
     services,
+    pods,
     kubeconfig: str("kubeconfig"),
     poolFromPods: values["pool-from-pods"] as boolean,
     podSelector: str("pod-selector") as string,

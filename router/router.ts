@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { createLogger, type Logger } from "../operator/log.ts";
 import { type KubeSources, startKubeSources } from "./kube-sources.ts";
 import type { RouterOptions } from "./options.ts";
+import { podsServiceName } from "./pod-endpoints.ts";
 import { type KeySource, RequestProxy } from "./proxy.ts";
 import { ReplicaRegistry } from "./replicas.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
@@ -54,6 +55,7 @@ export async function startRouter(
   for (const [service, backends] of staticServices)
     registry.addService(service, (backends[0] as (typeof backends)[0]).model);
   for (const s of options.services) registry.addService(s.service, s.model);
+  for (const p of options.pods) registry.addService(podsServiceName(p), p.model);
 
   const metrics = createRouterMetrics(registry, () => performance.now());
   const proxy = new RequestProxy(options, registry, keys, metrics, log);
@@ -65,7 +67,7 @@ export async function startRouter(
     );
 
   let kube: KubeSources | undefined;
-  if (options.services.length > 0 || options.apiKeysSecret)
+  if (options.services.length > 0 || options.pods.length > 0 || options.apiKeysSecret)
     kube = startKubeSources(options, registry, keys, log);
 
   const scraper = new Scraper(registry, options.scrapeIntervalMs);
