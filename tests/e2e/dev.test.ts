@@ -31,6 +31,21 @@ it("brings up the stack, shows it ready, and leaves nothing behind on Ctrl-C", a
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(output).toMatch(/^export KUBECONFIG=.*kubeconfig$/m);
+    // The curl line it prints works as printed: a streamed chat completion through the router,
+    // answered by the engine simulator of one of the demo's replicas.
+    const curl = output.match(/^curl -N (http:\/\/\S+) -H 'content-type: application\/json' -d '(.*)'$/m);
+    expect(curl, "the curl line").not.toBeNull();
+    const answer = await fetch(curl?.[1] ?? "", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: curl?.[2] ?? "",
+    });
+    expect(answer.status).toBe(200);
+    const events = (await answer.text()).split("\n\n").filter((e) => e.startsWith("data: "));
+    expect(events.at(-1)).toBe("data: [DONE]");
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { model: string });
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(chunks.every((c) => c.model === "llama-70b")).toBe(true);
     // The last view shows every pool in use and each workload where it runs. Pool status is
     // recomputed at most once a second under churn, so its counts may trail the workloads' by a
     // view or two: the view is printed again whenever it changes.
