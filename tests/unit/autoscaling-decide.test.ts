@@ -146,6 +146,20 @@ describe("spikes", () => {
     expect(Math.min(...counts(whileLoading))).toBeGreaterThanOrEqual(27);
   });
 
+  test.each([
+    ["queue depth", false],
+    ["queue depth, start time known", true],
+  ])("%s: the queue that builds while replicas load orders no more", (_name, startKnown) => {
+    // No step limit to hide behind.
+    const limits = limitsOf({ metric: "queueDepth", target: 8, maxReplicas: 1000, scaleUpLimit: 1000 });
+    const steps = simulate(limits, { rate: tenfold, replicas: 3, loadSeconds: 60, startKnown }, 150);
+    const ordered = (steps[95] as Step).decision.replicas;
+    expect(ordered).toBeGreaterThan(3);
+    expect(ordered).toBeLessThan(100);
+    expect((steps[149] as Step).inSystem).toBeGreaterThan(5000);
+    expect(Math.max(...counts(steps.slice(96, 150)))).toBe(ordered);
+  });
+
   test("with the replicas' start time known, it also orders what drains the backlog they will find, and lets those go once it is drained", () => {
     const limits = limitsOf({ scaleDownDelaySeconds: 300 });
     const steps = simulate(limits, { rate: tenfold, replicas: 3, loadSeconds: 30, startKnown: true }, 400);

@@ -159,10 +159,12 @@ export function replicasWanted(s: RouterSample, c: DemandContext): number {
       // Replicas for what runs (at the most one replica was seen running) plus replicas for what
       // waits, at target per replica. Without the first term a drained queue would ask for
       // none and the service would shrink into the next queue.
-      // While replicas load, or while the queue clears by itself, the waiting term drops out.
+      // While replicas load, or while the queue clears by itself, the waiting term drops out
+      // (a queue depth has no arrival rate to project a backlog with).
       const perReplica = c.learned.runningPerReplica;
       const running = perReplica ? s.engineRunning / perReplica : 0;
-      return running + (c.drainSeconds === undefined ? 0 : waiting(s) / c.target);
+      const drains = c.drainSeconds !== undefined && c.loadRemainingSeconds === undefined;
+      return running + (drains ? waiting(s) / c.target : 0);
     }
     case "kvCacheUsage":
       // A fraction per ready replica: proportional, as an HPA does with utilisation.
