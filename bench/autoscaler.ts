@@ -11,6 +11,13 @@
 // - bursty: 10 minutes of agent-like on/off bursts (5-40 s at 60-200 requests/s, 15-90 s
 //   apart) over 4 requests/s;
 // - noise: 10 minutes of a steady rate, for flaps on noise alone.
+// Figures, from the step: decision = until the count asked for reaches 90% of what the new
+// load needs at target (the 10% tolerance: Poisson noise alone moves the need by 5%), first =
+// until the first rise; pods exist / ready = until that many pods exist / are ready; queue
+// under target = until the requests in the system are back under target x ready replicas.
+// Every trace: peak replicas and overshoot over the need at the peak, flaps (a scale-down undone
+// by a scale-up within 60 s), changes of the count, requests that waited over 1 s for a slot,
+// replica-seconds (every second a pod exists, loading or not).
 // Prints a human summary, the ratios against each anchor, and as its last line one JSON object.
 
 import type { RouterSample } from "../controllers/inferenceservice/autoscaling/demand.ts";
