@@ -11,6 +11,13 @@
 // - bursty: 10 minutes of agent-like on/off bursts (5-40 s at 60-200 requests/s, 15-90 s
 //   apart) over 4 requests/s;
 // - noise: 10 minutes of a steady rate, for flaps on noise alone.
+// Figures, from the step: decision = until the count asked for reaches 90% of what the new
+// load needs at target (the 10% tolerance: Poisson noise alone moves the need by 5%), first =
+// until the first rise; pods exist / ready = until that many pods exist / are ready; queue
+// under target = until the requests in the system are back under target x ready replicas.
+// Every trace: peak replicas and overshoot over the need at the peak, flaps (a scale-down undone
+// by a scale-up within 60 s), changes of the count, requests that waited over 1 s for a slot,
+// replica-seconds (every second a pod exists, loading or not).
 // Prints a human summary, the ratios against each anchor, and as its last line one JSON object.
 
 import type { RouterSample } from "../controllers/inferenceservice/autoscaling/demand.ts";
@@ -32,6 +39,10 @@ const STEP_AT = 120;
 const DURATION = 600;
 // A scale-down undone by a scale-up within this time is a flap: a model load thrown away.
 const FLAP_WINDOW = 60;
+
+// What the operator passes as replicaStartSeconds: the start time it saw its pods take. The
+// row ours-no-start-time is the same autoscaler before it has seen a pod start.
+const START_SECONDS = model.podStartSeconds + model.modelLoadSeconds;
 
 const bounds: Bounds = { minReplicas: 1, maxReplicas: 64, target: TARGET };
 const ourLimits = autoscalingSpec.parse({ minReplicas: 1, maxReplicas: 64, target: TARGET });
@@ -169,10 +180,16 @@ function scenario<T>(
   initial: number,
   fixed: number,
   figures: (r: Run) => T,
-  ours = new Ours(ourLimits),
+  ours = new Ours(ourLimits, START_SECONDS),
 ): Record<string, T> {
   const arrivals = trace.map((rate) => random.poisson(rate));
-  const scalers: Autoscaler[] = [ours, new Kpa(bounds), new KedaHpa(bounds), new Fixed(fixed)];
+  const scalers: Autoscaler[] = [
+    ours,
+    new Ours(ourLimits, undefined, "ours-no-start-time"),
+    new Kpa(bounds),
+    new KedaHpa(bounds),
+    new Fixed(fixed),
+  ];
   return Object.fromEntries(
     scalers.map((s) => [s.name, figures(run(trace, arrivals, s, s instanceof Fixed ? fixed : initial))]),
   );
@@ -190,7 +207,7 @@ function main(): void {
   const step = stepTrace();
   const bursty = burstyTrace(random);
   const noise = noiseTrace();
-  const oursOnStep = new Ours(ourLimits);
+  const oursOnStep = new Ours(ourLimits, START_SECONDS);
   const stepResults = scenario(
     step,
     random,
@@ -255,7 +272,7 @@ function main(): void {
   );
   for (const [name, f] of Object.entries(stepResults)) {
     console.log(
-      `    ${name.padEnd(12)} decision ${show(f.decisionSeconds)} (first ${show(f.firstScaleUpSeconds)}), pods exist ${show(f.podsExistSeconds)}, ready ${show(f.podsReadySeconds)}, queue under target ${show(f.queueUnderTargetSeconds)}, peak ${f.peakReplicas} (+${f.overshoot}), waited>1s ${f.waitedOverOneSecond}, replica-s ${f.replicaSeconds}`,
+      `    ${name.padEnd(19)} decision ${show(f.decisionSeconds)} (first ${show(f.firstScaleUpSeconds)}), pods exist ${show(f.podsExistSeconds)}, ready ${show(f.podsReadySeconds)}, queue under target ${show(f.queueUnderTargetSeconds)}, peak ${f.peakReplicas} (+${f.overshoot}), waited>1s ${f.waitedOverOneSecond}, replica-s ${f.replicaSeconds}`,
     );
   }
   for (const d of oursOnStep.decisions.filter((d) => d.t >= STEP_AT).slice(0, 3)) {
@@ -268,7 +285,7 @@ function main(): void {
     console.log(`  ${label}, 10 min (peak needs ${Object.values(results)[0]?.neededAtPeak} replicas):`);
     for (const [name, f] of Object.entries(results)) {
       console.log(
-        `    ${name.padEnd(12)} peak ${f.peakReplicas} (+${f.overshoot}), flaps ${f.flaps}, changes ${f.scaleChanges}, waited>1s ${f.waitedOverOneSecond} (${round(f.waitedOverOneSecondShare * 100, 2)}%), replica-s ${f.replicaSeconds}`,
+        `    ${name.padEnd(19)} peak ${f.peakReplicas} (+${f.overshoot}), flaps ${f.flaps}, changes ${f.scaleChanges}, waited>1s ${f.waitedOverOneSecond} (${round(f.waitedOverOneSecondShare * 100, 2)}%), replica-s ${f.replicaSeconds}`,
       );
     }
   }

@@ -46,12 +46,16 @@ const meanOfLast = (history: readonly RouterSample[], seconds: number): number =
 const clamp = (n: number, b: Bounds) => Math.min(b.maxReplicas, Math.max(b.minReplicas, n));
 
 export class Ours implements Autoscaler {
-  readonly name = "ours";
+  readonly name: string;
   private memory: AutoscalerMemory | undefined;
   readonly decisions: { t: number; replicas: number; reason: string }[] = [];
   private readonly limits: AutoscalingSpec;
-  constructor(limits: AutoscalingSpec) {
+  private readonly replicaStartSeconds: number | undefined;
+  /** `replicaStartSeconds`: what an operator would have seen its pods take to start, if anything. */
+  constructor(limits: AutoscalingSpec, replicaStartSeconds?: number, name = "ours") {
     this.limits = limits;
+    this.replicaStartSeconds = replicaStartSeconds;
+    this.name = name;
   }
 
   tick(t: number, history: readonly RouterSample[], counts: Counts): number {
@@ -61,6 +65,7 @@ export class Ours implements Autoscaler {
       replicas: counts.replicas,
       loadingReplicas: counts.replicas - counts.ready,
       limits: this.limits,
+      replicaStartSeconds: this.replicaStartSeconds,
       memory: this.memory,
     });
     this.memory = decision.memory;

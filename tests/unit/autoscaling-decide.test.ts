@@ -44,6 +44,8 @@ interface World {
   replicas: number;
   /** Requests in the system at the start; default: the steady state of rate(0). */
   inSystem?: number;
+  /** Pass loadSeconds to decide() as replicaStartSeconds, as an operator that saw its pods start would. */
+  startKnown?: boolean;
 }
 
 interface Step {
@@ -96,6 +98,7 @@ function simulate(limits: AutoscalingSpec, world: World, seconds: number): Step[
       replicas: readyAt.length,
       loadingReplicas: readyAt.length - ready,
       limits,
+      replicaStartSeconds: world.startKnown ? load : undefined,
       memory,
     });
     memory = decision.memory;
@@ -141,6 +144,34 @@ describe("spikes", () => {
     // ...and the count stays what the arrivals need.
     expect(Math.max(...counts(whileLoading))).toBeLessThanOrEqual(28);
     expect(Math.min(...counts(whileLoading))).toBeGreaterThanOrEqual(27);
+  });
+
+  test.each([
+    ["queue depth", false],
+    ["queue depth, start time known", true],
+  ])("%s: the queue that builds while replicas load orders no more", (_name, startKnown) => {
+    // No step limit to hide behind.
+    const limits = limitsOf({ metric: "queueDepth", target: 8, maxReplicas: 1000, scaleUpLimit: 1000 });
+    const steps = simulate(limits, { rate: tenfold, replicas: 3, loadSeconds: 60, startKnown }, 150);
+    const ordered = (steps[95] as Step).decision.replicas;
+    expect(ordered).toBeGreaterThan(3);
+    expect(ordered).toBeLessThan(100);
+    expect((steps[149] as Step).inSystem).toBeGreaterThan(5000);
+    expect(Math.max(...counts(steps.slice(96, 150)))).toBe(ordered);
+  });
+
+  test("with the replicas' start time known, it also orders what drains the backlog they will find, and lets those go once it is drained", () => {
+    const limits = limitsOf({ scaleDownDelaySeconds: 300 });
+    const steps = simulate(limits, { rate: tenfold, replicas: 3, loadSeconds: 30, startKnown: true }, 400);
+    const blind = simulate(limits, { rate: tenfold, replicas: 3, loadSeconds: 30 }, 400);
+    const first = (steps[91] as Step).decision;
+    // 30 s at 160/s with 3 replicas finishing 24/s: about 4,000 waiting when the order is ready.
+    expect(first.replicas).toBeGreaterThan((blind[91] as Step).decision.replicas);
+    expect(first.replicas).toBeLessThanOrEqual(stepCeiling("1000%", 3));
+    const drained = (run: Step[]) => run.find((s) => s.t > 100 && s.inSystem <= 27 * 12)?.t ?? 400;
+    expect(drained(steps)).toBeLessThan(drained(blind));
+    // Back to what the arrivals need well before the 300 s scale-down delay is over.
+    expect(Math.max(...counts(steps.slice(300)))).toBeLessThanOrEqual(28);
   });
 
   test("with no run time learned yet, it holds while the first order loads instead of chasing the queue", () => {
@@ -239,6 +270,7 @@ describe("scaling down", () => {
           panicUntil: undefined,
           panicReplicas: 0,
           wishes: { entries: [] },
+          lastScaleUp: undefined,
         },
       });
     // Full batches of 16 finish 160/s: 40/s to spare clear 1,500 in 38 s.
@@ -401,6 +433,26 @@ describe("the run time (Little's law on the engines)", () => {
     );
     expect(runSeconds(rising)).toBeUndefined();
     expect(runSeconds(steady.slice(0, 2))).toBeUndefined();
+    // Replicas that turn ready mid-window: the queue rose before and falls after, which nets
+    // out to a window that only looks steady.
+    const turning = [0, 1, 2, 3, 4, 5, 6].map((t) =>
+      sample(t, {
+        requestsPerSecond: 160,
+        readyReplicas: t < 3 ? 3 : 33,
+        inFlight: 4000 + (t < 3 ? 136 * t : 136 * (6 - t)),
+        engineRunning: t < 3 ? 48 : 528,
+      }),
+    );
+    expect(runSeconds(turning)).toBeUndefined();
+    const halves = [0, 1, 2, 3, 4, 5, 6].map((t) =>
+      sample(t, {
+        requestsPerSecond: 160,
+        readyReplicas: 33,
+        inFlight: 4000 + (t < 3 ? 136 * t : 136 * (6 - t)),
+        engineRunning: 528,
+      }),
+    );
+    expect(runSeconds(halves)).toBeUndefined();
   });
 });
 
@@ -449,6 +501,7 @@ const situationArb = fc
     panic: fc.boolean(),
     lastRequestAgo: fc.option(fc.integer({ min: 0, max: 200 }), { nil: undefined }),
     pastWish: fc.integer({ min: 0, max: 60 }),
+    replicaStartSeconds: fc.option(fc.integer({ min: 1, max: 120 }), { nil: undefined }),
   })
   .map((s) => {
     const now = s.figures.length * 1000;
@@ -464,6 +517,7 @@ const situationArb = fc
       panicUntil: s.panic ? now + 10_000 : undefined,
       panicReplicas: s.panic ? s.replicas : 0,
       wishes: { entries: [{ time: now - 5000, value: s.pastWish }] },
+      lastScaleUp: s.loadingShare > 0 ? now - 3000 : undefined,
     };
     return {
       now,
@@ -471,6 +525,7 @@ const situationArb = fc
       replicas: s.replicas,
       loadingReplicas: Math.floor(s.replicas * s.loadingShare),
       limits: s.limits,
+      replicaStartSeconds: s.replicaStartSeconds,
       memory,
     };
   });

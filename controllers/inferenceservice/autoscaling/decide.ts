@@ -43,6 +43,8 @@ export interface AutoscalerMemory {
   panicReplicas: number;
   /** The counts wished for over the last scaleDownDelaySeconds. */
   wishes: SlidingMax;
+  /** When the count last went up: the newest loading replicas were asked for then. */
+  lastScaleUp: number | undefined;
 }
 
 export interface DecideInput {
@@ -55,6 +57,11 @@ export interface DecideInput {
   /** Of those, replicas not ready yet: capacity on its way. */
   loadingReplicas: number;
   limits: AutoscalingSpec;
+  /**
+   * Seconds a new replica of this service took from being asked for to ready, as last seen
+   * (pod creation to Ready); undefined when not known yet.
+   */
+  replicaStartSeconds?: number | undefined;
   memory: AutoscalerMemory | undefined;
 }
 
@@ -78,6 +85,7 @@ const freshMemory = (now: number, replicas: number): AutoscalerMemory => ({
   panicUntil: undefined,
   panicReplicas: 0,
   wishes: { entries: [{ time: now, value: replicas }] },
+  lastScaleUp: undefined,
 });
 
 /** ceil, forgiving float dust: 3.0000000001 replicas is 3. */
@@ -156,8 +164,14 @@ export function decide(input: DecideInput): Decision {
   const stableWindow = lastSeconds(samples, now, limits.stableWindowSeconds);
   const panicWindow = lastSeconds(samples, now, limits.panicWindowSeconds);
   const fastWindow = lastSeconds(samples, now, Math.min(FAST_WINDOW_SECONDS, limits.panicWindowSeconds));
-  // Loading replicas will work off the backlog that builds while they load, and a backlog the
-  // ready replicas clear within the stable window needs no replica that would arrive after it.
+  // A backlog is drained within one replica start time when that is known, else within the
+  // stable window. One the ready replicas clear by themselves before a replica ordered now would
+  // have been ready that long needs none. While replicas load, the backlog to drain is the one
+  // there will be when they are ready; without their start time the backlog that builds
+  // meanwhile orders none: they were ordered for the arrivals and will work it off.
+  const start = input.replicaStartSeconds;
+  const known = start !== undefined && start > 0;
+  const horizon = known ? start : limits.stableWindowSeconds;
   const clearsIn = secondsToClear(
     { metric: limits.metric, target, replicas, ready },
     latest,
@@ -165,18 +179,37 @@ export function decide(input: DecideInput): Decision {
     learned,
   );
   const clears =
-    backlogMetric(limits.metric) && clearsIn !== undefined && clearsIn <= limits.stableWindowSeconds;
+    backlogMetric(limits.metric) && clearsIn !== undefined && clearsIn <= (known ? 2 * horizon : horizon);
+  const projects = loading && known;
+  const sinceUp = previous.lastScaleUp === undefined ? 0 : (now - previous.lastScaleUp) / 1000;
   const context: DemandContext = {
     metric: limits.metric,
     target,
     learned,
-    drainSeconds: loading || clears ? undefined : limits.stableWindowSeconds,
+    drainSeconds: clears || (loading && !projects) ? undefined : horizon,
+    loadRemainingSeconds: projects ? Math.max(0, horizon - sinceUp) : undefined,
+    readyReplicas: ready,
   };
-  const wantedIn = (window: readonly RouterSample[]) => mean(window.map((s) => replicasWanted(s, context)));
+  // Wishes, which the scale-down delay keeps, are for the arrivals alone: replicas ordered to
+  // drain a backlog go once it is drained.
+  const arrivalsOnly: DemandContext = {
+    ...context,
+    drainSeconds: undefined,
+    loadRemainingSeconds: undefined,
+  };
+  const wantedIn = (window: readonly RouterSample[], c = context) =>
+    mean(window.map((s) => replicasWanted(s, c)));
+  const shortWanted = (c: DemandContext) => {
+    const fast = wantedIn(fastWindow, c);
+    const mean = wantedIn(panicWindow, c);
+    return { fast, value: fast >= mean * FAST_RISE ? fast : mean };
+  };
   const stableWanted = wantedIn(stableWindow);
-  const fastWanted = wantedIn(fastWindow);
-  const panicMean = wantedIn(panicWindow);
-  const panicWanted = fastWanted >= panicMean * FAST_RISE ? fastWanted : panicMean;
+  const { fast: fastWanted, value: panicWanted } = shortWanted(context);
+  // What the arrivals alone ask for, in the stable or the short window (a step up, which goes
+  // to the last seconds' level, counts that too).
+  const arrivalsShort = shortWanted(arrivalsOnly);
+  const arrivalsWanted = Math.max(wantedIn(stableWindow, arrivalsOnly), arrivalsShort.value);
   const active = isActive(latest);
 
   // Zero and back.
@@ -194,6 +227,7 @@ export function decide(input: DecideInput): Decision {
       reason += `, capped at ${limitedBy} ${limitedBy === "maxReplicas" ? to : `${limits.scaleUpLimit}: ${to}`}`;
     }
     memory.wishes = pushMax(previous.wishes, now, to, limits.scaleDownDelaySeconds);
+    memory.lastScaleUp = to > 0 ? now : undefined;
     return done(to, "stable", reason, limitedBy);
   }
   const lastRequest = learned.lastRequestTime;
@@ -213,17 +247,20 @@ export function decide(input: DecideInput): Decision {
   memory.panicUntil = panicking ? panicUntil : undefined;
   memory.panicReplicas = panicking ? Math.max(previous.panicReplicas, replicas) : 0;
 
-  // Within the tolerance the count stays. Every tick records the higher of its stable and its
-  // short-window wish: the scale-down delay then counts from the last second either window
-  // wanted more, and a burst that starts stops a scale-down at once, before it is a spike.
+  // Within the tolerance the count stays. Every tick records a wish: the higher of what its
+  // stable and its short window ask for the arrivals (replicas for a backlog go once it is
+  // drained), at most the count there is. The scale-down delay then counts from the last second
+  // either window wanted more, and a burst that starts stops a scale-down at once.
   const wishNow = Math.abs(stableWanted / replicas - 1) <= TOLERANCE ? replicas : ceilReplicas(stableWanted);
-  const wish = Math.max(wishNow, Math.min(replicas, ceilReplicas(panicWanted)));
+  const wish = Math.min(replicas, ceilReplicas(arrivalsWanted));
   const held = highest(pushMax(previous.wishes, now, wish, limits.scaleDownDelaySeconds))?.value ?? wish;
-  // A step up is wished for too, and kept for the delay like any other wish (a count merely
-  // kept is not: it would renew itself for ever).
+  // A step up for the arrivals is wished for too, and kept for the delay like any other wish (a
+  // count merely kept is not: it would renew itself for ever).
   const decided = (to: number, mode: Mode, reason: string, limitedBy?: Limit): Decision => {
-    const wished = to > replicas ? Math.max(wish, to) : wish;
+    const stepWish = Math.min(to, ceilReplicas(Math.max(arrivalsWanted, arrivalsShort.fast)));
+    const wished = to > replicas ? Math.max(wish, stepWish) : wish;
     memory.wishes = pushMax(previous.wishes, now, wished, limits.scaleDownDelaySeconds);
+    memory.lastScaleUp = to > replicas ? now : loading ? previous.lastScaleUp : undefined;
     return done(to, mode, reason, limitedBy);
   };
 
@@ -258,8 +295,12 @@ export function decide(input: DecideInput): Decision {
     wanted = Math.max(shortWish, wishNow);
     explain = shortWords();
   } else {
-    // Down slow, on the stable window; the delay only keeps replicas, it never adds any.
-    wanted = wishNow > replicas ? wishNow : Math.max(wishNow, Math.min(held, replicas));
+    // Down slow, on the stable window, never below what the short window asks for now; the
+    // delay only keeps replicas, it never adds any.
+    wanted =
+      wishNow > replicas
+        ? wishNow
+        : Math.max(wishNow, Math.min(held, replicas), Math.min(replicas, ceilReplicas(panicWanted)));
     explain = `${words(figuresOf(stableWindow, learned), stableWanted)} over ${replicas} replicas, target ${formatCount(target)} → ${ceilReplicas(stableWanted)}`;
     if (wishNow === replicas && ceilReplicas(stableWanted) !== replicas)
       explain += `, within ${TOLERANCE * 100}%: keeps ${replicas}`;

@@ -54,7 +54,7 @@ export const waiting = (s: RouterSample): number => s.routerQueued + s.engineWai
 export const requestsInSystem = (s: RouterSample): number => s.routerQueued + s.inFlight;
 export const isActive = (s: RouterSample): boolean => requestsInSystem(s) > 0 || s.requestsPerSecond > 0;
 
-/** A window is steady when the requests in the system change by at most this share of the arrivals. */
+/** A window is steady when, in each of its halves, the requests in the system change by at most this share of the arrivals. */
 export const STEADY_SHARE = 0.1;
 
 /**
@@ -71,16 +71,26 @@ export function runSeconds(window: readonly RouterSample[]): number | undefined 
   if (!first || !last || window.length < 3) return undefined;
   const seconds = (last.time - first.time) / 1000;
   if (seconds <= 0) return undefined;
+  // A window over which replicas turned ready (or went) can look steady while it is not: the
+  // queue that rose before falls after.
+  if (window.some((s) => s.readyReplicas !== first.readyReplicas)) return undefined;
+  const middle = Math.floor(window.length / 2);
+  const halves = [window.slice(0, middle + 1), window.slice(middle)];
   let arrived = 0;
   let running = 0;
-  for (let i = 1; i < window.length; i++) {
-    const s = window[i] as RouterSample;
-    arrived += (s.requestsPerSecond * (s.time - (window[i - 1] as RouterSample).time)) / 1000;
-    running += s.engineRunning;
+  for (const half of halves) {
+    let arrivedInHalf = 0;
+    for (let i = 1; i < half.length; i++) {
+      const s = half[i] as RouterSample;
+      arrivedInHalf += (s.requestsPerSecond * (s.time - (half[i - 1] as RouterSample).time)) / 1000;
+      running += s.engineRunning;
+    }
+    const growth =
+      requestsInSystem(half[half.length - 1] as RouterSample) - requestsInSystem(half[0] as RouterSample);
+    if (Math.abs(growth) > STEADY_SHARE * arrivedInHalf) return undefined;
+    arrived += arrivedInHalf;
   }
-  const growth = requestsInSystem(last) - requestsInSystem(first);
-  if (Math.abs(growth) > STEADY_SHARE * arrived) return undefined;
-  const finishedPerSecond = (arrived - growth) / seconds;
+  const finishedPerSecond = (arrived - (requestsInSystem(last) - requestsInSystem(first))) / seconds;
   running /= window.length - 1;
   if (finishedPerSecond <= 0 || running <= 0) return undefined;
   return running / finishedPerSecond;
@@ -128,11 +138,16 @@ export interface DemandContext {
   metric: AutoscalingMetric;
   target: number;
   learned: Learned;
-  /**
-   * How soon a backlog should be gone: replicas are ordered to drain it within this time;
-   * undefined while replicas load, which will work it off: they were ordered for the arrivals.
-   */
+  /** How soon a backlog should be gone: replicas are ordered to drain it within this time; undefined: not at all. */
   drainSeconds: number | undefined;
+  /**
+   * While replicas load and their start time is known: how long until they are ready. The
+   * backlog to drain is then the one there will be by then, at the rate the ready replicas
+   * fall behind.
+   */
+  loadRemainingSeconds: number | undefined;
+  /** Replicas ready now: the capacity there is until the loading ones are ready. */
+  readyReplicas: number;
 }
 
 /** Replicas one sample asks for. */
@@ -144,10 +159,12 @@ export function replicasWanted(s: RouterSample, c: DemandContext): number {
       // Replicas for what runs (at the most one replica was seen running) plus replicas for what
       // waits, at target per replica. Without the first term a drained queue would ask for
       // none and the service would shrink into the next queue.
-      // While replicas load, or while the queue clears by itself, the waiting term drops out.
+      // While replicas load, or while the queue clears by itself, the waiting term drops out
+      // (a queue depth has no arrival rate to project a backlog with).
       const perReplica = c.learned.runningPerReplica;
       const running = perReplica ? s.engineRunning / perReplica : 0;
-      return running + (c.drainSeconds === undefined ? 0 : waiting(s) / c.target);
+      const drains = c.drainSeconds !== undefined && c.loadRemainingSeconds === undefined;
+      return running + (drains ? waiting(s) / c.target : 0);
     }
     case "kvCacheUsage":
       // A fraction per ready replica: proportional, as an HPA does with utilisation.
@@ -163,16 +180,18 @@ export function replicasWanted(s: RouterSample, c: DemandContext): number {
 // up. What is in the system beyond that is a backlog. It asks for no replica per `target`
 // queued requests (after a minute of model loading that would order the whole pool), only for
 // enough replicas that, running full batches as they do under a backlog, they serve the
-// arrivals and drain it within `drainSeconds`; and for none while replicas load.
+// arrivals and drain it within `drainSeconds`.
 function concurrencyReplicas(s: RouterSample, c: DemandContext): number {
   const inSystem = requestsInSystem(s);
   const serviceSeconds = c.learned.serviceSeconds;
   if (serviceSeconds === undefined) return inSystem / c.target;
   const arriving = s.requestsPerSecond * serviceSeconds;
   const atTarget = arriving / c.target;
-  const backlog = inSystem - arriving;
-  if (c.drainSeconds === undefined || backlog <= 0) return atTarget;
+  if (c.drainSeconds === undefined) return atTarget;
   const fullBatch = Math.max(c.target, c.learned.runningPerReplica ?? c.target);
+  const behind = s.requestsPerSecond - (c.readyReplicas * fullBatch) / serviceSeconds;
+  const backlog = inSystem - arriving + Math.max(0, behind) * (c.loadRemainingSeconds ?? 0);
+  if (backlog <= 0) return atTarget;
   const draining = ((s.requestsPerSecond + backlog / c.drainSeconds) * serviceSeconds) / fullBatch;
   return Math.max(atTarget, draining);
 }
