@@ -11,6 +11,7 @@ import type { InferenceService } from "../../crds/index.ts";
 import type { KubeObject, ResourceType } from "../../operator/index.ts";
 import { bytes, cpuMillis, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { AcceleratorRequirement, Workload } from "../placement/index.ts";
+import { wantedReplicas } from "./desired.ts";
 import { serverGroup } from "./names.ts";
 import { devicesPerReplica } from "./pods.ts";
 import { admittedReplicas } from "./replicas.ts";
@@ -62,14 +63,14 @@ export function inferenceServiceAdapter(
       const admitted = admittedReplicas(svc.status?.admission);
       // Admitted: the shape tells the admitter what the replicas it placed hold.
       if (admitted > 0) return workloadFor(rt, svc, admitted);
-      const wanted = svc.spec.replicas ?? 1;
+      const wanted = wantedReplicas(svc);
       if (wanted <= 0 || secretBlocked(svc)) return undefined;
       return workloadFor(rt, svc, wanted);
     },
     toAdditionalWorkload(svc) {
       if (svc.metadata.deletionTimestamp) return undefined;
       const admitted = admittedReplicas(svc.status?.admission);
-      const missing = (svc.spec.replicas ?? 1) - admitted;
+      const missing = wantedReplicas(svc) - admitted;
       if (admitted === 0 || missing <= 0 || secretBlocked(svc)) return undefined;
       return workloadFor(rt, svc, missing, `${workloadKey(rt, svc)}${additionalKeySuffix(admitted)}`);
     },
