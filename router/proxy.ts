@@ -44,6 +44,9 @@ interface Request extends Exchange {
 
 const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
 
+/** How soon a refused connection to the only replica is tried again (see waitForListener). */
+const listenerRetryMs = 200;
+
 export class RequestProxy {
   readonly admission: Admission;
   private readonly options: RouterOptions;
@@ -226,6 +229,12 @@ export class RequestProxy {
       const candidates = this.registry.available(r.group, now).filter((c) => !r.tried.has(c.id));
       const affinity = this.affinityOf(r);
       const pick = pickReplica(candidates, affinity, this.picker);
+      if (!pick && r.tried.size === 0 && this.withinColdStart(r)) {
+        // The replica it was admitted for went unready (or is restarting) in the meantime: wait
+        // for one as a cold start would, rather than fail at once.
+        await new Promise((resolve) => setTimeout(resolve, listenerRetryMs));
+        continue;
+      }
       if (!pick) {
         const error =
           r.tried.size > 0
@@ -272,6 +281,11 @@ export class RequestProxy {
         },
       });
       replica.outstanding--;
+      // Not a failure of the replica (no breaker count): it is starting.
+      if (this.waitForListener(r, outcome, candidates.length)) {
+        await new Promise((resolve) => setTimeout(resolve, listenerRetryMs));
+        continue;
+      }
       this.account(r, replica, outcome);
       if (outcome.kind !== "retryable") {
         if (
@@ -292,6 +306,24 @@ export class RequestProxy {
       }
       this.metrics.retries.inc({ model: r.model });
     }
+  }
+
+  /**
+   * Whether to try the same replica again shortly: it refused the connection, it is the only
+   * one, and the request is within its cold-start wait. A pod is marked ready by its kubelet's
+   * probe, but one that was just started (or restarted) can be listed ready a moment before
+   * its server listens; that is a start to wait for, not a failure to answer with 502.
+   */
+  private waitForListener(r: Request, outcome: AttemptOutcome, candidates: number): boolean {
+    if (outcome.kind !== "retryable" || !outcome.reason.startsWith("ECONNREFUSED") || candidates > 1)
+      return false;
+    if (!this.withinColdStart(r)) return false;
+    r.attempts--;
+    return true;
+  }
+
+  private withinColdStart(r: Request): boolean {
+    return performance.now() - r.arrivedAt + listenerRetryMs <= this.options.coldStartWaitMs;
   }
 
   /** Breaker and error accounting for one attempt. */

@@ -246,13 +246,16 @@ async function demoCurl(kc: k8s.KubeConfig): Promise<string | undefined> {
     (p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
   );
   if (!ready) return undefined;
+  // Ready in the API can run a moment ahead of the process listening: ask the router itself.
+  const url = `http://${ready.status?.podIP}:8000`;
+  if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) return undefined;
   const body = JSON.stringify({
     model: "llama-70b",
     stream: true,
     max_tokens: 32,
     messages: [{ role: "user", content: "Say hello from every vendor" }],
   });
-  return `curl -N http://${ready.status?.podIP}:8000/v1/chat/completions -H 'content-type: application/json' -d '${body}'`;
+  return `curl -N ${url}/v1/chat/completions -H 'content-type: application/json' -d '${body}'`;
 }
 
 export function registerDev(program: Command): void {

@@ -6,6 +6,7 @@ import { type ControllerFactory, fieldManagerFor, type KubeObject } from "../../
 import type { AdmitterApi } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { inferenceServiceAdapter } from "./adapter.ts";
+import { AutoscalerLoop } from "./autoscaling/index.ts";
 import { InferencePoolPublisher } from "./inference-pool.ts";
 import { kindLabelValue } from "./names.ts";
 import { reconcileInferenceService } from "./reconcile.ts";
@@ -31,6 +32,7 @@ export function inferenceServiceControllerWith(
     const secretRecheckMs = options.secretRecheckMs ?? 30_000;
     const routerImage = options.routerImage ?? process.env.RELATED_IMAGE_ROUTER ?? defaultRouterImage;
     const inferencePools = new InferencePoolPublisher(ctx.client, fieldManagerFor("inferenceservice"));
+    const autoscaler = new AutoscalerLoop();
     // Pods are cached for every namespace already (the admitter counts them all); only ours
     // of a service this operator reconciles map to a key.
     const serviceOfPod = (pod: KubeObject): string[] => {
@@ -60,6 +62,7 @@ export function inferenceServiceControllerWith(
           secretRecheckMs,
           routerImage,
           inferencePools,
+          autoscaler,
         }),
     };
   };

@@ -20,10 +20,12 @@ import { poolMismatch } from "../placement/match.ts";
 import type { PoolInput } from "../placement/types.ts";
 import { resourceTypes } from "../resources.ts";
 import { additionalKeySuffix, type InferenceServiceObject, requirementOf } from "./adapter.ts";
+import type { AutoscalerLoop, Decision as ScalingDecision } from "./autoscaling/index.ts";
 import { desiredCacheClaim, desiredDeployment, desiredService } from "./children.ts";
+import { wantedReplicas, withWantedReplicas } from "./desired.ts";
 import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
 import type { InferencePoolPublisher } from "./inference-pool.ts";
-import { cacheClaimName, routerName, serverLabels, serverPort } from "./names.ts";
+import { cacheClaimName, routerName, routerPort, serverLabels, serverPort } from "./names.ts";
 import {
   admittedReplicas,
   dropPlacements,
@@ -44,6 +46,7 @@ import {
   desiredRouterServiceAccount,
   routerEnabled,
   routerGroup,
+  routerLabels,
 } from "./router.ts";
 import type { SecretCheck } from "./secret.ts";
 import { computeStatus } from "./status.ts";
@@ -62,8 +65,12 @@ export interface ReconcileDeps {
   /** The image router pods run when spec.router.image is unset. */
   routerImage: string;
   inferencePools: InferencePoolPublisher;
+  autoscaler: AutoscalerLoop;
   now?: () => Date;
 }
+
+/** How often an autoscaled service reads its router's figures and decides: the loop's tick. */
+export const autoscaleTickMs = 1000;
 
 /** The pool as the placement engine's static matcher reads it. */
 function poolInput(pool: PoolObject): PoolInput {
@@ -135,10 +142,17 @@ export async function reconcileInferenceService(
   ctx: ReconcileContext,
   deps: ReconcileDeps,
 ): Promise<ReconcileResult | undefined> {
-  const svc = ctx.object<InferenceServiceObject>();
+  const cached = ctx.object<InferenceServiceObject>();
   // Gone or going: garbage collection removes the children; deleting releases the admission.
-  if (!svc || svc.metadata.deletionTimestamp) return undefined;
+  if (!cached || cached.metadata.deletionTimestamp) {
+    deps.autoscaler.forget(ctx.key);
+    return undefined;
+  }
   const { cache } = ctx;
+  const scaling = await autoscale(ctx, deps, cached);
+  // From here on the service reads as if spec.replicas were what is wanted: the autoscaler's
+  // count with spec.autoscaling, spec.replicas without.
+  const svc = withWantedReplicas(cached, scaling?.replicas ?? wantedReplicas(cached));
   const { rt } = deps;
   const now = deps.now?.() ?? new Date();
   const name = svc.metadata.name ?? "";
@@ -183,7 +197,18 @@ export async function reconcileInferenceService(
   ];
   const waiting = admittedReplicas(change.admission) < (svc.spec.replicas ?? 1) ? decision : undefined;
   const statusFor = (admission: AdmissionStatus | undefined) =>
-    computeStatus({ svc, admission, deployments, routerDeployment, problems, waiting, missingSecret, now });
+    computeStatus({
+      svc,
+      admission,
+      deployments,
+      routerDeployment,
+      problems,
+      waiting,
+      missingSecret,
+      scaling,
+      previousReplicas: wantedReplicas(cached),
+      now,
+    });
 
   // Reserved nodes are forgotten once a pool's pods are all bound, but never by a status write
   // of their own: with the write that reports the pool ready, or with any other write.
@@ -211,7 +236,7 @@ export async function reconcileInferenceService(
     !svc.status?.conditions?.length;
   if (unseen) {
     await applyChildren(ctx, deps, svc, pools, [], deployments, routerDeployment);
-    return { requeueAfter: unseenRecheckMs };
+    return { requeueAfter: scaling ? Math.min(unseenRecheckMs, autoscaleTickMs) : unseenRecheckMs };
   }
 
   // Protocol: a grant is recorded before any pod it allows exists.
@@ -223,7 +248,47 @@ export async function reconcileInferenceService(
 
   if (!recordFirst) written = await ctx.writeStatus(rt, svc, status);
   recordEvents(ctx, svc, svc.status, status, change, written);
-  return missingSecret ? { requeueAfter: deps.secretRecheckMs } : undefined;
+  const after = [
+    missingSecret ? deps.secretRecheckMs : undefined,
+    scaling ? autoscaleTickMs : undefined,
+  ].filter((ms): ms is number => ms !== undefined);
+  return after.length > 0 ? { requeueAfter: Math.min(...after) } : undefined;
+}
+
+/**
+ * One tick of the autoscaler, for a service with spec.autoscaling: the router's figures (from
+ * a ready router pod) and the replicas there are go into the decision. Undefined without
+ * spec.autoscaling; before the first decision, the count the status already holds.
+ */
+async function autoscale(
+  ctx: ReconcileContext,
+  deps: ReconcileDeps,
+  svc: InferenceServiceObject,
+): Promise<ScalingDecision | undefined> {
+  const limits = svc.spec.autoscaling;
+  if (!limits) {
+    deps.autoscaler.forget(ctx.key);
+    return undefined;
+  }
+  const namespace = svc.metadata.namespace ?? "";
+  const name = svc.metadata.name ?? "";
+  const routerPod = ctx.cache
+    .list<KubeObject & { status?: { podIP?: string; conditions?: { type: string; status: string }[] } }>(
+      resourceTypes.pod,
+      { namespace, labels: routerLabels(name) },
+    )
+    .find(
+      (p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+    );
+  const current = wantedReplicas(svc);
+  const ready = svc.status?.readyReplicas ?? 0;
+  return deps.autoscaler.step(
+    ctx.key,
+    limits,
+    routerPod ? `${routerPod.status?.podIP}:${routerPort}` : undefined,
+    { replicas: current, loading: Math.max(0, current - ready), replicaStartSeconds: undefined },
+    (deps.now?.() ?? new Date()).getTime(),
+  );
 }
 
 async function applyChildren(
@@ -363,6 +428,15 @@ function recordEvents(
       reason: "ScaledDown",
       action: "Release",
       note: `released ${change.released.map((r) => `${r.replicas} on ${r.pool}`).join(", ")}`,
+    });
+  }
+  const decided = after.autoscaling?.lastDecision;
+  if (decided && decided.time !== before?.autoscaling?.lastDecision?.time) {
+    ctx.recordEvent(svc, {
+      type: "Normal",
+      reason: (decided.to ?? 0) > (decided.from ?? 0) ? "ScaledUp" : "ScaledDown",
+      action: "Autoscale",
+      note: `${decided.from} → ${decided.to} replicas: ${decided.reason}`,
     });
   }
   const readyBefore = before?.conditions?.find((c) => c.type === "Ready");

@@ -11,6 +11,7 @@ import type { AdmissionStatus, InferenceServiceStatus } from "../../crds/index.t
 import { type Condition, removeCondition, setCondition } from "../../operator/index.ts";
 import type { Decision } from "../admission/index.ts";
 import type { InferenceServiceObject } from "./adapter.ts";
+import type { Decision as ScalingDecision } from "./autoscaling/index.ts";
 import type { DeploymentLike } from "./health.ts";
 import { routerUrl, selectorString, serviceUrl } from "./names.ts";
 import { admittedReplicas, placementsOf } from "./replicas.ts";
@@ -30,8 +31,18 @@ export interface StatusInput {
   waiting: Decision | undefined;
   /** The Secret named by spec.model.secretRef, when it does not exist. */
   missingSecret: string | undefined;
+  /** The autoscaler's latest decision, with spec.autoscaling (its count is spec.replicas here). */
+  scaling?: ScalingDecision | undefined;
+  /** The count wanted before this reconcile's decision (status.desiredReplicas, or spec's). */
+  previousReplicas?: number | undefined;
   now: Date;
 }
+
+const limitReasons = {
+  maxReplicas: "MaxReplicas",
+  minReplicas: "MinReplicas",
+  scaleUpLimit: "ScaleUpLimit",
+} as const;
 
 interface Verdict {
   status: "True" | "False";
@@ -60,7 +71,8 @@ function waitingReason(waiting: Decision | undefined): { reason: string; message
 }
 
 export function computeStatus(input: StatusInput): InferenceServiceStatus {
-  const { svc, admission, deployments, routerDeployment, problems, waiting, missingSecret, now } = input;
+  const { svc, admission, deployments, routerDeployment, problems, waiting, missingSecret, scaling, now } =
+    input;
   const name = svc.metadata.name ?? "";
   const namespace = svc.metadata.namespace ?? "";
   const generation = svc.metadata.generation;
@@ -78,6 +90,9 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     replicas += d?.status?.replicas ?? 0;
     ready += d?.status?.readyReplicas ?? 0;
   }
+  const zeroMessage = svc.spec.autoscaling
+    ? `scaled to zero by the autoscaler (${svc.status?.autoscaling?.lastDecision?.reason ?? "no requests"})`
+    : "spec.replicas is 0";
   const secretMessage = missingSecret
     ? `Secret ${missingSecret} named in spec.model.secretRef does not exist in namespace ${namespace}; create it (the reconcile checks again periodically)`
     : "";
@@ -87,7 +102,7 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
   if (admitted === 0) {
     admittedCondition =
       desired === 0
-        ? { status: "False", reason: "ScaledToZero", message: "spec.replicas is 0" }
+        ? { status: "False", reason: "ScaledToZero", message: zeroMessage }
         : missingSecret
           ? { status: "False", reason: secretNotFoundReason, message: secretMessage }
           : { status: "False", ...wait };
@@ -116,7 +131,7 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
   const readyCount = `${ready} of ${plural(desired, "replica")} ready`;
   if (desired === 0) {
     phase = "Pending";
-    readyCondition = { status: "False", reason: "ScaledToZero", message: "spec.replicas is 0" };
+    readyCondition = { status: "False", reason: "ScaledToZero", message: zeroMessage };
   } else if (admitted === 0) {
     phase = "Pending";
     readyCondition = {
@@ -210,6 +225,46 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
       )
     : removeCondition(conditions, "RouterReady");
 
+  let autoscaling: InferenceServiceStatus["autoscaling"];
+  if (svc.spec.autoscaling) {
+    // The last decision that changed the count stays until another changes it.
+    const previous = input.previousReplicas ?? svc.status?.desiredReplicas;
+    const changed = scaling !== undefined && previous !== undefined && previous !== desired;
+    const lastDecision = changed
+      ? {
+          time: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+          from: previous,
+          to: desired,
+          reason: scaling.reason,
+        }
+      : svc.status?.autoscaling?.lastDecision;
+    autoscaling = {
+      ...(scaling
+        ? { mode: scaling.mode }
+        : svc.status?.autoscaling?.mode
+          ? { mode: svc.status.autoscaling.mode }
+          : {}),
+      ...(lastDecision ? { lastDecision } : {}),
+    };
+    const noRoom = admitted < desired && (waiting?.type === "queued" || waiting?.type === "unschedulable");
+    const limited: Verdict = noRoom
+      ? {
+          status: "True",
+          reason: "NoCapacity",
+          message: `${desired - admitted} of ${desired} replicas have no room: ${wait.message}`,
+        }
+      : scaling?.limitedBy
+        ? { status: "True", reason: limitReasons[scaling.limitedBy], message: scaling.reason }
+        : { status: "False", reason: "WithinLimits", message: `${desired} replicas, as the load asks` };
+    conditions = setCondition(
+      conditions,
+      { type: "ScalingLimited", ...limited, observedGeneration: generation },
+      now,
+    );
+  } else {
+    conditions = removeCondition(conditions, "ScalingLimited");
+  }
+
   const status: InferenceServiceStatus = {
     phase,
     replicas,
@@ -219,6 +274,8 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     conditions,
   };
   if (router) status.router = router;
+  if (svc.spec.autoscaling) status.desiredReplicas = desired;
+  if (autoscaling && Object.keys(autoscaling).length > 0) status.autoscaling = autoscaling;
   if (generation !== undefined) status.observedGeneration = generation;
   if (placements.length > 0) status.placements = placements;
   if (waiting?.type === "queued" && admitted < desired) status.queuePosition = waiting.position;

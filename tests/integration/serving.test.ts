@@ -2,91 +2,27 @@
 // and an AMD pool; the pod runner (the dev cluster's kubelet stand-in) runs the engine
 // simulator for each engine pod with the pod's own vLLM arguments, and the router as itself
 // with its ServiceAccount's token; requests go to the router pod's loopback address.
-//
-// Isolation on the shared cluster: two pools of this file's own tainted nodes, a namespace of
-// its own, a pod runner limited to that namespace.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
-import { Admitter } from "../../controllers/admission/index.ts";
-import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
-import { repoRoot } from "../../crds/generate.ts";
 import { labels } from "../../crds/index.ts";
-import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
+import { builtin } from "../../operator/index.ts";
+import { eventually } from "../support/cluster.ts";
 import {
-  eventually,
-  kubeconfigPath,
-  loadKubeConfig,
-  type TestNamespace,
-  testNamespace,
-} from "../support/cluster.ts";
-import { namespaceManager } from "../support/workloads.ts";
+  engineMetric,
+  isReady,
+  type Pod,
+  type ServingTestbed,
+  startServingTestbed,
+} from "../support/serving.ts";
 
-const kc = loadKubeConfig();
-const core = kc.makeApiClient(k8s.CoreV1Api);
-const client = new KubeClient({ kubeConfig: kc });
-const suffix = randomBytes(3).toString("hex");
-const taintKey = "sovereign.dev/dedicated";
 const model = "llama-serving";
 const service = "chat";
-
-const pools: SimulatedPool[] = [
-  {
-    name: `srv-nv-${suffix}`,
-    nodes: 1,
-    accelerator: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", devicesPerNode: 2, memoryGiB: 80 },
-    cpu: "64",
-    memory: "512Gi",
-    taints: [{ key: taintKey, value: `srv-nv-${suffix}`, effect: "NoSchedule" }],
-  },
-  {
-    name: `srv-amd-${suffix}`,
-    nodes: 1,
-    accelerator: { vendor: "amd", model: "MI300X", devicesPerNode: 2, memoryGiB: 192 },
-    cpu: "64",
-    memory: "512Gi",
-    taints: [{ key: taintKey, value: `srv-amd-${suffix}`, effect: "NoSchedule" }],
-  },
-];
-
-let ns: TestNamespace;
-let manager: Manager;
-let runner: ChildProcess;
-let runnerDir: string;
+let bed: ServingTestbed;
 let routerUrl: string;
 
-type Pod = KubeObject & {
-  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
-};
-
-const isReady = (p: Pod): boolean =>
-  p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-
-async function podsOf(group: "server" | "router"): Promise<Pod[]> {
-  const list = await client.list<Pod>(builtin.pods, {
-    namespace: ns.name,
-    query: { labelSelector: `${labels.name}=${service},${labels.group}=${group}` },
-  });
-  return list.items;
-}
-
-/** One counter summed over its series, from an engine's /metrics. */
-async function engineCounter(pod: Pod, metric: string): Promise<number> {
-  const text = await (await fetch(`http://${pod.status?.podIP}:8000/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`${metric}{`) || line.startsWith(`${metric} `)) sum += Number(line.split(" ").at(-1));
-  }
-  return sum;
-}
-
-const served = (pod: Pod) => engineCounter(pod, "vllm:request_success_total");
+const podsOf = (group: "server" | "router") => bed.podsOf(service, group);
+const served = (pod: Pod) => engineMetric(pod, "vllm:request_success_total");
 
 function chat(
   content: string,
@@ -111,10 +47,10 @@ function chat(
 async function setReady(pod: Pod, ready: boolean): Promise<void> {
   const status = ready ? "True" : "False";
   const now = new Date().toISOString();
-  await client.patch(
+  await bed.client.patch(
     builtin.pods,
     pod.metadata.name ?? "",
-    ns.name,
+    bed.ns.name,
     {
       status: {
         conditions: [
@@ -129,49 +65,18 @@ async function setReady(pod: Pod, ready: boolean): Promise<void> {
 }
 
 beforeAll(async () => {
-  ns = await testNamespace("serving", kc);
-  for (const pool of pools) {
-    for (const body of simulatedNodes(pool)) await core.createNode({ body });
-    await client.create(resourceTypes.acceleratorPool, {
-      apiVersion: resourceTypes.acceleratorPool.apiVersion,
-      kind: "AcceleratorPool",
-      metadata: { name: pool.name },
-      spec: {
-        vendor: pool.accelerator?.vendor,
-        model: pool.accelerator?.model,
-        memoryGiB: pool.accelerator?.memoryGiB,
-        nodeSelector: { matchLabels: { "sovereign.dev/pool": pool.name } },
-        tolerations: [{ key: taintKey, operator: "Equal", value: pool.name, effect: "NoSchedule" }],
-      },
-    });
-  }
-  await core.createNamespacedSecret({
-    namespace: ns.name,
+  bed = await startServingTestbed("serving");
+  await bed.core.createNamespacedSecret({
+    namespace: bed.ns.name,
     body: {
       metadata: { name: "tenant-keys" },
       stringData: { alpha: "key-alpha", beta: "key-beta\nkey-beta-2" },
     },
   });
-  runnerDir = await mkdtemp(join(tmpdir(), "pod-runner-"));
-  runner = spawn(
-    process.execPath,
-    [
-      join(repoRoot, "cli/dev/pod-runner/main.ts"),
-      `--kubeconfig=${kubeconfigPath()}`,
-      `--dir=${runnerDir}`,
-      `--namespace=${ns.name}`,
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
-  manager = namespaceManager(kc, ns.name, { logEnv: "SERVING_TEST_LOG" });
-  manager.add(inferenceServiceControllerWith(new Admitter(manager)));
-  await manager.start();
-  await manager.waitForCacheSync();
-
-  await client.create(resourceTypes.inferenceService, {
+  await bed.client.create(resourceTypes.inferenceService, {
     apiVersion: resourceTypes.inferenceService.apiVersion,
     kind: "InferenceService",
-    metadata: { name: service, namespace: ns.name },
+    metadata: { name: service, namespace: bed.ns.name },
     spec: {
       model: { uri: "hf://meta-llama/Llama-3.1-8B-Instruct", name: model },
       engine: {
@@ -182,7 +87,7 @@ beforeAll(async () => {
           { name: "SIM_ITL_MS", value: "2" },
         ],
       },
-      accelerators: { count: 1, pools: pools.map((p) => p.name) },
+      accelerators: { count: 1, pools: bed.pools.map((p) => p.name) },
       replicas: 4,
       router: {
         enabled: true,
@@ -197,33 +102,19 @@ beforeAll(async () => {
       },
     },
   });
-  const routers = await eventually(
+  await eventually(
     async () => {
-      const [engines, routerPods] = await Promise.all([podsOf("server"), podsOf("router")]);
-      const ready = routerPods.filter(isReady);
-      return engines.length === 4 && engines.every(isReady) && ready.length > 0 ? ready : undefined;
+      const engines = await podsOf("server");
+      return engines.length === 4 && engines.every(isReady) ? true : undefined;
     },
     120_000,
-    "four ready engines and a ready router",
+    "four ready engines",
   );
-  routerUrl = `http://${routers[0]?.status?.podIP}:8000`;
+  routerUrl = await bed.routerUrl(service);
 }, 180_000);
 
 afterAll(async () => {
-  await manager?.stop();
-  if (runner && runner.exitCode === null) {
-    const gone = new Promise((r) => runner.once("exit", r));
-    runner.kill("SIGTERM");
-    await gone;
-  }
-  await ns?.[Symbol.asyncDispose]();
-  for (const pool of pools) {
-    await client.delete(resourceTypes.acceleratorPool, pool.name).catch(() => {});
-    for (const node of simulatedNodes(pool))
-      await client.delete(builtin.nodes, node.metadata?.name ?? "").catch(() => {});
-  }
-  await client.close();
-  if (runnerDir) await rm(runnerDir, { recursive: true, force: true });
+  await bed?.stop();
 });
 
 describe("serving through the router", () => {
@@ -236,7 +127,7 @@ describe("serving through the router", () => {
     expect(models.data.map((m) => m.id)).toContain(model);
     const engines = await podsOf("server");
     expect(new Set(engines.map((p) => p.metadata.labels?.[labels.pool]))).toEqual(
-      new Set(pools.map((p) => p.name)),
+      new Set(bed.pools.map((p) => p.name)),
     );
     const before = await Promise.all(engines.map(served));
     // Distinct prompts, several at a time, so load spreads.
@@ -339,7 +230,7 @@ describe("serving through the router", () => {
     const engines = await podsOf("server");
     await eventually(
       async () => {
-        const running = await Promise.all(engines.map((p) => engineCounter(p, "vllm:num_requests_running")));
+        const running = await Promise.all(engines.map((p) => engineMetric(p, "vllm:num_requests_running")));
         return running.every((n) => n === 0) ? true : undefined;
       },
       10_000,

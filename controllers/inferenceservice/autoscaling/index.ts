@@ -14,3 +14,4 @@ export {
   TOLERANCE,
 } from "./decide.ts";
 export { type Learned, type RouterSample, runSeconds } from "./demand.ts";
+export { AutoscalerLoop, fetchRouterStats, type RouterServiceStats, toSample } from "./loop.ts";

@@ -45,7 +45,9 @@ export function fetchRouterStats(address: string, timeoutMs = 800): Promise<Rout
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         try {
-          const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { services?: RouterServiceStats[] };
+          const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+            services?: RouterServiceStats[];
+          };
           // The operator's router fronts one service: its first entry is this service's.
           resolve(res.statusCode === 200 ? body.services?.[0] : undefined);
         } catch {
@@ -97,7 +99,12 @@ export class AutoscalerLoop {
     facts: ReplicaFacts,
     now: number,
   ): Promise<Decision | undefined> {
-    const state = this.states.get(key) ?? { samples: [], memory: undefined, decision: undefined, sampledAt: 0 };
+    const state = this.states.get(key) ?? {
+      samples: [],
+      memory: undefined,
+      decision: undefined,
+      sampledAt: 0,
+    };
     this.states.set(key, state);
     if (now - state.sampledAt < minSampleGapMs) return state.decision;
     const stats = address ? await this.fetchStats(address) : undefined;

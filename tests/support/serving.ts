@@ -1,0 +1,154 @@
+// A serving testbed on the shared control plane: two pools of the test file's own tainted
+// nodes (NVIDIA and AMD), a namespace, the InferenceService controller, and the pod runner
+// (the dev cluster's kubelet stand-in) limited to that namespace, which runs the engine
+// simulator for each engine pod and the router as itself.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
+import { Admitter } from "../../controllers/admission/index.ts";
+import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
+import { resourceTypes } from "../../controllers/resources.ts";
+import { repoRoot } from "../../crds/generate.ts";
+import { labels } from "../../crds/index.ts";
+import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
+import { eventually, kubeconfigPath, loadKubeConfig, type TestNamespace, testNamespace } from "./cluster.ts";
+import { namespaceManager } from "./workloads.ts";
+
+export type Pod = KubeObject & {
+  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+};
+
+export const isReady = (p: Pod): boolean =>
+  p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+const taintKey = "sovereign.dev/dedicated";
+
+export interface ServingTestbed {
+  ns: TestNamespace;
+  client: KubeClient;
+  core: k8s.CoreV1Api;
+  manager: Manager;
+  /** The pools, NVIDIA first, each of one node with `devicesPerNode` devices. */
+  pools: SimulatedPool[];
+  /** The service's pods of one group. */
+  podsOf(service: string, group: "server" | "router"): Promise<Pod[]>;
+  /** The base URL of a ready router pod of `service`, once there is one. */
+  routerUrl(service: string, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startServingTestbed(prefix: string, devicesPerNode = 2): Promise<ServingTestbed> {
+  const kc = loadKubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const client = new KubeClient({ kubeConfig: kc });
+  const suffix = randomBytes(3).toString("hex");
+  const pool = (name: string, vendor: "nvidia" | "amd", model: string, memoryGiB: number): SimulatedPool => ({
+    name,
+    nodes: 1,
+    accelerator: { vendor, model, devicesPerNode, memoryGiB },
+    cpu: "64",
+    memory: "512Gi",
+    taints: [{ key: taintKey, value: name, effect: "NoSchedule" }],
+  });
+  const pools = [
+    pool(`${prefix}-nv-${suffix}`, "nvidia", "NVIDIA-H100-80GB-HBM3", 80),
+    pool(`${prefix}-amd-${suffix}`, "amd", "MI300X", 192),
+  ];
+  const ns = await testNamespace(prefix, kc);
+  for (const p of pools) {
+    for (const body of simulatedNodes(p)) await core.createNode({ body });
+    await client.create(resourceTypes.acceleratorPool, {
+      apiVersion: resourceTypes.acceleratorPool.apiVersion,
+      kind: "AcceleratorPool",
+      metadata: { name: p.name },
+      spec: {
+        vendor: p.accelerator?.vendor,
+        model: p.accelerator?.model,
+        memoryGiB: p.accelerator?.memoryGiB,
+        nodeSelector: { matchLabels: { "sovereign.dev/pool": p.name } },
+        tolerations: [{ key: taintKey, operator: "Equal", value: p.name, effect: "NoSchedule" }],
+      },
+    });
+  }
+  const runnerDir = await mkdtemp(join(tmpdir(), "pod-runner-"));
+  const runner: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(repoRoot, "cli/dev/pod-runner/main.ts"),
+      `--kubeconfig=${kubeconfigPath()}`,
+      `--dir=${runnerDir}`,
+      `--namespace=${ns.name}`,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const manager = namespaceManager(kc, ns.name, { logEnv: "SERVING_TEST_LOG" });
+  manager.add(inferenceServiceControllerWith(new Admitter(manager)));
+  await manager.start();
+  await manager.waitForCacheSync();
+
+  const podsOf = async (service: string, group: "server" | "router"): Promise<Pod[]> =>
+    (
+      await client.list<Pod>(builtin.pods, {
+        namespace: ns.name,
+        query: { labelSelector: `${labels.name}=${service},${labels.group}=${group}` },
+      })
+    ).items;
+
+  return {
+    ns,
+    client,
+    core,
+    manager,
+    pools,
+    podsOf,
+    async routerUrl(service, timeoutMs = 120_000) {
+      const [router] = await eventually(
+        async () => {
+          const ready = (await podsOf(service, "router")).filter(isReady);
+          return ready.length > 0 ? ready : undefined;
+        },
+        timeoutMs,
+        `a ready router of ${service}`,
+      );
+      // Ready in the API can run a moment ahead of the process listening (kwok marks a pod
+      // ready as it starts; the pod runner's probe takes that back): wait for it to answer.
+      const url = `http://${router?.status?.podIP}:8000`;
+      await eventually(
+        async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined),
+        timeoutMs,
+        `the router of ${service} answering`,
+      );
+      return url;
+    },
+    async stop() {
+      await manager.stop();
+      if (runner.exitCode === null) {
+        const gone = new Promise((r) => runner.once("exit", r));
+        runner.kill("SIGTERM");
+        await gone;
+      }
+      await ns[Symbol.asyncDispose]();
+      for (const p of pools) {
+        await client.delete(resourceTypes.acceleratorPool, p.name).catch(() => {});
+        for (const node of simulatedNodes(p))
+          await client.delete(builtin.nodes, node.metadata?.name ?? "").catch(() => {});
+      }
+      await client.close();
+      await rm(runnerDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One series' sum of an engine's /metrics (all label sets). */
+export async function engineMetric(pod: Pod, metric: string): Promise<number> {
+  const text = await (await fetch(`http://${pod.status?.podIP}:8000/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${metric}{`) || line.startsWith(`${metric} `)) sum += Number(line.split(" ").at(-1));
+  }
+  return sum;
+}
