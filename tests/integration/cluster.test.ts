@@ -198,8 +198,9 @@ describe("stackctl dev", () => {
 
       const status = await stackctl(["status"], env);
       const pids = [...status.stdout.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
-      expect(pids).toHaveLength(7); // the supervisor, five components and the operator
+      expect(pids).toHaveLength(8); // the supervisor, five components, the pod runner and the operator
       expect(status.stdout).toMatch(/operator\s+pid \d+\s+running/);
+      expect(status.stdout).toMatch(/pod-runner\s+pid \d+\s+running/);
       expect(pids.every(isAlive)).toBe(true);
       const kubectl = (...args: string[]) =>
         run(toolPath("kubectl"), args, { env: { ...env, KUBECONFIG: kubeconfig } });

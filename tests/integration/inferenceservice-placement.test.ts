@@ -299,24 +299,8 @@ describe("InferenceService across vendors", () => {
       new Set(["h100", "mi300x"]),
     );
     expect(selected.items).toHaveLength(4);
-    // The endpoint controller agrees: four ready endpoints behind the Service.
-    await eventually(
-      async () => {
-        const slices = await client.list<KubeObject & { endpoints?: { conditions?: { ready?: boolean } }[] }>(
-          {
-            apiVersion: "discovery.k8s.io/v1",
-            kind: "EndpointSlice",
-            plural: "endpointslices",
-            namespaced: true,
-          },
-          { namespace: ns.name, query: { labelSelector: `kubernetes.io/service-name=${name}` } },
-        );
-        const ready = slices.items.flatMap((e) => e.endpoints ?? []).filter((e) => e.conditions?.ready);
-        return ready.length === 4 ? true : undefined;
-      },
-      30_000,
-      "four ready endpoints",
-    );
+    // (No EndpointSlices to check: pod IPs are loopback addresses here, which endpoints may not
+    // hold, so the cluster runs without the EndpointSlice controller; the router watches pods.)
   });
 
   it("an image change rolls through without dropping ready replicas below the asked count", async () => {

@@ -165,8 +165,11 @@ describe("serving through the router", () => {
     }
     const after = await Promise.all(engines.map(served));
     const deltas = after.map((n, i) => n - (before[i] ?? 0));
-    // Sequential requests never raise a replica's load past the bound, so all stay together.
-    expect(Math.max(...deltas)).toBe(100);
+    // Sequential requests keep every replica's load near zero, so the prefix's owner keeps them,
+    // but for the few a scrape counts as still running there (the engine's figures trail by up
+    // to a scrape interval): then the bound sends one elsewhere. Round robin would give 25 each.
+    expect(Math.max(...deltas)).toBeGreaterThanOrEqual(80);
+    expect(deltas.reduce((a, b) => a + b, 0)).toBe(100);
   });
 
   it("stops sending to a replica within a second of it turning unready", async () => {

@@ -179,6 +179,7 @@ describe("stackctl validate", () => {
     const skipped = lines.filter((l) => l.endsWith(": skipped, not a Sovereign Stack kind"));
     expect(skipped.map((l) => l.replace(/^.*\] /, ""))).toEqual([
       "Secret/hf-token: skipped, not a Sovereign Stack kind",
+      "Secret/llama-8b-api-keys: skipped, not a Sovereign Stack kind",
       "PersistentVolumeClaim/llama-finetune-checkpoints: skipped, not a Sovereign Stack kind",
     ]);
     const rest = lines.filter((l) => !skipped.includes(l));
