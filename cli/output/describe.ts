@@ -248,10 +248,30 @@ function statusFields(
       const placements = list(status.placements)
         .filter(isRecord)
         .map((p) => `${str(p.pool)}: ${num(p.readyReplicas) ?? 0}/${num(p.replicas) ?? 0} ready`);
+      const router = rec(status.router);
+      const decision = rec(rec(status.autoscaling).lastDecision);
+      const scaling: Field[] =
+        status.desiredReplicas === undefined
+          ? []
+          : [
+              [
+                "Desired",
+                `${num(status.desiredReplicas) ?? 0} (autoscaler, ${str(rec(status.autoscaling).mode) ?? "stable"})`,
+              ],
+              ...(decision.reason !== undefined
+                ? ([
+                    ["Last scaling", `${num(decision.from)} → ${num(decision.to)}: ${str(decision.reason)}`],
+                  ] as Field[])
+                : []),
+            ];
       return [
         phase,
         ["URL", str(status.url)],
+        ...(status.router !== undefined
+          ? ([["Router", `${ratio(router.readyReplicas, router.replicas)} ready`]] as Field[])
+          : []),
         ["Replicas", ratio(status.readyReplicas, status.replicas)],
+        ...scaling,
         ...placements.map((p, i): Field => [i === 0 ? "Placement" : "", p]),
         ...queueAndReason(status, reason, ["Ready"]),
         ...admissionFields(status),

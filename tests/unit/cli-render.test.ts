@@ -126,3 +126,46 @@ test("pools: capacity with bars and a total", async () => {
   await expect(capacityTable(pools, { wide: false })).toMatchFileSnapshot("../golden/pools.txt");
   await expect(capacityTable(pools, { wide: true })).toMatchFileSnapshot("../golden/pools-wide.txt");
 });
+
+test("describe inferenceservice: the router and the autoscaler's last decision", () => {
+  const service: StackObject = {
+    apiVersion: "stack.sovereign.dev/v1alpha1",
+    kind: "InferenceService",
+    metadata: { name: "llama-8b", namespace: "serving", generation: 2, creationTimestamp: created },
+    spec: {
+      model: { uri: "hf://meta-llama/Llama-3.1-8B-Instruct", name: "llama-8b" },
+      engine: { image: "vllm/vllm-openai:v0.11.0", tensorParallelSize: 1 },
+      replicas: 1,
+      router: { enabled: true },
+      autoscaling: { minReplicas: 1, maxReplicas: 8 },
+    },
+    status: {
+      phase: "Loading",
+      replicas: 4,
+      readyReplicas: 1,
+      desiredReplicas: 4,
+      url: "http://llama-8b-router.serving.svc:8000/v1",
+      router: { replicas: 1, readyReplicas: 1 },
+      autoscaling: {
+        mode: "panic",
+        lastDecision: {
+          time: "2026-12-03T10:00:00Z",
+          from: 1,
+          to: 4,
+          reason: "concurrency 96 over 1 replica, target 32 → 3",
+        },
+      },
+    },
+  };
+  const text = renderDescription({
+    kind: inferenceServiceResource,
+    object: service,
+    now,
+    children: [],
+    events: [],
+  });
+  expect(text).toMatch(/URL:\s+http:\/\/llama-8b-router\.serving\.svc:8000\/v1/);
+  expect(text).toMatch(/Router:\s+1\/1 ready/);
+  expect(text).toMatch(/Desired:\s+4 \(autoscaler, panic\)/);
+  expect(text).toMatch(/Last scaling:\s+1 → 4: concurrency 96 over 1 replica, target 32 → 3/);
+});
