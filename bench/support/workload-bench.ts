@@ -201,7 +201,7 @@ export function throttled(periodMs: number, report: (now: number) => void): (now
 const CLK_TCK = 100;
 
 /** utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuSecondsOf(pid: number): number {
+export function cpuSecondsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // The command name may hold spaces; the fields after it are space-separated.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -209,7 +209,7 @@ function cpuSecondsOf(pid: number): number {
 }
 
 /** VmRSS is the resident set now, VmHWM its peak so far. */
-function memoryMbOf(pid: number, field: "VmRSS" | "VmHWM"): number {
+export function memoryMbOf(pid: number, field: "VmRSS" | "VmHWM"): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : 0;
 }
