@@ -177,7 +177,17 @@ async function overhead(): Promise<void> {
 
 async function burst(): Promise<void> {
   const sims = await startSims({ SIM_TTFT_MS: "2", SIM_ITL_MS: "1" }, []);
-  const router = await startRouter(sims, ["--max-queue", "100000", "--max-queue-wait-seconds", "120"]);
+  // The engines take 4 x 256 at once; up to 50,000 more wait at the router for at most 10 s,
+  // and the rest are told to come back (429): the simulators serve a few hundred requests a
+  // second on this machine, so holding all 100,000 would take minutes to drain.
+  const router = await startRouter(sims, [
+    "--max-inflight-per-replica",
+    "256",
+    "--max-queue",
+    "50000",
+    "--max-queue-wait-seconds",
+    "10",
+  ]);
   const stats = target(router.url, 1);
   const filler = Buffer.alloc(1000, "b");
   try {

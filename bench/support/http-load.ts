@@ -27,7 +27,7 @@ export interface Outcome {
 }
 
 /** One POST, resolved when its response ended (never rejects). */
-export function send(t: Target, path: string, body: Buffer): Promise<Outcome> {
+export function send(t: Target, path: string, body: Buffer, pipelined = false): Promise<Outcome> {
   return new Promise((resolve) => {
     const started = performance.now();
     let status = 0;
@@ -49,7 +49,17 @@ export function send(t: Target, path: string, body: Buffer): Promise<Outcome> {
     };
     try {
       t.pool.dispatch(
-        { method: "POST", path, headers: { "content-type": "application/json" }, body, blocking: false },
+        // undici pipelines a POST only when told it is idempotent; the open loop needs that,
+        // or requests would wait in the client for a free connection instead of reaching
+        // the server on schedule.
+        {
+          method: "POST",
+          path,
+          headers: { "content-type": "application/json" },
+          body,
+          blocking: false,
+          idempotent: pipelined,
+        },
         handler,
       );
     } catch {
@@ -134,7 +144,7 @@ export async function openLoopBurst(opts: {
       );
       for (; sent < due; sent++)
         pending.push(
-          send(opts.target, opts.path, opts.body(sent)).then((o) => {
+          send(opts.target, opts.path, opts.body(sent), true).then((o) => {
             if (!o.answered) lost++;
             else statuses[o.status] = (statuses[o.status] ?? 0) + 1;
           }),
