@@ -35,7 +35,7 @@ const wantedNames = new Set<string>(Object.values(names).flat());
 export function parseEngineMetrics(text: string): EngineSnapshot {
   const sums = new Map<string, number>();
   const counts = new Map<string, number>();
-  for (const s of parsePrometheusText(text, (n) => wantedNames.has(n))) {
+  for (const s of parsePrometheusText(text, (n) => wantedNames.has(n), "vllm:")) {
     if (!Number.isFinite(s.value)) continue;
     sums.set(s.name, (sums.get(s.name) ?? 0) + s.value);
     counts.set(s.name, (counts.get(s.name) ?? 0) + 1);

@@ -55,6 +55,7 @@ export interface RouterOptions {
   prefixChars: number;
   prefixMinChars: number;
   loadBound: number;
+  loadSlack: number;
   nearEqual: number;
   sessionHeader: string | undefined;
   affinityEntries: number;
@@ -100,8 +101,8 @@ export const flagSpecs = {
   ],
   "max-inflight-per-replica": [
     "string",
-    "256",
-    "requests in flight to one replica before the router holds more; 0: no limit",
+    "1024",
+    "requests in flight to one replica before the router holds more (vLLM V1's max_num_seqs on large GPUs); 0: no limit",
   ],
   "max-body-bytes": ["string", String(4 << 20), "largest request body accepted (413 beyond)"],
   "max-header-bytes": ["string", "16384", "largest request head (431 beyond)"],
@@ -128,6 +129,11 @@ export const flagSpecs = {
   "prefix-chars": ["string", "512", "leading prompt bytes hashed for prefix affinity; 0: no prefix affinity"],
   "prefix-min-chars": ["string", "64", "shorter prompts get no prefix affinity"],
   "load-bound": ["string", "0.25", "ε: an affinity owner may take (1+ε) times its share of the load"],
+  "load-slack": [
+    "string",
+    "4",
+    "requests an affinity owner may take beyond its (1+ε) share (a batching engine runs a few more almost free)",
+  ],
   "near-equal": [
     "string",
     "0.1",
@@ -335,6 +341,7 @@ export function parseRouterArgs(argv: readonly string[]): RouterOptions {
     prefixChars: number(values, "prefix-chars", { integer: true }),
     prefixMinChars: number(values, "prefix-min-chars", { integer: true }),
     loadBound: number(values, "load-bound"),
+    loadSlack: number(values, "load-slack", { integer: true }),
     nearEqual: number(values, "near-equal"),
     sessionHeader: sessionHeader === "" ? undefined : sessionHeader,
     affinityEntries: number(values, "affinity-entries", { integer: true, min: 1 }),

@@ -4,14 +4,16 @@
 // 1. Load. The router's own count of requests in flight to a replica is exact but blind to
 //    other routers; the engine's running and waiting counts see everyone but are up to one
 //    scrape old. The estimate takes the engine's count, adds what this router sent (net)
-//    since that scrape, and never goes below the router's own count.
+//    since that scrape, and never goes below the router's own count. The cost of a replica
+//    counts its waiting requests once more: they queue behind the running ones.
 // 2. Speed. Each replica's seconds per output token (an EWMA of what it delivers) makes a
 //    replica twice as slow count as twice as loaded: an H100 and an MI300X behind one model
 //    are weighted by what they do. A replica not measured yet counts as the mean of the others.
-// 3. Affinity (prefix, or session): weighted rendezvous hashing picks the replica that owns
-//    the key, as long as its load stays within (1+ε) of its speed-weighted share of the total
-//    ("consistent hashing with bounded loads"); beyond it the key's next owner in rendezvous
-//    order is tried, so a hot prefix spreads over a few replicas instead of overloading one.
+// 3. Affinity (prefix, or session): rendezvous hashing picks the replica that owns the key,
+//    as long as its load stays within (1+ε) of its speed-weighted share of the total, plus a
+//    small slack ("consistent hashing with bounded loads"); beyond it the key's next owner in
+//    rendezvous order is tried, so a hot prefix spreads over a few replicas instead of
+//    overloading one.
 // 4. Otherwise the least cost wins, with power of two choices among the candidates within δ
 //    of the best: stale metrics then spread a burst instead of sending it all to one replica
 //    that looked idle 200 ms ago.
@@ -38,12 +40,22 @@ export interface Candidate {
 export interface PickerOptions {
   /** ε: how far above its fair share an affinity owner may be loaded. */
   loadBound: number;
+  /**
+   * Requests an affinity owner may take beyond its (1+ε) share: under light load a share is
+   * one or two requests, and a continuously batching engine runs a few more at almost no cost.
+   */
+  loadSlack: number;
   /** δ: costs within (1+δ) of the best are near-equal. */
   nearEqual: number;
   random: () => number;
 }
 
-export const defaultPickerOptions: PickerOptions = { loadBound: 0.25, nearEqual: 0.1, random: Math.random };
+export const defaultPickerOptions: PickerOptions = {
+  loadBound: 0.25,
+  loadSlack: 4,
+  nearEqual: 0.1,
+  random: Math.random,
+};
 
 export interface Affinity {
   /** fnv1a32 of the prefix or session id. */
@@ -59,15 +71,12 @@ export interface Pick {
   reason: PickReason;
 }
 
-/** A waiting request costs more than a running one: it has no KV-cache room yet. */
-const waitingWeight = 2;
-
-/** The load estimate described above. */
+/** Requests on a replica, as described above: what the affinity bound counts. */
 export function estimatedLoad(c: Candidate): number {
   if (!c.engine) return c.outstanding;
   const e = c.engine;
   const sinceScrape = c.outstanding - e.outstandingAtScrape;
-  return Math.max(c.outstanding, e.running + waitingWeight * e.waiting + sinceScrape);
+  return Math.max(c.outstanding, e.running + e.waiting + sinceScrape);
 }
 
 /** Relative speed of each candidate (1 / seconds per token), unknowns at the known mean. */
@@ -85,10 +94,15 @@ export function speedWeights(candidates: readonly Candidate[]): number[] {
   );
 }
 
-/** Expected cost of one more request on a candidate: its queue, divided by its speed, raised as the KV cache fills. */
+/**
+ * Expected cost of one more request on a candidate: its load, with the engine's waiting
+ * requests counted twice (they have no KV-cache room yet, so they wait for running ones to
+ * end), divided by its speed, and raised as the KV cache fills.
+ */
 export function cost(c: Candidate, weight: number): number {
   const kv = Math.min(1, Math.max(0, c.engine?.kvCacheUsage ?? 0));
-  return ((estimatedLoad(c) + 1) / weight) * (1 / (1 - 0.5 * kv));
+  const waiting = c.engine?.waiting ?? 0;
+  return ((estimatedLoad(c) + waiting + 1) / weight) * (1 / (1 - 0.5 * kv));
 }
 
 /** Picks among `candidates` (ready, breaker closed); undefined only when there are none. */
@@ -104,7 +118,7 @@ export function pickReplica(
   const loads = candidates.map(estimatedLoad);
 
   if (affinity) {
-    const chosen = affinityOwner(candidates, weights, loads, affinity, options.loadBound);
+    const chosen = affinityOwner(candidates, weights, loads, affinity, options.loadBound, options.loadSlack);
     if (chosen) return chosen;
   }
 
@@ -129,7 +143,7 @@ export function pickReplica(
 /**
  * The affinity owner within its bound: the remembered replica first, then replicas in
  * rendezvous order. A replica's bound is (1+ε) × (total load + 1) × its speed share, rounded
- * up; the total exceeds the sum of loads, so some replica is always within its bound.
+ * up, plus the slack; the total exceeds the sum of loads, so some replica is always within.
  */
 function affinityOwner(
   candidates: readonly Candidate[],
@@ -137,6 +151,7 @@ function affinityOwner(
   loads: readonly number[],
   affinity: Affinity,
   loadBound: number,
+  loadSlack: number,
 ): Pick | undefined {
   let totalLoad = 1;
   let totalWeight = 0;
@@ -145,16 +160,16 @@ function affinityOwner(
     totalWeight += weights[i] as number;
   }
   const within = (i: number): boolean =>
-    (loads[i] as number) < Math.ceil(((1 + loadBound) * totalLoad * (weights[i] as number)) / totalWeight);
+    (loads[i] as number) <
+    Math.ceil(((1 + loadBound) * totalLoad * (weights[i] as number)) / totalWeight) + loadSlack;
 
   if (affinity.previous !== undefined) {
     const i = candidates.findIndex((c) => c.id === affinity.previous);
     if (i >= 0 && within(i)) return { candidate: candidates[i] as Candidate, reason: "session" };
   }
-  const order = candidates.map((c, i) => ({
-    i,
-    score: rendezvousScore(affinity.keyHash, c.idHash, weights[i] as number),
-  }));
+  // Ownership ignores speed: measured speeds wobble, and a key whose owner changes with
+  // every wobble never finds its prefix cached. Speed enters through the bound instead.
+  const order = candidates.map((c, i) => ({ i, score: rendezvousScore(affinity.keyHash, c.idHash, 1) }));
   order.sort((x, y) => y.score - x.score);
   for (const { i } of order)
     if (within(i)) return { candidate: candidates[i] as Candidate, reason: "affinity" };

@@ -8,18 +8,33 @@ export interface Sample {
   value: number;
 }
 
-/** Parses `text`; `wanted`, when given, keeps only samples whose name it accepts. */
-export function parsePrometheusText(text: string, wanted?: (name: string) => boolean): Sample[] {
+/**
+ * Parses `text`; `wanted`, when given, keeps only samples whose name it accepts. With
+ * `namePrefix` (e.g. "vllm:"), lines not starting with it are skipped by indexOf alone.
+ */
+export function parsePrometheusText(
+  text: string,
+  wanted?: (name: string) => boolean,
+  namePrefix?: string,
+): Sample[] {
   const out: Sample[] = [];
   let start = 0;
+  const hop = namePrefix === undefined ? undefined : `\n${namePrefix}`;
+  if (hop !== undefined && !text.startsWith(namePrefix as string)) start = nextLineWith(text, hop, 0);
   while (start < text.length) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
     const sample = parseLine(text, start, end, wanted);
     if (sample) out.push(sample);
-    start = end + 1;
+    start = hop === undefined ? end + 1 : nextLineWith(text, hop, end);
   }
   return out;
+}
+
+/** The start of the next line at or after `from` that begins with hop's prefix, else text.length. */
+function nextLineWith(text: string, hop: string, from: number): number {
+  const i = text.indexOf(hop, from);
+  return i < 0 ? text.length : i + 1;
 }
 
 function parseLine(

@@ -75,7 +75,12 @@ export class RequestProxy {
     this.keys = keys;
     this.metrics = metrics;
     this.log = log;
-    this.picker = { loadBound: options.loadBound, nearEqual: options.nearEqual, random: Math.random };
+    this.picker = {
+      loadBound: options.loadBound,
+      loadSlack: options.loadSlack,
+      nearEqual: options.nearEqual,
+      random: Math.random,
+    };
     this.sessions = new BoundedLru(options.affinityEntries);
     this.admission = new Admission({
       limits: options.limits,

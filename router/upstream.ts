@@ -78,6 +78,7 @@ function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 const retryableStatus = new Set([502, 503, 504]);
 const timeoutCodes = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 const NEWLINE = 0x0a;
+const emptyBody = Buffer.alloc(0);
 const tailBytes = 256;
 
 class ClientGone extends Error {
@@ -142,6 +143,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     const contentType = headers["content-type"];
     this.streaming = typeof contentType === "string" && contentType.includes("text/event-stream");
     const res = this.exchange.res;
+    // No retry from here on: let go of the request body (220 KB prompts add up at 5,000 streams).
+    this.exchange.body = emptyBody;
     res.writeHead(statusCode, responseHeaders(headers));
     // Send the head now: a streaming client sees the response start before the first token.
     if (this.streaming) res.flushHeaders();

@@ -76,3 +76,12 @@ describe("parseEngineMetrics", () => {
     expect(tpotBetween(b, a)).toBeUndefined();
   });
 });
+
+describe("parsePrometheusText with a name prefix", () => {
+  it("finds the same samples as a full parse, including on the first line", () => {
+    const text = 'vllm:a{x="1"} 1\n# HELP vllm:b b\npython_x 3\nvllm:b 2\nother 4\nvllm:c_bucket{le="1"} 5';
+    expect(parsePrometheusText(text, undefined, "vllm:")).toEqual(
+      parsePrometheusText(text).filter((s) => s.name.startsWith("vllm:")),
+    );
+  });
+});

@@ -28,7 +28,12 @@ function seeded(seed: number): () => number {
   };
 }
 
-const options = (seed = 1): PickerOptions => ({ loadBound: 0.25, nearEqual: 0.1, random: seeded(seed) });
+const options = (seed = 1, loadSlack = 0): PickerOptions => ({
+  loadBound: 0.25,
+  loadSlack,
+  nearEqual: 0.1,
+  random: seeded(seed),
+});
 
 /** Sends n requests one after another, each staying in flight, and counts where they went. */
 function place(replicas: Candidate[], n: number, keyFor: (i: number) => number | undefined, seed = 1) {
@@ -49,12 +54,23 @@ describe("estimatedLoad", () => {
     expect(estimatedLoad(replica("a", { outstanding: 3 }))).toBe(3);
   });
 
-  it("adds what was sent since the scrape to the engine's count, waiting counted double", () => {
+  it("adds what was sent since the scrape to the engine's count", () => {
     const r = replica("a", {
       outstanding: 5,
       engine: { running: 10, waiting: 2, kvCacheUsage: 0.5, outstandingAtScrape: 3 },
     });
-    expect(estimatedLoad(r)).toBe(10 + 2 * 2 + 2);
+    expect(estimatedLoad(r)).toBe(10 + 2 + 2);
+  });
+
+  it("counts waiting requests once more in the cost", () => {
+    const waiting = replica("a", {
+      engine: { running: 2, waiting: 2, kvCacheUsage: 0, outstandingAtScrape: 0 },
+    });
+    const running = replica("b", {
+      engine: { running: 4, waiting: 0, kvCacheUsage: 0, outstandingAtScrape: 0 },
+    });
+    expect(cost(waiting, 1)).toBe(7);
+    expect(cost(running, 1)).toBe(5);
   });
 
   it("never goes below the router's own count", () => {
