@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { componentNames } from "../../cli/dev/components.ts";
 import { isAlive } from "../../cli/dev/state.ts";
 
 it("brings up the stack, shows it ready, and leaves nothing behind on Ctrl-C", async () => {
@@ -72,17 +73,7 @@ it("brings up the stack, shows it ready, and leaves nothing behind on Ctrl-C", a
       components: Record<string, number>;
     };
     const pids = [supervisor.pid, ...Object.values(supervisor.components)];
-    expect(Object.keys(supervisor.components).sort()).toEqual(
-      [
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "kwok",
-        "pod-runner",
-        "operator",
-      ].sort(),
-    );
+    expect(Object.keys(supervisor.components).sort()).toEqual([...componentNames].sort());
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(output).toContain("stopped; no process left running");
