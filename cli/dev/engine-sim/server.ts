@@ -503,7 +503,12 @@ export function simulatorFromArgv(
   env: Readonly<Record<string, string | undefined>> = {},
   log: Log = quietLog,
 ): Promise<Simulator> {
-  return startSimulator({ args: parseServeArgs(argv), settings: simSettings(env), log, envApiKey: env.VLLM_API_KEY });
+  return startSimulator({
+    args: parseServeArgs(argv),
+    settings: simSettings(env),
+    log,
+    envApiKey: env.VLLM_API_KEY,
+  });
 }
 
 /** vLLM's LoggingStatLogger: every 10 s, throughput and load, at info only when not idle. */
