@@ -78,10 +78,14 @@ export async function startRouter(
     proxy,
     metrics,
     notReady: () => kube?.notReady() ?? (keys.current ? undefined : "API keys not loaded"),
+    log,
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => {
+    // A burst opens thousands of connections at once; Node's default accept backlog (511)
+    // would drop the SYNs beyond it, and clients retry only after a second or more. The
+    // kernel caps this at net.core.somaxconn.
+    server.listen({ port: options.port, host: options.host, backlog: 65_535 }, () => {
       server.off("error", reject);
       resolve();
     });
