@@ -22,6 +22,16 @@ export interface RunningRouter {
   close(): Promise<void>;
 }
 
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(
+      `--api-keys-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+}
+
 export async function startRouter(
   options: RouterOptions,
   log: Logger = createLogger({ level: options.logLevel }),
@@ -40,9 +50,7 @@ export async function startRouter(
   );
   const keys: KeySource = { current: undefined };
   if (options.apiKeysFile)
-    keys.current = new ApiKeys(
-      apiKeysFromJson(readFileSync(options.apiKeysFile, "utf8"), options.apiKeysFile),
-    );
+    keys.current = new ApiKeys(apiKeysFromJson(readKeyFile(options.apiKeysFile), options.apiKeysFile));
   else if (!options.apiKeysSecret) keys.current = new ApiKeys(undefined);
 
   // Static backends: one service per model, named after it.
