@@ -1,6 +1,7 @@
 // Router benchmark: engine simulators on loopback addresses, called directly and through the
 // router (a process of its own), with the same client. Four parts:
 //
+// 0. body scan: the model and prompt prefix of a 220 KB body, against JSON.parse;
 // 1. overhead: closed loops of 100, 1,000 and 5,000 concurrent streams with 1 KB and 220 KB
 //    prompts: throughput ratio (router / direct), added p50/p99 time to first token, router
 //    CPU per 1,000 requests and RSS;
@@ -12,11 +13,13 @@
 //    replicas whose prefix cache holds two each: hit rate through the router vs round robin.
 //
 //   npm run bench -- router [--replicas 4] [--seconds 4] [--burst 100000] [--quick 1]
-//                           [--parts overhead,burst,slow,prefix]
+//                           [--parts scan,overhead,burst,slow,prefix] [--concurrency 100,1000,5000]
+//                           [--sizes 1kb,220kb]
 //
 // Prints a human summary, then as its last line one JSON object of named figures.
 
 import { request } from "undici";
+import { scanBody } from "../router/body-scan.ts";
 import { fnv1a32 } from "../router/hash.ts";
 import {
   type EngineSim,
@@ -47,8 +50,10 @@ const flags = (() => {
     replicas: get("replicas", 4),
     seconds: get("seconds", quick ? 2 : 4),
     burst: get("burst", quick ? 5000 : 100_000),
-    concurrencies: quick ? [20, 100] : [100, 1000, 5000],
-    parts: stringFlag("parts")?.split(",") ?? ["overhead", "burst", "slow", "prefix"],
+    concurrencies:
+      stringFlag("concurrency")?.split(",").map(Number) ?? (quick ? [20, 100] : [100, 1000, 5000]),
+    sizes: stringFlag("sizes")?.split(",") ?? ["1kb", "220kb"],
+    parts: stringFlag("parts")?.split(",") ?? ["scan", "overhead", "burst", "slow", "prefix"],
   };
 })();
 
@@ -125,6 +130,7 @@ async function overhead(): Promise<void> {
       ["1kb", 1000],
       ["220kb", 220_000],
     ] as const) {
+      if (!flags.sizes.includes(label)) continue;
       const filler = Buffer.alloc(size, "a");
       for (const c of flags.concurrencies) {
         const body = (i: number) => completionBody(i, filler, true, 16);
@@ -187,6 +193,7 @@ async function burst(): Promise<void> {
     "50000",
     "--max-queue-wait-seconds",
     "10",
+    ...(process.env.BENCH_DEBUG ? ["--log-level", "debug"] : []),
   ]);
   const stats = target(router.url, 1);
   const filler = Buffer.alloc(1000, "b");
@@ -236,6 +243,7 @@ async function burst(): Promise<void> {
       rejected_429: limited,
       other_status: answered - ok - limited,
       lost: result.lost,
+      lost_by: result.lostBy,
       drained_in_s: round(result.drainMs / 1000, 1),
       peak_router_queued: peakQueued,
       router_idle_rss_mb: round(idleRss, 0),
@@ -248,6 +256,7 @@ async function burst(): Promise<void> {
     summary.push(
       `burst: ${result.sent} requests sent in ${round(result.sendMs, 0)} ms; ${ok} ok, ${limited} 429, ${answered - ok - limited} other, ${result.lost} lost; peak queue ${peakQueued}, RSS ${round(idleRss, 0)} -> ${round(peakRss, 0)} MB`,
     );
+    if (process.env.BENCH_DEBUG) process.stderr.write(`${router.output().slice(-3000)}\n`);
     await closeTargets([client, stats]);
   } finally {
     await stopAll([router, ...sims]);
@@ -394,6 +403,47 @@ async function prefixCache(): Promise<void> {
   );
 }
 
+// ---- 0. body scan ---------------------------------------------------------------------
+
+function bodyScan(): void {
+  // A 220 KB agent request: a long system prompt, tool results, the model name at the end.
+  const body = Buffer.from(
+    JSON.stringify({
+      messages: [
+        { role: "system", content: "You are a careful agent. ".repeat(4000) },
+        {
+          role: "tool",
+          content: JSON.stringify({
+            rows: Array.from({ length: 1500 }, (_, i) => ({ id: i, v: "x".repeat(40) })),
+          }),
+        },
+        { role: "user", content: "next step?" },
+      ],
+      stream: true,
+      model,
+    }),
+  );
+  const time = (fn: () => void): number => {
+    const n = 200;
+    for (let i = 0; i < 20; i++) fn();
+    const t = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    return (performance.now() - t) / n;
+  };
+  const scanMs = time(() => scanBody(body, 512));
+  const parseMs = time(() => JSON.parse(body.toString("utf8")));
+  figures.body_scan = {
+    body_kb: Math.round(body.length / 1024),
+    scan_us: round(scanMs * 1000, 1),
+    json_parse_us: round(parseMs * 1000, 1),
+    scans_per_second_per_core: Math.round(1000 / scanMs),
+  };
+  summary.push(
+    `body scan: ${Math.round(body.length / 1024)} KB body in ${round(scanMs * 1000, 1)} µs (JSON.parse ${round(parseMs * 1000, 1)} µs)`,
+  );
+}
+
+if (flags.parts.includes("scan")) bodyScan();
 if (flags.parts.includes("overhead")) await overhead();
 if (flags.parts.includes("burst")) await burst();
 if (flags.parts.includes("slow")) await slowReplica();

@@ -1,10 +1,13 @@
 // Reads just enough of an OpenAI request body to route it: the top-level "model" string and
 // the first bytes of the prompt (`prompt`, `input`, or the messages' contents in order),
-// without JSON.parse. A 220 KB prompt is mostly one or two long strings; those are skipped
-// with Buffer.indexOf (memchr), so the cost is in the structure, not the text. The body is
-// forwarded to the engine byte for byte, and the engine validates it fully; what this scanner
-// rejects is what it must see to route: an object at the top, well-formed structure around
-// the keys it reads, a model string.
+// without JSON.parse. The scan walks the structure from the start only until the prefix is
+// read; then it looks for the model from the end (the last unescaped `"model"` key whose
+// members run to the closing brace of the top-level object). Strings it does walk over are
+// skipped with Buffer.indexOf (memchr). So a 220 KB agent prompt costs its first few hundred
+// bytes and its last few, not its text: about a tenth of a JSON.parse of it (bench/router.ts).
+// The body is forwarded to the engine byte for byte, and the engine validates it fully; what
+// this scanner rejects is what it must see to route: an object at the top, well-formed
+// structure around the keys it reads, a model string.
 
 export interface ScannedBody {
   /** The top-level "model", decoded; undefined when absent. */
@@ -35,6 +38,7 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
+const interestingKeys = ["model", "prompt", "input", "messages", "content", "text"];
 
 class Scanner {
   private readonly buf: Buffer;
@@ -42,6 +46,8 @@ class Scanner {
   pos = 0;
   readonly pieces: string[] = [];
   captured = 0;
+  model: string | undefined;
+  private triedTail = false;
 
   constructor(buf: Buffer, prefixBytes: number) {
     this.buf = buf;
@@ -122,6 +128,7 @@ class Scanner {
 
   /** Skips any JSON value at pos. */
   skipValue(): void {
+    if (this.full && !this.triedTail) this.tryTail();
     const c = this.ws();
     if (c === QUOTE) {
       this.pos = this.stringEnd(this.pos) + 1;
@@ -161,31 +168,60 @@ class Scanner {
   private skipScalar(): void {
     const buf = this.buf;
     const start = this.pos;
+    const c = buf[start];
+    if (c === 0x74 /* t */ && this.literal("true")) return;
+    if (c === 0x66 /* f */ && this.literal("false")) return;
+    if (c === 0x6e /* n */ && this.literal("null")) return;
+    // A number: digits, sign, point, exponent. Its finer grammar is left to the engine.
     let i = start;
     while (i < buf.length) {
-      const c = buf[i] as number;
-      // Letters, digits, sign, point: true/false/null and numbers end at anything else.
-      const isScalarByte =
-        (c >= 0x30 && c <= 0x39) ||
-        (c >= 0x61 && c <= 0x7a) ||
-        c === 0x45 || // E of an exponent
-        c === 0x2d ||
-        c === 0x2b ||
-        c === 0x2e;
-      if (!isScalarByte) break;
+      const b = buf[i] as number;
+      if (!((b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2b || b === 0x2e || b === 0x65 || b === 0x45))
+        break;
       i++;
     }
-    const token = buf.toString("latin1", start, i);
-    if (
-      !(
-        token === "true" ||
-        token === "false" ||
-        token === "null" ||
-        /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(token)
-      )
-    )
+    if (i === start || !(c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)))
       this.fail("malformed JSON: unexpected value");
     this.pos = i;
+  }
+
+  /** Consumes `word` at pos when the bytes there spell it and end there. */
+  private literal(word: string): boolean {
+    const buf = this.buf;
+    const p = this.pos;
+    for (let k = 0; k < word.length; k++) if (buf[p + k] !== word.charCodeAt(k)) return false;
+    const after = buf[p + word.length];
+    if (after !== undefined && ((after >= 0x61 && after <= 0x7a) || (after >= 0x30 && after <= 0x39)))
+      return false;
+    this.pos = p + word.length;
+    return true;
+  }
+
+  /**
+   * Reads an object key at pos. Keys the scanner acts on come back as themselves; any other
+   * key as "" without being decoded (most keys of a request are of no interest).
+   */
+  readKey(): string {
+    const open = this.pos;
+    const end = this.stringEnd(open);
+    const len = end - open - 1;
+    for (const key of interestingKeys) {
+      if (key.length !== len) continue;
+      let same = true;
+      for (let k = 0; k < len && same; k++) same = this.buf[open + 1 + k] === key.charCodeAt(k);
+      if (same) {
+        this.pos = end + 1;
+        return key;
+      }
+    }
+    // An escaped spelling of an interesting key ("\u006dodel") is still that key.
+    const backslash = this.buf.indexOf(BACKSLASH, open + 1);
+    if (backslash >= 0 && backslash < end) {
+      const decoded = this.readString();
+      return interestingKeys.includes(decoded) ? decoded : "";
+    }
+    this.pos = end + 1;
+    return "";
   }
 
   /**
@@ -200,7 +236,7 @@ class Scanner {
     }
     for (;;) {
       if (this.ws() !== QUOTE) this.fail("malformed JSON: expected a key");
-      const key = this.readString();
+      const key = this.readKey();
       this.expect(COLON, "':'");
       this.ws();
       onKey(key);
@@ -266,6 +302,47 @@ class Scanner {
     else this.skipValue();
   }
 
+  /**
+   * Once the prefix is read, nothing before the model needs reading: the last `"model"` key
+   * after here is taken if the text from it to the end is a list of members closing the
+   * top-level object (a key nested deeper would meet a second closing brace). A quote inside
+   * a JSON string is always escaped, so an unescaped `"model"` followed by ':' is a key.
+   * Throws Shortcut with the answer; returns to go on scanning when there is none.
+   */
+  private tryTail(): void {
+    this.triedTail = true;
+    const buf = this.buf;
+    for (let at = buf.lastIndexOf(modelKey); at > this.pos; at = buf.lastIndexOf(modelKey, at - 1)) {
+      if (buf[at - 1] === BACKSLASH) continue;
+      const tail = new Scanner(buf, 0);
+      tail.triedTail = true; // the tail is walked, not searched
+      tail.pos = at;
+      try {
+        if (tail.closesTopLevel()) throw new Shortcut(tail.model);
+      } catch (error) {
+        if (error instanceof Shortcut) throw error;
+      }
+    }
+    if (this.model !== undefined) throw new Shortcut(this.model);
+  }
+
+  /** `key: value (, key: value)* }` then the end of the body, noting a "model". */
+  private closesTopLevel(): boolean {
+    for (;;) {
+      if (this.ws() !== QUOTE) return false;
+      const key = this.readKey();
+      this.expect(COLON, "':'");
+      if (key === "model") {
+        if (this.ws() !== QUOTE) return false;
+        this.model = this.readString();
+      } else this.skipValue();
+      const c = this.ws();
+      this.pos++;
+      if (c === COMMA) continue;
+      return c === CLOSE_BRACE && this.ws() === -1;
+    }
+  }
+
   messages(): void {
     if (this.peek() !== OPEN_BRACKET || this.full) {
       this.skipValue();
@@ -284,19 +361,37 @@ class Scanner {
   }
 }
 
-/** Scans a request body; throws BodyError when it is not a JSON object or "model" is not a string. */
+/** The answer found before the end of the scan. */
+class Shortcut {
+  readonly model: string | undefined;
+  constructor(model: string | undefined) {
+    this.model = model;
+  }
+}
+
+const modelKey = Buffer.from('"model"');
+
+/**
+ * Scans a request body; throws BodyError when it is not a JSON object or "model" is not a
+ * string. Once the prompt prefix is read the rest is only searched for the model (see
+ * tryTail), so text between the two is not validated here: the engine does that.
+ */
 export function scanBody(body: Buffer, prefixBytes: number): ScannedBody {
   const s = new Scanner(body, Math.max(0, prefixBytes));
-  let model: string | undefined;
   if (s.peek() !== OPEN_BRACE) s.fail("the request body must be a JSON object");
-  s.object((key) => {
-    if (key === "model") {
-      if (s.peek() !== QUOTE) s.fail('"model" must be a string', "model");
-      model = s.readString();
-    } else if (key === "prompt" || key === "input") s.prompt();
-    else if (key === "messages") s.messages();
-    else s.skipValue();
-  });
+  try {
+    s.object((key) => {
+      if (key === "model") {
+        if (s.peek() !== QUOTE) s.fail('"model" must be a string', "model");
+        s.model = s.readString();
+      } else if (key === "prompt" || key === "input") s.prompt();
+      else if (key === "messages") s.messages();
+      else s.skipValue();
+    });
+  } catch (error) {
+    if (error instanceof Shortcut) return { model: error.model, prefix: s.pieces.join("") };
+    throw error;
+  }
   if (s.peek() !== -1) s.fail("malformed JSON: unexpected data after the object");
-  return { model, prefix: s.pieces.join("") };
+  return { model: s.model, prefix: s.pieces.join("") };
 }

@@ -14,7 +14,12 @@ try {
   process.exit(2);
 }
 const log = createLogger({ level: options.logLevel, fields: { component: "router" } });
-const router = await startRouter(options, log);
+// Start-up failures (an unreadable key file, a port in use) are the operator's to fix: one
+// line saying which, not a stack trace.
+const router = await startRouter(options, log).catch((error: unknown) => {
+  process.stderr.write(`router: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
 let stopping = false;
 const stop = (signal: string): void => {
   if (stopping) return;

@@ -4,7 +4,7 @@
 // between those decisions and the sockets.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "../operator/log.ts";
+import { describeError, type Logger } from "../operator/log.ts";
 import { Admission, type Rejection, type Ticket } from "./admission.ts";
 import { BodyError, scanBody } from "./body-scan.ts";
 import { fnv1a32 } from "./hash.ts";
@@ -216,11 +216,25 @@ export class RequestProxy {
     r.ticket = offer.ticket;
     if (offer.kind === "admitted") {
       this.metrics.queueWait.observe({ tenant }, 0);
-      void this.dispatch(r);
+      this.send(r);
       return;
     }
     this.waiting.set(offer.ticket.id, r);
     this.scheduleWake();
+  }
+
+  /** dispatch(), with a bug in it answered as a 500 instead of ending the process. */
+  private send(r: Request): void {
+    this.dispatch(r).catch((error: unknown) => {
+      this.log.error("request failed inside the router", { requestId: r.id, error: describeError(error) });
+      if (r.res.headersSent) r.res.destroy();
+      this.fail(r, {
+        status: 500,
+        type: "server_error",
+        code: "internal_error",
+        message: "the router failed this request",
+      });
+    });
   }
 
   /** Sends an admitted request to a replica, retrying elsewhere while nothing reached the client. */
@@ -465,7 +479,7 @@ export class RequestProxy {
           }
           this.waiting.delete(ticket.id);
           this.metrics.queueWait.observe({ tenant: r.tenant }, (now - r.arrivedAt) / 1000);
-          void this.dispatch(r);
+          this.send(r);
         }
       } while (this.pumpAgain);
     } finally {

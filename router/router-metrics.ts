@@ -1,6 +1,7 @@
 // The router's Prometheus series. Request counters and latency histograms use the operator's
 // registry (operator/metrics.ts); the per-endpoint gauges are rendered from the replica
 // registry at scrape time instead, so an endpoint that went away leaves no series behind.
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import {
   type Counter,
   exponentialBuckets,
@@ -71,6 +72,22 @@ export function createRouterMetrics(replicas: ReplicaRegistry, now: () => number
     ["model"],
     itlBuckets,
   );
+  // The router's own delay in serving anything: every relayed chunk waits this long.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const lagP99 = registry.gauge(
+    "nodejs_eventloop_lag_p99_seconds",
+    "99th percentile of event-loop delay since the previous scrape.",
+  );
+  const lagMax = registry.gauge(
+    "nodejs_eventloop_lag_max_seconds",
+    "Longest event-loop delay since the previous scrape.",
+  );
+  registry.onCollect(() => {
+    lagP99.set({}, lag.percentile(99) / 1e9);
+    lagMax.set({}, lag.max / 1e9);
+    lag.reset();
+  });
   const ttftChildren = new Map<string, HistogramChild>();
   const itlChildren = new Map<string, HistogramChild>();
   const cached = (map: Map<string, HistogramChild>, family: Histogram, model: string): HistogramChild => {

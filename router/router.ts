@@ -23,6 +23,16 @@ export interface RunningRouter {
   close(): Promise<void>;
 }
 
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(
+      `--api-keys-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+}
+
 export async function startRouter(
   options: RouterOptions,
   log: Logger = createLogger({ level: options.logLevel }),
@@ -41,9 +51,7 @@ export async function startRouter(
   );
   const keys: KeySource = { current: undefined };
   if (options.apiKeysFile)
-    keys.current = new ApiKeys(
-      apiKeysFromJson(readFileSync(options.apiKeysFile, "utf8"), options.apiKeysFile),
-    );
+    keys.current = new ApiKeys(apiKeysFromJson(readKeyFile(options.apiKeysFile), options.apiKeysFile));
   else if (!options.apiKeysSecret) keys.current = new ApiKeys(undefined);
 
   // Static backends: one service per model, named after it.
@@ -80,10 +88,14 @@ export async function startRouter(
     proxy,
     metrics,
     notReady: () => kube?.notReady() ?? (keys.current ? undefined : "API keys not loaded"),
+    log,
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => {
+    // A burst opens thousands of connections at once; Node's default accept backlog (511)
+    // would drop the SYNs beyond it, and clients retry only after a second or more. The
+    // kernel caps this at net.core.somaxconn.
+    server.listen({ port: options.port, host: options.host, backlog: 65_535 }, () => {
       server.off("error", reject);
       resolve();
     });

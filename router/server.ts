@@ -4,6 +4,7 @@
 // requestTimeout gets a JSON error and its connection closed, without touching anyone else's.
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { Logger } from "../operator/log.ts";
 import { contentType as metricsContentType } from "../operator/metrics.ts";
 import { errorBody, errors, type RouterError } from "./openai-errors.ts";
 import type { RouterOptions } from "./options.ts";
@@ -21,6 +22,7 @@ export interface ServerParts {
   metrics: RouterMetrics;
   /** Why the router is not ready yet (endpoint sources or keys not synced); undefined when ready. */
   notReady: () => string | undefined;
+  log: Logger;
 }
 
 export function createRouterServer(parts: ServerParts): http.Server {
@@ -86,7 +88,10 @@ export function createRouterServer(parts: ServerParts): http.Server {
       }
     },
   );
-  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => onClientError(error, socket));
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+    parts.log.debug("client connection error", { code: error.code, error: error.message });
+    onClientError(error, socket);
+  });
   return server;
 }
 

@@ -119,6 +119,15 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     this.settle = settle;
   }
 
+  private corked = false;
+
+  private readonly uncork = (): void => {
+    // Once only: a second uncork would reach the socket's next response.
+    if (!this.corked) return;
+    this.corked = false;
+    this.exchange.res.uncork();
+  };
+
   private readonly resume = (): void => {
     this.waitingForDrain = false;
     this.controller?.resume();
@@ -168,10 +177,19 @@ class RelayHandler implements Dispatcher.DispatchHandler {
           ? chunk.subarray(Math.max(0, chunk.length - tailBytes))
           : Buffer.concat([this.tail, chunk]).subarray(-tailBytes);
     }
-    if (!this.exchange.res.write(chunk) && !this.waitingForDrain) {
+    const res = this.exchange.res;
+    // One TCP read from the engine often holds several events, each its own HTTP chunk, and
+    // undici hands them over one by one in the same tick: corked until the tick's microtasks
+    // run, they leave in one write instead of one system call each.
+    if (!this.corked) {
+      this.corked = true;
+      res.cork();
+      queueMicrotask(this.uncork);
+    }
+    if (!res.write(chunk) && !this.waitingForDrain) {
       this.waitingForDrain = true;
       controller.pause();
-      this.exchange.res.once("drain", this.resume);
+      res.once("drain", this.resume);
     }
   }
 
@@ -181,12 +199,15 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       const m = /"completion_tokens"\s*:\s*(\d+)/.exec(this.tail.toString("latin1"));
       if (m?.[1]) this.observer.completionTokens(Number(m[1]));
     }
+    // Uncork first: end() writes the last chunk marker before flushing what cork() held.
+    this.uncork();
     this.exchange.res.end();
     this.settle({ kind: "done", status: this.status ?? 0 });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.exchange.abortUpstream = undefined;
+    this.uncork();
     if (this.waitingForDrain) this.exchange.res.off("drain", this.resume);
     const res = this.exchange.res;
     if (error instanceof ClientGone || this.exchange.clientGone) {

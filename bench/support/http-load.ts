@@ -24,6 +24,8 @@ export interface Outcome {
   ttftMs: number | undefined;
   /** Whether a response arrived at all (false: a connection error). */
   answered: boolean;
+  /** The error code when none did. */
+  error?: string;
 }
 
 /** One POST, resolved when its response ended (never rejects). */
@@ -43,8 +45,9 @@ export function send(t: Target, path: string, body: Buffer, pipelined = false): 
       onResponseEnd() {
         resolve({ status, ttftMs, answered: true });
       },
-      onResponseError() {
-        resolve({ status, ttftMs, answered: status !== 0 });
+      onResponseError(_c, error: Error) {
+        const code = (error as { code?: string }).code ?? error.message;
+        resolve({ status, ttftMs, answered: status !== 0, ...(status === 0 ? { error: code } : {}) });
       },
     };
     try {
@@ -114,8 +117,9 @@ export interface BurstResult {
   /** ms from the first to the last request sent. */
   sendMs: number;
   statuses: Record<string, number>;
-  /** Requests that got no HTTP answer at all. */
+  /** Requests that got no HTTP answer at all, and why. */
   lost: number;
+  lostBy: Record<string, number>;
   /** ms from the first request to the last answer. */
   drainMs: number;
 }
@@ -132,6 +136,7 @@ export async function openLoopBurst(opts: {
 }): Promise<BurstResult> {
   const statuses: Record<string, number> = {};
   let lost = 0;
+  const lostBy: Record<string, number> = {};
   let sent = 0;
   const pending: Promise<void>[] = [];
   const started = performance.now();
@@ -145,8 +150,10 @@ export async function openLoopBurst(opts: {
       for (; sent < due; sent++)
         pending.push(
           send(opts.target, opts.path, opts.body(sent), true).then((o) => {
-            if (!o.answered) lost++;
-            else statuses[o.status] = (statuses[o.status] ?? 0) + 1;
+            if (!o.answered) {
+              lost++;
+              lostBy[o.error ?? "unknown"] = (lostBy[o.error ?? "unknown"] ?? 0) + 1;
+            } else statuses[o.status] = (statuses[o.status] ?? 0) + 1;
           }),
         );
       if (sent < opts.total) setImmediate(pump);
@@ -157,7 +164,7 @@ export async function openLoopBurst(opts: {
   const sendMs = performance.now() - started;
   await Promise.all(pending);
   clearInterval(tick);
-  return { sent, sendMs, statuses, lost, drainMs: performance.now() - started };
+  return { sent, sendMs, statuses, lost, lostBy, drainMs: performance.now() - started };
 }
 
 export function quantile(values: readonly number[], q: number): number {

@@ -38,6 +38,22 @@ describe("scanBody", () => {
     expect(r.prefix).toBe("x".repeat(512));
   });
 
+  it("finds the top-level model past a long prompt even when nested keys are named model", () => {
+    const body = {
+      messages: [
+        { role: "system", content: "x".repeat(10_000) },
+        { role: "tool", content: JSON.stringify({ model: "not this", rows: [1, 2, 3] }) },
+      ],
+      model: "top",
+      tools: [{ type: "function", function: { parameters: { properties: { model: { type: "string" } } } } }],
+      metadata: { model: "nor this" },
+    };
+    expect(scan(body, 16)).toEqual({ model: "top", prefix: "x".repeat(16) });
+    expect(scan({ ...body, model: undefined }, 16).model).toBeUndefined();
+    // A later duplicate wins, as in JSON.parse.
+    expect(scanBody(Buffer.from('{"model":"a","prompt":"hello there","model":"b"}'), 4).model).toBe("b");
+  });
+
   it("takes strings of a prompt array and skips token ids", () => {
     expect(scan({ model: "m", prompt: [[1, 2, 3], "second"] }).prefix).toBe("second");
     expect(scan({ model: "m", input: ["a", "b"] }).prefix).toBe("a\nb");
@@ -46,6 +62,12 @@ describe("scanBody", () => {
   it("never cuts a multi-byte character in half", () => {
     const r = scan({ model: "m", prompt: "ééé" }, 3);
     expect(r.prefix).toBe("é");
+  });
+
+  it("reads a key spelled with escapes", () => {
+    expect(scanBody(Buffer.from('{"\\u006dodel": "m", "x": 1e-3, "y": [true, false, null]}'), 8).model).toBe(
+      "m",
+    );
   });
 
   it("has no model when the body names none", () => {
