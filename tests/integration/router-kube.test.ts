@@ -1,11 +1,13 @@
-// Kube discovery against the real API server: a selector-less Service whose EndpointSlices
-// are written by hand and point at engine simulators. EndpointSlice validation refuses
-// loopback addresses, so the simulators listen on this host's own non-loopback address
-// (traffic to it never leaves the host).
-import { networkInterfaces } from "node:os";
+// Kube discovery against the real API server, in the mode the operator deploys (--pods): the
+// router watches engine Pods by label. The Pods are bound to a simulated node of this file's
+// own, kwok gives them loopback addresses, and this test plays their kubelet: it starts an
+// engine simulator at each pod's IP and writes their readiness. Only loopback is ever dialled.
+import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
+import { builtin, KubeClient } from "../../operator/index.ts";
 import { silentLogger } from "../../operator/log.ts";
 import { parseRouterArgs } from "../../router/options.ts";
 import { type RunningRouter, startRouter } from "../../router/router.ts";
@@ -19,36 +21,78 @@ import {
 import { type EngineSim, loopbackHosts, startEngineSim } from "../support/engine-sims.ts";
 
 const model = "llama-8b";
-const service = "llama";
+const selector = "app=llama-sim";
 const kc = loadKubeConfig();
-const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
 const core = kc.makeApiClient(k8s.CoreV1Api);
+const client = new KubeClient({ kubeConfig: kc });
 const agent = new Agent({ connections: 64 });
+const nodePool = {
+  name: `router-kube-${randomBytes(3).toString("hex")}`,
+  nodes: 1,
+  cpu: "64",
+  memory: "256Gi",
+};
+const [node] = simulatedNodes({
+  ...nodePool,
+  taints: [{ key: "sovereign.dev/dedicated", value: nodePool.name, effect: "NoSchedule" }],
+});
+const nodeName = node?.metadata?.name ?? "";
 let ns: TestNamespace;
 let sims: EngineSim[] = [];
 let router: RunningRouter;
 
-function localAddress(): string {
-  for (const list of Object.values(networkInterfaces()))
-    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
-  throw new Error("this host has no non-loopback IPv4 address for EndpointSlices to point at");
-}
-
-const slice = (name: string, sim: EngineSim, ready: boolean): k8s.V1EndpointSlice => {
-  const url = new URL(sim.url);
-  return {
-    metadata: {
-      name,
-      labels: {
-        "kubernetes.io/service-name": service,
-        "endpointslice.kubernetes.io/managed-by": "tests.sovereign.dev",
+/** An engine Pod on this file's node, running (kwok) with a loopback IP, and its simulator there. */
+async function enginePod(name: string): Promise<EngineSim> {
+  await core.createNamespacedPod({
+    namespace: ns.name,
+    body: {
+      metadata: { name, labels: { app: "llama-sim" } },
+      spec: {
+        nodeName,
+        tolerations: [{ key: "sovereign.dev/dedicated", operator: "Exists", effect: "NoSchedule" }],
+        containers: [
+          {
+            name: "server",
+            image: "vllm/vllm-openai:v0.11.0",
+            ports: [{ name: "http", containerPort: 8000 }],
+          },
+        ],
       },
     },
-    addressType: "IPv4",
-    endpoints: [{ addresses: [url.hostname], conditions: { ready } }],
-    ports: [{ name: "http", port: Number(url.port), protocol: "TCP" }],
-  };
-};
+  });
+  const ip = await eventually(
+    async () => (await core.readNamespacedPod({ name, namespace: ns.name })).status?.podIP,
+    30_000,
+    `an IP for pod ${name}`,
+  );
+  return startEngineSim({
+    model,
+    host: ip,
+    args: ["--port", "8000"],
+    env: { SIM_TTFT_MS: "2", SIM_ITL_MS: "1" },
+  });
+}
+
+/** What a kubelet's readiness probe would write. */
+async function setReady(name: string, ready: boolean): Promise<void> {
+  const status = ready ? "True" : "False";
+  const now = new Date().toISOString();
+  await client.patch(
+    builtin.pods,
+    name,
+    ns.name,
+    {
+      status: {
+        conditions: [
+          { type: "Ready", status, lastTransitionTime: now },
+          { type: "ContainersReady", status, lastTransitionTime: now },
+        ],
+      },
+    },
+    "strategic",
+    { subresource: "status" },
+  );
+}
 
 async function chat(key = "key-a"): Promise<number> {
   const res = await request(`${router.url}/v1/chat/completions`, {
@@ -73,23 +117,12 @@ const b64 = (s: string): string => Buffer.from(s).toString("base64");
 
 beforeAll(async () => {
   ns = await testNamespace("router-kube");
-  const host = localAddress();
-  sims = await Promise.all(
-    [0, 1, 2].map(() => startEngineSim({ model, host, env: { SIM_TTFT_MS: "2", SIM_ITL_MS: "1" } })),
-  );
-  await core.createNamespacedService({
-    namespace: ns.name,
-    body: { metadata: { name: service }, spec: { ports: [{ name: "http", port: 8000, protocol: "TCP" }] } },
-  });
+  if (node) await core.createNode({ body: node });
   await core.createNamespacedSecret({
     namespace: ns.name,
     body: { metadata: { name: "router-keys" }, data: { team: b64("key-a\nkey-b\n") } },
   });
-  for (const [i, name] of ["a", "b"].entries())
-    await discovery.createNamespacedEndpointSlice({
-      namespace: ns.name,
-      body: slice(`${service}-${name}`, sims[i] as EngineSim, true),
-    });
+  sims = await Promise.all(["a", "b"].map(enginePod));
   router = await startRouter(
     parseRouterArgs([
       "--host",
@@ -98,8 +131,8 @@ beforeAll(async () => {
       "0",
       "--namespace",
       ns.name,
-      "--service",
-      `${service}=${model}`,
+      "--pods",
+      `${model}=${selector}`,
       "--kubeconfig",
       kubeconfigPath(),
       "--api-keys-secret",
@@ -119,50 +152,38 @@ afterAll(async () => {
   await Promise.all(sims.map((s) => s.stop()));
   await agent.close();
   await ns?.[Symbol.asyncDispose]();
+  await client.delete(builtin.nodes, nodeName).catch(() => {});
+  await client.close();
 });
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("kube discovery", () => {
-  it("routes to every ready endpoint of the Service's slices", async () => {
+  it("routes to every ready engine pod", async () => {
     const counts = await servedBy(30);
     expect(counts[0]).toBeGreaterThan(0);
     expect(counts[1]).toBeGreaterThan(0);
-    expect(counts[2]).toBe(0);
   });
 
-  it("stops sending to an endpoint within a second of it turning unready", async () => {
-    await discovery.replaceNamespacedEndpointSlice({
-      name: `${service}-a`,
-      namespace: ns.name,
-      body: {
-        ...slice(`${service}-a`, sims[0] as EngineSim, false),
-        metadata: { ...(await readSlice("a")).metadata },
-      },
-    });
+  it("stops sending to a pod within a second of it turning unready", async () => {
+    await setReady("a", false);
     await pause(1000);
     const counts = await servedBy(20);
-    expect(counts).toEqual([0, 20, 0]);
+    expect(counts).toEqual([0, 20]);
   });
 
-  it("starts sending to a new endpoint within a second, without a restart", async () => {
-    await discovery.createNamespacedEndpointSlice({
-      namespace: ns.name,
-      body: slice(`${service}-c`, sims[2] as EngineSim, true),
-    });
+  it("starts sending to a new pod within a second, without a restart", async () => {
+    sims.push(await enginePod("c"));
     await pause(1000);
     const counts = await servedBy(30);
     expect(counts[0]).toBe(0);
     expect(counts[2]).toBeGreaterThan(0);
   });
 
-  it("holds a request while no endpoint is ready and sends it when one comes back", async () => {
-    // All slices gone: the model has no replica, and a request waits (up to the default 60 s
+  it("holds a request while no pod is ready and sends it when one comes back", async () => {
+    // No ready pod: the model has no replica, and a request waits (up to the default 60 s
     // cold-start wait) instead of failing.
-    await discovery.deleteCollectionNamespacedEndpointSlice({
-      namespace: ns.name,
-      labelSelector: `kubernetes.io/service-name=${service}`,
-    });
+    await Promise.all(["b", "c"].map((name) => setReady(name, false)));
     await eventually(
       async () => {
         const stats = (await (await request(`${router.url}/router/stats`)).body.json()) as {
@@ -175,10 +196,7 @@ describe("kube discovery", () => {
     );
     const held = chat();
     await pause(300);
-    await discovery.createNamespacedEndpointSlice({
-      namespace: ns.name,
-      body: slice(`${service}-b2`, sims[1] as EngineSim, true),
-    });
+    await setReady("b", true);
     // The held request goes through as soon as the replica is back.
     expect(await held).toBe(200);
   });
@@ -191,15 +209,12 @@ describe("kube discovery", () => {
       namespace: ns.name,
       body: { metadata: { name: "router-keys" }, data: { team: b64("key-a"), other: b64("key-new") } },
     });
+    // The Secret is read again every 5 s.
     await eventually(
       async () => ((await chat("key-new")) === 200 ? true : undefined),
-      5000,
+      15_000,
       "the new key to work",
     );
     expect(await chat("key-b")).toBe(401);
   });
 });
-
-async function readSlice(name: string): Promise<k8s.V1EndpointSlice> {
-  return discovery.readNamespacedEndpointSlice({ name: `${service}-${name}`, namespace: ns.name });
-}
