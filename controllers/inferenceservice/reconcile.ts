@@ -123,7 +123,14 @@ export function settleAdmission(
     added = toAdmissionStatus(decision.admission, now, true);
     admission = mergeAdmission(admission, added);
   }
-  const shrunk = shrinkAdmission(admission, desired);
+  // The autoscaler's scale-down takes from the most expensive pool first, unless the user
+  // ranked the pools (accelerators.pools): then, as for any scale-down, the last pool first.
+  const byCost = svc.spec.autoscaling !== undefined && !svc.spec.accelerators?.pools?.length;
+  const shrunk = shrinkAdmission(
+    admission,
+    desired,
+    byCost ? (pool) => pools.get(pool)?.spec.costPerDeviceHour : undefined,
+  );
   return {
     admission: shrunk.admission,
     dropped: repaired.dropped.map((placement) => ({ placement, why: why.get(placement.group) ?? "" })),

@@ -45,12 +45,21 @@ export interface Released {
 export function shrinkAdmission(
   admission: AdmissionStatus | undefined,
   desired: number,
+  costOf: (pool: string) => number | undefined = () => undefined,
 ): { admission: AdmissionStatus | undefined; released: Released[] } {
   const placements = placementsOf(admission).map((p) => ({ ...p }));
   let excess = admittedReplicas(admission) - Math.max(0, desired);
   if (excess <= 0) return { admission, released: [] };
   const released: Released[] = [];
-  for (let i = placements.length - 1; i >= 0 && excess > 0; i--) {
+  // The most expensive pool first (costPerDeviceHour; a pool without one counts as free), and
+  // among equals the last admitted first, so a service that spilled over moves back to its
+  // first choice.
+  const order = placements
+    .map((p, i) => ({ i, cost: costOf(p.pool) ?? 0 }))
+    .sort((a, b) => b.cost - a.cost || b.i - a.i)
+    .map((o) => o.i);
+  for (const i of order) {
+    if (excess <= 0) break;
     const p = placements[i] as Placement;
     const take = Math.min(excess, p.replicas ?? 0);
     excess -= take;

@@ -116,6 +116,20 @@ describe("the admission record", () => {
     if (after.length === 0) expect(out.admission).toBeUndefined();
   });
 
+  it("shrinking takes from the most expensive pool first, whatever the admission order", () => {
+    const before = record(place("h100", 2), place("mi300x", 2), place("l40s", 2));
+    const cost = (pool: string) => ({ h100: 4, mi300x: 2.5 })[pool];
+    const out = shrinkAdmission(before, 3, cost);
+    expect(out.released).toEqual([
+      { pool: "h100", replicas: 2 },
+      { pool: "mi300x", replicas: 1 },
+    ]);
+    expect(out.admission?.placements?.map((p) => [p.pool, p.replicas])).toEqual([
+      ["mi300x", 1],
+      ["l40s", 2],
+    ]);
+  });
+
   it("shrinking trims the reserved nodes with the replicas", () => {
     const out = shrinkAdmission(record(place("h100", 3, ["a", "b", "c"])), 1);
     expect(out.admission?.placements).toEqual([place("h100", 1, ["a"])]);
@@ -223,6 +237,20 @@ describe("settling the admission in a reconcile", () => {
       { pool: "h100", replicas: 1 },
     ]);
     expect(grants(s.status?.admission, out.admission)).toBe(false);
+  });
+
+  it("an autoscaled service scales down on the most expensive pool first", () => {
+    const s = svc(
+      { replicas: 1, autoscaling: { minReplicas: 1, maxReplicas: 4 } },
+      { admission: record(place("h100", 2), place("mi300x", 2)) },
+    );
+    const out = settleAdmission(s, pools, undefined, false, now);
+    // h100 costs 2.5 a device-hour, mi300x 2.1: the H100 replicas go, though admitted first.
+    expect(out.admission?.placements).toEqual([place("mi300x", 1)]);
+    expect(out.released).toEqual([
+      { pool: "h100", replicas: 2 },
+      { pool: "mi300x", replicas: 1 },
+    ]);
   });
 
   it("drops placements on pools that are gone or no longer match the requirement", () => {
