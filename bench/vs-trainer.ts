@@ -12,10 +12,12 @@
 //
 // API requests are counted by the API server, per operator identity (bench/support/api-identity.ts).
 // Prints a human summary, then as its last line one JSON object with `ratio` fields (ours / theirs).
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { freePort } from "../cli/dev/loopback.ts";
 import { resourceTypes } from "../controllers/resources.ts";
 import { labels } from "../crds/index.ts";
-import { builtin, type KubeObject, type ResourceType } from "../operator/index.ts";
+import { builtin, type KubeClient, type KubeObject, type ResourceType } from "../operator/index.ts";
 import { ensurePeer } from "./support/peers.ts";
 import * as sbs from "./support/side-by-side.ts";
 import * as bench from "./support/workload-bench.ts";
@@ -121,6 +123,32 @@ const ceiling = await sbs.measureCeiling({
   timeoutMs,
 });
 
+/**
+ * In its pod the Secret is a volume at this fixed path, and the operator waits for the files
+ * before it turns ready; here the benchmark plays the kubelet's part and writes them there.
+ */
+const webhookCertDir = "/tmp/k8s-webhook-server/serving-certs";
+async function mountWebhookCertificates(client: KubeClient, deadline: number): Promise<void> {
+  await bench.waitUntil(
+    "the training operator's webhook certificates",
+    async () => {
+      const secret = await client.getOrUndefined(
+        builtin.secrets,
+        "training-operator-webhook-cert",
+        operatorNamespace,
+      );
+      const data = (secret as { data?: Record<string, string> } | undefined)?.data ?? {};
+      if (!data["tls.crt"] || !data["tls.key"]) return false;
+      await mkdir(webhookCertDir, { recursive: true });
+      for (const [file, value] of Object.entries(data))
+        await writeFile(join(webhookCertDir, file), Buffer.from(value, "base64"));
+      return true;
+    },
+    deadline,
+    200,
+  );
+}
+
 // The training operator serves validating webhooks with certificates it rotates into this
 // Secret, which its manifests create empty; without it, it never turns ready. No webhook
 // configuration is installed: the API server here could not reach the webhook anyway.
@@ -140,7 +168,8 @@ const theirsRun = await sbs.measureRun({
   },
   start: async (cluster, kubeconfigPath, deadline) => {
     const webhookPort = await freePort();
-    return cluster.startProcess({
+    const mounted = mountWebhookCertificates(cluster.client, deadline);
+    const operator = await cluster.startProcess({
       command: trainer.binary,
       args: (ports) => [
         `--kubeconfig=${kubeconfigPath}`,
@@ -157,12 +186,16 @@ const theirsRun = await sbs.measureRun({
       deadline,
       logFile: process.env.BENCH_PEER_LOG,
     });
+    await mounted;
+    return operator;
   },
   resource: pytorchJobs,
   bodies: Array.from({ length: jobs }, (_, i) => theirs(i)),
   podSelector: "training.kubeflow.org/job-name",
   isReady: (o) => conditionTrue(o, "Running"),
 });
+
+await rm(dirname(webhookCertDir), { recursive: true, force: true });
 
 const oursRun = await sbs.measureRun({
   ...common,

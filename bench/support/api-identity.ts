@@ -31,27 +31,44 @@ export interface BenchIdentity {
   kubeconfigPath: string;
 }
 
-/** The FlowSchema that matches exactly one ServiceAccount, every verb on everything. */
-export function flowSchemaFor(name: string, namespace: string): KubeObject {
-  return {
+const writeVerbs = ["create", "update", "patch", "delete", "deletecollection"];
+
+/**
+ * The FlowSchemas of one ServiceAccount, one per kind of request it makes, tried in this
+ * order: its Lease (leader election, renewals included), its writes, its lists, the rest
+ * (gets, watches, discovery). The API server counts requests per schema.
+ */
+export function flowSchemasFor(name: string, namespace: string): KubeObject[] {
+  const subjects = [{ kind: "ServiceAccount", serviceAccount: { name, namespace } }];
+  const everywhere = { clusterScope: true, namespaces: ["*"] };
+  const schema = (suffix: string, precedence: number, rule: Record<string, unknown>): KubeObject => ({
     apiVersion: flowSchemas.apiVersion,
     kind: flowSchemas.kind,
-    metadata: { name },
+    metadata: { name: `${name}${suffix}` },
     spec: {
       // Ahead of every suggested schema (the lowest of them is 1000), behind the mandatory ones.
-      matchingPrecedence: 500,
+      matchingPrecedence: precedence,
       priorityLevelConfiguration: { name: "exempt" },
-      rules: [
-        {
-          subjects: [{ kind: "ServiceAccount", serviceAccount: { name, namespace } }],
-          resourceRules: [
-            { verbs: ["*"], apiGroups: ["*"], resources: ["*"], clusterScope: true, namespaces: ["*"] },
-          ],
-          nonResourceRules: [{ verbs: ["*"], nonResourceURLs: ["*"] }],
-        },
-      ],
+      rules: [{ subjects, ...rule }],
     },
-  };
+  });
+  return [
+    schema("-lease", 500, {
+      resourceRules: [
+        { verbs: ["*"], apiGroups: ["coordination.k8s.io"], resources: ["leases"], ...everywhere },
+      ],
+    }),
+    schema("-writes", 501, {
+      resourceRules: [{ verbs: writeVerbs, apiGroups: ["*"], resources: ["*"], ...everywhere }],
+    }),
+    schema("-lists", 502, {
+      resourceRules: [{ verbs: ["list"], apiGroups: ["*"], resources: ["*"], ...everywhere }],
+    }),
+    schema("", 503, {
+      resourceRules: [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"], ...everywhere }],
+      nonResourceRules: [{ verbs: ["*"], nonResourceURLs: ["*"] }],
+    }),
+  ];
 }
 
 /** Creates the identity and writes its kubeconfig beside the admin one (adminKubeconfig). */
@@ -69,7 +86,7 @@ export async function createBenchIdentity(
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
     subjects: [{ kind: "ServiceAccount", name, namespace }],
   });
-  await client.create(flowSchemas, flowSchemaFor(name, namespace));
+  for (const schema of flowSchemasFor(name, namespace)) await client.create(flowSchemas, schema);
   const review = await client.request<{ status: { token: string } }>(
     "POST",
     `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
@@ -112,13 +129,36 @@ export async function apiServerMetrics(client: KubeClient): Promise<string> {
   });
 }
 
-/** Requests the API server dispatched for the identity's flow schema, from its /metrics text. */
-export function dispatchedRequests(metricsText: string, flowSchema: string): number {
-  let sum = 0;
+/** What the API server dispatched for one identity, by kind of request. */
+export interface RequestCounts {
+  total: number;
+  writes: number;
+  lists: number;
+  lease: number;
+}
+
+/** The identity's counts from the API server's /metrics text. */
+export function dispatchedRequests(metricsText: string, identity: string): RequestCounts {
+  const by = new Map<string, number>();
   for (const line of metricsText.split("\n")) {
     if (!line.startsWith("apiserver_flowcontrol_dispatched_requests_total{")) continue;
-    if (!line.includes(`flow_schema="${flowSchema}"`)) continue;
-    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    const schema = /flow_schema="([^"]*)"/.exec(line)?.[1];
+    if (schema === undefined) continue;
+    by.set(schema, (by.get(schema) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
   }
-  return sum;
+  const of = (suffix: string) => by.get(`${identity}${suffix}`) ?? 0;
+  return {
+    total: of("") + of("-lease") + of("-writes") + of("-lists"),
+    writes: of("-writes"),
+    lists: of("-lists"),
+    lease: of("-lease"),
+  };
 }
+
+/** b - a, field by field. */
+export const countsSince = (a: RequestCounts, b: RequestCounts): RequestCounts => ({
+  total: b.total - a.total,
+  writes: b.writes - a.writes,
+  lists: b.lists - a.lists,
+  lease: b.lease - a.lease,
+});

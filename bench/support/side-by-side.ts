@@ -14,7 +14,7 @@ import {
   loadClusterConnection,
   type ResourceType,
 } from "../../operator/index.ts";
-import { apiServerMetrics, createBenchIdentity, dispatchedRequests } from "./api-identity.ts";
+import { apiServerMetrics, countsSince, createBenchIdentity, dispatchedRequests } from "./api-identity.ts";
 import * as bench from "./workload-bench.ts";
 
 const run = promisify(execFile);
@@ -50,6 +50,10 @@ export interface RunFigures {
   /** Counted by the API server for this operator's identity, from its readiness to the end. */
   api_requests: number;
   api_requests_per_workload: number;
+  /** Of those: creates, updates, patches and deletes. */
+  api_writes: number;
+  api_writes_per_workload: number;
+  api_lists: number;
   /** The same window, by HTTP method, as the operator's own client counted them. */
   client_requests_by_method: Record<string, number>;
   host_load_average: string;
@@ -149,8 +153,10 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       }
       const cpuSeconds = operator.cpuSecondsSinceIdle();
       const peakRssMb = bench.memoryMbOf(operator.pid, "VmHWM");
-      const requests =
-        dispatchedRequests(await apiServerMetrics(cluster.client), identity.name) - requestsAtIdle;
+      const requests = countsSince(
+        requestsAtIdle,
+        dispatchedRequests(await apiServerMetrics(cluster.client), identity.name),
+      );
       const clientRequests = minus(
         sumByMethod(await (await fetch(operator.metricsUrl)).text()),
         clientAtIdle,
@@ -159,6 +165,7 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       await bench.sleep(settleMs);
       const since = (t: number) => (t ? bench.roundedSeconds(t - t0) : null);
       const existSeconds = since(progress.allExistAt);
+      const perWorkload = (n: number) => Math.round((n / spec.bodies.length) * 100) / 100;
       figures = {
         operator: spec.label,
         version: spec.version,
@@ -173,8 +180,11 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
         idle_rss_mb: Math.round(operator.idle.rssMb),
         peak_rss_mb: Math.round(peakRssMb),
         settled_rss_mb: Math.round(bench.memoryMbOf(operator.pid, "VmRSS")),
-        api_requests: requests,
-        api_requests_per_workload: Math.round((requests / spec.bodies.length) * 100) / 100,
+        api_requests: requests.total,
+        api_requests_per_workload: perWorkload(requests.total),
+        api_writes: requests.writes,
+        api_writes_per_workload: perWorkload(requests.writes),
+        api_lists: requests.lists,
         client_requests_by_method: clientRequests,
         host_load_average: load,
       };
@@ -273,6 +283,7 @@ export function ratios(ours: RunFigures, theirs: RunFigures): Record<string, num
     peak_rss_mb: r(ours.peak_rss_mb, theirs.peak_rss_mb),
     settled_rss_mb: r(ours.settled_rss_mb, theirs.settled_rss_mb),
     api_requests: r(ours.api_requests, theirs.api_requests),
+    api_writes: r(ours.api_writes, theirs.api_writes),
   };
 }
 
@@ -287,7 +298,7 @@ export function ofCeiling(run: RunFigures, ceiling: CeilingFigures): number | nu
 export function describeRun(f: RunFigures, pods: number, workloads: number): string[] {
   return [
     `  ${f.operator} ${f.version}: all ${pods} pods after ${f.all_pods_exist_seconds ?? "(not reached)"} s (${f.pod_creation_rate ?? "-"} pods/s), all ${workloads} ready after ${f.all_ready_seconds ?? "(not reached)"} s`,
-    `    CPU ${f.cpu_seconds} s; RSS idle ${f.idle_rss_mb} MB, peak ${f.peak_rss_mb} MB, settled ${f.settled_rss_mb} MB; API requests ${f.api_requests} (${f.api_requests_per_workload} per workload: ${Object.entries(
+    `    CPU ${f.cpu_seconds} s; RSS idle ${f.idle_rss_mb} MB, peak ${f.peak_rss_mb} MB, settled ${f.settled_rss_mb} MB; API requests ${f.api_requests} (${f.api_requests_per_workload} per workload), writes ${f.api_writes} (${f.api_writes_per_workload} per workload), lists ${f.api_lists} (client: ${Object.entries(
       f.client_requests_by_method,
     )
       .map(([m, n]) => `${m} ${n}`)
