@@ -4,45 +4,21 @@
 // exactly the children every admission calls for exist: no duplicate, no orphan, nothing
 // admitted twice, no device booked twice, every status matching its children.
 // (bench/faults.ts runs the same at 300 jobs, 100 clusters and 20 kills, and counts.)
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { prng } from "../../bench/support/random.ts";
-import {
-  burst,
-  crashLoop,
-  createBurst,
-  type FaultCluster,
-  FaultObserver,
-  gpuPool,
-  settledVerdict,
-  startFaultCluster,
-  verdictFigures,
-} from "./faults-harness.ts";
+import { burst, crashLoop, createBurst, settledVerdict, verdictFigures } from "./faults-harness.ts";
+import { scenarioHooks } from "./faults-hooks.ts";
 import { faultCounts } from "./faults-verdict.ts";
 
-let cluster: FaultCluster;
-let observer: FaultObserver;
 const namespace = "faults-crash";
 // Slow enough that the burst is still being worked through when the kills land.
 const args = ["--kube-api-qps=5", "--kube-api-burst=5", "--workers=4"];
 
-beforeAll(async () => {
-  // 6 nodes x 8 GPUs = 48 devices for 24 jobs x 4 and 8 clusters x 2: a third of it queues.
-  cluster = await startFaultCluster({
-    dirPrefix: "sovereign-faults-crash-",
-    pools: [gpuPool("crash-gpu", 6, 8)],
-    namespace,
-  });
-  observer = new FaultObserver(cluster.client, namespace, cluster.nodes);
-  await observer.start();
-});
-
-afterAll(async () => {
-  await observer?.stop();
-  await cluster?.stop();
-});
+const scenario = scenarioHooks({ name: namespace, nodes: 6, devicesPerNode: 8 });
 
 describe("SIGKILL of the operator mid-burst", () => {
   it("ends with exactly the expected children and statuses, nothing admitted or booked twice", async () => {
+    const { cluster, observer } = scenario();
     const first = await cluster.startOperator("operator-1", args);
     const creating = createBurst(cluster.client, burst(namespace, 24, 8));
     const { kills } = await crashLoop({

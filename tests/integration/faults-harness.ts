@@ -8,10 +8,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  apiServerMetrics,
+  dispatchedRequests,
+  type RequestCounts,
+} from "../../bench/support/api-identity.ts";
 import { installCrds, waitForNodesReady } from "../../cli/dev/cluster-setup.ts";
 import { type ControlPlane, startControlPlane } from "../../cli/dev/control-plane.ts";
 import { forEachConcurrently } from "../../cli/dev/loopback.ts";
 import type { SimulatedPool } from "../../cli/dev/simulated-nodes.ts";
+import { readSupervisorState } from "../../cli/dev/state.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { labels } from "../../crds/labels.ts";
 import {
@@ -359,3 +365,233 @@ export async function crashLoop(o: {
   await operator.waitForLog((l) => l.msg === "starting workers", 60_000);
   return { operator, kills };
 }
+
+/**
+ * Samples every 250 ms how many writes the API server has dispatched for each identity
+ * (`writes` reads them from its /metrics text): in no interval may two identities write.
+ */
+export class WriterSampler {
+  intervals = 0;
+  overlappingWriteIntervals = 0;
+  readonly writesBy: Record<string, number> = {};
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly metrics: () => Promise<string>;
+  private readonly writes: (metricsText: string, identity: string) => number;
+  private readonly identities: readonly string[];
+
+  constructor(
+    metrics: () => Promise<string>,
+    writes: (metricsText: string, identity: string) => number,
+    identities: readonly string[],
+  ) {
+    this.metrics = metrics;
+    this.writes = writes;
+    this.identities = identities;
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      let last: number[] | undefined;
+      while (this.running) {
+        const text = await this.metrics().catch(() => undefined);
+        if (text !== undefined) {
+          const now = this.identities.map((i) => this.writes(text, i));
+          if (last) {
+            const before = last;
+            this.intervals++;
+            if (now.filter((n, i) => n > (before[i] ?? 0)).length > 1) this.overlappingWriteIntervals++;
+          }
+          last = now;
+          for (const [i, identity] of this.identities.entries()) this.writesBy[identity] = now[i] ?? 0;
+        }
+        await sleep(250);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}
+
+const isAlive = (p: OperatorProcess): boolean => p.child.exitCode === null && p.child.signalCode === null;
+
+const isLeading = async (p: OperatorProcess, leaseName: string): Promise<boolean> =>
+  isAlive(p) && (await p.metric("leader_election_master_status", { name: leaseName }).catch(() => 0)) === 1;
+
+/**
+ * Two replicas with leader election, each with an identity of its own (identities[i] for the
+ * i-th replica started), so the API server counts each one's writes apart (WriterSampler).
+ * `kills` times, the leader is SIGKILLed just after a moment the observer sees and a new
+ * replica joins; takeover is timed from the kill until another replica leads. Returns the
+ * takeover times in milliseconds.
+ */
+export async function failoverLoop(o: {
+  cluster: FaultCluster;
+  observer: FaultObserver;
+  identities: Array<{ name: string; kubeconfigPath: string }>;
+  kills: number;
+  args: string[];
+  leaseName: string;
+  momentTimeoutMs: number;
+}): Promise<number[]> {
+  if (o.identities.length < o.kills + 2) throw new Error(`failoverLoop needs ${o.kills + 2} identities`);
+  const replicas: OperatorProcess[] = [];
+  const startReplica = async (): Promise<void> => {
+    const identity = o.identities[replicas.length] as { name: string; kubeconfigPath: string };
+    replicas.push(await o.cluster.startOperator(identity.name, o.args, identity.kubeconfigPath));
+  };
+  const leader = async (): Promise<OperatorProcess> => {
+    for (let i = 0; i < 600; i++) {
+      const alive = replicas.filter(isAlive);
+      const leading = await Promise.all(alive.map((r) => isLeading(r, o.leaseName)));
+      const found = alive.filter((_, k) => leading[k]);
+      if (found.length > 1)
+        throw new Error(`two replicas report leading: ${found.map((r) => r.name).join(", ")}`);
+      if (found[0]) return found[0];
+      await sleep(100);
+    }
+    throw new Error("no replica took the lease within 60 s");
+  };
+  const takeoverMs: number[] = [];
+  await startReplica();
+  await startReplica();
+  for (let k = 0; k < o.kills; k++) {
+    const current = await leader();
+    await current.waitForLog((l) => l.msg === "starting workers", 60_000);
+    await o.observer.next(moments[k % moments.length] as Moment, o.momentTimeoutMs);
+    current.kill("SIGKILL");
+    const killedAt = performance.now();
+    await current.exited;
+    await startReplica();
+    await leader();
+    takeoverMs.push(Math.round(performance.now() - killedAt));
+  }
+  return takeoverMs;
+}
+
+export interface Disruption {
+  what: "apiserver-restart" | "etcd-pause";
+  /** LISTs the API server served the operator's identity from the fault until `recoverMs` after it. */
+  serverLists: number;
+  /** The operator's own counts over the same window. */
+  relists: number;
+  watchRestarts: number;
+}
+
+/** The API server answers a request again (bounded: 120 tries, 500 ms apart). */
+async function apiServerAnswers(client: KubeClient): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    if (
+      await client.list(builtin.namespaces, { query: { limit: 1 } }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await sleep(500);
+  }
+  throw new Error("the API server did not answer within 60 s");
+}
+
+/**
+ * One fault: kube-apiserver stopped and started again (after `downMs`), or etcd frozen with
+ * SIGSTOP for `downMs`; then `recoverMs` for the operator to resume its watches, after which
+ * the LISTs it made are counted. A restarted API server counts from zero, so its count is
+ * all of the window's; a paused etcd leaves the API server's count running, so it is the
+ * difference. `lists(text)` reads the identity's LIST count from the API server's /metrics.
+ */
+export async function disrupt(o: {
+  cluster: FaultCluster;
+  operator: OperatorProcess;
+  what: Disruption["what"];
+  downMs: number;
+  recoverMs: number;
+  metrics: () => Promise<string>;
+  lists: (metricsText: string) => number;
+}): Promise<Disruption> {
+  const before = {
+    lists: o.lists(await o.metrics()),
+    relists: await o.operator.metric("informer_relists_total"),
+    restarts: await o.operator.metric("informer_watch_restarts_total"),
+  };
+  if (o.what === "apiserver-restart") {
+    await o.cluster.cp.stopComponent("kube-apiserver");
+    await sleep(o.downMs);
+    await o.cluster.cp.startComponent("kube-apiserver");
+  } else {
+    const etcd = readSupervisorState(o.cluster.dir)?.components.etcd;
+    if (!etcd) throw new Error("no etcd pid in the supervisor's state");
+    process.kill(etcd, "SIGSTOP");
+    try {
+      await sleep(o.downMs);
+    } finally {
+      process.kill(etcd, "SIGCONT");
+    }
+  }
+  await apiServerAnswers(o.cluster.client);
+  await sleep(o.recoverMs);
+  const after = o.lists(await o.metrics());
+  return {
+    what: o.what,
+    serverLists: o.what === "apiserver-restart" ? after : after - before.lists,
+    relists: (await o.operator.metric("informer_relists_total")) - before.relists,
+    watchRestarts: (await o.operator.metric("informer_watch_restarts_total")) - before.restarts,
+  };
+}
+
+/** How many list+watch loops the operator runs: one per informer and namespace. */
+export async function informerCount(operator: OperatorProcess): Promise<number> {
+  const text = await operator.metrics();
+  return new Set(
+    text
+      .split("\n")
+      .filter((l) => l.startsWith("informer_cached_objects{"))
+      .map((l) => /resource="([^"]*)"/.exec(l)?.[1]),
+  ).size;
+}
+
+export interface Scenario {
+  cluster: FaultCluster;
+  observer: FaultObserver;
+  close(): Promise<void>;
+}
+
+/** A fault cluster of one GPU pool, with its observer watching the namespace. */
+export async function openScenario(o: {
+  name: string;
+  nodes: number;
+  devicesPerNode: number;
+}): Promise<Scenario> {
+  const cluster = await startFaultCluster({
+    dirPrefix: `sovereign-${o.name}-`,
+    pools: [gpuPool(`${o.name}-gpu`, o.nodes, o.devicesPerNode)],
+    namespace: o.name,
+  });
+  const observer = new FaultObserver(cluster.client, o.name, cluster.nodes);
+  try {
+    await observer.start();
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return {
+    cluster,
+    observer,
+    async close() {
+      await observer.stop();
+      await cluster.stop();
+    },
+  };
+}
+
+export { createBenchIdentity } from "../../bench/support/api-identity.ts";
+
+/** The API server's /metrics text, and one identity's request counts read from such a text. */
+export const apiServerCounts = (client: KubeClient) => ({
+  metrics: () => apiServerMetrics(client),
+  of: (metricsText: string, identity: string): RequestCounts => dispatchedRequests(metricsText, identity),
+});
