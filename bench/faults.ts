@@ -14,20 +14,17 @@
 //
 // Prints a human summary, then as its last line one JSON object of the counts.
 import {
-  apiServerCounts,
   burst,
   crashLoop,
-  createBenchIdentity,
   createBurst,
   type Disruption,
-  disrupt,
   failoverLoop,
-  informerCount,
   openScenario,
+  outageRig,
+  replicaIdentities,
   type Scenario,
   settledVerdict,
   verdictFigures,
-  WriterSampler,
 } from "../tests/integration/faults-harness.ts";
 import { faultCounts, type Verdict } from "../tests/integration/faults-verdict.ts";
 import { prng } from "./support/random.ts";
@@ -87,16 +84,7 @@ const crash = await inScenario("faults-crash", async ({ cluster, observer }) => 
 
 const failover = await inScenario("faults-failover", async ({ cluster, observer }) => {
   const leaseName = "faults-bench-operator";
-  const api = apiServerCounts(cluster.client);
-  const identities = [];
-  for (let i = 0; i < f.takeovers + 2; i++)
-    identities.push(await createBenchIdentity(cluster.client, cluster.kubeconfigPath, `replica-${i}`));
-  const sampler = new WriterSampler(
-    api.metrics,
-    (text, identity) => api.of(text, identity).writes,
-    identities.map((i) => i.name),
-  );
-  sampler.start();
+  const { identities, sampler } = await replicaIdentities(cluster, f.takeovers + 2);
   const creating = createBurst(cluster.client, burst(cluster.namespace, f.jobs, f.clusters));
   const takeoverMs = await failoverLoop({
     cluster,
@@ -128,27 +116,15 @@ const failover = await inScenario("faults-failover", async ({ cluster, observer 
 });
 
 const outage = await inScenario("faults-outage", async ({ cluster, observer }) => {
-  const api = apiServerCounts(cluster.client);
-  const identity = await createBenchIdentity(cluster.client, cluster.kubeconfigPath, "outage-operator");
-  const operator = await cluster.startOperator("operator", operatorArgs, identity.kubeconfigPath);
-  await operator.waitForLog((l) => l.msg === "starting workers", 60_000);
-  const informers = await informerCount(operator);
+  const rig = await outageRig(cluster, operatorArgs);
   const creating = createBurst(cluster.client, burst(cluster.namespace, f.jobs, f.clusters));
-  const common = {
-    cluster,
-    operator,
-    recoverMs: 8000,
-    metrics: api.metrics,
-    lists: (text: string) => api.of(text, identity.name).lists,
-  };
   const disruptions: Disruption[] = [];
-  for (let i = 0; i < f.restarts; i++)
-    disruptions.push(await disrupt({ ...common, what: "apiserver-restart", downMs: 3000 }));
-  disruptions.push(await disrupt({ ...common, what: "etcd-pause", downMs: 10_000 }));
+  for (let i = 0; i < f.restarts; i++) disruptions.push(await rig.disrupt("apiserver-restart", 3000));
+  disruptions.push(await rig.disrupt("etcd-pause", 10_000));
   await creating;
   const verdict = await settledVerdict(cluster, observer.history, settleMs);
   return {
-    informers,
+    informers: rig.informers,
     disruptions,
     max_lists_per_fault: Math.max(...disruptions.map((d) => d.serverLists)),
     verdict: summary(verdict),

@@ -5,14 +5,12 @@
 // (bench/faults.ts runs 5 takeovers and reports their times.)
 import { describe, expect, it } from "vitest";
 import {
-  apiServerCounts,
   burst,
-  createBenchIdentity,
   createBurst,
   failoverLoop,
+  replicaIdentities,
   settledVerdict,
   verdictFigures,
-  WriterSampler,
 } from "./faults-harness.ts";
 import { scenarioHooks } from "./faults-hooks.ts";
 import { faultCounts } from "./faults-verdict.ts";
@@ -33,17 +31,8 @@ const scenario = scenarioHooks({ name: namespace, nodes: 4, devicesPerNode: 8 })
 describe("leader failover mid-burst", () => {
   it("hands over after each SIGKILL of the leader, never with two writers, and ends exact", async () => {
     const { cluster, observer } = scenario();
-    const api = apiServerCounts(cluster.client);
     const kills = 2;
-    const identities = [];
-    for (let i = 0; i < kills + 2; i++)
-      identities.push(await createBenchIdentity(cluster.client, cluster.kubeconfigPath, `replica-${i}`));
-    const sampler = new WriterSampler(
-      api.metrics,
-      (text, identity) => api.of(text, identity).writes,
-      identities.map((i) => i.name),
-    );
-    sampler.start();
+    const { identities, sampler } = await replicaIdentities(cluster, kills + 2);
     const creating = createBurst(cluster.client, burst(namespace, 16, 6));
     const takeoverMs = await failoverLoop({
       cluster,

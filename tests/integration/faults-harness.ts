@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   apiServerMetrics,
+  type BenchIdentity,
+  createBenchIdentity,
   dispatchedRequests,
   type RequestCounts,
 } from "../../bench/support/api-identity.ts";
@@ -588,10 +590,56 @@ export async function openScenario(o: {
   };
 }
 
-export { createBenchIdentity } from "../../bench/support/api-identity.ts";
-
 /** The API server's /metrics text, and one identity's request counts read from such a text. */
 export const apiServerCounts = (client: KubeClient) => ({
   metrics: () => apiServerMetrics(client),
   of: (metricsText: string, identity: string): RequestCounts => dispatchedRequests(metricsText, identity),
 });
+
+/** `count` replica identities and a WriterSampler over them, already sampling. */
+export async function replicaIdentities(
+  cluster: FaultCluster,
+  count: number,
+): Promise<{ identities: BenchIdentity[]; sampler: WriterSampler }> {
+  const api = apiServerCounts(cluster.client);
+  const identities: BenchIdentity[] = [];
+  for (let i = 0; i < count; i++)
+    identities.push(await createBenchIdentity(cluster.client, cluster.kubeconfigPath, `replica-${i}`));
+  const sampler = new WriterSampler(
+    api.metrics,
+    (text, identity) => api.of(text, identity).writes,
+    identities.map((i) => i.name),
+  );
+  sampler.start();
+  return { identities, sampler };
+}
+
+/**
+ * The operator with an identity of its own, started and working, for disrupt(): its
+ * informer count, and the faults with the LISTs counted for that identity.
+ */
+export async function outageRig(
+  cluster: FaultCluster,
+  args: string[],
+): Promise<{
+  informers: number;
+  disrupt: (what: Disruption["what"], downMs: number) => Promise<Disruption>;
+}> {
+  const api = apiServerCounts(cluster.client);
+  const identity = await createBenchIdentity(cluster.client, cluster.kubeconfigPath, "outage-operator");
+  const operator = await cluster.startOperator("operator", args, identity.kubeconfigPath);
+  await operator.waitForLog((l) => l.msg === "starting workers", 60_000);
+  return {
+    informers: await informerCount(operator),
+    disrupt: (what, downMs) =>
+      disrupt({
+        cluster,
+        operator,
+        what,
+        downMs,
+        recoverMs: 8000,
+        metrics: api.metrics,
+        lists: (text) => api.of(text, identity.name).lists,
+      }),
+  };
+}
