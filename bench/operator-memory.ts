@@ -1,7 +1,8 @@
 // Operator memory benchmark: resident memory of an operator process whose cache holds
-// 10,000 custom resources and 40,000 Pods (goal: under 250 MB RSS).
+// 10,000 custom resources and 40,000 Pods (goal: under 250 MB RSS), and KubeRay's operator
+// holding as many RayClusters and pods (bench/support/kuberay-memory.ts) for comparison.
 //
-//   npm run bench -- operator-memory [--widgets N] [--pods-per-widget M]
+//   npm run bench -- operator-memory [--widgets N] [--pods-per-widget M] [--no-peer]
 //
 // A private control plane is started (kwok and the scheduler stopped: the Pods stay Pending,
 // as a queued workload's pods would), the objects are created with plain creates, then a
@@ -203,6 +204,7 @@ async function driver(): Promise<void> {
   // must not carry the control-plane code (and @kubernetes/client-node) in its memory.
   const { startControlPlane } = await import("../cli/dev/control-plane.ts");
   const { ensureTools } = await import("../cli/dev/tools.ts");
+  const { measureKuberayMemory } = await import("./support/kuberay-memory.ts");
   const widgetCount = arg("widgets", 10_000);
   const podsPerWidget = arg("pods-per-widget", 4);
   const namespaces = Array.from({ length: 10 }, (_, i) => `bench-${i}`);
@@ -282,6 +284,10 @@ async function driver(): Promise<void> {
     const report = await measure([]);
     // The same process with V8's default heap settings, to show what the operator's flags buy.
     const defaults = await measure(["--v8-defaults"]);
+    // KubeRay's ray-operator on as many RayClusters and pods, on a control plane of its own.
+    const peer = process.argv.includes("--no-peer")
+      ? undefined
+      : await measureKuberayMemory({ clusters: widgetCount, podsPerCluster: podsPerWidget, namespaces });
     const round = (n: number) => Math.round(n * 10) / 10;
     console.log(
       [
@@ -293,6 +299,11 @@ async function driver(): Promise<void> {
         `  with V8's default heap settings instead of ${operatorNodeFlags.join(" ")}: ${round(defaults.rssSettledMb)} MB ` +
           `(sync ${defaults.syncSeconds.toFixed(1)} s)`,
         `  goal: under 250 MB -> ${report.rssSettledMb < 250 ? "met" : "NOT met"}`,
+        peer
+          ? `  KubeRay ${peer.version} with ${peer.rayClusters} RayClusters + ${peer.pods} pods: synced and reconciled in ` +
+            `${peer.syncAndReconcileSeconds.toFixed(1)} s, RSS ${round(peer.rssSyncedMb)} MB, 5 s later ${round(peer.rssSettledMb)} MB ` +
+            `(ours / KubeRay: ${(report.rssSettledMb / peer.rssSettledMb).toFixed(2)})`
+          : "  (KubeRay not measured: --no-peer)",
       ].join("\n"),
     );
     console.log(
@@ -309,6 +320,19 @@ async function driver(): Promise<void> {
         rss_settled_v8_defaults_mb: round(defaults.rssSettledMb),
         sync_seconds_v8_defaults: round(defaults.syncSeconds),
         create_seconds: round((podsDone - createStarted) / 1000),
+        ...(peer
+          ? {
+              kuberay: {
+                version: peer.version,
+                ray_clusters: peer.rayClusters,
+                pods: peer.pods,
+                rss_synced_mb: round(peer.rssSyncedMb),
+                rss_settled_mb: round(peer.rssSettledMb),
+                sync_and_reconcile_seconds: round(peer.syncAndReconcileSeconds),
+              },
+              ratio: { rss_settled: Math.round((report.rssSettledMb / peer.rssSettledMb) * 100) / 100 },
+            }
+          : {}),
       }),
     );
   } finally {

@@ -231,6 +231,8 @@ export interface OperatorUsage {
 }
 
 export interface BenchOperator {
+  pid: number;
+  metricsUrl: string;
   /** Measured a second after /readyz, before the benchmark applies anything. */
   idle: { cpuSeconds: number; rssMb: number };
   /** CPU seconds since the idle measurement. */
@@ -256,6 +258,19 @@ export interface StartOperatorOptions extends OperatorSettings {
   logFile?: string | undefined;
   /** A V8 CPU profile of the operator is written here when it exits (default $BENCH_OPERATOR_PROFILE). */
   cpuProfileDir?: string | undefined;
+  /** Another kubeconfig than the cluster's admin one (an identity of its own: api-identity.ts). */
+  kubeconfigPath?: string;
+}
+
+/** Another operator than ours (a peer's binary), measured the same way. */
+export interface StartProcessOptions {
+  command: string;
+  /** Its flags, given the free loopback ports its probes and its metrics listen on. */
+  args: (ports: OperatorPorts) => string[];
+  env?: Record<string, string>;
+  deadline: number;
+  /** Its output goes here; without it, nowhere. */
+  logFile?: string | undefined;
 }
 
 /** A pool of simulated nodes and the AcceleratorPool that describes them. */
@@ -300,8 +315,13 @@ export interface BenchClusterOptions {
 export interface BenchCluster {
   /** From starting the control plane until nodes, CRDs, pools and namespaces are all there. */
   setupSeconds: number;
+  kubeconfigPath: string;
+  /** The benchmark's own client: admin, no rate limit. */
+  client: KubeClient;
   /** The operator as it runs in a cluster: its own process, every registered controller. */
   startOperator(options: StartOperatorOptions): Promise<BenchOperator>;
+  /** A peer operator, measured as ours is; one operator per cluster either way. */
+  startProcess(options: StartProcessOptions): Promise<BenchOperator>;
   /** An informer for the benchmark's own view of the cluster, listed already; stopped with it. */
   watch(resource: ResourceType, options?: WatchOptions): Promise<Informer>;
   createAll(resource: ResourceType, bodies: readonly KubeObject[], hooks?: ApplyHooks): Promise<Applied>;
@@ -394,10 +414,22 @@ async function startCluster(options: BenchClusterOptions): Promise<BenchCluster>
     await createNamespaces(connected, options.namespaces);
     return {
       setupSeconds: (performance.now() - started) / 1000,
+      kubeconfigPath,
+      client: connected,
       async startOperator(o) {
         if (operator) throw new Error("this cluster already runs an operator");
         const ports = { health: await freePort(), metrics: await freePort() };
-        operator = spawnOperator(kubeconfigPath, ports, o);
+        operator = spawnOperator(o.kubeconfigPath ?? kubeconfigPath, ports, o);
+        return measureOnceReady(operator, ports, o.deadline);
+      },
+      async startProcess(o) {
+        if (operator) throw new Error("this cluster already runs an operator");
+        const ports = { health: await freePort(), metrics: await freePort() };
+        const out = o.logFile ? openSync(o.logFile, "w") : "ignore";
+        operator = spawn(o.command, o.args(ports), {
+          stdio: ["ignore", out, out],
+          env: { ...process.env, ...o.env },
+        });
         return measureOnceReady(operator, ports, o.deadline);
       },
       async watch(resource, watchOptions) {
@@ -460,7 +492,7 @@ async function stopOperator(operator: ChildProcess | undefined): Promise<void> {
   clearTimeout(tooLong);
 }
 
-interface OperatorPorts {
+export interface OperatorPorts {
   health: number;
   metrics: number;
 }
@@ -511,6 +543,8 @@ async function measureOnceReady(
   const idle = { cpuSeconds: cpuSecondsOf(pid), rssMb: memoryMbOf(pid, "VmRSS") };
   const cpuSecondsSinceIdle = () => cpuSecondsOf(pid) - idle.cpuSeconds;
   return {
+    pid,
+    metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
     idle,
     cpuSecondsSinceIdle,
     async usage(controller) {

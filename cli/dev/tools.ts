@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { packageFile } from "../package-paths.ts";
 
 export const hackDir = packageFile("hack");
@@ -141,6 +141,29 @@ function run(cmd: string, args: string[], cwd: string, log: (line: string) => vo
   });
 }
 
+/**
+ * `go build` of one main package of the module in moduleDir, stripped, with the given -X
+ * flags. The binary is written to a temporary name and renamed, so an interrupted build never
+ * leaves a half-written one that a later run would trust.
+ */
+export async function goBuild(b: {
+  moduleDir: string;
+  pkg: string;
+  ldflags: string[];
+  out: string;
+  log: (line: string) => void;
+}): Promise<void> {
+  const tmp = join(dirname(b.out), `.${basename(b.out)}.partial`);
+  await rm(tmp, { force: true });
+  await run(
+    "go",
+    ["build", "-v", "-trimpath", "-ldflags", ["-s", "-w", ...b.ldflags].join(" "), "-o", tmp, b.pkg],
+    b.moduleDir,
+    b.log,
+  );
+  await rename(tmp, b.out);
+}
+
 export type BuildProgress = (event: {
   tool: ToolName;
   index: number;
@@ -150,10 +173,7 @@ export type BuildProgress = (event: {
   detail?: string;
 }) => void;
 
-/**
- * Builds whatever is missing. Binaries are written to a temporary name and renamed, so an
- * interrupted build never leaves a half-written tool that a later run would trust.
- */
+/** Builds whatever is missing. */
 export async function ensureTools(progress: BuildProgress = () => {}): Promise<string> {
   const bin = toolsBinDir();
   await mkdir(bin, { recursive: true });
@@ -167,24 +187,13 @@ export async function ensureTools(progress: BuildProgress = () => {}): Promise<s
     const version = pinnedVersion(build);
     const started = Date.now();
     progress({ tool, index, total: toolNames.length, state: "building", detail: version });
-    const tmp = join(bin, `.${tool}.partial`);
-    await rm(tmp, { force: true });
-    await run(
-      "go",
-      [
-        "build",
-        "-v",
-        "-trimpath",
-        "-ldflags",
-        ["-s", "-w", ...build.ldflags(version)].join(" "),
-        "-o",
-        tmp,
-        build.pkg,
-      ],
-      join(hackDir, build.module),
-      (line) => progress({ tool, index, total: toolNames.length, state: "building", detail: line }),
-    );
-    await rename(tmp, join(bin, tool));
+    await goBuild({
+      moduleDir: join(hackDir, build.module),
+      pkg: build.pkg,
+      ldflags: build.ldflags(version),
+      out: join(bin, tool),
+      log: (line) => progress({ tool, index, total: toolNames.length, state: "building", detail: line }),
+    });
     progress({
       tool,
       index,

@@ -28,12 +28,19 @@ export interface OperatorProcess {
 export async function startOperatorProcess(
   name: string,
   args: string[],
-  // OPERATOR_ECHO=1 copies the children's logs to stderr, for debugging a test.
-  options: { echo?: boolean } = { echo: process.env.OPERATOR_ECHO === "1" },
+  // OPERATOR_ECHO=1 copies the children's logs to stderr, for debugging a test. `entry` is
+  // another operator entry point than the Widget one (cmd/operator.ts for the real operator).
+  options: { echo?: boolean; entry?: string } = {},
 ): Promise<OperatorProcess> {
+  const echo = options.echo ?? process.env.OPERATOR_ECHO === "1";
   const child = spawn(
     process.execPath,
-    [entry, "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0", ...args],
+    [
+      options.entry ?? entry,
+      "--metrics-bind-address=127.0.0.1:0",
+      "--health-probe-bind-address=127.0.0.1:0",
+      ...args,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const lines: Array<Record<string, unknown>> = [];
@@ -47,7 +54,7 @@ export async function startOperatorProcess(
       const text = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       nl = pending.indexOf("\n");
-      if (options.echo) process.stderr.write(`[${name}] ${text}\n`);
+      if (echo) process.stderr.write(`[${name}] ${text}\n`);
       try {
         const line = JSON.parse(text) as Record<string, unknown>;
         lines.push(line);

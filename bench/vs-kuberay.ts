@@ -1,0 +1,216 @@
+// Ours against KubeRay's ray-operator (built from its Go module, hack/peers/kuberay) on the
+// same work: N RayClusters of a head and W one-GPU workers applied at once onto the same kwok
+// nodes, one fresh control plane per operator, the same client QPS and burst (KubeRay's
+// --qps/--burst, our --kube-api-qps/--kube-api-burst) and as many concurrent reconciles
+// (--reconcile-concurrency, --workers). A third fresh control plane measures the ceiling: a
+// bare client creating the same pods with the same budget.
+//
+//   npm run bench -- vs-kuberay [--clusters 1000] [--workers 3] [--nodes 100]
+//                               [--qps 100] [--burst 200] [--concurrency 16] [--timeout-seconds 900]
+//
+// API requests are counted by the API server, per operator identity (bench/support/api-identity.ts).
+// The floor per cluster is what the work allows: its head pod, its Service, its W workers and
+// one status write (W + 3); the constant list/watch/lease traffic of the run comes on top.
+// Prints a human summary, then as its last line one JSON object with `ratio` fields (ours / theirs).
+import { resourceTypes } from "../controllers/resources.ts";
+import { labels } from "../crds/index.ts";
+import type { KubeObject, ResourceType } from "../operator/index.ts";
+import { ensurePeer } from "./support/peers.ts";
+import * as sbs from "./support/side-by-side.ts";
+import * as bench from "./support/workload-bench.ts";
+
+const flags = bench.numberFlags({ clusters: 1000, workers: 3, nodes: 100, timeoutSeconds: 900 });
+const { clusters, workers: workersPerCluster, nodes } = flags;
+const budget = sbs.budgetFromFlags();
+const timeoutMs = flags.timeoutSeconds * 1000;
+const namespaces = bench.workloadNamespaces("ray-vs");
+const pools = [
+  bench.nvlinkH100Pool({ name: "bench-gpu", nodes, devicesPerNode: 32, cpu: "512", memory: "4Ti" }),
+];
+const totalPods = clusters * (1 + workersPerCluster);
+const resources = { cpu: "1", memory: "2Gi" };
+
+const kuberayClusters: ResourceType = {
+  apiVersion: "ray.io/v1",
+  kind: "RayCluster",
+  plural: "rayclusters",
+  namespaced: true,
+};
+
+const ours = (i: number): KubeObject =>
+  bench.numberedObject(resourceTypes.rayCluster, "rc", i, namespaces, {
+    rayVersion: "2.52.0",
+    image: "rayproject/ray:2.52.0",
+    images: { nvidia: "rayproject/ray:2.52.0-gpu" },
+    head: { resources, rayStartParams: { "num-cpus": "0" } },
+    workerGroups: [
+      {
+        name: "gpu",
+        replicas: workersPerCluster,
+        minReplicas: 0,
+        maxReplicas: 8,
+        accelerators: { count: 1, vendors: ["nvidia"] },
+        resources,
+      },
+    ],
+  });
+
+/** The same cluster as a KubeRay user writes it. */
+const theirs = (i: number): KubeObject =>
+  bench.numberedObject(kuberayClusters, "rc", i, namespaces, {
+    rayVersion: "2.52.0",
+    headGroupSpec: {
+      rayStartParams: { "num-cpus": "0" },
+      template: {
+        spec: {
+          containers: [
+            {
+              name: "ray-head",
+              image: "rayproject/ray:2.52.0",
+              resources: { requests: resources, limits: resources },
+            },
+          ],
+        },
+      },
+    },
+    workerGroupSpecs: [
+      {
+        groupName: "gpu",
+        replicas: workersPerCluster,
+        minReplicas: 0,
+        maxReplicas: 8,
+        rayStartParams: {},
+        template: {
+          spec: {
+            containers: [
+              {
+                name: "ray-worker",
+                image: "rayproject/ray:2.52.0-gpu",
+                resources: {
+                  requests: { ...resources, "nvidia.com/gpu": "1" },
+                  limits: { ...resources, "nvidia.com/gpu": "1" },
+                },
+              },
+            ],
+          },
+        },
+      },
+    ],
+  });
+
+/** The ceiling's pods: a CPU-only head and W one-GPU workers per cluster. */
+const ceilingPods = (): KubeObject[] =>
+  Array.from({ length: clusters }, (_, i) =>
+    Array.from({ length: 1 + workersPerCluster }, (_, k): KubeObject => {
+      const gpu = k > 0 ? { "nvidia.com/gpu": "1" } : {};
+      return {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: `rc-${String(i).padStart(4, "0")}-${k === 0 ? "head" : `gpu-${k - 1}`}`,
+          namespace: namespaces[i % namespaces.length],
+          labels: { "bench/ceiling": "true" },
+        },
+        spec: {
+          containers: [
+            {
+              name: "ray",
+              image: "rayproject/ray:2.52.0",
+              resources: { requests: { ...resources, ...gpu }, limits: { ...resources, ...gpu } },
+            },
+          ],
+        },
+      };
+    }),
+  ).flat();
+
+const kuberay = await ensurePeer("kuberay", (l) => process.stderr.write(`${l}\n`));
+
+const ceiling = await sbs.measureCeiling({
+  dirPrefix: "sovereign-bench-vsray-ceiling-",
+  pools,
+  namespaces,
+  pods: ceilingPods(),
+  budget,
+  timeoutMs,
+});
+
+const common = { pools, namespaces, totalPods, timeoutMs };
+const theirsRun = await sbs.measureRun({
+  ...common,
+  label: "kuberay",
+  version: kuberay.version,
+  dirPrefix: "sovereign-bench-vsray-kuberay-",
+  prepare: (cluster) => sbs.applyCrdFiles(cluster.kubeconfigPath, kuberay.crdFiles),
+  start: (cluster, kubeconfigPath, deadline) =>
+    cluster.startProcess({
+      command: kuberay.binary,
+      args: (ports) => [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--metrics-addr=127.0.0.1:${ports.metrics}`,
+        `--health-probe-bind-address=127.0.0.1:${ports.health}`,
+        "--enable-leader-election=false",
+        `--reconcile-concurrency=${budget.concurrency}`,
+        `--qps=${budget.qps}`,
+        `--burst=${budget.burst}`,
+        "--zap-log-level=error",
+      ],
+      deadline,
+      logFile: process.env.BENCH_PEER_LOG,
+    }),
+  resource: kuberayClusters,
+  bodies: Array.from({ length: clusters }, (_, i) => theirs(i)),
+  podSelector: "ray.io/cluster",
+  isReady: (o) => (o.status as { state?: string } | undefined)?.state === "ready",
+});
+
+const oursRun = await sbs.measureRun({
+  ...common,
+  label: "sovereign-stack",
+  version: "this tree",
+  dirPrefix: "sovereign-bench-vsray-ours-",
+  start: (cluster, kubeconfigPath, deadline) =>
+    cluster.startOperator({
+      workers: budget.concurrency,
+      qps: budget.qps,
+      burst: budget.burst,
+      deadline,
+      kubeconfigPath,
+    }),
+  resource: resourceTypes.rayCluster,
+  bodies: Array.from({ length: clusters }, (_, i) => ours(i)),
+  podSelector: `${labels.kind}=raycluster`,
+  isReady: (o) => (o.status as { phase?: string } | undefined)?.phase === "Ready",
+});
+
+const floorPerCluster = workersPerCluster + 3;
+bench.printResult(
+  [
+    `${clusters} RayClusters x (1 head + ${workersPerCluster} one-GPU workers) on ${nodes} kwok nodes x 32 GPUs`,
+    `  budget for each: QPS ${budget.qps}, burst ${budget.burst}, ${budget.concurrency} concurrent reconciles; one fresh control plane per run`,
+    `  ceiling (bare client, same budget): ${totalPods} pods in ${ceiling.create_seconds} s = ${ceiling.pod_creation_rate} pods/s`,
+    ...sbs.describeRun(theirsRun, totalPods, clusters),
+    ...sbs.describeRun(oursRun, totalPods, clusters),
+    `  ours / KubeRay: ${JSON.stringify(sbs.ratios(oursRun, theirsRun))}`,
+    `  of the ceiling: ours ${sbs.ofCeiling(oursRun, ceiling)}, KubeRay ${sbs.ofCeiling(theirsRun, ceiling)} (goal >= 0.8)`,
+    `  request floor per cluster: ${floorPerCluster} (head pod, Service, ${workersPerCluster} workers, one status write)`,
+  ],
+  {
+    clusters,
+    pods: totalPods,
+    nodes,
+    qps: budget.qps,
+    burst: budget.burst,
+    concurrency: budget.concurrency,
+    ceiling,
+    ours: oursRun,
+    theirs: theirsRun,
+    ratio: sbs.ratios(oursRun, theirsRun),
+    ratio_of_ceiling: { ours: sbs.ofCeiling(oursRun, ceiling), theirs: sbs.ofCeiling(theirsRun, ceiling) },
+    request_floor_per_cluster: floorPerCluster,
+    ratio_requests_to_floor: {
+      ours: Math.round((oursRun.api_requests_per_workload / floorPerCluster) * 100) / 100,
+      theirs: Math.round((theirsRun.api_requests_per_workload / floorPerCluster) * 100) / 100,
+    },
+  },
+);
