@@ -2,6 +2,7 @@
 // zod schemas in crds/: the controllers adapt API objects (AcceleratorPool, Node, Pod, the workload
 // kinds) to these, so the engine stays a pure function that a benchmark can drive without an API server.
 import type { Vendor } from "../../crds/vendors.ts";
+import type { ReplicaShape } from "./replica-shape.ts";
 
 export type TaintEffect = "NoSchedule" | "PreferNoSchedule" | "NoExecute";
 
@@ -71,6 +72,12 @@ export interface AcceleratorRequirement {
   /** Explicit pin. The order is a preference: an earlier pool wins whenever it has room. */
   pools?: readonly string[] | undefined;
   interconnect?: string | undefined;
+  /**
+   * The automatic shape ("replicas" mode only): count is ignored and each pool's devices per pod
+   * are the smallest power of two whose memory holds memoryGiB (replica-shape.ts); pools where no
+   * count up to 64 does never match.
+   */
+  replicaShape?: ReplicaShape | undefined;
 }
 
 /** Identical pods: a training job's ranks, one Ray worker group, an inference service's replicas. */
@@ -164,6 +171,8 @@ export interface PoolPlacement {
   vendor: Vendor;
   resourceName: string;
   pods: number;
+  /** Automatic shape only (accelerators.replicaShape): the devices each pod takes on this pool. */
+  devicesPerPod?: number | undefined;
   /** Sorted by node name. */
   nodes: NodeAssignment[];
 }
