@@ -5,7 +5,6 @@ export { compareWorkloads, schedule } from "./engine.ts";
 export {
   devicesOnPool,
   MAX_DEVICES_PER_REPLICA,
-  type ReplicaShape,
   shapeOnDevices,
 } from "./replica-shape.ts";
 export type * from "./types.ts";

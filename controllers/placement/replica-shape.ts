@@ -1,16 +1,9 @@
 // The automatic replica shape: how many devices of one pool a model server replica takes when
 // the workload states the memory a replica needs instead of a device count.
-import type { AcceleratorRequirement, PoolInput } from "./types.ts";
+import type { AcceleratorRequirement, PoolInput, ReplicaShape } from "./types.ts";
 
 /** The most devices one replica may shard over (the API's tensorParallelSize maximum). */
 export const MAX_DEVICES_PER_REPLICA = 64;
-
-export interface ReplicaShape {
-  /** Memory one replica needs over all its devices, headroom included. */
-  memoryGiB: number;
-  /** The model's attention heads: tensor parallelism splits them, so the count must divide them. */
-  attentionHeads?: number | undefined;
-}
 
 export type ShapeVerdict = { devices: number } | { why: string };
 

@@ -2,7 +2,6 @@
 // zod schemas in crds/: the controllers adapt API objects (AcceleratorPool, Node, Pod, the workload
 // kinds) to these, so the engine stays a pure function that a benchmark can drive without an API server.
 import type { Vendor } from "../../crds/vendors.ts";
-import type { ReplicaShape } from "./replica-shape.ts";
 
 export type TaintEffect = "NoSchedule" | "PreferNoSchedule" | "NoExecute";
 
@@ -78,6 +77,14 @@ export interface AcceleratorRequirement {
    * count up to 64 does never match.
    */
   replicaShape?: ReplicaShape | undefined;
+}
+
+/** What a replica of automatic shape needs, for replica-shape.ts to give it a count per pool. */
+export interface ReplicaShape {
+  /** Memory one replica needs over all its devices, headroom included. */
+  memoryGiB: number;
+  /** The model's attention heads: tensor parallelism splits them, so the count must divide them. */
+  attentionHeads?: number | undefined;
 }
 
 /** Identical pods: a training job's ranks, one Ray worker group, an inference service's replicas. */
