@@ -99,21 +99,18 @@ test("describe inferenceservice: placement across pools", async () => {
 });
 
 test("describe inferenceservice: a shape per pool from the model's size", () => {
+  const model = { uri: "hf://meta-llama/Llama-3.1-70B-Instruct", parameters: 70, attentionHeads: 64 };
+  const placements = [
+    { pool: "h100", devicesPerReplica: 4, replicas: 2, readyReplicas: 2 },
+    { pool: "mi300x", devicesPerReplica: 1, replicas: 3, readyReplicas: 1 },
+  ];
+  const { apiVersion, kind } = inferenceServiceResource;
   const service: StackObject = {
-    apiVersion: "stack.sovereign.dev/v1alpha1",
-    kind: "InferenceService",
-    metadata: { name: "llama-70b", namespace: "serving", generation: 1, creationTimestamp: created },
-    spec: {
-      model: { uri: "hf://meta-llama/Llama-3.1-70B-Instruct", parameters: 70, attentionHeads: 64 },
-      engine: { image: "vllm/vllm-openai:v0.11.0" },
-      replicas: 5,
-    },
-    status: {
-      placements: [
-        { pool: "h100", devicesPerReplica: 4, replicas: 2, readyReplicas: 2 },
-        { pool: "mi300x", devicesPerReplica: 1, replicas: 3, readyReplicas: 1 },
-      ],
-    },
+    apiVersion,
+    kind,
+    metadata: { name: "llama-70b", namespace: "serving", creationTimestamp: created },
+    spec: { model, engine: { image: "vllm/vllm-openai:v0.11.0" }, replicas: 5 },
+    status: { placements },
   };
   const text = renderDescription({
     kind: inferenceServiceResource,
