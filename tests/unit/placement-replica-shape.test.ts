@@ -199,3 +199,65 @@ describe("the engine with automatic shapes", () => {
     expect(result.unschedulable[0]?.reason).toMatch(/replicaShape.*takes mode "replicas"/);
   });
 });
+
+describe("the engine with automatic shapes, on random clusters", () => {
+  const memories = [16, 24, 48, 80, 96, 128, 141, 192];
+  const clusterArb = fc.record({
+    pools: fc.array(
+      fc.record({
+        memoryGiB: fc.constantFrom(...memories),
+        devices: fc.constantFrom(1, 2, 4, 8),
+        free: fc.integer({ min: 0, max: 8 }),
+        cost: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined }),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+    services: fc.array(
+      fc.record({
+        memoryGiB: fc.double({ min: 1, max: 1500, noNaN: true }),
+        heads: fc.option(fc.constantFrom(8, 12, 32, 40, 64), { nil: undefined }),
+        pods: fc.integer({ min: 1, max: 6 }),
+      }),
+      { minLength: 1, maxLength: 5 },
+    ),
+  });
+
+  it("places every replica at its pool's shape, within free devices", () => {
+    fc.assert(
+      fc.property(clusterArb, ({ pools: specs, services }) => {
+        const pools = specs.map((s, i) => pool(`p${i}`, "nvidia", s.memoryGiB, s.cost));
+        const nodes = pools.flatMap((p, i) => {
+          const s = specs[i] as (typeof specs)[number];
+          return nodesOf(p, s.devices).map((n) => ({ ...n, freeDevices: Math.min(s.devices, s.free) }));
+        });
+        const workloads = services.map((s, i) =>
+          service(s.pods, { memoryGiB: s.memoryGiB, attentionHeads: s.heads }, `w${i}`),
+        );
+        const result = schedule({ pools, nodes, workloads });
+        const used = new Map<string, number>();
+        for (const a of result.admitted) {
+          const shape = workloads.find((w) => w.key === a.key)?.groups[0]?.accelerators.replicaShape;
+          for (const p of a.groups[0]?.placements ?? []) {
+            const memory = pools.find((x) => x.name === p.pool)?.memoryGiB ?? 0;
+            const expected = shapeOnDevices(memory, shape as ReplicaShape);
+            expect(expected).toEqual({ devices: p.devicesPerPod });
+            for (const n of p.nodes) {
+              expect(n.devices).toBe(n.pods * (p.devicesPerPod ?? 0));
+              used.set(n.node, (used.get(n.node) ?? 0) + n.devices);
+            }
+          }
+        }
+        for (const n of nodes) expect(used.get(n.name) ?? 0).toBeLessThanOrEqual(n.freeDevices);
+        // A service no pool can hold at any shape is unschedulable, never queued.
+        for (const [i, s] of services.entries()) {
+          const fitsSomewhere = pools.some((p, k) => {
+            const v = shapeOnDevices(p.memoryGiB, { memoryGiB: s.memoryGiB, attentionHeads: s.heads });
+            return "devices" in v && v.devices <= (specs[k]?.devices ?? 0);
+          });
+          if (!fitsSomewhere) expect(result.unschedulable.map((u) => u.key)).toContain(`w${i}`);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
