@@ -117,6 +117,8 @@ function rayClusterSpec(spec: Record<string, unknown>): Field[] {
   ];
 }
 
+const devicesText = (n: number): string => `${n} ${n === 1 ? "device" : "devices"}`;
+
 const sized = (model: Record<string, unknown>) =>
   model.sizeGiB !== undefined || model.parameters !== undefined;
 
@@ -137,6 +139,12 @@ function inferenceServiceSpec(spec: Record<string, unknown>): Field[] {
   const model = rec(spec.model);
   const engine = rec(spec.engine);
   const cache = rec(spec.modelCache);
+  const accelerators = rec(spec.accelerators);
+  const perPool = sized(model) && accelerators.count === undefined && engine.tensorParallelSize === undefined;
+  // Without a count an InferenceService's replicas take tensorParallelSize devices, not none.
+  const devices = perPool
+    ? "devices per pool, from the model's size"
+    : devicesText(num(accelerators.count) ?? num(engine.tensorParallelSize) ?? 1);
   return [
     [
       "Model",
@@ -146,13 +154,10 @@ function inferenceServiceSpec(spec: Record<string, unknown>): Field[] {
     ["Model size", modelSize(model, engine)],
     [
       "Tensor parallel",
-      str(engine.tensorParallelSize) ??
-        (sized(model) && rec(spec.accelerators).count === undefined
-          ? "per pool, from the model's size"
-          : undefined),
+      str(engine.tensorParallelSize) ?? (perPool ? "per pool, from the model's size" : undefined),
     ],
     ["Max model len", str(engine.maxModelLen)],
-    ["Accelerators", acceleratorSummary(spec.accelerators)],
+    ["Accelerators", acceleratorSummary(spec.accelerators ?? {}, devices)],
     ["Resources", mapSummary(spec.resources)],
     ["Replicas", str(spec.replicas) ?? "1"],
     [

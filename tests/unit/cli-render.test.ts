@@ -123,6 +123,7 @@ test("describe inferenceservice: a shape per pool from the model's size", () => 
     "Model size:      70B parameters (bf16), 64 attention heads, KV cache from maxModelLen",
   );
   expect(text).toContain("Tensor parallel: per pool, from the model's size");
+  expect(text).toContain("Accelerators:    devices per pool, from the model's size, any vendor");
   expect(text).toContain("Placement: h100: 2/2 ready, 4 devices per replica");
   expect(text).toContain("           mi300x: 1/3 ready, 1 device per replica");
 });
