@@ -36,7 +36,10 @@ export function shapeOnDevices(deviceMemoryGiB: number, shape: ReplicaShape): Sh
 }
 
 /** Devices per pod of `req` on `pool`: the fixed count, or the pool's automatic shape. */
-export function devicesOnPool(pool: PoolInput, req: AcceleratorRequirement): number | undefined {
+export function devicesOnPool(
+  pool: Pick<PoolInput, "memoryGiB">,
+  req: AcceleratorRequirement,
+): number | undefined {
   if (!req.replicaShape) return req.count;
   const verdict = shapeOnDevices(pool.memoryGiB, req.replicaShape);
   return "devices" in verdict ? verdict.devices : undefined;
