@@ -1,7 +1,7 @@
 // InferenceService: a vLLM-style OpenAI-compatible model server, possibly spread over pools of
 // different vendors behind one Service.
 import { z } from "zod";
-import { acceleratorRequirement } from "./accelerators.ts";
+import { servingAcceleratorRequirement } from "./accelerators.ts";
 import { admissionStatus } from "./admission.ts";
 import { autoscalingSpec, autoscalingStatus } from "./autoscaling.ts";
 import {
@@ -36,6 +36,8 @@ const modelUri = withRules(z.string().min(1).max(1024), [
   },
 ]);
 
+export const modelDtypes = ["bf16", "fp16", "fp8", "int8", "int4"] as const;
+
 const model = withRules(
   z
     .strictObject({
@@ -54,9 +56,49 @@ const model = withRules(
           "Secret with download credentials: HF_TOKEN for hf://; AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_ENDPOINT_URL, AWS_REGION for s3://. Its keys become the downloader's environment.",
         )
         .optional(),
+      sizeGiB: z
+        .number()
+        .gt(0)
+        .max(100_000)
+        .describe(
+          "Size of the weights in GiB. With it (or parameters) and no accelerators.count, each pool's replica gets the fewest devices (a power of two) that hold the weights and the KV cache.",
+        )
+        .optional(),
+      parameters: z
+        .number()
+        .gt(0)
+        .max(100_000)
+        .describe("Parameters in billions (70 for a 70B model); with dtype, gives sizeGiB. Not with sizeGiB.")
+        .optional(),
+      dtype: z
+        .enum(modelDtypes)
+        .describe(
+          "Type of the weights, for the size from parameters: bf16 or fp16 (2 bytes), fp8 or int8 (1), int4 (½). Default bf16.",
+        )
+        .optional(),
+      attentionHeads: z
+        .int()
+        .min(1)
+        .max(1024)
+        .describe(
+          "The model's attention heads: a chosen device count must divide them (tensor parallelism splits the heads).",
+        )
+        .optional(),
     })
     .describe("The model to serve and where to fetch it from."),
   [
+    {
+      rule: "!(has(self.sizeGiB) && has(self.parameters))",
+      message: "give sizeGiB or parameters, not both",
+      fieldPath: ".parameters",
+      holds: (m) => !(m.sizeGiB !== undefined && m.parameters !== undefined),
+    },
+    {
+      rule: "!has(self.dtype) || has(self.parameters)",
+      message: "dtype goes with parameters (it gives the bytes per parameter)",
+      fieldPath: ".dtype",
+      holds: (m) => m.dtype === undefined || m.parameters !== undefined,
+    },
     {
       rule: "!has(self.secretRef) || !self.uri.startsWith('pvc://')",
       message: "secretRef is not used with pvc:// models",
@@ -76,10 +118,18 @@ const engine = z
       .int()
       .min(1)
       .max(64)
-      .default(1)
       .describe(
-        "Devices one replica shards the model over. accelerators.count must equal it; without accelerators each replica gets this many devices.",
-      ),
+        "Devices one replica shards the model over. accelerators.count must equal it; without accelerators.count each replica gets this many devices. Default: accelerators.count, or with model.sizeGiB or model.parameters the count chosen per pool, else 1. Not with a shape chosen per pool.",
+      )
+      .optional(),
+    kvCacheGiB: z
+      .number()
+      .gt(0)
+      .max(100_000)
+      .describe(
+        "Device memory to leave per replica for the KV cache, in GiB, when the shape is chosen from the model's size. Default: 2 GiB per 4096 tokens of maxModelLen (32768 when unset), at least 2.",
+      )
+      .optional(),
     maxModelLen: z
       .int()
       .min(1)
@@ -197,7 +247,7 @@ export const inferenceServiceSpec = withRules(
     .strictObject({
       model,
       engine,
-      accelerators: acceleratorRequirement.optional(),
+      accelerators: servingAcceleratorRequirement.optional(),
       resources: resourcesField("replica"),
       replicas: z
         .int()
@@ -227,16 +277,29 @@ export const inferenceServiceSpec = withRules(
     .describe("The model, the engine, the accelerators per replica and how many replicas."),
   [
     {
-      // One device per tensor-parallel shard. Without accelerators the count follows
-      // tensorParallelSize; count 0 (CPU only) goes with tensorParallelSize 1.
-      rule: "!has(self.accelerators) || self.accelerators.count == self.engine.tensorParallelSize || (self.accelerators.count == 0 && self.engine.tensorParallelSize == 1)",
+      // One device per tensor-parallel shard. Without a count the count follows
+      // tensorParallelSize (and the other way round); count 0 (CPU only) goes with 1.
+      rule: "!has(self.accelerators) || !has(self.accelerators.count) || !has(self.engine.tensorParallelSize) || self.accelerators.count == self.engine.tensorParallelSize || (self.accelerators.count == 0 && self.engine.tensorParallelSize == 1)",
       message:
-        "engine.tensorParallelSize must equal accelerators.count (one device per shard; leave accelerators out to use tensorParallelSize devices)",
+        "engine.tensorParallelSize must equal accelerators.count (one device per shard; leave accelerators.count out to use tensorParallelSize devices)",
       fieldPath: ".engine.tensorParallelSize",
       holds: (s) =>
-        s.accelerators === undefined ||
+        s.accelerators?.count === undefined ||
+        s.engine.tensorParallelSize === undefined ||
         s.accelerators.count === s.engine.tensorParallelSize ||
         (s.accelerators.count === 0 && s.engine.tensorParallelSize === 1),
+    },
+    {
+      // The shape chosen per pool sets the tensor-parallel size per Deployment; a fixed one
+      // would be silently overridden on some pools, so it is refused instead.
+      rule: "!(has(self.model.sizeGiB) || has(self.model.parameters)) || (has(self.accelerators) && has(self.accelerators.count)) || !has(self.engine.tensorParallelSize)",
+      message:
+        "engine.tensorParallelSize cannot be set when the shape is chosen per pool (model.sizeGiB or model.parameters without accelerators.count): leave it out, or set accelerators.count to fix the shape on every pool",
+      fieldPath: ".engine.tensorParallelSize",
+      holds: (s) =>
+        (s.model.sizeGiB === undefined && s.model.parameters === undefined) ||
+        s.accelerators?.count !== undefined ||
+        s.engine.tensorParallelSize === undefined,
     },
     {
       rule: "!has(self.autoscaling) || self.autoscaling.minReplicas > 0 || (has(self.router) && self.router.enabled)",
@@ -278,6 +341,7 @@ export const inferenceServiceStatus = z
         .strictObject({
           pool: z.string().max(253).describe("The AcceleratorPool."),
           replicas: count("Replicas placed on the pool."),
+          devicesPerReplica: count("Devices each replica on the pool takes (its tensor-parallel size)."),
           readyReplicas: count("Ready replicas on the pool."),
         })
         .describe("Replicas on one pool."),

@@ -117,19 +117,47 @@ function rayClusterSpec(spec: Record<string, unknown>): Field[] {
   ];
 }
 
+const devicesText = (n: number): string => `${n} ${n === 1 ? "device" : "devices"}`;
+
+const sized = (model: Record<string, unknown>) =>
+  model.sizeGiB !== undefined || model.parameters !== undefined;
+
+/** "70B parameters (bf16), KV cache 16 GiB" or "130 GiB, KV cache from maxModelLen". */
+function modelSize(model: Record<string, unknown>, engine: Record<string, unknown>): string | undefined {
+  if (!sized(model)) return undefined;
+  const weights =
+    model.sizeGiB !== undefined
+      ? `${str(model.sizeGiB)} GiB`
+      : `${str(model.parameters)}B parameters (${str(model.dtype) ?? "bf16"})`;
+  const heads = model.attentionHeads !== undefined ? `, ${str(model.attentionHeads)} attention heads` : "";
+  const kv =
+    engine.kvCacheGiB !== undefined ? `KV cache ${str(engine.kvCacheGiB)} GiB` : "KV cache from maxModelLen";
+  return `${weights}${heads}, ${kv}`;
+}
+
 function inferenceServiceSpec(spec: Record<string, unknown>): Field[] {
   const model = rec(spec.model);
   const engine = rec(spec.engine);
   const cache = rec(spec.modelCache);
+  const accelerators = rec(spec.accelerators);
+  const perPool = sized(model) && accelerators.count === undefined && engine.tensorParallelSize === undefined;
+  // Without a count an InferenceService's replicas take tensorParallelSize devices, not none.
+  const devices = perPool
+    ? "devices per pool, from the model's size"
+    : devicesText(num(accelerators.count) ?? num(engine.tensorParallelSize) ?? 1);
   return [
     [
       "Model",
       [str(model.uri), model.name ? `served as ${str(model.name)}` : undefined].filter(Boolean).join(", "),
     ],
     ...images(engine.image, engine.images),
-    ["Tensor parallel", str(engine.tensorParallelSize)],
+    ["Model size", modelSize(model, engine)],
+    [
+      "Tensor parallel",
+      str(engine.tensorParallelSize) ?? (perPool ? "per pool, from the model's size" : undefined),
+    ],
     ["Max model len", str(engine.maxModelLen)],
-    ["Accelerators", acceleratorSummary(spec.accelerators)],
+    ["Accelerators", acceleratorSummary(spec.accelerators ?? {}, devices)],
     ["Resources", mapSummary(spec.resources)],
     ["Replicas", str(spec.replicas) ?? "1"],
     [
@@ -247,7 +275,12 @@ function statusFields(
     case "InferenceService": {
       const placements = list(status.placements)
         .filter(isRecord)
-        .map((p) => `${str(p.pool)}: ${num(p.readyReplicas) ?? 0}/${num(p.replicas) ?? 0} ready`);
+        .map((p) => {
+          const devices = num(p.devicesPerReplica);
+          const shape =
+            devices === undefined ? "" : `, ${devices} ${devices === 1 ? "device" : "devices"} per replica`;
+          return `${str(p.pool)}: ${num(p.readyReplicas) ?? 0}/${num(p.replicas) ?? 0} ready${shape}`;
+        });
       const router = rec(status.router);
       const decision = rec(rec(status.autoscaling).lastDecision);
       const scaling: Field[] =

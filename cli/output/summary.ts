@@ -22,11 +22,12 @@ export function mapSummary(v: unknown, separator = "="): string | undefined {
 }
 
 /** An AcceleratorRequirement as a person would say it. */
-export function acceleratorSummary(v: unknown): string {
+/** `devices` replaces the count's text ("4 devices") where the count is not in `v` alone. */
+export function acceleratorSummary(v: unknown, devices?: string): string {
   if (!isRecord(v)) return "none (CPU only)";
   const count = num(v.count) ?? 1;
   if (count === 0) return "none (CPU only)";
-  const parts = [`${count} ${count === 1 ? "device" : "devices"}`];
+  const parts = [devices ?? `${count} ${count === 1 ? "device" : "devices"}`];
   const memory = num(v.minMemoryGiB) ?? 0;
   if (memory > 0) parts[0] += ` of at least ${memory} GiB`;
   const vendors = list(v.vendors).map(String);

@@ -144,8 +144,7 @@ export class Admitter implements AdmitterApi {
     // Every pod on the nodes, whatever namespaces this operator reconciles.
     const pods = this.podInformer.store.list() as PodLike[];
     const view = clusterView(pools, nodes, pods);
-    const resourceOf = (pool: string): string | undefined =>
-      view.pools.find((p) => p.name === pool)?.resourceName;
+    const poolOf = (pool: string) => view.pools.find((p) => p.name === pool);
 
     const waiting: Workload[] = [];
     const reservations: Reservation[] = [];
@@ -171,7 +170,7 @@ export class Admitter implements AdmitterApi {
         }
         if (hasAdmission(obj) && admission) {
           this.assumed.delete(key);
-          reservations.push(reservationFromAdmission(workload, admission, resourceOf, ownPods()));
+          reservations.push(reservationFromAdmission(workload, admission, poolOf, ownPods()));
           // Replicas wanted beyond the admitted ones queue on their own key (see types.ts).
           const extra = adapter.toAdditionalWorkload?.(obj);
           if (extra) {
@@ -180,7 +179,7 @@ export class Admitter implements AdmitterApi {
             if (stillFor(granted, obj)) {
               keep.set(extra.key, { type: "admitted", admission: granted.admission });
               reservations.push(
-                reservationFromAdmission(extra, assumedStatus(granted.admission), resourceOf, []),
+                reservationFromAdmission(extra, assumedStatus(granted.admission), poolOf, []),
               );
             } else {
               this.assumed.delete(extra.key);
@@ -193,7 +192,7 @@ export class Admitter implements AdmitterApi {
         if (stillFor(assumed, obj)) {
           keep.set(key, { type: "admitted", admission: assumed.admission });
           reservations.push(
-            reservationFromAdmission(workload, assumedStatus(assumed.admission), resourceOf, ownPods()),
+            reservationFromAdmission(workload, assumedStatus(assumed.admission), poolOf, ownPods()),
           );
           continue;
         }

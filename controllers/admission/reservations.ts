@@ -3,7 +3,8 @@
 // When every pod is bound the reservation is empty; a pod that was deleted for a gang restart
 // makes its share reserved again, so a restarting gang never loses its place.
 import type { AdmissionStatus } from "../../crds/index.ts";
-import type { Reservation, ReservedNode, Workload } from "../placement/types.ts";
+import { devicesOnPool } from "../placement/replica-shape.ts";
+import type { PoolInput, Reservation, ReservedNode, Workload } from "../placement/types.ts";
 import { isTerminated, type PodLike, podRequest } from "./cluster-view.ts";
 import { bytes, cpuMillis } from "./quantity.ts";
 
@@ -13,7 +14,7 @@ export const groupOfPlacement = (group: string): string => group.split("/")[0] ?
 export function reservationFromAdmission(
   workload: Workload,
   admission: AdmissionStatus,
-  resourceOf: (pool: string) => string | undefined,
+  poolOf: (pool: string) => Pick<PoolInput, "resourceName" | "memoryGiB"> | undefined,
   ownPods: readonly PodLike[],
 ): Reservation {
   const held = new Map<string, ReservedNode>();
@@ -30,10 +31,11 @@ export function reservationFromAdmission(
   for (const placement of admission.placements ?? []) {
     const group = workload.groups.find((g) => g.name === groupOfPlacement(placement.group));
     if (!group) continue;
-    const resource = resourceOf(placement.pool);
-    if (resource) resources.add(resource);
-    for (const node of placement.nodes ?? [])
-      add(node, group.accelerators.count, group.cpuMillis, group.memoryBytes);
+    const pool = poolOf(placement.pool);
+    if (pool) resources.add(pool.resourceName);
+    // An automatic shape holds the pool's count per pod, not the group's placeholder count.
+    const devices = pool ? (devicesOnPool(pool, group.accelerators) ?? 0) : group.accelerators.count;
+    for (const node of placement.nodes ?? []) add(node, devices, group.cpuMillis, group.memoryBytes);
   }
   for (const pod of ownPods) {
     const node = pod.spec?.nodeName;

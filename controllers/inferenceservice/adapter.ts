@@ -13,15 +13,20 @@ import { bytes, cpuMillis, type WorkloadAdapter, workloadKey } from "../admissio
 import type { AcceleratorRequirement, Workload } from "../placement/index.ts";
 import { wantedReplicas } from "./desired.ts";
 import { serverGroup } from "./names.ts";
-import { devicesPerReplica } from "./pods.ts";
 import { admittedReplicas } from "./replicas.ts";
 import { secretBlocked } from "./secret.ts";
+import { devicesPerReplica, replicaShapeOf } from "./sizing.ts";
 
 export type InferenceServiceObject = InferenceService & KubeObject;
 
-/** What each replica needs, with accelerators.count defaulted from the tensor-parallel size. */
+/**
+ * What each replica needs: accelerators.count, defaulted from the tensor-parallel size, or with
+ * a model size and no count the automatic shape, which the engine resolves per pool.
+ */
 export function requirementOf(svc: InferenceServiceObject): AcceleratorRequirement {
-  return { ...svc.spec.accelerators, count: devicesPerReplica(svc.spec) };
+  const replicaShape = replicaShapeOf(svc.spec);
+  if (replicaShape) return { ...svc.spec.accelerators, count: 1, replicaShape };
+  return { ...svc.spec.accelerators, count: devicesPerReplica(svc.spec) ?? 1 };
 }
 
 export function workloadFor(

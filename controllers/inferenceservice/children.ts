@@ -15,8 +15,9 @@ import {
   serverPort,
   serviceName,
 } from "./names.ts";
-import { devicesPerReplica, serverPodTemplate, startupBudgetSeconds } from "./pods.ts";
+import { serverPodTemplate, startupBudgetSeconds } from "./pods.ts";
 import type { DeploymentStrategy } from "./rollout.ts";
+import { devicesPerReplica } from "./sizing.ts";
 
 /**
  * Annotation with a digest of the Deployment spec we apply. Applying skips children whose
@@ -50,9 +51,11 @@ export function desiredDeployment(
 ): KubeObject {
   const name = svc.metadata.name ?? "";
   const poolName = pool.metadata.name ?? "";
-  const template = placePod(serverPodTemplate(svc, poolName), {
+  // A pool the automatic shape has no count for is dropped from the admission before this.
+  const devices = devicesPerReplica(svc.spec, pool.spec.memoryGiB) ?? 1;
+  const template = placePod(serverPodTemplate(svc, poolName, devices), {
     pool,
-    devicesPerPod: devicesPerReplica(svc.spec),
+    devicesPerPod: devices,
     images: svc.spec.engine.images,
   });
   const spec = {

@@ -29,11 +29,6 @@ export const startupBudgetSeconds = probes.startup.periodSeconds * probes.startu
 /** vLLM's OpenAI server module: the same entry point in the CUDA, ROCm and TPU builds. */
 export const serverCommand = ["python3", "-m", "vllm.entrypoints.openai.api_server"];
 
-/** Devices per replica: accelerators.count, or one per tensor-parallel shard when unset. */
-export function devicesPerReplica(spec: Pick<InferenceServiceSpec, "accelerators" | "engine">): number {
-  return spec.accelerators?.count ?? spec.engine.tensorParallelSize ?? 1;
-}
-
 /** spec.resources as a container's requests and limits (quantities as strings). */
 export function containerResources(
   resources: InferenceServiceSpec["resources"],
@@ -43,14 +38,22 @@ export function containerResources(
   return { requests: { ...list }, limits: { ...list } };
 }
 
-/** The server's arguments: derived ones first, then engine.args, which may override them. */
-export function serverArgs(spec: InferenceServiceSpec, serviceName: string, modelArgs: string[]): string[] {
+/**
+ * The server's arguments: derived ones first, then engine.args, which may override them. One
+ * tensor-parallel shard per device of the replica on its pool (a CPU-only replica has one).
+ */
+export function serverArgs(
+  spec: InferenceServiceSpec,
+  serviceName: string,
+  modelArgs: string[],
+  devices: number,
+): string[] {
   const args = [
     ...modelArgs,
     "--served-model-name",
     spec.model.name ?? serviceName,
     "--tensor-parallel-size",
-    String(spec.engine.tensorParallelSize ?? 1),
+    String(Math.max(1, devices)),
   ];
   if (spec.engine.maxModelLen !== undefined) args.push("--max-model-len", String(spec.engine.maxModelLen));
   args.push("--port", String(serverPort), "--download-dir", cacheMountPath);
@@ -72,7 +75,7 @@ export function readinessPath(spec: Pick<InferenceServiceSpec, "engine">): strin
 }
 
 /** The pod template of one pool's Deployment, without the pool's placement. */
-export function serverPodTemplate(svc: InferenceService, pool: string): PodTemplateLike {
+export function serverPodTemplate(svc: InferenceService, pool: string, devices: number): PodTemplateLike {
   const name = svc.metadata.name ?? "";
   const spec = svc.spec;
   const resources = containerResources(spec.resources);
@@ -93,7 +96,7 @@ export function serverPodTemplate(svc: InferenceService, pool: string): PodTempl
     name: serverContainerName,
     image: spec.engine.image,
     command: serverCommand,
-    args: serverArgs(spec, name, model.args),
+    args: serverArgs(spec, name, model.args, devices),
     ports: [{ name: "http", containerPort: serverPort, protocol: "TCP" }],
     ...(env.length > 0 ? { env } : {}),
     ...(model.envFrom.length > 0 ? { envFrom: model.envFrom } : {}),

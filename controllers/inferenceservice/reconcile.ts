@@ -213,6 +213,7 @@ export async function reconcileInferenceService(
       waiting,
       missingSecret,
       scaling,
+      poolMemoryGiB: (pool) => pools.get(pool)?.spec.memoryGiB,
       previousReplicas: wantedReplicas(cached),
       now,
     });

@@ -16,6 +16,7 @@ import type { DeploymentLike } from "./health.ts";
 import { routerUrl, selectorString, serviceUrl } from "./names.ts";
 import { admittedReplicas, placementsOf } from "./replicas.ts";
 import { secretNotFoundReason } from "./secret.ts";
+import { devicesPerReplica } from "./sizing.ts";
 
 export interface StatusInput {
   svc: InferenceServiceObject;
@@ -33,6 +34,8 @@ export interface StatusInput {
   missingSecret: string | undefined;
   /** The autoscaler's latest decision, with spec.autoscaling (its count is spec.replicas here). */
   scaling?: ScalingDecision | undefined;
+  /** Memory per device of a pool, for its replica shape; absent or undefined: unknown. */
+  poolMemoryGiB?: ((pool: string) => number | undefined) | undefined;
   /** The count wanted before this reconcile's decision (status.desiredReplicas, or spec's). */
   previousReplicas?: number | undefined;
   now: Date;
@@ -78,11 +81,15 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
   const generation = svc.metadata.generation;
   const desired = svc.spec.replicas ?? 1;
   const admitted = admittedReplicas(admission);
-  const placements = placementsOf(admission).map((p) => ({
-    pool: p.pool,
-    replicas: p.replicas ?? 0,
-    readyReplicas: deployments.get(p.pool)?.status?.readyReplicas ?? 0,
-  }));
+  const placements = placementsOf(admission).map((p) => {
+    const devices = devicesPerReplica(svc.spec, input.poolMemoryGiB?.(p.pool));
+    return {
+      pool: p.pool,
+      ...(devices === undefined ? {} : { devicesPerReplica: devices }),
+      replicas: p.replicas ?? 0,
+      readyReplicas: deployments.get(p.pool)?.status?.readyReplicas ?? 0,
+    };
+  });
   let replicas = 0;
   let ready = 0;
   for (const p of placementsOf(admission)) {

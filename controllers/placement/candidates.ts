@@ -34,7 +34,12 @@ export function candidatesFor(
   pools: readonly PoolInput[],
   cache: CandidateCache,
 ): PoolCandidates {
-  const plain = !req.vendors?.length && !req.models?.length && !req.pools?.length && !req.interconnect;
+  const plain =
+    !req.vendors?.length &&
+    !req.models?.length &&
+    !req.pools?.length &&
+    !req.interconnect &&
+    !req.replicaShape;
   const minMemory = req.minMemoryGiB ?? 0;
   if (plain) {
     const hit = cache.byMemoryOnly.get(minMemory);

@@ -20,7 +20,7 @@ import { ClusterState } from "./cluster.ts";
 import { placeGang } from "./gang.ts";
 import { TupleIds } from "./ids.ts";
 import { holdFor, neverFits, type Verdict } from "./never-fits.ts";
-import { Holds, type Pass, type Placed, type PreparedWorkload } from "./pass.ts";
+import { Holds, type Pass, type Placed, type PreparedWorkload, shapeOn } from "./pass.ts";
 import { assertUnique, compareStrings, prepareAll, sortedByName } from "./prepare.ts";
 import { explainQueued } from "./reasons.ts";
 import { placeReplicas } from "./replicas.ts";
@@ -160,15 +160,16 @@ function toAdmission(pass: Pass, w: PreparedWorkload, placed: Placed[]): Admissi
     const plans = byName.get(g.name)?.plans ?? [];
     const placements: PoolPlacement[] = plans.map((plan) => {
       const pool = now.pool(plan.pool).input;
+      const shape = shapeOn(g, plan.pool);
       const nodes = plan.nodes
         .map((i, k) => {
           const pods = plan.pods[k] as number;
           return {
             node: now.nodeNames[i] as string,
             pods,
-            devices: pods * g.shape.devices,
-            cpuMillis: pods * g.shape.cpuMillis,
-            memoryBytes: pods * g.shape.memoryBytes,
+            devices: pods * shape.devices,
+            cpuMillis: pods * shape.cpuMillis,
+            memoryBytes: pods * shape.memoryBytes,
           };
         })
         .sort((a, b) => compareStrings(a.node, b.node));
@@ -177,6 +178,7 @@ function toAdmission(pass: Pass, w: PreparedWorkload, placed: Placed[]): Admissi
         vendor: pool.vendor,
         resourceName: pool.resourceName,
         pods: plan.placed,
+        ...(g.perPool ? { devicesPerPod: shape.devices } : {}),
         nodes,
       };
     });

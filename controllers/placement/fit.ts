@@ -1,7 +1,7 @@
 // Whether a group fits one pool, as the strategies ask it: usable (not paused, not held for a
 // workload ahead), and the node-by-node plan, memoized by the cluster state.
 import type { ClusterState, Plan } from "./cluster.ts";
-import type { Holds, PreparedGroup, PreparedWorkload } from "./pass.ts";
+import { type Holds, type PreparedGroup, type PreparedWorkload, poolKeyOn, shapeOn } from "./pass.ts";
 
 export function usable(
   state: ClusterState,
@@ -25,7 +25,7 @@ export function tryPool(
 ): Plan | undefined {
   const classes = state.toleratedClasses(p, w.tolerationId, w.tolerations);
   if (classes.length === 0) return undefined;
-  return state.fit(p, classes, g.shape, g.poolKey, want, need);
+  return state.fit(p, classes, shapeOn(g, p), poolKeyOn(g, p), want, need);
 }
 
 export function betterFit(state: ClusterState, a: Plan, b: Plan): boolean {

@@ -2,6 +2,11 @@
 // with what they observed, apply the decisions, and feed admitted-but-unbound workloads back as
 // reservations on the next pass.
 export { compareWorkloads, schedule } from "./engine.ts";
+export {
+  devicesOnPool,
+  MAX_DEVICES_PER_REPLICA,
+  shapeOnDevices,
+} from "./replica-shape.ts";
 export type * from "./types.ts";
 
 import type { Admission, PoolPlacement, Reservation, ReservedNode } from "./types.ts";

@@ -1,4 +1,5 @@
 // Static matching of a requirement against a pool: what the pool IS, never what it has free.
+import { shapeOnDevices } from "./replica-shape.ts";
 import type { AcceleratorRequirement, PoolInput } from "./types.ts";
 
 const globCache = new Map<string, RegExp>();
@@ -33,12 +34,16 @@ export function poolMismatch(pool: PoolInput, req: AcceleratorRequirement): stri
   if (req.interconnect && pool.interconnect !== req.interconnect) {
     return `interconnect ${pool.interconnect ?? "unknown"}`;
   }
+  if (req.replicaShape) {
+    const verdict = shapeOnDevices(pool.memoryGiB, req.replicaShape);
+    if ("why" in verdict) return verdict.why;
+  }
   return undefined;
 }
 
 /** Order-insensitive where order carries no meaning; the pin order is a preference, so it stays. */
 export function requirementSignature(req: AcceleratorRequirement): string {
-  return `${sorted(req.vendors)}|${sorted(req.models)}|${req.minMemoryGiB ?? 0}|${req.interconnect ?? ""}|${req.pools ? req.pools.join(",") : ""}`;
+  return `${sorted(req.vendors)}|${sorted(req.models)}|${req.minMemoryGiB ?? 0}|${req.interconnect ?? ""}|${req.pools ? req.pools.join(",") : ""}${req.replicaShape ? `|${req.replicaShape.memoryGiB}/${req.replicaShape.attentionHeads ?? ""}` : ""}`;
 }
 
 // Called for every queued group on every pass, hence the shortcuts for the usual short lists.

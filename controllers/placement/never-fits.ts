@@ -1,7 +1,14 @@
 // The unschedulable-ever verdict, and the starvation guard's choice of pools to hold: both ask
 // what a pool could take if it were empty.
 import { placeGang, separatePools } from "./gang.ts";
-import { type Pass, type PreparedGroup, type PreparedWorkload, podsNeeded } from "./pass.ts";
+import {
+  type Pass,
+  type PreparedGroup,
+  type PreparedWorkload,
+  podsNeeded,
+  poolKeyOn,
+  shapeOn,
+} from "./pass.ts";
 import { explainNeverFits } from "./reasons.ts";
 import type { UnschedulableCode } from "./types.ts";
 
@@ -19,7 +26,7 @@ export function holdFor(pass: Pass, w: PreparedWorkload): boolean {
       if (now.pool(c.pool).input.paused || holds.holderOf(c.pool) >= 0) continue;
       if (roomWhenEmpty(pass, w, g, c.pool) < podsNeeded(w, g)) continue;
       const classes = now.toleratedClasses(c.pool, w.tolerationId, w.tolerations);
-      const room = classes.length === 0 ? 0 : now.plan(c.pool, classes, g.shape, g.pods).placed;
+      const room = classes.length === 0 ? 0 : now.plan(c.pool, classes, shapeOn(g, c.pool), g.pods).placed;
       if (room > bestRoom) {
         bestRoom = room;
         bestPool = c.pool;
@@ -35,7 +42,7 @@ export function holdFor(pass: Pass, w: PreparedWorkload): boolean {
 
 /** Pods of the group that pool p could take if it were empty, ready, uncordoned and unpaused. */
 export function roomWhenEmpty(pass: Pass, w: PreparedWorkload, g: PreparedGroup, p: number): number {
-  return pass.now.emptyRoom(p, w.tolerationId, w.tolerations, g.shape, g.poolKey);
+  return pass.now.emptyRoom(p, w.tolerationId, w.tolerations, shapeOn(g, p), poolKeyOn(g, p));
 }
 
 export type Verdict = { code: UnschedulableCode; reason: string } | undefined;
@@ -59,7 +66,10 @@ export function neverFits(
     }
     // Only replicas add rooms up across pools; pools may share nodes, so that is a union.
     if (w.mode === "replicas") {
-      room.total ??= pass.now.emptyRoomAcross(pools, w.tolerationId, w.tolerations, g.shape, g.poolKey);
+      // Pools of different shapes cannot be summed node by node; their sum bounds the union.
+      room.total ??= g.perPool
+        ? pools.reduce((n, p) => n + roomWhenEmpty(pass, w, g, p), 0)
+        : pass.now.emptyRoomAcross(pools, w.tolerationId, w.tolerations, g.shape, g.poolKey);
     }
     const fits = w.mode === "gang" ? room.best >= podsNeeded(w, g) : (room.total ?? 0) >= w.minPods;
     if (!fits) {

@@ -10,7 +10,10 @@ import type { PodGroup, PoolInput, Toleration, Workload } from "./types.ts";
 export interface PreparedGroup {
   readonly name: string;
   readonly pods: number;
+  /** The pod's shape; with an automatic shape, its shape on the first matching pool. */
   readonly shape: Shape;
+  /** Automatic shape: the shape and per-pool memo key on each pool, by pool index (matching ones). */
+  readonly perPool?: readonly ({ readonly shape: Shape; readonly poolKey: number } | undefined)[] | undefined;
   readonly group: PodGroup;
   readonly candidates: PoolCandidates;
   /** Requirement and shape, without pod count or name: groups with equal keys are interchangeable. */
@@ -99,3 +102,9 @@ export interface Pass {
 
 /** The fewest pods of group g that make an admission of w: all of them, unless w is elastic. */
 export const podsNeeded = (w: PreparedWorkload, g: PreparedGroup): number => (w.elastic ? w.minPods : g.pods);
+
+/** The group's pod shape on pool p. */
+export const shapeOn = (g: PreparedGroup, p: number): Shape => g.perPool?.[p]?.shape ?? g.shape;
+
+/** The group's per-pool memo key on pool p. */
+export const poolKeyOn = (g: PreparedGroup, p: number): number => g.perPool?.[p]?.poolKey ?? g.poolKey;

@@ -4,6 +4,7 @@ import { CandidateCache, candidatesFor } from "./candidates.ts";
 import type { Shape } from "./cluster.ts";
 import { TupleIds } from "./ids.ts";
 import type { PreparedGroup, PreparedWorkload } from "./pass.ts";
+import { devicesOnPool } from "./replica-shape.ts";
 import { tolerationSignature } from "./taints.ts";
 import type { PlacementInput, PlacementOptions, PodGroup, PoolInput, Toleration, Workload } from "./types.ts";
 
@@ -70,19 +71,41 @@ class Interner {
 }
 
 function prepareGroup(group: PodGroup, tolerationId: number, interner: Interner): PreparedGroup {
-  const shape = interner.shape(group.accelerators.count, group.cpuMillis, group.memoryBytes);
   const candidates = candidatesFor(group.accelerators, interner.pools, interner.candidates);
+  const perPool = group.accelerators.replicaShape
+    ? perPoolShapes(group, tolerationId, candidates.matching, interner)
+    : undefined;
+  const firstMatch = candidates.matching[0];
+  const shape =
+    (perPool && firstMatch ? perPool[firstMatch.pool]?.shape : undefined) ??
+    interner.shape(group.accelerators.count, group.cpuMillis, group.memoryBytes);
   const key = interner.groupKeys.id(candidates.id, shape.id);
   return {
     name: group.name,
     pods: group.pods,
     shape,
+    perPool,
     group,
     candidates,
     key,
     poolKey: interner.poolKeys.id(tolerationId, shape.id),
     keyWithTolerations: interner.tolerantGroupKeys.id(key, tolerationId),
   };
+}
+
+function perPoolShapes(
+  group: PodGroup,
+  tolerationId: number,
+  matching: readonly { pool: number }[],
+  interner: Interner,
+): ({ shape: Shape; poolKey: number } | undefined)[] {
+  const out: ({ shape: Shape; poolKey: number } | undefined)[] = new Array(interner.pools.length);
+  for (const { pool: p } of matching) {
+    const devices = devicesOnPool(interner.pools[p] as PoolInput, group.accelerators) ?? 0;
+    const shape = interner.shape(devices, group.cpuMillis, group.memoryBytes);
+    out[p] = { shape, poolKey: interner.poolKeys.id(tolerationId, shape.id) };
+  }
+  return out;
 }
 
 function prepare(
@@ -181,6 +204,8 @@ function validate(w: Workload, mode: string, minPods: number, totalPods: number)
       return `group "${g.name}": cpu and memory must be ≥ 0`;
     }
   }
+  if (mode === "gang" && w.groups.some((g) => g.accelerators.replicaShape))
+    return 'an automatic replica shape (accelerators.replicaShape) takes mode "replicas"';
   if (mode === "replicas" && w.groups.length !== 1)
     return `mode "replicas" takes exactly one group, not ${w.groups.length}`;
   if (mode === "gang" && w.minPods !== undefined && w.groups.length !== 1)

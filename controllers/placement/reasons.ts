@@ -3,9 +3,10 @@
 import type { ClusterState } from "./cluster.ts";
 import { formatCpu, formatMemory, listText, plural } from "./format.ts";
 import { describeFilters } from "./match.ts";
-import { type Pass, type PreparedGroup, type PreparedWorkload, podsNeeded } from "./pass.ts";
+import { type Pass, type PreparedGroup, type PreparedWorkload, podsNeeded, shapeOn } from "./pass.ts";
+import { formatGiB, MAX_DEVICES_PER_REPLICA } from "./replica-shape.ts";
 import { formatTaint } from "./taints.ts";
-import type { QueuedCode, UnschedulableCode } from "./types.ts";
+import type { PoolInput, QueuedCode, UnschedulableCode } from "./types.ts";
 
 type Blocker = "paused" | "held" | "no-nodes" | "not-ready" | "taints" | undefined;
 
@@ -19,16 +20,30 @@ interface PoolStatus {
 }
 
 /** "4 pods × 8 devices (≥80 GiB, nvlink), 32 CPU and 256Gi memory each". */
-export function describeNeed(g: PreparedGroup, pods: string): string {
+export function describeNeed(g: PreparedGroup, pods: string, pools: readonly PoolInput[] = []): string {
   const { devices, cpuMillis, memoryBytes } = g.shape;
-  const filters = describeFilters(g.group.accelerators);
-  let text = devices > 0 ? `${pods} × ${plural(devices, "device")}` : `${pods} (CPU only)`;
+  const req = g.group.accelerators;
+  const filters = describeFilters(req);
+  let text = req.replicaShape
+    ? `${pods} × ${formatGiB(req.replicaShape.memoryGiB)} of device memory${shapesText(g, pools)}`
+    : devices > 0
+      ? `${pods} × ${plural(devices, "device")}`
+      : `${pods} (CPU only)`;
   if (filters) text += ` (${filters})`;
   const perPod: string[] = [];
   if (cpuMillis > 0) perPod.push(`${formatCpu(cpuMillis)} CPU`);
   if (memoryBytes > 0) perPod.push(`${formatMemory(memoryBytes)} memory`);
   if (perPod.length > 0) text += `, ${listText(perPod)} each`;
   return text;
+}
+
+/** " (4 devices on h100, 1 on mi300x)": an automatic shape on its matching pools. */
+function shapesText(g: PreparedGroup, pools: readonly PoolInput[]): string {
+  const shown = g.candidates.matching.slice(0, 4).map(({ pool: p }, k) => {
+    const d = shapeOn(g, p).devices;
+    return `${k === 0 ? plural(d, "device") : d} on ${pools[p]?.name ?? ""}`;
+  });
+  return shown.length > 0 ? ` (${shown.join(", ")})` : "";
 }
 
 /** "4 pods", or "at least 2 of 4 pods" for an elastic gang. */
@@ -143,10 +158,10 @@ export function explainQueued(
       want = pending > 0 ? pending : g.pods;
       need =
         pending > 0
-          ? `${g.pods - pending} of ${plural(g.pods, "pod")} admitted; needs ${describeNeed(g, plural(pending, "more pod"))}`
-          : `needs ${describeNeed(g, `${w.minPods < g.pods ? `at least ${w.minPods} of ` : ""}${plural(g.pods, "pod")}`)}`;
+          ? `${g.pods - pending} of ${plural(g.pods, "pod")} admitted; needs ${describeNeed(g, plural(pending, "more pod"), pass.pools)}`
+          : `needs ${describeNeed(g, `${w.minPods < g.pods ? `at least ${w.minPods} of ` : ""}${plural(g.pods, "pod")}`, pass.pools)}`;
     } else {
-      need = `needs ${describeNeed(g, podsText(w, g))}`;
+      need = `needs ${describeNeed(g, podsText(w, g), pass.pools)}`;
       want = podsNeeded(w, g);
     }
     const statuses = poolStatuses(pass, w, g);
@@ -180,7 +195,7 @@ export function explainNeverFits(
   totalWhenEmpty = 0,
 ): { code: UnschedulableCode; reason: string } {
   const prefix = w.groups.length > 1 ? `group "${g.name}" ` : "";
-  const need = `${prefix}needs ${describeNeed(g, podsText(w, g))}`;
+  const need = `${prefix}needs ${describeNeed(g, podsText(w, g), pass.pools)}`;
   const names = (ps: readonly number[]) => listText(ps.map((p) => pass.pools[p]?.name ?? ""));
   const { matching, missingPins, mismatched } = g.candidates;
   if (matching.length === 0) {
@@ -196,6 +211,10 @@ export function explainNeverFits(
     }
     if (pass.pools.length === 0)
       return { code: "NoMatchingPool", reason: `${need}, but no AcceleratorPool exists` };
+    const shape = g.group.accelerators.replicaShape;
+    const largest = shape ? largestPoolText(pass, shape.memoryGiB) : "";
+    if (largest)
+      return { code: "NoMatchingPool", reason: `${need}, but no AcceleratorPool holds it: ${largest}` };
     const shown = mismatched
       .slice(0, pass.maxPoolsInReason)
       .map((m) => `${pass.pools[m.pool]?.name} (${m.why})`);
@@ -225,7 +244,7 @@ export function explainNeverFits(
     const total = totalWhenEmpty;
     return {
       code: "ExceedsPoolCapacity",
-      reason: `${prefix}needs at least ${w.minPods} of ${describeNeed(g, plural(g.pods, "pod"))}, but even empty the matching pools have room for ${total}`,
+      reason: `${prefix}needs at least ${w.minPods} of ${describeNeed(g, plural(g.pods, "pod"), pass.pools)}, but even empty the matching pools have room for ${total}`,
     };
   }
   let best = 0;
@@ -237,6 +256,15 @@ export function explainNeverFits(
     code: "ExceedsPoolCapacity",
     reason: `${need} in one pool, but even empty the largest matching pool (${pass.pools[bestPool]?.name}) has room for ${roomsWhenEmpty[best]}`,
   };
+}
+
+/** "the largest pool, mi300x (192 GiB per device), would need 105 devices, more than 64". */
+function largestPoolText(pass: Pass, memoryGiB: number): string {
+  let largest: PoolInput | undefined;
+  for (const pool of pass.pools) if (!largest || pool.memoryGiB > largest.memoryGiB) largest = pool;
+  if (!largest || !(largest.memoryGiB > 0)) return "";
+  const needed = Math.ceil(memoryGiB / largest.memoryGiB);
+  return `the largest pool, ${largest.name} (${largest.memoryGiB} GiB per device), would need ${plural(needed, "device")}, more than ${MAX_DEVICES_PER_REPLICA}`;
 }
 
 function largestNodeText(

@@ -71,6 +71,20 @@ export interface AcceleratorRequirement {
   /** Explicit pin. The order is a preference: an earlier pool wins whenever it has room. */
   pools?: readonly string[] | undefined;
   interconnect?: string | undefined;
+  /**
+   * The automatic shape ("replicas" mode only): count is ignored and each pool's devices per pod
+   * are the smallest power of two whose memory holds memoryGiB (replica-shape.ts); pools where no
+   * count up to 64 does never match.
+   */
+  replicaShape?: ReplicaShape | undefined;
+}
+
+/** What a replica of automatic shape needs, for replica-shape.ts to give it a count per pool. */
+export interface ReplicaShape {
+  /** Memory one replica needs over all its devices, headroom included. */
+  memoryGiB: number;
+  /** The model's attention heads: tensor parallelism splits them, so the count must divide them. */
+  attentionHeads?: number | undefined;
 }
 
 /** Identical pods: a training job's ranks, one Ray worker group, an inference service's replicas. */
@@ -164,6 +178,8 @@ export interface PoolPlacement {
   vendor: Vendor;
   resourceName: string;
   pods: number;
+  /** Automatic shape only (accelerators.replicaShape): the devices each pod takes on this pool. */
+  devicesPerPod?: number | undefined;
   /** Sorted by node name. */
   nodes: NodeAssignment[];
 }

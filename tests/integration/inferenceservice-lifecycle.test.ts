@@ -121,7 +121,9 @@ describe("InferenceService lifecycle", () => {
       30_000,
       "Ready after the Secret appeared",
     );
-    expect(running.status?.placements).toEqual([{ pool: "tpu-v5e", replicas: 1, readyReplicas: 1 }]);
+    expect(running.status?.placements).toEqual([
+      { pool: "tpu-v5e", devicesPerReplica: 1, replicas: 1, readyReplicas: 1 },
+    ]);
     // Settled: repeated reconciles (pod status churn, resyncs) write nothing.
     await new Promise((r) => setTimeout(r, 2000));
     const versions = async () =>

@@ -245,8 +245,8 @@ describe("InferenceService across vendors", () => {
     const s = await readyWith(name, 4);
 
     expect(s.status?.placements).toEqual([
-      { pool: "h100", replicas: 2, readyReplicas: 2 },
-      { pool: "mi300x", replicas: 2, readyReplicas: 2 },
+      { pool: "h100", devicesPerReplica: 1, replicas: 2, readyReplicas: 2 },
+      { pool: "mi300x", devicesPerReplica: 1, replicas: 2, readyReplicas: 2 },
     ]);
     expect(s.status?.url).toBe(`http://${name}.${ns.name}.svc:8000/v1`);
     expect(s.status?.admission?.placements?.map((p) => [p.group, p.pool, p.replicas])).toEqual([

@@ -136,18 +136,36 @@ describe("reservations of admitted workloads", () => {
     ],
   };
   const admission = { placements: [{ group: "workers", pool: "h100", nodes: ["n0", "n1"] }] };
-  const resourceOf = () => "nvidia.com/gpu";
+  const poolOf = () => ({ resourceName: "nvidia.com/gpu", memoryGiB: 80 });
 
   it("holds every assigned node while no pod is bound", () => {
-    const r = reservationFromAdmission(workload, admission, resourceOf, []);
+    const r = reservationFromAdmission(workload, admission, poolOf, []);
     expect(r.nodes.map((n) => [n.node, n.devices])).toEqual([
       ["n0", 8],
       ["n1", 8],
     ]);
   });
 
+  it("holds the pool's device count per pod for an automatic shape", () => {
+    const shaped: Workload = {
+      ...workload,
+      mode: "replicas",
+      groups: [
+        {
+          ...(workload.groups[0] as Workload["groups"][number]),
+          accelerators: { count: 1, replicaShape: { memoryGiB: 150 } },
+        },
+      ],
+    };
+    const r = reservationFromAdmission(shaped, admission, poolOf, []);
+    expect(r.nodes.map((n) => [n.node, n.devices])).toEqual([
+      ["n0", 2],
+      ["n1", 2],
+    ]);
+  });
+
   it("releases what the workload's own bound pods already use", () => {
-    const r = reservationFromAdmission(workload, admission, resourceOf, [
+    const r = reservationFromAdmission(workload, admission, poolOf, [
       pod("job-0", "n0", 8),
       pod("job-1", undefined, 8, "Pending"),
     ]);
@@ -155,7 +173,7 @@ describe("reservations of admitted workloads", () => {
   });
 
   it("holds again the share of a pod that terminated (a gang restart keeps its place)", () => {
-    const r = reservationFromAdmission(workload, admission, resourceOf, [
+    const r = reservationFromAdmission(workload, admission, poolOf, [
       pod("job-0", "n0", 8, "Failed"),
       pod("job-1", "n1", 8),
     ]);

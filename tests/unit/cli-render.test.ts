@@ -98,6 +98,36 @@ test("describe inferenceservice: placement across pools", async () => {
   await expect(text).toMatchFileSnapshot("../golden/describe-inferenceservice.txt");
 });
 
+test("describe inferenceservice: a shape per pool from the model's size", () => {
+  const model = { uri: "hf://meta-llama/Llama-3.1-70B-Instruct", parameters: 70, attentionHeads: 64 };
+  const placements = [
+    { pool: "h100", devicesPerReplica: 4, replicas: 2, readyReplicas: 2 },
+    { pool: "mi300x", devicesPerReplica: 1, replicas: 3, readyReplicas: 1 },
+  ];
+  const { apiVersion, kind } = inferenceServiceResource;
+  const service: StackObject = {
+    apiVersion,
+    kind,
+    metadata: { name: "llama-70b", namespace: "serving", creationTimestamp: created },
+    spec: { model, engine: { image: "vllm/vllm-openai:v0.11.0" }, replicas: 5 },
+    status: { placements },
+  };
+  const text = renderDescription({
+    kind: inferenceServiceResource,
+    object: service,
+    now,
+    children: [],
+    events: [],
+  });
+  expect(text).toContain(
+    "Model size:      70B parameters (bf16), 64 attention heads, KV cache from maxModelLen",
+  );
+  expect(text).toContain("Tensor parallel: per pool, from the model's size");
+  expect(text).toContain("Accelerators:    devices per pool, from the model's size, any vendor");
+  expect(text).toContain("Placement: h100: 2/2 ready, 4 devices per replica");
+  expect(text).toContain("           mi300x: 1/3 ready, 1 device per replica");
+});
+
 test("pools: capacity with bars and a total", async () => {
   const pool = (
     name: string,

@@ -208,7 +208,7 @@ describe("defaults", () => {
     expect(ray.spec.suspend).toBe(false);
   });
 
-  test("InferenceService: one replica, tensor parallel 1, surge 1 and nothing unavailable", () => {
+  test("InferenceService: one replica, tensor parallel left to the shape, surge 1 and nothing unavailable", () => {
     const isvc = inferenceServiceResource.schema.parse({
       apiVersion: "stack.sovereign.dev/v1alpha1",
       kind: "InferenceService",
@@ -216,7 +216,8 @@ describe("defaults", () => {
       spec: { model: { uri: "s3://models/llama" }, engine: { image: "vllm/vllm-openai:v0.11.0" } },
     });
     expect(isvc.spec.replicas).toBe(1);
-    expect(isvc.spec.engine.tensorParallelSize).toBe(1);
+    // Unset means "not explicit": the device count decides it (see the sizing rules).
+    expect(isvc.spec.engine.tensorParallelSize).toBeUndefined();
     expect(isvc.spec.rollout).toEqual({ maxSurge: 1, maxUnavailable: 0 });
   });
 

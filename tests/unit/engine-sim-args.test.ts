@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ArgumentError, parseServeArgs } from "../../cli/dev/engine-sim/args.ts";
 import { modelPlumbing } from "../../controllers/inferenceservice/model.ts";
 import { serverArgs } from "../../controllers/inferenceservice/pods.ts";
+import { devicesPerReplica } from "../../controllers/inferenceservice/sizing.ts";
 import { inferenceServiceResource } from "../../crds/index.ts";
 
 const parseError = (argv: string[]): string => {
@@ -26,7 +27,8 @@ function controllerArgs(name: string, spec: Record<string, unknown>): string[] {
     metadata: { name, namespace: "ml" },
     spec: { engine: { image: "vllm/vllm-openai:v0.11.0" }, ...spec },
   });
-  return serverArgs(parsed.spec, name, modelPlumbing(parsed.spec.model, undefined).args);
+  const devices = devicesPerReplica(parsed.spec) ?? 1;
+  return serverArgs(parsed.spec, name, modelPlumbing(parsed.spec.model, undefined).args, devices);
 }
 
 describe("the controller's arguments", () => {

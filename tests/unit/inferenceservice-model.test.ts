@@ -11,12 +11,12 @@ import {
 } from "../../controllers/inferenceservice/model.ts";
 import {
   containerResources,
-  devicesPerReplica,
   serverArgs,
   serverCommand,
   serverPodTemplate,
   startupBudgetSeconds,
 } from "../../controllers/inferenceservice/pods.ts";
+import { devicesPerReplica } from "../../controllers/inferenceservice/sizing.ts";
 import { inferenceServiceResource } from "../../crds/index.ts";
 
 function svc(
@@ -50,7 +50,7 @@ interface Container {
   ports?: unknown[];
 }
 const podSpec = (s: InferenceServiceObject) =>
-  serverPodTemplate(s, "h100").spec as unknown as {
+  serverPodTemplate(s, "h100", devicesPerReplica(s.spec, 80) ?? 1).spec as unknown as {
     containers: Container[];
     initContainers?: Container[];
     volumes: { name: string; [k: string]: unknown }[];
@@ -198,7 +198,7 @@ describe("the server container", () => {
   });
 
   it("serves under model.name when given, and leaves --max-model-len to the model otherwise", () => {
-    const args = serverArgs(svc({}, { name: "llama-8b" }).spec, "llama", ["--model", "m"]);
+    const args = serverArgs(svc({}, { name: "llama-8b" }).spec, "llama", ["--model", "m"], 1);
     expect(argValue(args, "--served-model-name")).toBe("llama-8b");
     expect(args).not.toContain("--max-model-len");
   });
@@ -282,9 +282,9 @@ describe("the API rule tying tensorParallelSize to accelerators.count", () => {
       false,
     ],
     [
-      "count defaulted to 1 with a larger size",
+      "count left out follows the size",
       { engine: { image: "i", tensorParallelSize: 2 }, accelerators: { minMemoryGiB: 24 } },
-      false,
+      true,
     ],
   ])("%s", (_, spec, ok) => {
     const result = parse(spec);
