@@ -19,17 +19,10 @@ import { serverPodTemplate, startupBudgetSeconds } from "./pods.ts";
 import type { DeploymentStrategy } from "./rollout.ts";
 import { devicesPerReplica } from "./sizing.ts";
 
-/**
- * Annotation with a digest of the Deployment spec we apply. Applying skips children whose
- * cached copy already holds every field of the intent, which cannot notice a field we stopped
- * setting (a secretRef removed, say); the digest changes then, so the apply goes out and
- * server-side apply removes the field.
- */
-export const specDigestAnnotation = "stack.sovereign.dev/spec-digest";
-
 /** Longer than the startup budget, so a slow model load is not reported as a stuck rollout. */
 export const progressDeadlineSeconds = startupBudgetSeconds * 2;
 
+/** A short stable digest of a JSON value (what was last applied, in inference-pool.ts). */
 export function digest(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
 }
@@ -73,7 +66,9 @@ export function desiredDeployment(
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { ...meta, annotations: { [specDigestAnnotation]: digest(spec) } },
+    // A field the controller stops setting (a secretRef removed, say) is removed by the apply:
+    // the runtime's applied-intent hash (operator/apply.ts) notices the changed intent.
+    metadata: meta,
     spec,
   };
 }

@@ -9,7 +9,6 @@ import {
   desiredDeployment,
   desiredService,
   progressDeadlineSeconds,
-  specDigestAnnotation,
 } from "../../controllers/inferenceservice/children.ts";
 import { selectorString, serviceUrl } from "../../controllers/inferenceservice/names.ts";
 import { startupBudgetSeconds } from "../../controllers/inferenceservice/pods.ts";
@@ -135,21 +134,6 @@ describe("one Deployment per pool", () => {
         blockOwnerDeletion: true,
       },
     ]);
-  });
-
-  it("the spec digest changes with the spec and only with it", () => {
-    const a = deployment(svc(), h100).metadata.annotations?.[specDigestAnnotation];
-    expect(a).toMatch(/^[0-9a-f]{16}$/);
-    expect(deployment(svc(), h100).metadata.annotations?.[specDigestAnnotation]).toBe(a);
-    const noSecret = deployment(svc(), h100);
-    const withSecret = deployment(
-      svc({ model: { uri: "hf://meta-llama/Llama-3.1-8B-Instruct", secretRef: { name: "t" } } }),
-      h100,
-    );
-    expect(withSecret.metadata.annotations?.[specDigestAnnotation]).not.toBe(
-      noSecret.metadata.annotations?.[specDigestAnnotation],
-    );
-    expect(deployment(svc(), h100, 5).metadata.annotations?.[specDigestAnnotation]).not.toBe(a);
   });
 });
 
