@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { Admitter, podRequest } from "../../controllers/admission/index.ts";
 import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
@@ -18,7 +20,7 @@ import {
   type TestNamespace,
   testNamespace,
 } from "../support/cluster.ts";
-import { ensureSamplePools, namespaceManager } from "../support/workloads.ts";
+import { namespaceManager } from "../support/workloads.ts";
 
 const kc = loadKubeConfig();
 const client = new KubeClient({ kubeConfig: kc });
@@ -47,9 +49,48 @@ const cudaImage = "vllm/vllm-openai:v0.11.0";
 const rocmImage = "rocm/vllm:rocm6.4.1_vllm_0.10.1_20250909";
 const placeholderLabel = "sovereign.dev/placeholder";
 
+// Pools of this file's own, so no other file's admitter can take the devices its tests count:
+// an H100 pool of two nodes and an MI300X pool of one, tainted for this file alone.
+const suffix = randomBytes(3).toString("hex");
+const H100 = `place-h100-${suffix}`;
+const MI300X = `place-mi300x-${suffix}`;
+const taintKey = "sovereign.dev/dedicated";
+const ownPools: SimulatedPool[] = [
+  {
+    name: H100,
+    nodes: 2,
+    accelerator: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", devicesPerNode: 8, memoryGiB: 80 },
+    cpu: "192",
+    memory: "2Ti",
+    taints: [{ key: taintKey, value: H100, effect: "NoSchedule" }],
+  },
+  {
+    name: MI300X,
+    nodes: 1,
+    accelerator: { vendor: "amd", model: "AMD-Instinct-MI300X", devicesPerNode: 8, memoryGiB: 192 },
+    cpu: "192",
+    memory: "2Ti",
+    taints: [{ key: taintKey, value: MI300X, effect: "NoSchedule" }],
+  },
+];
+
 beforeAll(async () => {
   ns = await testNamespace("isvc-place", kc);
-  await ensureSamplePools(client, ["h100", "mi300x"]);
+  for (const pool of ownPools) {
+    for (const body of simulatedNodes(pool)) await client.create(builtin.nodes, body as KubeObject);
+    await client.create(resourceTypes.acceleratorPool, {
+      apiVersion: resourceTypes.acceleratorPool.apiVersion,
+      kind: "AcceleratorPool",
+      metadata: { name: pool.name },
+      spec: {
+        vendor: pool.accelerator?.vendor,
+        model: pool.accelerator?.model,
+        memoryGiB: pool.accelerator?.memoryGiB,
+        nodeSelector: { matchLabels: { "sovereign.dev/pool": pool.name } },
+        tolerations: [{ key: taintKey, operator: "Equal", value: pool.name, effect: "NoSchedule" }],
+      },
+    });
+  }
   manager = namespaceManager(kc, ns.name, { logEnv: "ISVC_TEST_LOG" });
   manager.add(inferenceServiceControllerWith(new Admitter(manager), { secretRecheckMs: 1000 }));
   await manager.start();
@@ -59,6 +100,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await manager?.stop();
   await ns?.[Symbol.asyncDispose]();
+  for (const pool of ownPools) {
+    await client.delete(resourceTypes.acceleratorPool, pool.name).catch(() => {});
+    for (const node of simulatedNodes(pool))
+      await client.delete(builtin.nodes, node.metadata?.name ?? "").catch(() => {});
+  }
   await client.close();
 });
 
@@ -134,6 +180,7 @@ async function leaveFree(pool: string, resource: string, leave: number): Promise
         },
         spec: {
           nodeSelector: { "kubernetes.io/hostname": node },
+          tolerations: [{ key: taintKey, operator: "Exists", effect: "NoSchedule" }],
           terminationGracePeriodSeconds: 0,
           containers: [
             {
@@ -167,7 +214,7 @@ const isvc = (name: string, spec: Record<string, unknown>): KubeObject => ({
   spec: {
     model: { uri: "hf://meta-llama/Llama-3.1-8B-Instruct", name: "llama-8b" },
     engine: { image: cudaImage, images: { amd: rocmImage }, maxModelLen: 8192 },
-    accelerators: { count: 1, minMemoryGiB: 24, pools: ["h100", "mi300x"] },
+    accelerators: { count: 1, minMemoryGiB: 24, pools: [H100, MI300X] },
     resources: { cpu: "1", memory: "2Gi" },
     rollout: { maxSurge: 1, maxUnavailable: 0 },
     ...spec,
@@ -240,28 +287,28 @@ describe("InferenceService across vendors", () => {
   const name = "llama";
 
   it("puts 2 replicas on H100 (CUDA image) and 2 on MI300X (ROCm image) behind one Service", async () => {
-    await leaveFree("h100", "nvidia.com/gpu", 2);
+    await leaveFree(H100, "nvidia.com/gpu", 2);
     await client.create(rt, isvc(name, { replicas: 4 }));
     const s = await readyWith(name, 4);
 
     expect(s.status?.placements).toEqual([
-      { pool: "h100", devicesPerReplica: 1, replicas: 2, readyReplicas: 2 },
-      { pool: "mi300x", devicesPerReplica: 1, replicas: 2, readyReplicas: 2 },
+      { pool: H100, devicesPerReplica: 1, replicas: 2, readyReplicas: 2 },
+      { pool: MI300X, devicesPerReplica: 1, replicas: 2, readyReplicas: 2 },
     ]);
     expect(s.status?.url).toBe(`http://${name}.${ns.name}.svc:8000/v1`);
     expect(s.status?.admission?.placements?.map((p) => [p.group, p.pool, p.replicas])).toEqual([
-      ["server/h100", "h100", 2],
-      ["server/mi300x", "mi300x", 2],
+      [`server/${H100}`, H100, 2],
+      [`server/${MI300X}`, MI300X, 2],
     ]);
     // The nodes the engine counted were a reservation until the pods were bound, never a pin.
     expect(s.status?.admission?.placements?.every((p) => !p.nodes?.length)).toBe(true);
 
     const deps = await deployments(name);
-    expect([...deps.keys()].sort()).toEqual(["h100", "mi300x"]);
-    expect(deps.get("h100")?.metadata.name).toBe(`${name}-h100`);
-    expect(deps.get("h100")?.spec.replicas).toBe(2);
-    expect(deps.get("mi300x")?.spec.replicas).toBe(2);
-    expect(deps.get("h100")?.spec.strategy).toEqual({
+    expect([...deps.keys()].sort()).toEqual([H100, MI300X]);
+    expect(deps.get(H100)?.metadata.name).toBe(`${name}-${H100}`);
+    expect(deps.get(H100)?.spec.replicas).toBe(2);
+    expect(deps.get(MI300X)?.spec.replicas).toBe(2);
+    expect(deps.get(H100)?.spec.strategy).toEqual({
       type: "RollingUpdate",
       rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
     });
@@ -271,13 +318,13 @@ describe("InferenceService across vendors", () => {
     for (const p of pods) {
       const pool = p.metadata.labels?.[labels.pool];
       const main = p.spec.containers[0];
-      if (pool === "h100") {
-        expect(p.spec.nodeName).toMatch(/^h100-\d+$/);
+      if (pool === H100) {
+        expect(p.spec.nodeName).toMatch(new RegExp(`^${H100}-\\d+$`));
         expect(main?.image).toBe(cudaImage);
         expect(main?.resources?.limits?.["nvidia.com/gpu"]).toBe("1");
       } else {
-        expect(pool).toBe("mi300x");
-        expect(p.spec.nodeName).toMatch(/^mi300x-\d+$/);
+        expect(pool).toBe(MI300X);
+        expect(p.spec.nodeName).toMatch(new RegExp(`^${MI300X}-\\d+$`));
         expect(main?.image).toBe(rocmImage);
         expect(main?.resources?.limits?.["amd.com/gpu"]).toBe("1");
       }
@@ -296,7 +343,7 @@ describe("InferenceService across vendors", () => {
       query: { labelSelector: selector },
     });
     expect(new Set(selected.items.map((p) => p.metadata.labels?.[labels.pool]))).toEqual(
-      new Set(["h100", "mi300x"]),
+      new Set([H100, MI300X]),
     );
     expect(selected.items).toHaveLength(4);
     // (No EndpointSlices to check: pod IPs are loopback addresses here, which endpoints may not
@@ -305,7 +352,7 @@ describe("InferenceService across vendors", () => {
 
   it("an image change rolls through without dropping ready replicas below the asked count", async () => {
     // Room for one surge pod on h100 (mi300x has plenty).
-    await leaveFree("h100", "nvidia.com/gpu", 1);
+    await leaveFree(H100, "nvidia.com/gpu", 1);
     let minReady = Number.POSITIVE_INFINITY;
     let sampling = true;
     const sampler = (async () => {
@@ -334,7 +381,7 @@ describe("InferenceService across vendors", () => {
               (p) =>
                 isReady(p) &&
                 p.spec.containers[0]?.image ===
-                  (p.metadata.labels?.[labels.pool] === "h100" ? newCuda : newRocm),
+                  (p.metadata.labels?.[labels.pool] === H100 ? newCuda : newRocm),
             );
           return rolled ? true : undefined;
         },
@@ -365,7 +412,7 @@ describe("InferenceService across vendors", () => {
       placementsOf(six)
         .slice(0, 2)
         .map(([pool]) => pool),
-    ).toEqual(["h100", "mi300x"]);
+    ).toEqual([H100, MI300X]);
     const podsAfter = new Set((await serverPods(name)).map((p) => p.metadata.name));
     for (const p of podsBefore) expect(podsAfter.has(p)).toBe(true);
 
