@@ -64,14 +64,15 @@ const rayCluster = (
 const gpuGroup = (replicas: number, more: Record<string, unknown> = {}) => ({
   name: "gpu",
   replicas,
-  accelerators: { count: 1, vendors: ["nvidia"] },
+  // Pinned to the sample pool: other files add NVIDIA pools of their own to the shared cluster.
+  accelerators: { count: 1, vendors: ["nvidia"], pools: ["h100"] },
   resources: { cpu: "2", memory: "4Gi" },
   ...more,
 });
 const tpuGroup = (replicas: number) => ({
   name: "tpu",
   replicas,
-  accelerators: { count: 2, vendors: ["google"] },
+  accelerators: { count: 2, vendors: ["google"], pools: ["tpu-v5e"] },
   resources: { cpu: "4", memory: "8Gi" },
 });
 
