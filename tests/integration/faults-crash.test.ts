@@ -39,5 +39,5 @@ describe("SIGKILL of the operator mid-burst", () => {
     // Both outcomes were exercised: some admitted, some waiting for devices.
     expect(verdict.admitted).toBeGreaterThan(0);
     expect(verdict.queued).toBeGreaterThan(0);
-  });
+  }, 300_000); // its own waits (the faults, then up to 120 s to settle) pass the default
 });

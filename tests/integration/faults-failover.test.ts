@@ -57,5 +57,7 @@ describe("leader failover mid-burst", () => {
     expect(Object.values(sampler.writesBy).filter((n) => n > 0).length).toBeGreaterThan(1);
     expect(verdict.problems).toEqual([]);
     expect(faultCounts(verdict)).toBe(0);
-  });
+    // Its own waits add up past the default: two takeovers (a 15 s lease each, plus the moment
+    // to kill at) and up to 120 s for the workloads to settle.
+  }, 300_000);
 });
