@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
+import type { SimulatedPool } from "../../cli/dev/simulated-nodes.ts";
 import { Admitter, podRequest } from "../../controllers/admission/index.ts";
 import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
@@ -20,7 +20,12 @@ import {
   type TestNamespace,
   testNamespace,
 } from "../support/cluster.ts";
-import { namespaceManager } from "../support/workloads.ts";
+import {
+  createDedicatedPools,
+  dedicatedTaintKey,
+  deleteDedicatedPools,
+  namespaceManager,
+} from "../support/workloads.ts";
 
 const kc = loadKubeConfig();
 const client = new KubeClient({ kubeConfig: kc });
@@ -54,7 +59,7 @@ const placeholderLabel = "sovereign.dev/placeholder";
 const suffix = randomBytes(3).toString("hex");
 const H100 = `place-h100-${suffix}`;
 const MI300X = `place-mi300x-${suffix}`;
-const taintKey = "sovereign.dev/dedicated";
+const taintKey = dedicatedTaintKey;
 const ownPools: SimulatedPool[] = [
   {
     name: H100,
@@ -76,21 +81,7 @@ const ownPools: SimulatedPool[] = [
 
 beforeAll(async () => {
   ns = await testNamespace("isvc-place", kc);
-  for (const pool of ownPools) {
-    for (const body of simulatedNodes(pool)) await client.create(builtin.nodes, body as KubeObject);
-    await client.create(resourceTypes.acceleratorPool, {
-      apiVersion: resourceTypes.acceleratorPool.apiVersion,
-      kind: "AcceleratorPool",
-      metadata: { name: pool.name },
-      spec: {
-        vendor: pool.accelerator?.vendor,
-        model: pool.accelerator?.model,
-        memoryGiB: pool.accelerator?.memoryGiB,
-        nodeSelector: { matchLabels: { "sovereign.dev/pool": pool.name } },
-        tolerations: [{ key: taintKey, operator: "Equal", value: pool.name, effect: "NoSchedule" }],
-      },
-    });
-  }
+  await createDedicatedPools(client, ownPools);
   manager = namespaceManager(kc, ns.name, { logEnv: "ISVC_TEST_LOG" });
   manager.add(inferenceServiceControllerWith(new Admitter(manager), { secretRecheckMs: 1000 }));
   await manager.start();
@@ -100,11 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await manager?.stop();
   await ns?.[Symbol.asyncDispose]();
-  for (const pool of ownPools) {
-    await client.delete(resourceTypes.acceleratorPool, pool.name).catch(() => {});
-    for (const node of simulatedNodes(pool))
-      await client.delete(builtin.nodes, node.metadata?.name ?? "").catch(() => {});
-  }
+  await deleteDedicatedPools(client, ownPools);
   await client.close();
 });
 

@@ -8,15 +8,19 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
+import type { SimulatedPool } from "../../cli/dev/simulated-nodes.ts";
 import { Admitter } from "../../controllers/admission/index.ts";
 import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
-import { resourceTypes } from "../../controllers/resources.ts";
 import { repoRoot } from "../../crds/generate.ts";
 import { labels } from "../../crds/index.ts";
 import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
 import { eventually, kubeconfigPath, loadKubeConfig, type TestNamespace, testNamespace } from "./cluster.ts";
-import { namespaceManager } from "./workloads.ts";
+import {
+  createDedicatedPools,
+  dedicatedTaintKey,
+  deleteDedicatedPools,
+  namespaceManager,
+} from "./workloads.ts";
 
 export type Pod = KubeObject & {
   status?: { podIP?: string; conditions?: { type: string; status: string }[] };
@@ -24,8 +28,6 @@ export type Pod = KubeObject & {
 
 export const isReady = (p: Pod): boolean =>
   p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-
-const taintKey = "sovereign.dev/dedicated";
 
 export interface ServingTestbed {
   ns: TestNamespace;
@@ -52,28 +54,14 @@ export async function startServingTestbed(prefix: string, devicesPerNode = 2): P
     accelerator: { vendor, model, devicesPerNode, memoryGiB },
     cpu: "64",
     memory: "512Gi",
-    taints: [{ key: taintKey, value: name, effect: "NoSchedule" }],
+    taints: [{ key: dedicatedTaintKey, value: name, effect: "NoSchedule" }],
   });
   const pools = [
     pool(`${prefix}-nv-${suffix}`, "nvidia", "NVIDIA-H100-80GB-HBM3", 80),
     pool(`${prefix}-amd-${suffix}`, "amd", "MI300X", 192),
   ];
   const ns = await testNamespace(prefix, kc);
-  for (const p of pools) {
-    for (const body of simulatedNodes(p)) await core.createNode({ body });
-    await client.create(resourceTypes.acceleratorPool, {
-      apiVersion: resourceTypes.acceleratorPool.apiVersion,
-      kind: "AcceleratorPool",
-      metadata: { name: p.name },
-      spec: {
-        vendor: p.accelerator?.vendor,
-        model: p.accelerator?.model,
-        memoryGiB: p.accelerator?.memoryGiB,
-        nodeSelector: { matchLabels: { "sovereign.dev/pool": p.name } },
-        tolerations: [{ key: taintKey, operator: "Equal", value: p.name, effect: "NoSchedule" }],
-      },
-    });
-  }
+  await createDedicatedPools(client, pools);
   const runnerDir = await mkdtemp(join(tmpdir(), "pod-runner-"));
   const runner: ChildProcess = spawn(
     process.execPath,
@@ -132,11 +120,7 @@ export async function startServingTestbed(prefix: string, devicesPerNode = 2): P
         await gone;
       }
       await ns[Symbol.asyncDispose]();
-      for (const p of pools) {
-        await client.delete(resourceTypes.acceleratorPool, p.name).catch(() => {});
-        for (const node of simulatedNodes(p))
-          await client.delete(builtin.nodes, node.metadata?.name ?? "").catch(() => {});
-      }
+      await deleteDedicatedPools(client, pools);
       await client.close();
       await rm(runnerDir, { recursive: true, force: true });
     },

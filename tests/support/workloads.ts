@@ -4,8 +4,10 @@
 import { readFileSync } from "node:fs";
 import type * as k8s from "@kubernetes/client-node";
 import { load } from "js-yaml";
+import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import {
+  builtin,
   createLogger,
   isAlreadyExists,
   type KubeClient,
@@ -24,6 +26,45 @@ export async function ensureSamplePools(client: KubeClient, names: readonly stri
     await client.create(resourceTypes.acceleratorPool, pool).catch((e) => {
       if (!isAlreadyExists(e)) throw e;
     });
+  }
+}
+
+/** The taint on a test file's own nodes; only pods placed on that file's pools tolerate it. */
+export const dedicatedTaintKey = "sovereign.dev/dedicated";
+
+/**
+ * A test file's own pools: their simulated nodes (tainted by the caller's SimulatedPool) and an
+ * AcceleratorPool each whose pods tolerate that taint, so no other file's workload lands there.
+ */
+export async function createDedicatedPools(
+  client: KubeClient,
+  pools: readonly SimulatedPool[],
+): Promise<void> {
+  for (const pool of pools) {
+    for (const body of simulatedNodes(pool)) await client.create(builtin.nodes, body as KubeObject);
+    await client.create(resourceTypes.acceleratorPool, {
+      apiVersion: resourceTypes.acceleratorPool.apiVersion,
+      kind: "AcceleratorPool",
+      metadata: { name: pool.name },
+      spec: {
+        vendor: pool.accelerator?.vendor,
+        model: pool.accelerator?.model,
+        memoryGiB: pool.accelerator?.memoryGiB,
+        nodeSelector: { matchLabels: { "sovereign.dev/pool": pool.name } },
+        tolerations: [{ key: dedicatedTaintKey, operator: "Equal", value: pool.name, effect: "NoSchedule" }],
+      },
+    });
+  }
+}
+
+export async function deleteDedicatedPools(
+  client: KubeClient,
+  pools: readonly SimulatedPool[],
+): Promise<void> {
+  for (const pool of pools) {
+    await client.delete(resourceTypes.acceleratorPool, pool.name).catch(() => {});
+    for (const node of simulatedNodes(pool))
+      await client.delete(builtin.nodes, node.metadata?.name ?? "").catch(() => {});
   }
 }
 
