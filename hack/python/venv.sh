@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Makes the project's one Python virtual environment from the pinned requirements*.txt files in
+# this folder, outside the repository (~/.cache/sovereign-stack/python), keyed by a hash of those
+# files and the interpreter's version, so a warm machine installs nothing.
+#   venv.sh          install if needed, then print the venv's path
+#   venv.sh --path   print the path; exit 1 when it is not installed yet
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+python="${PYTHON:-python3}"
+cache="${SOVEREIGN_STACK_CACHE:-$HOME/.cache/sovereign-stack}/python"
+key="$( { "$python" --version 2>&1; cat "$here"/requirements*.txt; } | sha256sum | cut -c1-12)"
+venv="$cache/venv-$key"
+
+if [[ "${1:-}" == "--path" ]]; then
+  [[ -f "$venv/.complete" ]] || { echo "python venv not installed: run hack/python/venv.sh" >&2; exit 1; }
+  echo "$venv"
+  exit 0
+fi
+
+if [[ ! -f "$venv/.complete" ]]; then
+  rm -rf "$venv"
+  mkdir -p "$cache"
+  "$python" -m venv "$venv"
+  export PIP_CACHE_DIR="$cache/pip"
+  reqs=()
+  for f in "$here"/requirements*.txt; do reqs+=(-r "$f"); done
+  "$venv/bin/pip" install --disable-pip-version-check --no-input -q "${reqs[@]}" >&2
+  touch "$venv/.complete"
+fi
+echo "$venv"
