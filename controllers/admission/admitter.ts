@@ -4,6 +4,12 @@
 // decisions are made with one consistent view and one queue order across all kinds. Decisions
 // live in memory; what is admitted is persisted by the workload's controller in
 // status.admission before any pod exists, which is what a restarted operator trusts.
+//
+// Only a leader with every watched kind listed decides. A standby replica's informers run (so a
+// new leader starts warm), but a decision it made would sit in its memory as an assumption
+// while the leader books the same devices in status; on takeover it would be written, and the
+// node booked twice. Likewise a pass over half-listed workloads cannot see admissions that are
+// recorded in status but not yet listed. Until then a pass decides nothing.
 import { type AdmissionStatus, labels } from "../../crds/index.ts";
 import type { Cache, Informer, KubeObject, Logger, ResourceType } from "../../operator/index.ts";
 import { objectKey } from "../../operator/index.ts";
@@ -20,6 +26,8 @@ export const workloadKey = (rt: ResourceType, obj: KubeObject): string => `${rt.
 /** A gang waiting this long holds the pools it is closest to fitting on (see the engine). */
 const starvationAfterMs = 10 * 60_000;
 const debounceMs = 20;
+/** How often a standby (or a still-listing leader) looks again whether it may decide. */
+const notDecidingRetryMs = 500;
 /** Pod index: "kind/namespace/name" of the workload a pod belongs to (from its labels). */
 const workloadPodIndex = "sovereign.dev/workload";
 
@@ -50,6 +58,8 @@ export interface AdmitterOptions {
   informer(rt: ResourceType, scope?: { allNamespaces?: boolean }): Informer;
   log: Logger;
   now?: () => number;
+  /** Whether this process may decide now (the manager: it holds the lease); absent means always. */
+  readonly isLeader?: boolean;
 }
 
 export class Admitter implements AdmitterApi {
@@ -57,11 +67,15 @@ export class Admitter implements AdmitterApi {
   private decisions = new Map<string, Decision>();
   private readonly assumed = new Map<string, Assumed>();
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private readonly cache: Cache;
   private readonly informer: AdmitterOptions["informer"];
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly leading: () => boolean;
   private readonly podInformer: Informer;
+  /** Every informer a pass reads: it decides only once all have listed. */
+  private readonly informers: Informer[] = [];
   /** Passes run so far, for tests and metrics. */
   passes = 0;
   private lastPassMs = 0;
@@ -71,6 +85,8 @@ export class Admitter implements AdmitterApi {
     this.informer = (rt, scope) => options.informer(rt, scope);
     this.log = options.log.with({ component: "admitter" });
     this.now = options.now ?? Date.now;
+    // Read at each pass: the manager's isLeader is a getter that turns true on taking the lease.
+    this.leading = () => options.isLeader ?? true;
     for (const rt of [resourceTypes.acceleratorPool, resourceTypes.node]) this.watch(rt);
     this.podInformer = this.watch(resourceTypes.pod, true);
     // A pass looks up the pods of every admitted workload: an index keeps that O(own pods).
@@ -83,6 +99,7 @@ export class Admitter implements AdmitterApi {
 
   private watch(rt: ResourceType, allNamespaces = false): Informer {
     const informer = this.informer(rt, { allNamespaces });
+    this.informers.push(informer);
     const poke = (): void => this.requestPass();
     informer.addHandler({
       onAdd: poke,
@@ -126,19 +143,43 @@ export class Admitter implements AdmitterApi {
     this.timer.unref?.();
   }
 
+  private retryLater(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.requestPass();
+    }, notDecidingRetryMs);
+    this.retry.unref?.();
+  }
+
   /** Stops pending timers (manager shutdown, tests). */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     this.timer = undefined;
+    this.retry = undefined;
+  }
+
+  /** Whether a pass may decide: this process leads and every watched kind has listed. */
+  get deciding(): boolean {
+    return this.leading() && this.informers.every((i) => i.hasSynced);
   }
 
   /** One scheduling pass over the cluster as the cache shows it now. Synchronous and pure but for the cache read. */
   pass(): PlacementResult {
+    const none: PlacementResult = { admitted: [], queued: [], unschedulable: [], holds: [] };
+    const { cache } = this;
+    if (!cache.has(resourceTypes.acceleratorPool)) return none;
+    if (!this.deciding) {
+      // Nothing is decided, so nothing is assumed either; look again soon (taking the lease or
+      // finishing a list fires no event of its own here).
+      this.decisions.clear();
+      this.assumed.clear();
+      this.retryLater();
+      return none;
+    }
     this.passes++;
     const now = this.now();
-    const { cache } = this;
-    if (!cache.has(resourceTypes.acceleratorPool))
-      return { admitted: [], queued: [], unschedulable: [], holds: [] };
     const pools = cache.list(resourceTypes.acceleratorPool) as never[];
     const nodes = cache.list<NodeLike>(resourceTypes.node);
     // Every pod on the nodes, whatever namespaces this operator reconciles.

@@ -17,7 +17,13 @@ import { type ResourceType, resourceId } from "../../operator/resource.ts";
 
 const rt = resourceTypes.inferenceService;
 
-function world(clock = { now: 1_000_000 }) {
+/** Who may decide: whether this process leads, and whether the workload kind has listed. */
+interface Standing {
+  leading: boolean;
+  workloadsListed: boolean;
+}
+
+function world(clock = { now: 1_000_000 }, standing: Standing = { leading: true, workloadsListed: true }) {
   const stores = new Map<string, ObjectStore>();
   const informer = (r: ResourceType) => {
     let store = stores.get(resourceId(r));
@@ -25,10 +31,25 @@ function world(clock = { now: 1_000_000 }) {
       store = new ObjectStore();
       stores.set(resourceId(r), store);
     }
-    return { store, addHandler: () => {} } as unknown as Informer;
+    const hasSynced = (): boolean => r !== rt || standing.workloadsListed;
+    return {
+      store,
+      addHandler: () => {},
+      get hasSynced() {
+        return hasSynced();
+      },
+    } as unknown as Informer;
   };
   const cache = new Cache((r) => (stores.has(resourceId(r)) ? informer(r) : undefined));
-  const admitter = new Admitter({ cache, informer, log: silentLogger, now: () => clock.now });
+  const admitter = new Admitter({
+    cache,
+    informer,
+    log: silentLogger,
+    now: () => clock.now,
+    get isLeader() {
+      return standing.leading;
+    },
+  });
   const enqueued: string[] = [];
   admitter.register(inferenceServiceAdapter(rt, (key) => enqueued.push(key)) as never);
   const put = (r: ResourceType, obj: KubeObject) => informer(r).store.upsert(obj);
@@ -130,5 +151,47 @@ describe("admitting an InferenceService replica by replica", () => {
       return d?.type === "admitted" ? d.admission.groups.reduce((n, g) => n + g.pods, 0) : 0;
     };
     expect([pods("ml/llama"), pods("ml/other")]).toEqual([2, 1]);
+  });
+});
+
+/** status.admission of a service admitted alone on the node, as another process recorded it. */
+function recordedElsewhere(name: string, replicas: number) {
+  const { admitter, put } = world();
+  put(rt, svc(name, replicas));
+  admitter.pass();
+  const decision = admitter.decisionFor(rt, `ml/${name}`);
+  if (decision?.type !== "admitted") throw new Error(`${name} is admitted on an empty node`);
+  return toAdmissionStatus(decision.admission, new Date(0), true);
+}
+
+describe("only a leader with every kind listed decides", () => {
+  it("a standby decides nothing, so on taking over it counts what the old leader recorded", () => {
+    const standing = { leading: false, workloadsListed: true };
+    const { admitter, put } = world(undefined, standing);
+    put(rt, svc("waiting", 1));
+    admitter.pass();
+    // A standby's decision would be held as an assumption while the leader books the devices.
+    expect(admitter.decisionFor(rt, "ml/waiting")).toBeUndefined();
+    expect(admitter.passes).toBe(0);
+
+    // Meanwhile the leader admits another service onto all three devices and records it.
+    put(rt, svc("booked", 3, { admission: recordedElsewhere("booked", 3) }));
+    standing.leading = true;
+    admitter.pass();
+    expect(admitter.decisionFor(rt, "ml/waiting")?.type).toBe("queued");
+  });
+
+  it("decides nothing until the workload kind has listed, then counts every recorded admission", () => {
+    const standing = { leading: true, workloadsListed: false };
+    const { admitter, put } = world(undefined, standing);
+    // Half listed: the newcomer is seen, the admitted service not yet.
+    put(rt, svc("newcomer", 1));
+    admitter.pass();
+    expect(admitter.decisionFor(rt, "ml/newcomer")).toBeUndefined();
+
+    put(rt, svc("booked", 3, { admission: recordedElsewhere("booked", 3) }));
+    standing.workloadsListed = true;
+    admitter.pass();
+    expect(admitter.decisionFor(rt, "ml/newcomer")?.type).toBe("queued");
   });
 });
