@@ -103,7 +103,7 @@ await bench.withCluster({ dirPrefix: "sovereign-bench-rayc-", pools, namespaces 
         : `  NOT COMPLETED within ${timeoutMs / 1000} s: ${podProgress.count} pods, ${ready} Ready clusters`,
       `  host load average at the end: ${loadAverage} (on ${availableParallelism()} CPUs)`,
       `  operator CPU ${usage.cpuSeconds.toFixed(1)} s during the run; RSS idle ${Math.round(usage.idleRssMb)} MB, peak ${Math.round(usage.peakRssMb)} MB`,
-      `  raycluster reconciles ${usage.reconciles}, API requests ${usage.apiRequests}`,
+      `  raycluster reconciles ${usage.reconciles}, API requests ${usage.apiRequests}: ${JSON.stringify(usage.requestsByResource)}`,
       "  (KubeRay reports creating 1,000 such clusters in about 11 s on GKE)",
     ],
     {

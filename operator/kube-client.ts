@@ -8,7 +8,13 @@ import http from "node:http";
 import https from "node:https";
 import { type ClusterConnection, type KubeConfigSource, toClusterConnection } from "./kubeconfig.ts";
 import type { Counter, MetricsRegistry } from "./metrics.ts";
-import { type KubeObject, type ObjectList, type ResourceType, resourcePath } from "./resource.ts";
+import {
+  type KubeObject,
+  type ObjectList,
+  type ResourceType,
+  resourceOfPath,
+  resourcePath,
+} from "./resource.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 /** A failed API call, carrying the HTTP status and the Status object's reason. */
@@ -98,6 +104,7 @@ export class KubeClient {
   private readonly userAgent: string;
   private readonly requestTimeoutMs: number;
   private readonly requestsTotal: Counter | undefined;
+  private readonly requestsByResource: Counter | undefined;
   private transport: Promise<Connection> | undefined;
   /** Connections replaced (expired or refused credentials), closed once their requests are done. */
   private readonly retired = new Set<Connection>();
@@ -111,6 +118,12 @@ export class KubeClient {
       "rest_client_requests_total",
       "Number of HTTP requests, partitioned by status code, method, and host.",
       ["code", "method", "host"],
+    );
+    // Where the request budget goes (client-go's metric above has no resource).
+    this.requestsByResource = options.metrics?.counter(
+      "sovereign_api_requests_total",
+      "API requests sent, partitioned by method and resource (with its subresource).",
+      ["method", "resource"],
     );
   }
 
@@ -220,6 +233,7 @@ export class KubeClient {
 
   private async send<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     await this.limiter.take(options.signal);
+    this.requestsByResource?.inc({ method, resource: resourceOfPath(path) });
     const conn = await this.connect();
     const headers = await this.authHeaders();
     const url = buildUrl(conn.base, path, options.query);

@@ -77,6 +77,23 @@ export function resourcePath(
   return path;
 }
 
+/**
+ * The resource a request path names, as the API server's own metrics label it: "pods",
+ * "rayclusters/status", "namespaces". The inverse of resourcePath, for counting requests.
+ */
+export function resourceOfPath(path: string): string {
+  const parts = (path.split("?")[0] ?? "").split("/").filter(Boolean);
+  // /api/v1/... or /apis/<group>/<version>/...
+  const rest = parts[0] === "api" ? parts.slice(2) : parts[0] === "apis" ? parts.slice(3) : [];
+  if (rest.length === 0) return "<other>";
+  // "namespaces/<ns>" is a scope when a resource follows it; a Namespace's own subresources
+  // (status, finalize) are the exception, as in the API server's request info.
+  const namespaceSubresource = rest.length === 3 && ["status", "finalize"].includes(rest[2] ?? "");
+  const scoped = rest[0] === "namespaces" && rest.length > 2 && !namespaceSubresource ? rest.slice(2) : rest;
+  const [resource, , subresource] = scoped;
+  return subresource ? `${resource}/${subresource}` : (resource ?? "<other>");
+}
+
 /** The work-queue and cache key: "namespace/name", or "name" for cluster-scoped objects. */
 export function objectKey(obj: { metadata: ObjectMeta }): string {
   const { namespace, name } = obj.metadata;

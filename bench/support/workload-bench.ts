@@ -227,6 +227,8 @@ export interface OperatorUsage {
   idleRssMb: number;
   reconciles: number;
   apiRequests: number;
+  /** Requests by "METHOD resource" (the operator's sovereign_api_requests_total), most first. */
+  requestsByResource: Record<string, number>;
   metric: MetricSum;
 }
 
@@ -241,14 +243,25 @@ export interface BenchOperator {
 }
 
 /** The operator's figures in the JSON line, under the same keys in every benchmark. */
-export function operatorFigures(u: OperatorUsage): Record<string, number> {
+export function operatorFigures(u: OperatorUsage): Record<string, number | Record<string, number>> {
   return {
     operator_cpu_seconds: Math.round(u.cpuSeconds * 10) / 10,
     operator_peak_rss_mb: Math.round(u.peakRssMb),
     operator_idle_rss_mb: Math.round(u.idleRssMb),
     [`${u.controller}_reconciles`]: u.reconciles,
     operator_api_requests: u.apiRequests,
+    operator_requests_by_resource: u.requestsByResource,
   };
+}
+
+/** `{"POST pods": 4000, ...}` from the operator's metrics text, most first. */
+export function requestsByResource(lines: readonly string[]): Record<string, number> {
+  const counts: [string, number][] = [];
+  for (const line of lines) {
+    const m = /^sovereign_api_requests_total\{method="([^"]+)",resource="([^"]+)"\} (\S+)/.exec(line);
+    if (m) counts.push([`${m[1]} ${m[2]}`, Number(m[3])]);
+  }
+  return Object.fromEntries(counts.sort((a, b) => b[1] - a[1]));
 }
 
 export interface StartOperatorOptions extends OperatorSettings {
@@ -562,6 +575,7 @@ async function measureOnceReady(
         idleRssMb: idle.rssMb,
         reconciles: metric("controller_runtime_reconcile_total", `controller="${controller}"`),
         apiRequests: metric("rest_client_requests_total"),
+        requestsByResource: requestsByResource(lines),
         metric,
       };
     },

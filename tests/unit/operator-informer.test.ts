@@ -10,7 +10,7 @@ import {
   ownerUidIndex,
 } from "../../operator/object-store.ts";
 import type { KubeObject } from "../../operator/resource.ts";
-import { keyOf, objectKey, resourcePath, splitKey } from "../../operator/resource.ts";
+import { keyOf, objectKey, resourceOfPath, resourcePath, splitKey } from "../../operator/resource.ts";
 import { leanNode, leanPod, stripManagedFields } from "../../operator/transform.ts";
 
 const pod = (name: string, rv: string, extra: Partial<KubeObject> = {}, ns = "a"): KubeObject => ({
@@ -226,6 +226,21 @@ describe("resource paths and keys", () => {
     expect(resourcePath(widgets, "ns", "w", "status")).toBe(
       "/apis/test.sovereign.dev/v1/namespaces/ns/widgets/w/status",
     );
+  });
+
+  it("reads back the resource a path names, as the API server labels it", () => {
+    const cases: [string, string][] = [
+      ["/api/v1/pods", "pods"],
+      ["/api/v1/namespaces/ns/pods?labelSelector=a", "pods"],
+      ["/api/v1/namespaces/ns/pods/p/binding", "pods/binding"],
+      ["/api/v1/namespaces", "namespaces"],
+      ["/api/v1/namespaces/ns", "namespaces"],
+      ["/api/v1/namespaces/ns/status", "namespaces/status"],
+      ["/apis/test.sovereign.dev/v1/namespaces/ns/widgets/w/status", "widgets/status"],
+      ["/apis/coordination.k8s.io/v1/namespaces/ns/leases/l", "leases"],
+      ["/version", "<other>"],
+    ];
+    expect(cases.map(([path]) => resourceOfPath(path))).toEqual(cases.map(([, r]) => r));
   });
 
   it("splits and joins keys", () => {
