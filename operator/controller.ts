@@ -87,8 +87,19 @@ export interface ReconcileContext {
    * Writes status on the status subresource when it differs; true when written. Once it has
    * succeeded (written, or already as wanted), the events recorded before it are sent whatever
    * the rest of the reconcile does: the status they report is stored.
+   *
+   * `{ report: true }` says this write ends the reconcile's work (no API call follows it) and
+   * nothing waits on it: it goes in the report lane, behind every child create of the process
+   * (request-limiter.ts), and the worker moves on to the next key meanwhile. The key stays in
+   * progress until the write is done, so no second reconcile of it starts before. An admission
+   * record, which must be stored before the pods it allows exist, is never a report.
    */
-  writeStatus(rt: ResourceType, obj: KubeObject, status: unknown): Promise<boolean>;
+  writeStatus(
+    rt: ResourceType,
+    obj: KubeObject,
+    status: unknown,
+    options?: { report?: boolean },
+  ): Promise<boolean>;
   /**
    * Queues an event. It is sent when the reconcile succeeds, or, if it fails, when a later
    * status write of the same reconcile succeeded; a Warning of a failed reconcile always is.
@@ -275,15 +286,19 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      try {
-        await this.reconcileKey(key);
-      } finally {
-        this.queue.done(key);
-      }
+      // A reconcile that reaches a report write lets this worker go (see writeStatus).
+      let letGo: () => void = () => {};
+      const released = new Promise<void>((resolve) => {
+        letGo = resolve;
+      });
+      const finished = this.reconcileKey(key, letGo)
+        .catch((error: unknown) => this.log.error("reconcile crashed", { key, error: describeError(error) }))
+        .finally(() => this.queue.done(key));
+      await Promise.race([finished, released]);
     }
   }
 
-  private async reconcileKey(key: string): Promise<void> {
+  private async reconcileKey(key: string, releaseWorker: () => void): Promise<void> {
     const labels = { controller: this.name };
     const reconcileID = randomUUID();
     const log = this.log.with({ key, reconcileID });
@@ -309,9 +324,12 @@ export class Controller {
         const current = cache.has(rt) ? cache.get(rt, childKey) : undefined;
         return applyObject(client, rt, desired, { fieldManager, current });
       },
-      writeStatus: async (rt, obj, status) => {
+      writeStatus: async (rt, obj, status, options) => {
         const recorded = events.length;
-        const written = (await writeStatus(client, rt, obj, status, { fieldManager })) !== undefined;
+        const report = options?.report === true;
+        if (report) releaseWorker();
+        const lane = report ? "report" : "work";
+        const written = (await writeStatus(client, rt, obj, status, { fieldManager, lane })) !== undefined;
         committed = recorded;
         return written;
       },

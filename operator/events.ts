@@ -228,7 +228,7 @@ export class EventRecorder {
       regarding: ref,
     };
     this.track(
-      this.client.create(builtin.events, event).catch((error) => {
+      this.client.create(builtin.events, event, undefined, "report").catch((error) => {
         this.aggregator.forget(decision.entry);
         this.log.warn("event not recorded", { reason: input.reason, error: describeError(error) });
       }),
@@ -256,11 +256,16 @@ export class EventRecorder {
       this.aggregator.markWritten(entry, count, now);
       const patch = { series: { count, lastObservedTime: formatMicroTime(new Date(entry.lastObservedAt)) } };
       this.track(
-        this.client.patch(builtin.events, entry.eventName, entry.namespace, patch, "merge").catch((error) => {
-          // Usually the Event expired (1 h TTL); the next occurrence starts a new one.
-          this.aggregator.forget(entry);
-          this.log.debug("event series not updated", { event: entry.eventName, error: describeError(error) });
-        }),
+        this.client
+          .patch(builtin.events, entry.eventName, entry.namespace, patch, "merge", { lane: "report" })
+          .catch((error) => {
+            // Usually the Event expired (1 h TTL); the next occurrence starts a new one.
+            this.aggregator.forget(entry);
+            this.log.debug("event series not updated", {
+              event: entry.eventName,
+              error: describeError(error),
+            });
+          }),
       );
     }
   }

@@ -8,6 +8,7 @@ import http from "node:http";
 import https from "node:https";
 import { type ClusterConnection, type KubeConfigSource, toClusterConnection } from "./kubeconfig.ts";
 import type { Counter, MetricsRegistry } from "./metrics.ts";
+import { type RequestLane, RequestLimiter } from "./request-limiter.ts";
 import {
   type KubeObject,
   type ObjectList,
@@ -15,7 +16,6 @@ import {
   resourceOfPath,
   resourcePath,
 } from "./resource.ts";
-import { TokenBucket } from "./token-bucket.ts";
 
 /** A failed API call, carrying the HTTP status and the Status object's reason. */
 export class ApiError extends Error {
@@ -54,6 +54,8 @@ export interface RequestOptions {
   contentType?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** "report" for events and closing status writes: they go after work (request-limiter.ts). */
+  lane?: RequestLane;
 }
 
 export interface DeleteOptions {
@@ -100,7 +102,7 @@ interface Connection {
 
 export class KubeClient {
   readonly connection: ClusterConnection;
-  private readonly limiter: TokenBucket;
+  private readonly limiter: RequestLimiter;
   private readonly userAgent: string;
   private readonly requestTimeoutMs: number;
   private readonly requestsTotal: Counter | undefined;
@@ -111,7 +113,7 @@ export class KubeClient {
 
   constructor(options: KubeClientOptions) {
     this.connection = toClusterConnection(options.kubeConfig);
-    this.limiter = new TokenBucket({ ratePerSecond: options.qps ?? 50, burst: options.burst ?? 100 });
+    this.limiter = new RequestLimiter({ ratePerSecond: options.qps ?? 50, burst: options.burst ?? 100 });
     this.userAgent = options.userAgent ?? "sovereign-stack-operator";
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.requestsTotal = options.metrics?.counter(
@@ -162,8 +164,13 @@ export class KubeClient {
     });
   }
 
-  create<T extends KubeObject = KubeObject>(rt: ResourceType, obj: KubeObject, query?: Query): Promise<T> {
-    return this.request<T>("POST", resourcePath(rt, obj.metadata.namespace), { body: obj, query });
+  create<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    obj: KubeObject,
+    query?: Query,
+    lane?: RequestLane,
+  ): Promise<T> {
+    return this.request<T>("POST", resourcePath(rt, obj.metadata.namespace), { body: obj, query, lane });
   }
 
   replace<T extends KubeObject = KubeObject>(
@@ -180,7 +187,7 @@ export class KubeClient {
   apply<T extends KubeObject = KubeObject>(
     rt: ResourceType,
     obj: KubeObject,
-    options: { fieldManager: string; force?: boolean; subresource?: string },
+    options: { fieldManager: string; force?: boolean; subresource?: string; lane?: RequestLane },
   ): Promise<T> {
     const name = obj.metadata.name;
     if (!name) throw new Error(`server-side apply of ${rt.kind} needs metadata.name`);
@@ -188,6 +195,7 @@ export class KubeClient {
       body: obj,
       contentType: patchContentType.apply,
       query: { fieldManager: options.fieldManager, force: options.force ?? true },
+      lane: options.lane,
     });
   }
 
@@ -197,12 +205,13 @@ export class KubeClient {
     namespace: string | undefined,
     patch: unknown,
     type: PatchType,
-    options: { subresource?: string; fieldManager?: string } = {},
+    options: { subresource?: string; fieldManager?: string; lane?: RequestLane } = {},
   ): Promise<T> {
     return this.request<T>("PATCH", resourcePath(rt, namespace, name, options.subresource), {
       body: patch,
       contentType: patchContentType[type],
       query: { fieldManager: options.fieldManager },
+      lane: options.lane,
     });
   }
 
@@ -232,7 +241,7 @@ export class KubeClient {
   }
 
   private async send<T>(method: string, path: string, options: RequestOptions): Promise<T> {
-    await this.limiter.take(options.signal);
+    await this.limiter.take(options.lane ?? "work", options.signal);
     this.requestsByResource?.inc({ method, resource: resourceOfPath(path) });
     const conn = await this.connect();
     const headers = await this.authHeaders();

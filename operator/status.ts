@@ -5,10 +5,13 @@
 // and fields the controller no longer reports disappear.
 import { deepEqual, normalize } from "./equality.ts";
 import type { KubeClient } from "./kube-client.ts";
+import type { RequestLane } from "./request-limiter.ts";
 import type { KubeObject, ResourceType } from "./resource.ts";
 
 export interface StatusWriteOptions {
   fieldManager: string;
+  /** The request lane (request-limiter.ts): "report" for a write that nothing waits on. */
+  lane?: RequestLane;
 }
 
 /** Sets status.observedGeneration to the generation the status was computed from. */
@@ -43,5 +46,10 @@ export async function writeStatus(
     metadata: namespace ? { name, namespace } : { name },
     status: normalize(status),
   };
-  return client.apply(rt, patch, { fieldManager: options.fieldManager, force: true, subresource: "status" });
+  return client.apply(rt, patch, {
+    fieldManager: options.fieldManager,
+    force: true,
+    subresource: "status",
+    lane: options.lane,
+  });
 }

@@ -37,6 +37,19 @@ export class TokenBucket {
     return (-this.tokens / this.ratePerSecond) * 1000;
   }
 
+  /** Tokens available now (negative: owed to callers already promised one). */
+  available(): number {
+    if (!(this.ratePerSecond > 0)) return Number.POSITIVE_INFINITY;
+    this.refill();
+    return this.tokens;
+  }
+
+  /** Milliseconds until a token is free for a caller behind everyone promised one; 0 if now. */
+  msUntilFree(): number {
+    const tokens = this.available();
+    return tokens >= 1 ? 0 : ((1 - tokens) / this.ratePerSecond) * 1000;
+  }
+
   /** Waits until a token is available. */
   async take(signal?: AbortSignal): Promise<void> {
     const delay = this.reserve();

@@ -34,6 +34,8 @@ export interface ClusterLayout {
     operatorMetrics: number;
     operatorHealth: number;
   };
+  /** Where kwok takes pod IPs from: a /16 of 127.0.0.0/8 this cluster holds (pod-range.ts). */
+  podCidr: string;
 }
 
 export interface ComponentCommand {
@@ -157,7 +159,7 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
         "--node-lease-duration-seconds=40",
         // Pod IPs from a loopback range, so the processes the pod runner starts for a pod bind
         // its own address and anything on this machine can reach them; nothing leaves it.
-        `--cidr=${podCidr}`,
+        `--cidr=${l.podCidr}`,
         "--node-ip=127.0.0.1",
         `--server-address=127.0.0.1:${l.ports.kwok}`,
         `--node-port=${l.ports.kwok}`,
@@ -184,9 +186,6 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
 
 const operatorMain = packageModule("cmd/operator.ts");
 const podRunnerMain = packageModule("cli/dev/pod-runner/main.ts");
-
-/** Where kwok takes pod IPs from: inside 127.0.0.0/8, clear of 127.0.0.1 where the control plane listens. */
-export const podCidr = "127.64.0.1/16";
 
 export function schedulerConfigYaml(kubeconfig: string): string {
   return [

@@ -7,6 +7,7 @@ import { existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import type { Server } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
@@ -21,6 +22,7 @@ import {
 } from "./components.ts";
 import { kwokStagesYaml } from "./kwok-stages.ts";
 import { forEachConcurrently, freePort } from "./loopback.ts";
+import { claimPodRange } from "./pod-range.ts";
 import { type SimulatedPool, simulatedNodes } from "./simulated-nodes.ts";
 import type { SupervisorReport, SupervisorRequest } from "./supervisor.ts";
 import { toolsBinDir } from "./tools.ts";
@@ -119,7 +121,10 @@ current-context: sovereign-dev
 `;
 }
 
-async function prepare(dir: string, binDir: string): Promise<{ layout: ClusterLayout; token: string }> {
+async function prepare(
+  dir: string,
+  binDir: string,
+): Promise<{ layout: ClusterLayout; token: string; podRange: Server }> {
   const f = files(dir);
   await mkdir(f.logs, { recursive: true });
   await mkdir(f.certs, { recursive: true });
@@ -132,9 +137,11 @@ async function prepare(dir: string, binDir: string): Promise<{ layout: ClusterLa
   await writeFile(f.kwokConfig, kwokStagesYaml());
   const [etcd, etcdPeer, apiserver, controllerManager, scheduler, kwok, operatorMetrics, operatorHealth] =
     await Promise.all(Array.from({ length: 8 }, freePort));
+  const podRange = await claimPodRange();
   const layout: ClusterLayout = {
     dir,
     binDir,
+    podCidr: podRange.cidr,
     ports: {
       etcd: etcd ?? 0,
       etcdPeer: etcdPeer ?? 0,
@@ -147,14 +154,14 @@ async function prepare(dir: string, binDir: string): Promise<{ layout: ClusterLa
     },
   };
   await writeFile(join(dir, "plan.json"), JSON.stringify(componentCommands(layout), null, 2));
-  return { layout, token };
+  return { layout, token, podRange: podRange.marker };
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.log ?? (() => {});
   const dir = opts.dir;
   const f = files(dir);
-  const { layout, token } = await prepare(dir, opts.binDir ?? toolsBinDir());
+  const { layout, token, podRange } = await prepare(dir, opts.binDir ?? toolsBinDir());
   const server = `https://127.0.0.1:${layout.ports.apiserver}`;
 
   const supervisorPath = packageModule("cli/dev/supervisor.ts");
@@ -165,6 +172,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     stdio: ["ignore", supervisorLog, supervisorLog, "ipc"],
     detached: opts.detached ?? false,
   });
+  // The supervisor outlives this process when detached: it holds the pod range's claim from now.
+  supervisor.send({ type: "hold-pod-range" } satisfies SupervisorRequest, podRange, () => podRange.close());
 
   // Components that exit on their own are remembered so waits can fail fast with their log.
   const exited = new Map<ComponentName, string>();

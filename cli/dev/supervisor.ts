@@ -12,7 +12,9 @@ export type SupervisorRequest =
   /** `command` replaces the planned one (the operator gets ports chosen just before it starts). */
   | { type: "start"; name: ComponentName; command?: ComponentCommand }
   | { type: "stop"; name: ComponentName }
-  | { type: "shutdown" };
+  | { type: "shutdown" }
+  /** Sent with the listening socket that claims the cluster's pod addresses (pod-range.ts). */
+  | { type: "hold-pod-range" };
 export type SupervisorReport =
   | { type: "started"; name: ComponentName; pid: number }
   | { type: "stopped"; name: ComponentName }
@@ -103,8 +105,11 @@ function main(): void {
     process.exit(0);
   };
 
-  process.on("message", (msg: SupervisorRequest) => {
-    if (msg.type === "shutdown") void shutdown();
+  // Held, not used: the claim on the pod address range lasts as long as this process.
+  const held: unknown[] = [];
+  process.on("message", (msg: SupervisorRequest, handle?: unknown) => {
+    if (msg.type === "hold-pod-range") held.push(handle);
+    else if (msg.type === "shutdown") void shutdown();
     else if (msg.type === "start") start(msg.name, msg.command);
     else void stop(msg.name);
   });

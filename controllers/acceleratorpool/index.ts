@@ -80,7 +80,7 @@ export const acceleratorPoolController: ControllerFactory = (ctx) => {
       const status = withObservedGeneration(pool, { ...counts, conditions });
       lastRun.set(key, { at: started, costMs: performance.now() - started });
       const wasReady = current.conditions?.find((c) => c.type === "Ready")?.status;
-      if (await rctx.writeStatus(resourceTypes.acceleratorPool, pool, status)) {
+      if (await rctx.writeStatus(resourceTypes.acceleratorPool, pool, status, { report: true })) {
         if (wasReady !== ready.status) {
           rctx.recordEvent(pool, {
             type: ready.status === "True" ? "Normal" : "Warning",

@@ -254,7 +254,9 @@ export async function reconcileInferenceService(
 
   await applyChildren(ctx, deps, svc, pools, placements, deployments, routerDeployment);
 
-  if (!recordFirst) written = await ctx.writeStatus(rt, svc, status);
+  // After the children: it reports, unless it releases devices that others may wait for.
+  const report = statusEquals(svc.status?.admission, status.admission);
+  if (!recordFirst) written = await ctx.writeStatus(rt, svc, status, { report });
   recordEvents(ctx, svc, svc.status, status, change, written);
   const after = [
     missingSecret ? deps.secretRecheckMs : undefined,

@@ -8,6 +8,7 @@ import {
   type KubeObject,
   type ReconcileContext,
   type ReconcileResult,
+  statusEquals,
 } from "../../operator/index.ts";
 import { type AdmitterApi, evictionCheck, hasAdmission, toAdmissionStatus } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
@@ -252,7 +253,10 @@ async function finish(
   previous: RayClusterStatus | undefined,
   evicted?: string,
 ): Promise<void> {
-  await ctx.writeStatus(rt, rc, status);
+  // The last write of the reconcile: it reports, and goes after other clusters' creates,
+  // unless it releases devices that others may wait for.
+  const report = statusEquals(rc.status?.admission, status.admission);
+  await ctx.writeStatus(rt, rc, status, { report });
   if (evicted) ctx.recordEvent(rc, { type: "Warning", reason: "Evicted", action: "Admit", note: evicted });
   for (const event of eventsFor({ previous, next: status, ...done })) ctx.recordEvent(rc, event);
 }

@@ -16,6 +16,7 @@ import {
   type KubeObject,
   type ReconcileContext,
   type ReconcileResult,
+  statusEquals,
 } from "../../operator/index.ts";
 import type { AdmitterApi, NodeLike } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
@@ -92,7 +93,14 @@ export class TrainingJobReconciler {
     });
 
     for (const event of plan.events) ctx.recordEvent(job, event);
-    if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status)) {
+    // A write that records no new admission and has no child write after it only reports.
+    const report =
+      plan.create.length === 0 &&
+      plan.delete.length === 0 &&
+      !plan.service &&
+      !plan.deleteJob &&
+      !recordsAdmission(status, plan.status);
+    if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status, { report })) {
       this.written.set(key, { rv, status: plan.status });
       const restarted = (plan.status.restarts ?? 0) > (status.restarts ?? 0);
       if (restarted) {
@@ -134,6 +142,11 @@ export class TrainingJobReconciler {
     ]);
     return requeueAfter !== undefined ? { requeueAfter } : undefined;
   }
+}
+
+/** Whether the write grants or releases devices: others wait on that, so it is work, not a report. */
+function recordsAdmission(before: JobStatus, after: JobStatus): boolean {
+  return !statusEquals(before.admission, after.admission);
 }
 
 /** A pod or job already gone (or replaced by a new one of the same name) needs no delete. */

@@ -2,6 +2,7 @@ import { loadAll } from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { componentCommands, componentNames } from "../../cli/dev/components.ts";
 import { exitCodeAnnotation, kwokStagesYaml } from "../../cli/dev/kwok-stages.ts";
+import { claimPodRange } from "../../cli/dev/pod-range.ts";
 import { defaultPreset, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { vendorCatalog } from "../../crds/vendors.ts";
 
@@ -18,6 +19,7 @@ const layout = {
     operatorMetrics: 2007,
     operatorHealth: 2008,
   },
+  podCidr: "127.65.0.1/16",
 };
 
 describe("control-plane command lines", () => {
@@ -25,6 +27,22 @@ describe("control-plane command lines", () => {
 
   it("starts every component, in dependency order", () => {
     expect(commands.map((c) => c.name)).toEqual([...componentNames]);
+  });
+
+  it("gives kwok the pod range the cluster claimed", () => {
+    expect(commands.find((c) => c.name === "kwok")?.args).toContain("--cidr=127.65.0.1/16");
+  });
+
+  it("claims a pod range no other local cluster holds, and frees it with its socket", async () => {
+    const first = await claimPodRange();
+    const second = await claimPodRange();
+    expect(second.cidr).not.toBe(first.cidr);
+    for (const c of [first, second])
+      expect(c.cidr).toMatch(/^127\.(6[4-9]|[7-9]\d|1\d\d|2[0-4]\d|25[0-4])\.0\.1\/16$/);
+    await new Promise((resolve) => first.marker.close(resolve));
+    const third = await claimPodRange();
+    expect(third.cidr).toBe(first.cidr);
+    for (const c of [second, third]) await new Promise((resolve) => c.marker.close(resolve));
   });
 
   it("listens and connects only on loopback", () => {
