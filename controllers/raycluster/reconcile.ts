@@ -122,6 +122,9 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     let requeueAfter: number | undefined;
     let blocked = false;
     let evicted: string | undefined;
+    // A new cluster that no pass has seen yet: its first status would say only that, and the
+    // pass, milliseconds away, enqueues it with a verdict worth the write.
+    let unseen = false;
 
     if (admission) {
       const check = evictionCheck(
@@ -169,7 +172,10 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
           }
         } else if (decision?.type === "queued") wait = decision;
         else if (decision?.type === "unschedulable") wait = decision;
-        else wait = { type: "pending", reason: "waiting for the first admission pass" };
+        else {
+          wait = { type: "pending", reason: "waiting for the first admission pass" };
+          unseen = rc.status === undefined;
+        }
       }
       if (admission && (admission.placements?.length ?? 0) === 0) admission = undefined;
     }
@@ -234,6 +240,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     // Blocked is what a stale cache looks like right after this controller recorded an
     // admission: writing a status computed from it would erase that admission again.
     if (blocked) return { requeueAfter: settleRecheckMs };
+    if (unseen) return undefined;
     const status = computeStatus({ rc, head, workers, admission, wantMore, wait, now });
     await finish(ctx, rc, status, { deletes, headRecreated, released, trimmed }, previous, evicted);
     return requeueAfter === undefined ? undefined : { requeueAfter };

@@ -100,7 +100,13 @@ export class TrainingJobReconciler {
       !plan.service &&
       !plan.deleteJob &&
       !recordsAdmission(status, plan.status);
-    if (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status, { report })) {
+    // A new job that no pass has seen yet: its first status would say only that, and the pass,
+    // milliseconds away, enqueues it with a verdict worth the write.
+    const unseen = plan.requestPass && job.status === undefined;
+    if (
+      !unseen &&
+      (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status, { report }))
+    ) {
       this.written.set(key, { rv, status: plan.status });
       const restarted = (plan.status.restarts ?? 0) > (status.restarts ?? 0);
       if (restarted) {
