@@ -164,53 +164,33 @@ const theirsRun = await sbs.measureRun({
   isReady: (o) => (o.status as { state?: string } | undefined)?.state === "ready",
 });
 
-const oursRun = await sbs.measureRun({
-  ...common,
-  label: "sovereign-stack",
-  version: "this tree",
-  dirPrefix: "sovereign-bench-vsray-ours-",
-  start: (cluster, kubeconfigPath, deadline) =>
-    cluster.startOperator({
-      workers: budget.concurrency,
-      qps: budget.qps,
-      burst: budget.burst,
-      deadline,
-      kubeconfigPath,
-    }),
-  resource: resourceTypes.rayCluster,
-  bodies: Array.from({ length: clusters }, (_, i) => ours(i)),
-  podSelector: `${labels.kind}=raycluster`,
-  isReady: (o) => (o.status as { phase?: string } | undefined)?.phase === "Ready",
-});
-
-const floorPerCluster = workersPerCluster + 3;
-bench.printResult(
-  [
-    `${clusters} RayClusters x (1 head + ${workersPerCluster} one-GPU workers) on ${nodes} kwok nodes x 32 GPUs`,
-    `  budget for each: QPS ${budget.qps}, burst ${budget.burst}, ${budget.concurrency} concurrent reconciles; one fresh control plane per run`,
-    `  ceiling (bare client, same budget): ${totalPods} pods in ${ceiling.create_seconds} s = ${ceiling.pod_creation_rate} pods/s`,
-    ...sbs.describeRun(theirsRun, totalPods, clusters),
-    ...sbs.describeRun(oursRun, totalPods, clusters),
-    `  ours / KubeRay: ${JSON.stringify(sbs.ratios(oursRun, theirsRun))}`,
-    `  of the ceiling: ours ${sbs.ofCeiling(oursRun, ceiling)}, KubeRay ${sbs.ofCeiling(theirsRun, ceiling)} (goal >= 0.8)`,
-    `  request floor per cluster: ${floorPerCluster} (head pod, Service, ${workersPerCluster} workers, one status write)`,
-  ],
+const oursRun = await sbs.measureOurs(
   {
-    clusters,
-    pods: totalPods,
+    ...common,
+    dirPrefix: "sovereign-bench-vsray-ours-",
+    resource: resourceTypes.rayCluster,
+    bodies: Array.from({ length: clusters }, (_, i) => ours(i)),
+    podSelector: `${labels.kind}=raycluster`,
+    isReady: (o) => (o.status as { phase?: string } | undefined)?.phase === "Ready",
+  },
+  budget,
+);
+
+sbs.printSideBySide(
+  {
+    work: `RayClusters x (1 head + ${workersPerCluster} one-GPU workers)`,
+    workloads: clusters,
+    workloadKey: "clusters",
     nodes,
-    qps: budget.qps,
-    burst: budget.burst,
-    concurrency: budget.concurrency,
+    peerName: "KubeRay",
+    budget,
     ceiling,
-    ours: oursRun,
     theirs: theirsRun,
-    ratio: sbs.ratios(oursRun, theirsRun),
-    ratio_of_ceiling: { ours: sbs.ofCeiling(oursRun, ceiling), theirs: sbs.ofCeiling(theirsRun, ceiling) },
-    request_floor_per_cluster: floorPerCluster,
-    ratio_requests_to_floor: {
-      ours: Math.round((oursRun.api_requests_per_workload / floorPerCluster) * 100) / 100,
-      theirs: Math.round((theirsRun.api_requests_per_workload / floorPerCluster) * 100) / 100,
+    // The head pod, its Service, the workers, one status write.
+    floor: {
+      perWorkload: workersPerCluster + 3,
+      what: `head pod, Service, ${workersPerCluster} workers, one status write`,
     },
   },
+  oursRun,
 );

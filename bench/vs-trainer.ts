@@ -197,51 +197,31 @@ const theirsRun = await sbs.measureRun({
 
 await rm(dirname(webhookCertDir), { recursive: true, force: true });
 
-const oursRun = await sbs.measureRun({
-  ...common,
-  label: "sovereign-stack",
-  version: "this tree",
-  dirPrefix: "sovereign-bench-vstrain-ours-",
-  start: (cluster, kubeconfigPath, deadline) =>
-    cluster.startOperator({
-      workers: budget.concurrency,
-      qps: budget.qps,
-      burst: budget.burst,
-      deadline,
-      kubeconfigPath,
-    }),
-  resource: resourceTypes.trainingJob,
-  bodies: Array.from({ length: jobs }, (_, i) => ours(i)),
-  podSelector: `${labels.kind}=trainingjob`,
-  isReady: (o) => (o.status as { phase?: string } | undefined)?.phase === "Running",
-});
-
-// Per job: its pods, one headless Service and one status write; ours records the admission
-// in the status before the first pod (crash safety), which is a second write.
-const floorPerJob = podsPerJob + 2;
-bench.printResult(
-  [
-    `${jobs} jobs x ${podsPerJob} one-GPU pods on ${nodes} kwok nodes x 32 GPUs`,
-    `  budget for each: QPS ${budget.qps}, burst ${budget.burst}, ${budget.concurrency} concurrent reconciles; one fresh control plane per run`,
-    `  ceiling (bare client, same budget): ${totalPods} pods in ${ceiling.create_seconds} s = ${ceiling.pod_creation_rate} pods/s`,
-    ...sbs.describeRun(theirsRun, totalPods, jobs),
-    ...sbs.describeRun(oursRun, totalPods, jobs),
-    `  ours / training operator: ${JSON.stringify(sbs.ratios(oursRun, theirsRun))}`,
-    `  of the ceiling: ours ${sbs.ofCeiling(oursRun, ceiling)}, training operator ${sbs.ofCeiling(theirsRun, ceiling)} (goal >= 0.8)`,
-    `  request floor per job: ${floorPerJob} (${podsPerJob} pods, a Service, two status writes)`,
-  ],
+const oursRun = await sbs.measureOurs(
   {
-    jobs,
-    pods: totalPods,
-    nodes,
-    qps: budget.qps,
-    burst: budget.burst,
-    concurrency: budget.concurrency,
-    ceiling,
-    ours: oursRun,
-    theirs: theirsRun,
-    ratio: sbs.ratios(oursRun, theirsRun),
-    ratio_of_ceiling: { ours: sbs.ofCeiling(oursRun, ceiling), theirs: sbs.ofCeiling(theirsRun, ceiling) },
-    request_floor_per_job: floorPerJob,
+    ...common,
+    dirPrefix: "sovereign-bench-vstrain-ours-",
+    resource: resourceTypes.trainingJob,
+    bodies: Array.from({ length: jobs }, (_, i) => ours(i)),
+    podSelector: `${labels.kind}=trainingjob`,
+    isReady: (o) => (o.status as { phase?: string } | undefined)?.phase === "Running",
   },
+  budget,
+);
+
+sbs.printSideBySide(
+  {
+    work: `jobs x ${podsPerJob} one-GPU pods`,
+    workloads: jobs,
+    workloadKey: "jobs",
+    nodes,
+    peerName: "training operator",
+    budget,
+    ceiling,
+    theirs: theirsRun,
+    // Its pods, one headless Service and one status write; ours records the admission in the
+    // status before the first pod (crash safety), which is a second write.
+    floor: { perWorkload: podsPerJob + 2, what: `${podsPerJob} pods, a Service, two status writes` },
+  },
+  oursRun,
 );

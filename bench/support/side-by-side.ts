@@ -305,3 +305,74 @@ export function describeRun(f: RunFigures, pods: number, workloads: number): str
       .join(", ")}); load ${f.host_load_average}`,
   ];
 }
+
+/** What differs between the side-by-side benches when they run ours and print the verdict. */
+export interface SideBySide {
+  /** "RayClusters x (1 head + 3 one-GPU workers)": the first summary line, after the count. */
+  work: string;
+  workloads: number;
+  /** The figures' JSON key for the workload count ("clusters", "jobs"). */
+  workloadKey: string;
+  nodes: number;
+  peerName: string;
+  budget: Budget;
+  ceiling: CeilingFigures;
+  theirs: RunFigures;
+  /** Requests the work cannot do without, per workload, and which. */
+  floor: { perWorkload: number; what: string };
+}
+
+/** Our run, on the same terms as the peer's: the shipped entry point with the same budget. */
+export function measureOurs(
+  spec: Omit<RunSpec, "label" | "version" | "start">,
+  budget: Budget,
+): Promise<RunFigures> {
+  return measureRun({
+    ...spec,
+    label: "sovereign-stack",
+    version: "this tree",
+    start: (cluster, kubeconfigPath, deadline) =>
+      cluster.startOperator({
+        workers: budget.concurrency,
+        qps: budget.qps,
+        burst: budget.burst,
+        deadline,
+        kubeconfigPath,
+      }),
+  });
+}
+
+/** The summary lines and the JSON line: ours and theirs, their ratios, the ceiling and the floor. */
+export function printSideBySide(s: SideBySide, ours: RunFigures): void {
+  const { budget, ceiling, theirs, floor } = s;
+  const pods = ceiling.pods;
+  const toFloor = (run: RunFigures) =>
+    Math.round((run.api_requests_per_workload / floor.perWorkload) * 100) / 100;
+  bench.printResult(
+    [
+      `${s.workloads} ${s.work} on ${s.nodes} kwok nodes x 32 GPUs`,
+      `  budget for each: QPS ${budget.qps}, burst ${budget.burst}, ${budget.concurrency} concurrent reconciles; one fresh control plane per run`,
+      `  ceiling (bare client, same budget): ${pods} pods in ${ceiling.create_seconds} s = ${ceiling.pod_creation_rate} pods/s`,
+      ...describeRun(theirs, pods, s.workloads),
+      ...describeRun(ours, pods, s.workloads),
+      `  ours / ${s.peerName}: ${JSON.stringify(ratios(ours, theirs))}`,
+      `  of the ceiling: ours ${ofCeiling(ours, ceiling)}, ${s.peerName} ${ofCeiling(theirs, ceiling)} (goal >= 0.8)`,
+      `  request floor per workload: ${floor.perWorkload} (${floor.what}); ours ${toFloor(ours)}x, ${s.peerName} ${toFloor(theirs)}x`,
+    ],
+    {
+      [s.workloadKey]: s.workloads,
+      pods,
+      nodes: s.nodes,
+      qps: budget.qps,
+      burst: budget.burst,
+      concurrency: budget.concurrency,
+      ceiling,
+      ours,
+      theirs,
+      ratio: ratios(ours, theirs),
+      ratio_of_ceiling: { ours: ofCeiling(ours, ceiling), theirs: ofCeiling(theirs, ceiling) },
+      request_floor_per_workload: floor.perWorkload,
+      ratio_requests_to_floor: { ours: toFloor(ours), theirs: toFloor(theirs) },
+    },
+  );
+}
