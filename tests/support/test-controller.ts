@@ -122,6 +122,8 @@ export interface WidgetControllerOptions {
   /** Observes each reconcile start (in-process tests measure latency and count with it). */
   onReconcile?: (key: string) => void;
   workers?: number;
+  /** Write the closing status as a report (the request lane behind work; see ReconcileContext). */
+  reportStatus?: boolean;
 }
 
 export function widgetController(options: WidgetControllerOptions = {}): ControllerSpec {
@@ -167,7 +169,7 @@ export function widgetController(options: WidgetControllerOptions = {}): Control
           note: `ConfigMap ${name} written for generation ${widget.metadata.generation}`,
         });
       }
-      await ctx.writeStatus(widgets, widget, status);
+      await ctx.writeStatus(widgets, widget, status, { report: options.reportStatus === true });
       if (widget.spec?.failAfterStatus) throw new Error("spec.failAfterStatus is set");
       const after = widget.spec?.requeueAfterMs;
       return after ? { requeueAfter: after } : undefined;
