@@ -16,7 +16,7 @@ import { objectKey } from "../../operator/index.ts";
 import { schedule } from "../placement/index.ts";
 import type { Admission, PlacementResult, Reservation, Workload } from "../placement/types.ts";
 import { resourceTypes } from "../resources.ts";
-import { clusterView, type NodeLike, type PodLike } from "./cluster-view.ts";
+import { type ClusterView, clusterView, isTerminated, type NodeLike, type PodLike } from "./cluster-view.ts";
 import { reservationFromAdmission } from "./reservations.ts";
 import type { AdmitterApi, Decision, WorkloadAdapter } from "./types.ts";
 
@@ -103,8 +103,8 @@ export class Admitter implements AdmitterApi {
     const poke = (): void => this.requestPass();
     informer.addHandler({
       onAdd: poke,
-      // Pod status churns (readiness, IPs) without changing what it holds; only a change of
-      // node binding or phase moves capacity.
+      // Pod status churns (readiness, IPs) without changing what it holds; only binding to a node
+      // or ending (Succeeded, Failed) moves capacity.
       onUpdate: (old, obj) => {
         if (rt !== resourceTypes.pod || podCapacityChanged(old as PodLike, obj as PodLike)) poke();
       },
@@ -180,15 +180,14 @@ export class Admitter implements AdmitterApi {
     }
     this.passes++;
     const now = this.now();
-    const pools = cache.list(resourceTypes.acceleratorPool) as never[];
-    const nodes = cache.list<NodeLike>(resourceTypes.node);
-    // Every pod on the nodes, whatever namespaces this operator reconciles.
-    const pods = this.podInformer.store.list() as PodLike[];
-    const view = clusterView(pools, nodes, pods);
-    const poolOf = (pool: string) => view.pools.find((p) => p.name === pool);
+    // What admitted workloads hold costs O(pods) to work out, and only a waiting workload
+    // needs it: those reads are deferred until one is found (a cluster where everything is
+    // admitted passes in O(workloads)).
+    let view: ClusterView | undefined;
+    const poolOf = (pool: string) => view?.pools.find((p) => p.name === pool);
 
     const waiting: Workload[] = [];
-    const reservations: Reservation[] = [];
+    const holding: (() => Reservation)[] = [];
     const keep = new Map<string, Decision>();
     // Every engine key seen this pass (a workload, or its additional replicas), with its object
     // and the adapter that enqueues it.
@@ -211,7 +210,7 @@ export class Admitter implements AdmitterApi {
         }
         if (hasAdmission(obj) && admission) {
           this.assumed.delete(key);
-          reservations.push(reservationFromAdmission(workload, admission, poolOf, ownPods()));
+          holding.push(() => reservationFromAdmission(workload, admission, poolOf, ownPods()));
           // Replicas wanted beyond the admitted ones queue on their own key (see types.ts).
           const extra = adapter.toAdditionalWorkload?.(obj);
           if (extra) {
@@ -219,7 +218,7 @@ export class Admitter implements AdmitterApi {
             const granted = this.assumed.get(extra.key);
             if (stillFor(granted, obj)) {
               keep.set(extra.key, { type: "admitted", admission: granted.admission });
-              reservations.push(
+              holding.push(() =>
                 reservationFromAdmission(extra, assumedStatus(granted.admission), poolOf, []),
               );
             } else {
@@ -232,7 +231,7 @@ export class Admitter implements AdmitterApi {
         const assumed = this.assumed.get(key);
         if (stillFor(assumed, obj)) {
           keep.set(key, { type: "admitted", admission: assumed.admission });
-          reservations.push(
+          holding.push(() =>
             reservationFromAdmission(workload, assumedStatus(assumed.admission), poolOf, ownPods()),
           );
           continue;
@@ -244,10 +243,20 @@ export class Admitter implements AdmitterApi {
     // Forget assumptions about objects that no longer exist.
     for (const key of this.assumed.keys()) if (!seen.has(key)) this.assumed.delete(key);
 
-    const result = schedule(
-      { pools: view.pools, nodes: view.nodes, reservations, workloads: waiting, now },
-      { starvationAfterMs },
-    );
+    let result = none;
+    if (waiting.length > 0) {
+      const pools = cache.list(resourceTypes.acceleratorPool) as never[];
+      const nodes = cache.list<NodeLike>(resourceTypes.node);
+      // Every pod on the nodes, whatever namespaces this operator reconciles.
+      const pods = this.podInformer.store.list() as PodLike[];
+      const cluster = clusterView(pools, nodes, pods);
+      view = cluster;
+      const reservations = holding.map((reservation) => reservation());
+      result = schedule(
+        { pools: cluster.pools, nodes: cluster.nodes, reservations, workloads: waiting, now },
+        { starvationAfterMs },
+      );
+    }
     const next = new Map<string, Decision>(keep);
     for (const a of result.admitted) {
       next.set(a.key, { type: "admitted", admission: a });
@@ -289,8 +298,9 @@ function assumedStatus(admission: Admission): AdmissionStatus {
   };
 }
 
+/** Pending to Running holds the same devices; binding to a node and ending free or take them. */
 function podCapacityChanged(old: PodLike, obj: PodLike): boolean {
-  return old.spec?.nodeName !== obj.spec?.nodeName || old.status?.phase !== obj.status?.phase;
+  return old.spec?.nodeName !== obj.spec?.nodeName || isTerminated(old) !== isTerminated(obj);
 }
 
 function sameDecision(a: Decision | undefined, b: Decision): boolean {
