@@ -23,9 +23,17 @@ import { additionalKeySuffix, type InferenceServiceObject, requirementOf } from 
 import type { AutoscalerLoop, Decision as ScalingDecision } from "./autoscaling/index.ts";
 import { desiredCacheClaim, desiredDeployment, desiredService } from "./children.ts";
 import { wantedReplicas, withWantedReplicas } from "./desired.ts";
+import {
+  groupsAsDeployments,
+  groupWrites,
+  isMember,
+  type MemberPodLike,
+  type PoolGroups,
+  planPools,
+} from "./group-sync.ts";
 import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
 import type { InferencePoolPublisher } from "./inference-pool.ts";
-import { cacheClaimName, routerName, routerPort, serverLabels, serverPort } from "./names.ts";
+import { cacheClaimName, kindLabelValue, routerName, routerPort, serverPort } from "./names.ts";
 import {
   admittedReplicas,
   dropPlacements,
@@ -49,6 +57,7 @@ import {
   routerLabels,
 } from "./router.ts";
 import type { SecretCheck } from "./secret.ts";
+import { nodesPerReplica } from "./sizing.ts";
 import { computeStatus } from "./status.ts";
 
 type PoolObject = AcceleratorPool & KubeObject;
@@ -180,10 +189,13 @@ export async function reconcileInferenceService(
   );
   const change = settleAdmission(svc, pools, decision, missingSecret !== undefined, now);
 
-  const ownPods = cache.list<PodLike & ServerPodLike>(resourceTypes.pod, {
-    namespace,
-    labels: serverLabels(name),
-  });
+  // The model server pods: one per replica, or every member of replicas spanning nodes.
+  const ownPods = cache
+    .list<PodLike & ServerPodLike & MemberPodLike>(resourceTypes.pod, {
+      namespace,
+      labels: { [labels.kind]: kindLabelValue, [labels.name]: name },
+    })
+    .filter((p) => p.metadata.labels?.[labels.group] !== routerGroup);
   const deployments = new Map<string, DeploymentLike & KubeObject>();
   let routerDeployment: (DeploymentLike & KubeObject) | undefined;
   for (const d of cache.childrenOf<DeploymentLike & KubeObject>(resourceTypes.deployment, svc)) {
@@ -191,9 +203,28 @@ export async function reconcileInferenceService(
     const pool = d.metadata.labels?.[labels.pool];
     if (pool) deployments.set(pool, d);
   }
+  // Replicas spanning nodes are groups of pods the reconcile makes itself, planned here so the
+  // status reads their counts as it reads a Deployment's.
+  const span = nodesPerReplica(svc.spec);
+  const members = ownPods.filter(isMember);
+  const groups: PoolGroups[] | undefined =
+    span > 1
+      ? planPools(
+          svc,
+          pools,
+          placementsOf(change.admission),
+          deploymentStrategies(
+            svc.spec.rollout,
+            placementsOf(change.admission).map((p) => p.replicas ?? 0),
+          ),
+          members,
+          now.getTime(),
+        )
+      : undefined;
+  const servers: ReadonlyMap<string, DeploymentLike> = groups ? groupsAsDeployments(groups) : deployments;
   const problems = [
     ...placementsOf(change.admission).flatMap((p) => {
-      const d = deployments.get(p.pool);
+      const d = groups ? undefined : deployments.get(p.pool);
       const problem = d ? deploymentProblem(d) : undefined;
       return problem ? [problem] : [];
     }),
@@ -207,7 +238,7 @@ export async function reconcileInferenceService(
     computeStatus({
       svc,
       admission,
-      deployments,
+      deployments: servers,
       routerDeployment,
       problems,
       waiting,
@@ -220,12 +251,15 @@ export async function reconcileInferenceService(
 
   // Reserved nodes are forgotten once a pool's pods are all bound, but never by a status write
   // of their own: with the write that reports the pool ready, or with any other write.
+  // Counted in replicas: a replica spanning nodes is bound when all its members are.
   const bound = (pool: string): number =>
-    ownPods.filter(
-      (p) => p.spec?.nodeName && p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp,
-    ).length;
+    Math.floor(
+      ownPods.filter(
+        (p) => p.spec?.nodeName && p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp,
+      ).length / span,
+    );
   const boundAndReady = (pool: string): number =>
-    Math.min(bound(pool), deployments.get(pool)?.status?.readyReplicas ?? 0);
+    Math.min(bound(pool), servers.get(pool)?.status?.readyReplicas ?? 0);
   let admission = forgetBoundNodes(change.admission, boundAndReady);
   let status = statusFor(admission);
   if (!statusEquals(svc.status, status)) {
@@ -243,7 +277,7 @@ export async function reconcileInferenceService(
     (svc.spec.replicas ?? 1) > 0 &&
     !svc.status?.conditions?.length;
   if (unseen) {
-    await applyChildren(ctx, deps, svc, pools, [], deployments, routerDeployment);
+    await applyChildren(ctx, deps, svc, pools, [], deployments, routerDeployment, groups && [], members);
     return { requeueAfter: scaling ? Math.min(unseenRecheckMs, autoscaleTickMs) : unseenRecheckMs };
   }
 
@@ -252,13 +286,14 @@ export async function reconcileInferenceService(
   let written = false;
   if (recordFirst) written = await ctx.writeStatus(rt, svc, status);
 
-  await applyChildren(ctx, deps, svc, pools, placements, deployments, routerDeployment);
+  await applyChildren(ctx, deps, svc, pools, placements, deployments, routerDeployment, groups, members);
 
   if (!recordFirst) written = await ctx.writeStatus(rt, svc, status);
   recordEvents(ctx, svc, svc.status, status, change, written);
   const after = [
     missingSecret ? deps.secretRecheckMs : undefined,
     scaling ? autoscaleTickMs : undefined,
+    ...(groups ?? []).map((g) => g.plan.recheckMs),
   ].filter((ms): ms is number => ms !== undefined);
   return after.length > 0 ? { requeueAfter: Math.min(...after) } : undefined;
 }
@@ -307,6 +342,9 @@ async function applyChildren(
   placements: readonly Placement[],
   deployments: ReadonlyMap<string, DeploymentLike & KubeObject>,
   routerDeployment: KubeObject | undefined,
+  /** With replicas spanning nodes: each pool's plan (then no Deployment exists). */
+  groups: readonly PoolGroups[] | undefined,
+  members: readonly MemberPodLike[],
 ): Promise<void> {
   const { cache } = ctx;
   const namespace = svc.metadata.namespace ?? "";
@@ -327,7 +365,14 @@ async function applyChildren(
     placements.map((p) => p.replicas ?? 0),
   );
   const inUse = new Set<string>();
-  for (const [i, p] of placements.entries()) {
+  if (groups) writes.push(...groupWrites(ctx, svc, groups, members));
+  else {
+    // Members left from when the replicas spanned nodes.
+    for (const m of members)
+      if (!m.metadata.deletionTimestamp) writes.push(deleteChild(ctx, resourceTypes.pod, m));
+    writes.push(...groupWrites(ctx, svc, [], []));
+  }
+  for (const [i, p] of groups ? [] : placements.entries()) {
     const pool = pools.get(p.pool);
     const strategy = strategies[i];
     if (!pool || !strategy) continue;

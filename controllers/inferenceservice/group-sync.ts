@@ -1,0 +1,160 @@
+// The reconcile's part for replicas spanning nodes: per pool in use, observe the member pods,
+// plan (groups.ts) and write: the pool's headless Service, whole groups created, members deleted.
+// A pool no longer in use loses its members and its Service.
+import { type AcceleratorPool, labels } from "../../crds/index.ts";
+import { ApiError, isNotFound, type KubeObject, type ReconcileContext } from "../../operator/index.ts";
+import { resourceTypes } from "../resources.ts";
+import type { InferenceServiceObject } from "./adapter.ts";
+import { desiredMembersService, type GroupTemplate, groupTemplate, memberPod } from "./group-pods.ts";
+import { type GroupPlan, type MemberObservation, planGroups, resolveAmount } from "./groups.ts";
+import type { DeploymentLike } from "./health.ts";
+import { membersGroup } from "./names.ts";
+import type { Placement } from "./replicas.ts";
+import type { DeploymentStrategy } from "./rollout.ts";
+
+/** A group short of a member for this long has lost it (rather than the cache lagging behind). */
+export const memberGraceMs = 5000;
+
+export interface MemberPodLike extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+export interface PoolGroups {
+  pool: string;
+  group: GroupTemplate;
+  plan: GroupPlan;
+}
+
+/** Whether a pod is a member of a replica spanning nodes (it has a replica index). */
+export const isMember = (pod: KubeObject): boolean => pod.metadata.labels?.[labels.replica] !== undefined;
+
+function observe(pod: MemberPodLike): MemberObservation {
+  const l = pod.metadata.labels ?? {};
+  return {
+    name: pod.metadata.name ?? "",
+    uid: pod.metadata.uid,
+    index: Number(l[labels.replica]),
+    rank: Number(l[labels.rank]),
+    hash: l[labels.templateHash],
+    phase: pod.status?.phase,
+    ready: pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+    deleting: pod.metadata.deletionTimestamp !== undefined,
+    createdAt: Date.parse(pod.metadata.creationTimestamp ?? "") || 0,
+  };
+}
+
+/** The plan of each pool in use, in placement order. */
+export function planPools(
+  svc: InferenceServiceObject,
+  pools: ReadonlyMap<string, AcceleratorPool & KubeObject>,
+  placements: readonly Placement[],
+  strategies: readonly DeploymentStrategy[],
+  members: readonly MemberPodLike[],
+  now: number,
+): PoolGroups[] {
+  return placements.flatMap((p, i) => {
+    const pool = pools.get(p.pool);
+    const strategy = strategies[i];
+    if (!pool || !strategy) return [];
+    const group = groupTemplate(svc, pool);
+    const desired = p.replicas ?? 0;
+    const plan = planGroups({
+      desired,
+      size: group.size,
+      hash: group.hash,
+      maxSurge: resolveAmount(strategy.rollingUpdate.maxSurge, desired, true),
+      maxUnavailable: resolveAmount(strategy.rollingUpdate.maxUnavailable, desired, false),
+      members: members.filter((m) => m.metadata.labels?.[labels.pool] === p.pool).map(observe),
+      now,
+      graceMs: memberGraceMs,
+    });
+    return [{ pool: p.pool, group, plan }];
+  });
+}
+
+/** What the status reads of a pool's Deployment, from its groups: replicas are groups. */
+export function groupsAsDeployments(planned: readonly PoolGroups[]): Map<string, DeploymentLike> {
+  return new Map(
+    planned.map((p) => [
+      p.pool,
+      { metadata: {}, status: { replicas: p.plan.existing, readyReplicas: p.plan.ready } },
+    ]),
+  );
+}
+
+/** The writes of every pool's plan; members and Services of pools not in use are deleted. */
+export function groupWrites(
+  ctx: ReconcileContext,
+  svc: InferenceServiceObject,
+  planned: readonly PoolGroups[],
+  members: readonly MemberPodLike[],
+): Promise<unknown>[] {
+  const writes: Promise<unknown>[] = [];
+  const inUse = new Set(planned.map((p) => p.pool));
+  for (const { pool, group, plan } of planned) {
+    writes.push(ctx.apply(resourceTypes.service, desiredMembersService(svc, pool)));
+    for (const index of plan.create) {
+      for (let rank = 0; rank < group.size; rank++) {
+        writes.push(createPod(ctx, svc, memberPod(svc, pool, group, index, rank)));
+      }
+    }
+    for (const d of plan.delete) writes.push(deletePod(ctx, svc, d.name, d.uid));
+    for (const r of plan.restarted) {
+      ctx.recordEvent(svc, {
+        type: "Warning",
+        reason: "ReplicaRestarted",
+        action: "Restart",
+        note: `replica ${r.index} on pool ${pool} restarts whole: ${r.why}`,
+      });
+    }
+  }
+  for (const m of members) {
+    const pool = m.metadata.labels?.[labels.pool] ?? "";
+    if (!inUse.has(pool) && !m.metadata.deletionTimestamp)
+      writes.push(deletePod(ctx, svc, m.metadata.name ?? "", m.metadata.uid));
+  }
+  for (const s of ctx.cache.childrenOf<KubeObject>(resourceTypes.service, svc)) {
+    const l = s.metadata.labels ?? {};
+    if (l[labels.group] === membersGroup && !inUse.has(l[labels.pool] ?? "") && !s.metadata.deletionTimestamp)
+      writes.push(
+        ctx.client
+          .delete(resourceTypes.service, s.metadata.name ?? "", s.metadata.namespace, { uid: s.metadata.uid })
+          .catch(ignoreNotFound),
+      );
+  }
+  return writes;
+}
+
+function createPod(ctx: ReconcileContext, svc: InferenceServiceObject, pod: KubeObject): Promise<unknown> {
+  return ctx.apply(resourceTypes.pod, pod).catch((error: unknown) => {
+    if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
+      ctx.recordEvent(svc, {
+        type: "Warning",
+        reason: "FailedCreatePod",
+        action: "Create",
+        note: `pod ${pod.metadata.name}: ${error.message}`,
+      });
+    }
+    throw error;
+  });
+}
+
+function deletePod(
+  ctx: ReconcileContext,
+  svc: InferenceServiceObject,
+  name: string,
+  uid: string | undefined,
+) {
+  return ctx.client
+    .delete(resourceTypes.pod, name, svc.metadata.namespace, {
+      propagationPolicy: "Background",
+      ...(uid ? { uid } : {}),
+    })
+    .catch(ignoreNotFound);
+}
+
+function ignoreNotFound(error: unknown): void {
+  if (isNotFound(error) || (error instanceof ApiError && error.status === 409)) return;
+  throw error;
+}
