@@ -6,7 +6,7 @@
 // the reconcile creates what these return.
 import { type AcceleratorPool, labels } from "../../crds/index.ts";
 import { controllerReference, type KubeObject } from "../../operator/index.ts";
-import type { ContainerLike, PodTemplateLike } from "../admission/pod-placement.ts";
+import { type ContainerLike, hostnameLabel, type PodTemplateLike } from "../admission/pod-placement.ts";
 import type { InferenceServiceObject } from "./adapter.ts";
 import { digest, placedServerTemplate } from "./children.ts";
 import {
@@ -81,6 +81,8 @@ export function memberPod(
   group: GroupTemplate,
   index: number,
   rank: number,
+  /** The node admission counted this member on: it is pinned there (a surge replica has none). */
+  node?: string | undefined,
 ): KubeObject {
   const name = svc.metadata.name ?? "";
   const namespace = svc.metadata.namespace ?? "";
@@ -89,6 +91,7 @@ export function memberPod(
   const subdomain = membersServiceName(name, poolName);
   const leaderAddress = `${hostnameOf(leaderName, name, poolName, index, 0)}.${subdomain}.${namespace}.svc`;
   const spec = structuredClone(group.template.spec);
+  if (node) pinToNode(spec, node);
   const server = spec.containers.find((c) => c.name === serverContainerName) as ContainerLike;
   const env = [
     { name: "GROUP_SIZE", value: String(group.size) },
@@ -140,9 +143,28 @@ export function memberPod(
         // One member per node: pipeline stages on one node would share its devices.
         podAntiAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: [
-            { labelSelector: { matchLabels: memberSelector }, topologyKey: "kubernetes.io/hostname" },
+            { labelSelector: { matchLabels: memberSelector }, topologyKey: hostnameLabel },
           ],
         },
+      },
+    },
+  };
+}
+
+/** Adds "this node only" to every node selector term (terms are ORed, so each must say it). */
+function pinToNode(spec: PodTemplateLike["spec"], node: string): void {
+  const nodeAffinity = spec.affinity?.nodeAffinity ?? {};
+  const terms = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [{}];
+  const pinned = { key: hostnameLabel, operator: "In", values: [node] };
+  spec.affinity = {
+    ...spec.affinity,
+    nodeAffinity: {
+      ...nodeAffinity,
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: terms.map((t) => ({
+          ...t,
+          matchExpressions: [...(t.matchExpressions ?? []), pinned],
+        })),
       },
     },
   };

@@ -1,7 +1,7 @@
 // The reconcile's part for replicas spanning nodes: per pool in use, observe the member pods,
 // plan (groups.ts) and write: the pool's headless Service, whole groups created, members deleted.
 // A pool no longer in use loses its members and its Service.
-import { type AcceleratorPool, labels } from "../../crds/index.ts";
+import { type AcceleratorPool, type AdmissionStatus, labels } from "../../crds/index.ts";
 import { ApiError, isNotFound, type KubeObject, type ReconcileContext } from "../../operator/index.ts";
 import { resourceTypes } from "../resources.ts";
 import type { InferenceServiceObject } from "./adapter.ts";
@@ -11,6 +11,28 @@ import type { DeploymentLike } from "./health.ts";
 import { membersGroup } from "./names.ts";
 import type { Placement } from "./replicas.ts";
 import type { DeploymentStrategy } from "./rollout.ts";
+
+/**
+ * The engine lists a placement's pods node by node and deals them to its k replicas in turn
+ * (placement/replica-groups.ts): replica i has pods i, i + k, ... Stored replica by replica
+ * instead (member r of replica i at i × span + r), so records merged one after the other stay
+ * in step with the replica indices, and a shrink that drops the last replicas drops their nodes.
+ */
+export function groupMajorNodes(nodes: readonly string[], span: number): string[] {
+  const k = Math.floor(nodes.length / span);
+  const out: string[] = [];
+  for (let i = 0; i < k; i++) for (let r = 0; r < span; r++) out.push(nodes[i + r * k] as string);
+  return out;
+}
+
+export function withGroupMajorNodes(admission: AdmissionStatus, span: number): AdmissionStatus {
+  return {
+    ...admission,
+    placements: (admission.placements ?? []).map((p) =>
+      p.nodes ? { ...p, nodes: groupMajorNodes(p.nodes, span) } : p,
+    ),
+  };
+}
 
 /** A group short of a member for this long has lost it (rather than the cache lagging behind). */
 export const memberGraceMs = 5000;
@@ -24,14 +46,38 @@ export interface PoolGroups {
   pool: string;
   group: GroupTemplate;
   plan: GroupPlan;
+  /** The admitted node of each member, replica by replica (groupMajorNodes); may be short or empty. */
+  nodes: readonly string[];
 }
 
 /** Whether a pod is a member of a replica spanning nodes (it has a replica index). */
 export const isMember = (pod: KubeObject): boolean => pod.metadata.labels?.[labels.replica] !== undefined;
 
-function observe(pod: MemberPodLike): MemberObservation {
+/**
+ * Pods this operator deleted, by uid, so a member someone else deleted restarts its group while
+ * the operator's own deletions (the rest of a restarting group, a roll, a scale-down) do not
+ * count as failures. Bounded: the oldest entries go first.
+ */
+export class OwnDeletions {
+  private readonly uids = new Set<string>();
+  private readonly max: number;
+  constructor(max = 10_000) {
+    this.max = max;
+  }
+  add(uid: string | undefined): void {
+    if (!uid) return;
+    this.uids.add(uid);
+    if (this.uids.size > this.max) this.uids.delete(this.uids.values().next().value as string);
+  }
+  has(uid: string | undefined): boolean {
+    return uid !== undefined && this.uids.has(uid);
+  }
+}
+
+function observe(pod: MemberPodLike, own: OwnDeletions): MemberObservation {
   const l = pod.metadata.labels ?? {};
   return {
+    deletedByUs: own.has(pod.metadata.uid),
     name: pod.metadata.name ?? "",
     uid: pod.metadata.uid,
     index: Number(l[labels.replica]),
@@ -52,6 +98,7 @@ export function planPools(
   strategies: readonly DeploymentStrategy[],
   members: readonly MemberPodLike[],
   now: number,
+  own: OwnDeletions,
 ): PoolGroups[] {
   return placements.flatMap((p, i) => {
     const pool = pools.get(p.pool);
@@ -65,11 +112,11 @@ export function planPools(
       hash: group.hash,
       maxSurge: resolveAmount(strategy.rollingUpdate.maxSurge, desired, true),
       maxUnavailable: resolveAmount(strategy.rollingUpdate.maxUnavailable, desired, false),
-      members: members.filter((m) => m.metadata.labels?.[labels.pool] === p.pool).map(observe),
+      members: members.filter((m) => m.metadata.labels?.[labels.pool] === p.pool).map((m) => observe(m, own)),
       now,
       graceMs: memberGraceMs,
     });
-    return [{ pool: p.pool, group, plan }];
+    return [{ pool: p.pool, group, plan, nodes: p.nodes ?? [] }];
   });
 }
 
@@ -89,17 +136,22 @@ export function groupWrites(
   svc: InferenceServiceObject,
   planned: readonly PoolGroups[],
   members: readonly MemberPodLike[],
+  own: OwnDeletions,
 ): Promise<unknown>[] {
   const writes: Promise<unknown>[] = [];
   const inUse = new Set(planned.map((p) => p.pool));
-  for (const { pool, group, plan } of planned) {
+  for (const { pool, group, plan, nodes } of planned) {
     writes.push(ctx.apply(resourceTypes.service, desiredMembersService(svc, pool)));
     for (const index of plan.create) {
       for (let rank = 0; rank < group.size; rank++) {
-        writes.push(createPod(ctx, svc, memberPod(svc, pool, group, index, rank)));
+        const node = nodes[index * group.size + rank];
+        writes.push(createPod(ctx, svc, memberPod(svc, pool, group, index, rank, node)));
       }
     }
-    for (const d of plan.delete) writes.push(deletePod(ctx, svc, d.name, d.uid));
+    for (const d of plan.delete) {
+      own.add(d.uid);
+      writes.push(deletePod(ctx, svc, d.name, d.uid));
+    }
     for (const r of plan.restarted) {
       ctx.recordEvent(svc, {
         type: "Warning",
@@ -111,8 +163,10 @@ export function groupWrites(
   }
   for (const m of members) {
     const pool = m.metadata.labels?.[labels.pool] ?? "";
-    if (!inUse.has(pool) && !m.metadata.deletionTimestamp)
+    if (!inUse.has(pool) && !m.metadata.deletionTimestamp) {
+      own.add(m.metadata.uid);
       writes.push(deletePod(ctx, svc, m.metadata.name ?? "", m.metadata.uid));
+    }
   }
   for (const s of ctx.cache.childrenOf<KubeObject>(resourceTypes.service, svc)) {
     const l = s.metadata.labels ?? {};

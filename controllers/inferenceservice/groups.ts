@@ -20,6 +20,8 @@ export interface MemberObservation {
   /** The Ready condition (a worker has no probe, so Running is ready). */
   ready: boolean;
   deleting: boolean;
+  /** Deleted by this operator (a restart, a roll, a scale-down), not by someone else. */
+  deletedByUs?: boolean | undefined;
   /** creationTimestamp in ms. */
   createdAt: number;
 }
@@ -80,11 +82,16 @@ export function observeGroups(input: GroupPlanInput): GroupState[] {
       members.sort((a, b) => a.rank - b.rank);
       const deleting = members.some((m) => m.deleting);
       const failed = members.find((m) => m.phase === "Failed" || m.phase === "Succeeded");
+      // Someone else deleted a member (kubectl delete, an eviction) while the others still run.
+      const deleted = members.find((m) => m.deleting && !m.deletedByUs);
+      const alive = members.some((m) => !m.deleting);
       const ranks = new Set(members.map((m) => m.rank));
       const missing = Array.from({ length: input.size }, (_, r) => r).filter((r) => !ranks.has(r));
       const oldest = Math.min(...members.map((m) => m.createdAt));
       let broken: string | undefined;
-      if (failed) broken = `member ${failed.name} ${failed.phase === "Failed" ? "failed" : "exited"}`;
+      if (failed && alive)
+        broken = `member ${failed.name} ${failed.phase === "Failed" ? "failed" : "exited"}`;
+      else if (deleted && alive) broken = `member ${deleted.name} deleted`;
       else if (missing.length > 0 && input.now - oldest >= input.graceMs)
         broken = `member${missing.length > 1 ? "s" : ""} of rank ${missing.join(", ")} gone`;
       const leader = members.find((m) => m.rank === 0);
@@ -124,11 +131,12 @@ export function planGroups(input: GroupPlanInput): GroupPlan {
   // Groups on their way out, or that must restart: every member goes, none is replaced alone.
   const live: GroupState[] = [];
   for (const g of groups) {
-    if (g.deleting) remove(g);
-    else if (g.broken) {
+    if (g.broken) {
       remove(g);
       plan.restarted.push({ index: g.index, why: g.broken });
-    } else live.push(g);
+    } else if (g.deleting || g.members.some((m) => m.phase === "Failed" || m.phase === "Succeeded"))
+      remove(g);
+    else live.push(g);
   }
   const outdated = live.filter((g) => g.index < desired && !g.current);
   const surge = Math.min(Math.max(0, input.maxSurge), outdated.length);

@@ -28,8 +28,10 @@ import {
   groupWrites,
   isMember,
   type MemberPodLike,
+  type OwnDeletions,
   type PoolGroups,
   planPools,
+  withGroupMajorNodes,
 } from "./group-sync.ts";
 import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
 import type { InferencePoolPublisher } from "./inference-pool.ts";
@@ -75,6 +77,8 @@ export interface ReconcileDeps {
   routerImage: string;
   inferencePools: InferencePoolPublisher;
   autoscaler: AutoscalerLoop;
+  /** Member pods of replicas spanning nodes that this operator deleted (group-sync.ts). */
+  ownDeletions: OwnDeletions;
   now?: () => Date;
 }
 
@@ -119,6 +123,7 @@ export function settleAdmission(
 ): AdmissionChange {
   const desired = Math.max(0, svc.spec.replicas ?? 1);
   const requirement = requirementOf(svc);
+  const span = nodesPerReplica(svc.spec);
   const why = new Map<string, string>();
   const repaired = dropPlacements(svc.status?.admission, (p) => {
     const pool = pools.get(p.pool);
@@ -130,6 +135,7 @@ export function settleAdmission(
   let added: AdmissionStatus | undefined;
   if (decision?.type === "admitted" && !secretMissing && admittedReplicas(admission) < desired) {
     added = toAdmissionStatus(decision.admission, now, true);
+    if (span > 1) added = withGroupMajorNodes(added, span);
     admission = mergeAdmission(admission, added);
   }
   // The autoscaler's scale-down takes from the most expensive pool first, unless the user
@@ -139,6 +145,7 @@ export function settleAdmission(
     admission,
     desired,
     byCost ? (pool) => pools.get(pool)?.spec.costPerDeviceHour : undefined,
+    span,
   );
   return {
     admission: shrunk.admission,
@@ -219,6 +226,7 @@ export async function reconcileInferenceService(
           ),
           members,
           now.getTime(),
+          deps.ownDeletions,
         )
       : undefined;
   const servers: ReadonlyMap<string, DeploymentLike> = groups ? groupsAsDeployments(groups) : deployments;
@@ -260,10 +268,13 @@ export async function reconcileInferenceService(
     );
   const boundAndReady = (pool: string): number =>
     Math.min(bound(pool), servers.get(pool)?.status?.readyReplicas ?? 0);
-  let admission = forgetBoundNodes(change.admission, boundAndReady);
+  // Replicas spanning nodes keep their nodes: their members are pinned there, and a member
+  // deleted for a restart leaves its share reserved, so a restarting group keeps its place.
+  const forget = span > 1 ? (a: AdmissionStatus | undefined) => a : forgetBoundNodes;
+  let admission = forget(change.admission, boundAndReady);
   let status = statusFor(admission);
   if (!statusEquals(svc.status, status)) {
-    admission = forgetBoundNodes(change.admission, bound);
+    admission = forget(change.admission, bound);
     status = statusFor(admission);
   }
   const placements = placementsOf(admission);
@@ -365,12 +376,12 @@ async function applyChildren(
     placements.map((p) => p.replicas ?? 0),
   );
   const inUse = new Set<string>();
-  if (groups) writes.push(...groupWrites(ctx, svc, groups, members));
+  if (groups) writes.push(...groupWrites(ctx, svc, groups, members, deps.ownDeletions));
   else {
     // Members left from when the replicas spanned nodes.
     for (const m of members)
       if (!m.metadata.deletionTimestamp) writes.push(deleteChild(ctx, resourceTypes.pod, m));
-    writes.push(...groupWrites(ctx, svc, [], []));
+    writes.push(...groupWrites(ctx, svc, [], [], deps.ownDeletions));
   }
   for (const [i, p] of groups ? [] : placements.entries()) {
     const pool = pools.get(p.pool);

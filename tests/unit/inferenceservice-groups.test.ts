@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { InferenceServiceObject } from "../../controllers/inferenceservice/adapter.ts";
 import { requirementOf, workloadFor } from "../../controllers/inferenceservice/adapter.ts";
 import { groupTemplate, memberPod } from "../../controllers/inferenceservice/group-pods.ts";
+import { groupMajorNodes } from "../../controllers/inferenceservice/group-sync.ts";
 import { type MemberObservation, planGroups } from "../../controllers/inferenceservice/groups.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import type { AcceleratorPool } from "../../crds/index.ts";
@@ -39,6 +40,14 @@ const plan = (members: MemberObservation[], over: Partial<Parameters<typeof plan
     ...over,
   });
 
+describe("groupMajorNodes", () => {
+  it("turns the engine's node-by-node list, dealt to replicas in turn, into one replica after another", () => {
+    // Three replicas of two pods: the engine lists pods by node, replica i has pods i and i + 3.
+    const nodes = ["a", "a", "b", "c", "c", "d"];
+    expect(groupMajorNodes(nodes, 2)).toEqual(["a", "c", "a", "c", "b", "d"]);
+  });
+});
+
 describe("the group plan", () => {
   it("creates every absent group whole, and nothing more when all are there", () => {
     expect(plan([])).toMatchObject({ create: [0, 1], delete: [], existing: 0, ready: 0 });
@@ -64,9 +73,20 @@ describe("the group plan", () => {
     expect(young.recheckMs).toBe(3000);
   });
 
+  it("restarts the group of a member someone else deleted, once; its own deletions are no failure", () => {
+    const members = whole(["v1", "v1"]);
+    members[1] = { ...(members[1] as MemberObservation), deleting: true };
+    const p = plan(members);
+    expect(p.restarted).toEqual([{ index: 0, why: "member llm-h100-0-1 deleted" }]);
+    expect(p.delete.map((d) => d.name)).toEqual(["llm-h100-0-0"]);
+    // The leader is being deleted by the restart: no second restart.
+    members[0] = { ...(members[0] as MemberObservation), deleting: true, deletedByUs: true };
+    expect(plan(members).restarted).toEqual([]);
+  });
+
   it("waits for a group being deleted to be gone before creating it again", () => {
     const members = whole(["v1", "v1"]);
-    members[0] = { ...(members[0] as MemberObservation), deleting: true };
+    members[0] = { ...(members[0] as MemberObservation), deleting: true, deletedByUs: true };
     const p = plan(members);
     expect(p.create).toEqual([]);
     expect(p.delete.map((d) => d.name)).toEqual(["llm-h100-0-1"]);
@@ -185,7 +205,7 @@ describe("the members of a replica spanning nodes", () => {
 
   it("starts the leader as the Ray head and the server with PP over nodes and Ray, the worker as a Ray node", () => {
     const group = groupTemplate(svc, h100);
-    const leader = memberPod(svc, "h100", group, 3, 0) as PodView;
+    const leader = memberPod(svc, "h100", group, 3, 0, "node-7") as PodView;
     const worker = memberPod(svc, "h100", group, 3, 1) as PodView;
     expect(leader.metadata.name).toBe("big-h100-3-0");
     expect(leader.metadata.labels?.[labels.group]).toBe("server");
@@ -222,6 +242,10 @@ describe("the members of a replica spanning nodes", () => {
       topologyKey: "kubernetes.io/hostname",
     });
     expect(leader.metadata.labels?.[labels.templateHash]).toBe(group.hash);
+    // Pinned to the node admission counted it on, within the pool's own selector.
+    expect(JSON.stringify(leader.spec.affinity)).toContain(
+      '{"key":"kubernetes.io/hostname","operator":"In","values":["node-7"]}',
+    );
   });
 
   it("refuses nodesPerReplica and pipelineParallelSize that differ, naming the field", () => {
