@@ -81,8 +81,6 @@ export function memberPod(
   group: GroupTemplate,
   index: number,
   rank: number,
-  /** The node admission counted this member on: it is pinned there (a surge replica has none). */
-  node?: string | undefined,
 ): KubeObject {
   const name = svc.metadata.name ?? "";
   const namespace = svc.metadata.namespace ?? "";
@@ -91,7 +89,6 @@ export function memberPod(
   const subdomain = membersServiceName(name, poolName);
   const leaderAddress = `${hostnameOf(leaderName, name, poolName, index, 0)}.${subdomain}.${namespace}.svc`;
   const spec = structuredClone(group.template.spec);
-  if (node) pinToNode(spec, node);
   const server = spec.containers.find((c) => c.name === serverContainerName) as ContainerLike;
   const env = [
     { name: "GROUP_SIZE", value: String(group.size) },
@@ -146,25 +143,6 @@ export function memberPod(
             { labelSelector: { matchLabels: memberSelector }, topologyKey: hostnameLabel },
           ],
         },
-      },
-    },
-  };
-}
-
-/** Adds "this node only" to every node selector term (terms are ORed, so each must say it). */
-function pinToNode(spec: PodTemplateLike["spec"], node: string): void {
-  const nodeAffinity = spec.affinity?.nodeAffinity ?? {};
-  const terms = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [{}];
-  const pinned = { key: hostnameLabel, operator: "In", values: [node] };
-  spec.affinity = {
-    ...spec.affinity,
-    nodeAffinity: {
-      ...nodeAffinity,
-      requiredDuringSchedulingIgnoredDuringExecution: {
-        nodeSelectorTerms: terms.map((t) => ({
-          ...t,
-          matchExpressions: [...(t.matchExpressions ?? []), pinned],
-        })),
       },
     },
   };

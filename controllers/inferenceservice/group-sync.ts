@@ -34,6 +34,39 @@ export function withGroupMajorNodes(admission: AdmissionStatus, span: number): A
   };
 }
 
+/**
+ * The record's nodes where the members really are: the scheduler places them within the pool
+ * (pinning them to the nodes the engine counted would strand them when a pod of another service
+ * takes such a node first), so each bound member's node replaces the one counted for it. The
+ * record then reserves exactly the nodes a group runs on, and a group restarting keeps them:
+ * its deleted members' shares are reserved again (admission/reservations.ts).
+ */
+export function withMemberNodes(
+  admission: AdmissionStatus | undefined,
+  members: readonly MemberPodLike[],
+  span: number,
+): AdmissionStatus | undefined {
+  if (!admission?.placements) return admission;
+  let changed = false;
+  const placements = admission.placements.map((p) => {
+    const nodes = [...(p.nodes ?? [])];
+    let moved = false;
+    for (const m of members) {
+      const l = m.metadata.labels ?? {};
+      const node = m.spec?.nodeName;
+      if (!node || m.metadata.deletionTimestamp || l[labels.pool] !== p.pool) continue;
+      const at = Number(l[labels.replica]) * span + Number(l[labels.rank]);
+      // Surge groups (beyond the count) are not admitted: they hold nothing in the record.
+      if (!(at < (p.replicas ?? 0) * span) || nodes[at] === node || at > nodes.length) continue;
+      nodes[at] = node;
+      moved = true;
+    }
+    changed ||= moved;
+    return moved ? { ...p, nodes } : p;
+  });
+  return changed ? { ...admission, placements } : admission;
+}
+
 /** A group short of a member for this long has lost it (rather than the cache lagging behind). */
 export const memberGraceMs = 5000;
 
@@ -46,8 +79,6 @@ export interface PoolGroups {
   pool: string;
   group: GroupTemplate;
   plan: GroupPlan;
-  /** The admitted node of each member, replica by replica (groupMajorNodes); may be short or empty. */
-  nodes: readonly string[];
 }
 
 /** Whether a pod is a member of a replica spanning nodes (it has a replica index). */
@@ -116,7 +147,7 @@ export function planPools(
       now,
       graceMs: memberGraceMs,
     });
-    return [{ pool: p.pool, group, plan, nodes: p.nodes ?? [] }];
+    return [{ pool: p.pool, group, plan }];
   });
 }
 
@@ -140,12 +171,11 @@ export function groupWrites(
 ): Promise<unknown>[] {
   const writes: Promise<unknown>[] = [];
   const inUse = new Set(planned.map((p) => p.pool));
-  for (const { pool, group, plan, nodes } of planned) {
+  for (const { pool, group, plan } of planned) {
     writes.push(ctx.apply(resourceTypes.service, desiredMembersService(svc, pool)));
     for (const index of plan.create) {
       for (let rank = 0; rank < group.size; rank++) {
-        const node = nodes[index * group.size + rank];
-        writes.push(createPod(ctx, svc, memberPod(svc, pool, group, index, rank, node)));
+        writes.push(createPod(ctx, svc, memberPod(svc, pool, group, index, rank)));
       }
     }
     for (const d of plan.delete) {

@@ -32,6 +32,7 @@ import {
   type PoolGroups,
   planPools,
   withGroupMajorNodes,
+  withMemberNodes,
 } from "./group-sync.ts";
 import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
 import type { InferencePoolPublisher } from "./inference-pool.ts";
@@ -268,9 +269,10 @@ export async function reconcileInferenceService(
     );
   const boundAndReady = (pool: string): number =>
     Math.min(bound(pool), servers.get(pool)?.status?.readyReplicas ?? 0);
-  // Replicas spanning nodes keep their nodes: their members are pinned there, and a member
-  // deleted for a restart leaves its share reserved, so a restarting group keeps its place.
-  const forget = span > 1 ? (a: AdmissionStatus | undefined) => a : forgetBoundNodes;
+  // Replicas spanning nodes keep their nodes, where the members run: a member deleted for a
+  // restart leaves its share reserved, so a restarting group keeps its place.
+  const forget =
+    span > 1 ? (a: AdmissionStatus | undefined) => withMemberNodes(a, members, span) : forgetBoundNodes;
   let admission = forget(change.admission, boundAndReady);
   let status = statusFor(admission);
   if (!statusEquals(svc.status, status)) {
