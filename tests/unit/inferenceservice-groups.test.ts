@@ -6,6 +6,7 @@ import { requirementOf, workloadFor } from "../../controllers/inferenceservice/a
 import { groupTemplate, memberPod } from "../../controllers/inferenceservice/group-pods.ts";
 import { groupMajorNodes, withMemberNodes } from "../../controllers/inferenceservice/group-sync.ts";
 import { type MemberObservation, planGroups } from "../../controllers/inferenceservice/groups.ts";
+import { selectorString } from "../../controllers/inferenceservice/names.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import type { AcceleratorPool } from "../../crds/index.ts";
 import { inferenceServiceResource, labels } from "../../crds/index.ts";
@@ -229,6 +230,15 @@ describe("the members of a replica spanning nodes", () => {
     expect(leader.metadata.name).toBe("big-h100-3-0");
     expect(leader.metadata.labels?.[labels.group]).toBe("server");
     expect(worker.metadata.labels?.[labels.group]).toBe("worker");
+    // The Service, the router (--pods=<model>=<selector>) and the scale subresource select leaders only.
+    const selects = (pod: KubeObject) =>
+      selectorString("big")
+        .split(",")
+        .every((kv) => {
+          const [k, v] = kv.split("=");
+          return pod.metadata.labels?.[k as string] === v;
+        });
+    expect([selects(leader), selects(worker)]).toEqual([true, false]);
     const server = leader.spec.containers[0] as PodView["spec"]["containers"][number];
     expect(server.command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
     expect(server.command[2]).toMatch(/ray start --head --port=6379/);
