@@ -145,6 +145,8 @@ const nodeInputs: NodeInput[] = poolInputs.flatMap((p) =>
 
 interface Outcome {
   result: PlacementResult;
+  /** Replicas of services spanning nodes (groups) admitted. */
+  groups: number;
   ms: number;
   devices: number;
   replicas: number;
@@ -163,9 +165,11 @@ function place(objects: readonly (InferenceService & KubeObject)[]): Outcome {
   let devices = 0;
   let replicas = 0;
   let servicesWhole = 0;
+  let groups = 0;
   const byPool: Record<string, number> = {};
   for (const a of result.admitted) {
     const g = a.groups[0];
+    if ((workloads.find((w) => w.key === a.key)?.groups[0]?.podsPerReplica ?? 1) > 1) groups += g?.pods ?? 0;
     for (const p of g?.placements ?? []) {
       const used = p.nodes.reduce((n, x) => n + x.devices, 0);
       devices += used;
@@ -174,7 +178,7 @@ function place(objects: readonly (InferenceService & KubeObject)[]): Outcome {
     replicas += g?.pods ?? 0;
     if (a.pendingPods === 0) servicesWhole++;
   }
-  return { result, ms, devices, replicas, servicesWhole, byPool };
+  return { result, ms, groups, devices, replicas, servicesWhole, byPool };
 }
 
 // Timed on the second pass each: the first one pays for the JIT.
@@ -210,7 +214,7 @@ const describe = (label: string, o: Outcome) =>
     o.byPool,
   )
     .map(([p, n]) => `${p.replace("shapes-", "")} ${n}`)
-    .join(", ")}; one pass ${round(o.ms, 1)} ms`;
+    .join(", ")}; ${o.groups} of them groups of 2 nodes; one pass ${round(o.ms, 1)} ms`;
 
 const summary = [
   `${flags.services} InferenceServices (${wantedReplicas} replicas, ${spanning} spanning 2 nodes, ${Math.round(weightsTotal)} GiB of weights) on ${nodeInputs.length} nodes (${kinds.map((k) => k.name).join(", ")}; ${devicesPerNode} devices each)`,
@@ -227,10 +231,12 @@ const figures: Record<string, unknown> = {
   devices: totalDevices,
   shaped_replicas_admitted: shaped.replicas,
   shaped_devices_used: shaped.devices,
+  shaped_groups_admitted: shaped.groups,
   shaped_devices_per_replica: round(perReplica(shaped)),
   shaped_pass_ms: round(shaped.ms, 1),
   fixed_replicas_admitted: fixed.replicas,
   fixed_devices_used: fixed.devices,
+  fixed_groups_admitted: fixed.groups,
   fixed_devices_per_replica: round(perReplica(fixed)),
   fixed_pass_ms: round(fixed.ms, 1),
   devices_per_replica_saving_percent: round(saving * 100, 1),
