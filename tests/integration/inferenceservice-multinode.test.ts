@@ -15,7 +15,12 @@ type Isvc = InferenceService & KubeObject;
 type MemberPod = Pod & {
   spec: {
     nodeName?: string;
-    containers: { command?: string[]; args?: string[]; resources?: { limits?: Record<string, string> } }[];
+    containers: {
+      image?: string;
+      command?: string[];
+      args?: string[];
+      resources?: { limits?: Record<string, string> };
+    }[];
   };
 };
 
@@ -159,4 +164,85 @@ describe("a 405B service with nodesPerReplica: 2", () => {
       "two replicas ready again",
     );
   });
+
+  it("scales in groups: down to one, the highest group goes whole and the waiting one is dropped", async () => {
+    const nv = bed.pools[0]?.name ?? "";
+    const before = await members();
+    // Through the scale subresource, as kubectl scale and an HPA do.
+    await bed.client.patch(
+      resourceTypes.inferenceService,
+      name,
+      bed.ns.name,
+      { spec: { replicas: 1 } },
+      "merge",
+      {
+        subresource: "scale",
+      },
+    );
+    const left = await eventually(
+      async () => {
+        const now = await members();
+        return now.size === 2 ? now : undefined;
+      },
+      60_000,
+      "one group left",
+    );
+    expect([...left.keys()].sort()).toEqual([`${name}-${nv}-0-0`, `${name}-${nv}-0-1`]);
+    for (const [pod, p] of left) expect(p.metadata.uid).toBe(before.get(pod)?.metadata.uid);
+    const status = await eventually(
+      async () => {
+        const s = (await getIsvc()).status;
+        return s?.placements?.[0]?.replicas === 1 && s.readyReplicas === 1 ? s : undefined;
+      },
+      30_000,
+      "the status of one replica",
+    );
+    expect(status.conditions?.find((c) => c.type === "Admitted")?.reason).toBe("Admitted");
+    expect(status.admission?.placements?.[0]?.nodes).toHaveLength(2);
+  });
+
+  it("rolls an image change in groups: a surge group first, then the group replaced whole, then the surge gone", async () => {
+    const nv = bed.pools[0]?.name ?? "";
+    const before = await members();
+    const seen = new Set<string>();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const pod of (await members()).keys()) seen.add(pod);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const image = "vllm/vllm-openai:v0.11.1";
+    await bed.client.patch(
+      resourceTypes.inferenceService,
+      name,
+      bed.ns.name,
+      { spec: { engine: { image } } },
+      "merge",
+    );
+    try {
+      const rolled = await eventually(
+        async () => {
+          const now = await members();
+          const done =
+            now.size === 2 &&
+            [...now.values()].every(
+              (p) =>
+                p.spec.containers[0]?.image === image &&
+                p.metadata.uid !== before.get(p.metadata.name ?? "")?.metadata.uid,
+            ) &&
+            isReady(now.get(`${name}-${nv}-0-0`) as MemberPod);
+          return done ? now : undefined;
+        },
+        120_000,
+        "the group on the new image",
+      );
+      expect([...rolled.keys()].sort()).toEqual([`${name}-${nv}-0-0`, `${name}-${nv}-0-1`]);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    // maxSurge 1: the surge group (index 1, after the count) came and went, both its members.
+    expect(seen.has(`${name}-${nv}-1-0`) && seen.has(`${name}-${nv}-1-1`)).toBe(true);
+  }, 180_000);
 });
