@@ -260,13 +260,10 @@ export async function reconcileInferenceService(
 
   // Reserved nodes are forgotten once a pool's pods are all bound, but never by a status write
   // of their own: with the write that reports the pool ready, or with any other write.
-  // Counted in replicas: a replica spanning nodes is bound when all its members are.
   const bound = (pool: string): number =>
-    Math.floor(
-      ownPods.filter(
-        (p) => p.spec?.nodeName && p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp,
-      ).length / span,
-    );
+    ownPods.filter(
+      (p) => p.spec?.nodeName && p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp,
+    ).length;
   const boundAndReady = (pool: string): number =>
     Math.min(bound(pool), servers.get(pool)?.status?.readyReplicas ?? 0);
   // Replicas spanning nodes keep their nodes, where the members run: a member deleted for a
