@@ -19,6 +19,8 @@ import { defineKind } from "./kind.ts";
 import { listMap, withRules } from "./kit.ts";
 
 const MAX_REPLICAS = 1000;
+/** Nodes one replica may span: pipeline stages beyond this cost more in bubbles than they hold. */
+export const MAX_NODES_PER_REPLICA = 16;
 
 // One source for both the CEL rule and Node, so the two can never disagree. No backslashes or
 // quotes: the text is pasted into a CEL string literal as is.
@@ -120,6 +122,14 @@ const engine = z
       .max(64)
       .describe(
         "Devices one replica shards the model over. accelerators.count must equal it; without accelerators.count each replica gets this many devices. Default: accelerators.count, or with model.sizeGiB or model.parameters the count chosen per pool, else 1. Not with a shape chosen per pool.",
+      )
+      .optional(),
+    pipelineParallelSize: z
+      .int()
+      .min(1)
+      .max(MAX_NODES_PER_REPLICA)
+      .describe(
+        "Pipeline stages one replica splits the model's layers over, one per node: the replica becomes a group of this many pods on as many nodes of one pool (a leader and workers joined by Ray), tensor parallel within each node. Default: nodesPerReplica, else 1.",
       )
       .optional(),
     kvCacheGiB: z
@@ -257,6 +267,14 @@ export const inferenceServiceSpec = withRules(
         .describe(
           "Model server pods wanted, over all pools; the scale subresource, so kubectl scale and an HPA work. With autoscaling set, only the count to start from.",
         ),
+      nodesPerReplica: z
+        .int()
+        .min(1)
+        .max(MAX_NODES_PER_REPLICA)
+        .describe(
+          "Nodes one replica spans: each replica is a group of this many pods (rank 0 the leader, which serves; the others Ray workers), admitted together onto distinct nodes of one pool and restarted together. accelerators.count (or the shape chosen per pool) is then per pod. Default: engine.pipelineParallelSize, else 1.",
+        )
+        .optional(),
       modelCache: z
         .strictObject({
           size: quantity().describe("Size of the cache volume (200Gi)."),
@@ -302,6 +320,28 @@ export const inferenceServiceSpec = withRules(
         s.engine.tensorParallelSize === undefined,
     },
     {
+      // One pipeline stage per node: two different numbers would leave nodes idle or stages
+      // without a node.
+      rule: "!has(self.nodesPerReplica) || !has(self.engine.pipelineParallelSize) || self.nodesPerReplica == self.engine.pipelineParallelSize",
+      message:
+        "engine.pipelineParallelSize must equal nodesPerReplica (one pipeline stage per node); give one of them",
+      fieldPath: ".engine.pipelineParallelSize",
+      holds: (s) =>
+        s.nodesPerReplica === undefined ||
+        s.engine.pipelineParallelSize === undefined ||
+        s.nodesPerReplica === s.engine.pipelineParallelSize,
+    },
+    {
+      // A CPU-only replica has no devices to shard over nodes.
+      rule: "!(has(self.nodesPerReplica) && self.nodesPerReplica > 1 || has(self.engine.pipelineParallelSize) && self.engine.pipelineParallelSize > 1) || !has(self.accelerators) || !has(self.accelerators.count) || self.accelerators.count > 0",
+      message:
+        "a replica spanning nodes needs accelerators: accelerators.count 0 (CPU only) cannot span nodes",
+      fieldPath: ".accelerators.count",
+      holds: (s) =>
+        Math.max(s.nodesPerReplica ?? 1, s.engine.pipelineParallelSize ?? 1) <= 1 ||
+        s.accelerators?.count !== 0,
+    },
+    {
       rule: "!has(self.autoscaling) || self.autoscaling.minReplicas > 0 || (has(self.router) && self.router.enabled)",
       message:
         "autoscaling.minReplicas 0 needs router.enabled: true (the router holds requests while the first replica starts)",
@@ -341,7 +381,10 @@ export const inferenceServiceStatus = z
         .strictObject({
           pool: z.string().max(253).describe("The AcceleratorPool."),
           replicas: count("Replicas placed on the pool."),
-          devicesPerReplica: count("Devices each replica on the pool takes (its tensor-parallel size)."),
+          devicesPerReplica: count(
+            "Devices each replica on the pool takes, over all its nodes (tensor-parallel size × nodes per replica).",
+          ),
+          nodesPerReplica: count("Nodes (pods) each replica spans, when more than one."),
           readyReplicas: count("Ready replicas on the pool."),
         })
         .describe("Replicas on one pool."),

@@ -7,8 +7,12 @@ export const labels = {
   name: "stack.sovereign.dev/name",
   /** The pod group: `workers` (training), a Ray worker group's name or `head`, `server`. */
   group: "stack.sovereign.dev/group",
-  /** A training pod's node rank. */
+  /** A training pod's node rank; a member's rank in a replica spanning nodes (0 the leader). */
   rank: "stack.sovereign.dev/rank",
+  /** Which replica of its pool a member of a replica spanning nodes belongs to (0, 1, ...). */
+  replica: "stack.sovereign.dev/replica",
+  /** A digest of the pod template a pod was made from: pods the operator makes itself roll by it. */
+  templateHash: "stack.sovereign.dev/template-hash",
   /** head | worker */
   rayNodeType: "stack.sovereign.dev/ray-node-type",
   /** A Ray worker group's name. */

@@ -157,6 +157,7 @@ function inferenceServiceSpec(spec: Record<string, unknown>): Field[] {
       str(engine.tensorParallelSize) ?? (perPool ? "per pool, from the model's size" : undefined),
     ],
     ["Max model len", str(engine.maxModelLen)],
+    ["Nodes/replica", nodesText(spec.nodesPerReplica ?? engine.pipelineParallelSize)],
     ["Accelerators", acceleratorSummary(spec.accelerators ?? {}, devices)],
     ["Resources", mapSummary(spec.resources)],
     ["Replicas", str(spec.replicas) ?? "1"],
@@ -165,6 +166,13 @@ function inferenceServiceSpec(spec: Record<string, unknown>): Field[] {
       str(cache.size) && [str(cache.size), str(cache.storageClassName)].filter(Boolean).join(" on "),
     ],
   ];
+}
+
+/** "2 (pipeline parallel: a leader and 1 Ray worker a replica)" for a replica spanning nodes. */
+function nodesText(value: unknown): string | undefined {
+  const n = num(value);
+  if (n === undefined || n <= 1) return undefined;
+  return `${n} (pipeline parallel over nodes: a leader and ${n - 1} Ray worker${n > 2 ? "s" : ""} a replica)`;
 }
 
 function selectorSummary(selector: unknown): string | undefined {
@@ -277,8 +285,13 @@ function statusFields(
         .filter(isRecord)
         .map((p) => {
           const devices = num(p.devicesPerReplica);
+          const nodes = num(p.nodesPerReplica) ?? 1;
+          // "16 devices per replica (2 nodes × 8)": a replica spanning nodes says how.
+          const span = nodes > 1 && devices !== undefined ? ` (${nodes} nodes × ${devices / nodes})` : "";
           const shape =
-            devices === undefined ? "" : `, ${devices} ${devices === 1 ? "device" : "devices"} per replica`;
+            devices === undefined
+              ? ""
+              : `, ${devices} ${devices === 1 ? "device" : "devices"} per replica${span}`;
           return `${str(p.pool)}: ${num(p.readyReplicas) ?? 0}/${num(p.replicas) ?? 0} ready${shape}`;
         });
       const router = rec(status.router);

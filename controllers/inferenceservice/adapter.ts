@@ -15,7 +15,7 @@ import { wantedReplicas } from "./desired.ts";
 import { serverGroup } from "./names.ts";
 import { admittedReplicas } from "./replicas.ts";
 import { secretBlocked } from "./secret.ts";
-import { devicesPerReplica, replicaShapeOf } from "./sizing.ts";
+import { devicesPerReplica, nodesPerReplica, replicaShapeOf } from "./sizing.ts";
 
 export type InferenceServiceObject = InferenceService & KubeObject;
 
@@ -48,6 +48,8 @@ export function workloadFor(
         cpuMillis: cpuMillis(svc.spec.resources?.cpu),
         memoryBytes: bytes(svc.spec.resources?.memory),
         accelerators: requirementOf(svc),
+        // A replica spanning nodes is admitted whole: all its pods, each on a node of its own.
+        ...(nodesPerReplica(svc.spec) > 1 ? { podsPerReplica: nodesPerReplica(svc.spec) } : {}),
       },
     ],
   };

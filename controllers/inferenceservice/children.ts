@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { type AcceleratorPool, labels } from "../../crds/index.ts";
 import { controllerReference, type KubeObject } from "../../operator/index.ts";
 import { parseQuantity, placePod } from "../admission/index.ts";
+import type { PodTemplateLike } from "../admission/pod-placement.ts";
 import type { InferenceServiceObject } from "./adapter.ts";
 import {
   cacheClaimName,
@@ -36,6 +37,21 @@ function childMeta(svc: InferenceServiceObject, name: string, extraLabels: Recor
   };
 }
 
+/** The server pod on a pool, placed there, and the devices it takes (its tensor-parallel size). */
+export function placedServerTemplate(
+  svc: InferenceServiceObject,
+  pool: AcceleratorPool & KubeObject,
+): { template: PodTemplateLike; devices: number } {
+  // A pool the automatic shape has no count for is dropped from the admission before this.
+  const devices = devicesPerReplica(svc.spec, pool.spec.memoryGiB) ?? 1;
+  const template = placePod(serverPodTemplate(svc, pool.metadata.name ?? "", devices), {
+    pool,
+    devicesPerPod: devices,
+    images: svc.spec.engine.images,
+  });
+  return { template, devices };
+}
+
 export function desiredDeployment(
   svc: InferenceServiceObject,
   pool: AcceleratorPool & KubeObject,
@@ -44,13 +60,7 @@ export function desiredDeployment(
 ): KubeObject {
   const name = svc.metadata.name ?? "";
   const poolName = pool.metadata.name ?? "";
-  // A pool the automatic shape has no count for is dropped from the admission before this.
-  const devices = devicesPerReplica(svc.spec, pool.spec.memoryGiB) ?? 1;
-  const template = placePod(serverPodTemplate(svc, poolName, devices), {
-    pool,
-    devicesPerPod: devices,
-    images: svc.spec.engine.images,
-  });
+  const { template } = placedServerTemplate(svc, pool);
   const spec = {
     replicas,
     selector: { matchLabels: poolLabels(name, poolName) },

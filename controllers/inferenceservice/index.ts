@@ -7,6 +7,7 @@ import type { AdmitterApi } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { inferenceServiceAdapter } from "./adapter.ts";
 import { AutoscalerLoop } from "./autoscaling/index.ts";
+import { OwnDeletions } from "./group-sync.ts";
 import { InferencePoolPublisher } from "./inference-pool.ts";
 import { kindLabelValue } from "./names.ts";
 import { reconcileInferenceService } from "./reconcile.ts";
@@ -33,6 +34,7 @@ export function inferenceServiceControllerWith(
     const routerImage = options.routerImage ?? process.env.RELATED_IMAGE_ROUTER ?? defaultRouterImage;
     const inferencePools = new InferencePoolPublisher(ctx.client, fieldManagerFor("inferenceservice"));
     const autoscaler = new AutoscalerLoop();
+    const ownDeletions = new OwnDeletions();
     // Pods are cached for every namespace already (the admitter counts them all); only ours
     // of a service this operator reconciles map to a key.
     const serviceOfPod = (pod: KubeObject): string[] => {
@@ -63,6 +65,7 @@ export function inferenceServiceControllerWith(
           routerImage,
           inferencePools,
           autoscaler,
+          ownDeletions,
         }),
     };
   };

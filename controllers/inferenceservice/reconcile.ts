@@ -23,9 +23,20 @@ import { additionalKeySuffix, type InferenceServiceObject, requirementOf } from 
 import type { AutoscalerLoop, Decision as ScalingDecision } from "./autoscaling/index.ts";
 import { desiredCacheClaim, desiredDeployment, desiredService } from "./children.ts";
 import { wantedReplicas, withWantedReplicas } from "./desired.ts";
+import {
+  groupsAsDeployments,
+  groupWrites,
+  isMember,
+  type MemberPodLike,
+  type OwnDeletions,
+  type PoolGroups,
+  planPools,
+  withGroupMajorNodes,
+  withMemberNodes,
+} from "./group-sync.ts";
 import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
 import type { InferencePoolPublisher } from "./inference-pool.ts";
-import { cacheClaimName, routerName, routerPort, serverLabels, serverPort } from "./names.ts";
+import { cacheClaimName, kindLabelValue, routerName, routerPort, serverPort } from "./names.ts";
 import {
   admittedReplicas,
   dropPlacements,
@@ -49,6 +60,7 @@ import {
   routerLabels,
 } from "./router.ts";
 import type { SecretCheck } from "./secret.ts";
+import { nodesPerReplica } from "./sizing.ts";
 import { computeStatus } from "./status.ts";
 
 type PoolObject = AcceleratorPool & KubeObject;
@@ -66,6 +78,8 @@ export interface ReconcileDeps {
   routerImage: string;
   inferencePools: InferencePoolPublisher;
   autoscaler: AutoscalerLoop;
+  /** Member pods of replicas spanning nodes that this operator deleted (group-sync.ts). */
+  ownDeletions: OwnDeletions;
   now?: () => Date;
 }
 
@@ -110,6 +124,7 @@ export function settleAdmission(
 ): AdmissionChange {
   const desired = Math.max(0, svc.spec.replicas ?? 1);
   const requirement = requirementOf(svc);
+  const span = nodesPerReplica(svc.spec);
   const why = new Map<string, string>();
   const repaired = dropPlacements(svc.status?.admission, (p) => {
     const pool = pools.get(p.pool);
@@ -121,6 +136,7 @@ export function settleAdmission(
   let added: AdmissionStatus | undefined;
   if (decision?.type === "admitted" && !secretMissing && admittedReplicas(admission) < desired) {
     added = toAdmissionStatus(decision.admission, now, true);
+    if (span > 1) added = withGroupMajorNodes(added, span);
     admission = mergeAdmission(admission, added);
   }
   // The autoscaler's scale-down takes from the most expensive pool first, unless the user
@@ -130,6 +146,7 @@ export function settleAdmission(
     admission,
     desired,
     byCost ? (pool) => pools.get(pool)?.spec.costPerDeviceHour : undefined,
+    span,
   );
   return {
     admission: shrunk.admission,
@@ -180,10 +197,13 @@ export async function reconcileInferenceService(
   );
   const change = settleAdmission(svc, pools, decision, missingSecret !== undefined, now);
 
-  const ownPods = cache.list<PodLike & ServerPodLike>(resourceTypes.pod, {
-    namespace,
-    labels: serverLabels(name),
-  });
+  // The model server pods: one per replica, or every member of replicas spanning nodes.
+  const ownPods = cache
+    .list<PodLike & ServerPodLike & MemberPodLike>(resourceTypes.pod, {
+      namespace,
+      labels: { [labels.kind]: kindLabelValue, [labels.name]: name },
+    })
+    .filter((p) => p.metadata.labels?.[labels.group] !== routerGroup);
   const deployments = new Map<string, DeploymentLike & KubeObject>();
   let routerDeployment: (DeploymentLike & KubeObject) | undefined;
   for (const d of cache.childrenOf<DeploymentLike & KubeObject>(resourceTypes.deployment, svc)) {
@@ -191,9 +211,29 @@ export async function reconcileInferenceService(
     const pool = d.metadata.labels?.[labels.pool];
     if (pool) deployments.set(pool, d);
   }
+  // Replicas spanning nodes are groups of pods the reconcile makes itself, planned here so the
+  // status reads their counts as it reads a Deployment's.
+  const span = nodesPerReplica(svc.spec);
+  const members = ownPods.filter(isMember);
+  const groups: PoolGroups[] | undefined =
+    span > 1
+      ? planPools(
+          svc,
+          pools,
+          placementsOf(change.admission),
+          deploymentStrategies(
+            svc.spec.rollout,
+            placementsOf(change.admission).map((p) => p.replicas ?? 0),
+          ),
+          members,
+          now.getTime(),
+          deps.ownDeletions,
+        )
+      : undefined;
+  const servers: ReadonlyMap<string, DeploymentLike> = groups ? groupsAsDeployments(groups) : deployments;
   const problems = [
     ...placementsOf(change.admission).flatMap((p) => {
-      const d = deployments.get(p.pool);
+      const d = groups ? undefined : deployments.get(p.pool);
       const problem = d ? deploymentProblem(d) : undefined;
       return problem ? [problem] : [];
     }),
@@ -207,7 +247,7 @@ export async function reconcileInferenceService(
     computeStatus({
       svc,
       admission,
-      deployments,
+      deployments: servers,
       routerDeployment,
       problems,
       waiting,
@@ -225,11 +265,15 @@ export async function reconcileInferenceService(
       (p) => p.spec?.nodeName && p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp,
     ).length;
   const boundAndReady = (pool: string): number =>
-    Math.min(bound(pool), deployments.get(pool)?.status?.readyReplicas ?? 0);
-  let admission = forgetBoundNodes(change.admission, boundAndReady);
+    Math.min(bound(pool), servers.get(pool)?.status?.readyReplicas ?? 0);
+  // Replicas spanning nodes keep their nodes, where the members run: a member deleted for a
+  // restart leaves its share reserved, so a restarting group keeps its place.
+  const forget =
+    span > 1 ? (a: AdmissionStatus | undefined) => withMemberNodes(a, members, span) : forgetBoundNodes;
+  let admission = forget(change.admission, boundAndReady);
   let status = statusFor(admission);
   if (!statusEquals(svc.status, status)) {
-    admission = forgetBoundNodes(change.admission, bound);
+    admission = forget(change.admission, bound);
     status = statusFor(admission);
   }
   const placements = placementsOf(admission);
@@ -243,7 +287,7 @@ export async function reconcileInferenceService(
     (svc.spec.replicas ?? 1) > 0 &&
     !svc.status?.conditions?.length;
   if (unseen) {
-    await applyChildren(ctx, deps, svc, pools, [], deployments, routerDeployment);
+    await applyChildren(ctx, deps, svc, pools, [], deployments, routerDeployment, groups && [], members);
     return { requeueAfter: scaling ? Math.min(unseenRecheckMs, autoscaleTickMs) : unseenRecheckMs };
   }
 
@@ -252,7 +296,7 @@ export async function reconcileInferenceService(
   let written = false;
   if (recordFirst) written = await ctx.writeStatus(rt, svc, status);
 
-  await applyChildren(ctx, deps, svc, pools, placements, deployments, routerDeployment);
+  await applyChildren(ctx, deps, svc, pools, placements, deployments, routerDeployment, groups, members);
 
   // After the children: it reports, unless it releases devices that others may wait for.
   const report = statusEquals(svc.status?.admission, status.admission);
@@ -261,6 +305,7 @@ export async function reconcileInferenceService(
   const after = [
     missingSecret ? deps.secretRecheckMs : undefined,
     scaling ? autoscaleTickMs : undefined,
+    ...(groups ?? []).map((g) => g.plan.recheckMs),
   ].filter((ms): ms is number => ms !== undefined);
   return after.length > 0 ? { requeueAfter: Math.min(...after) } : undefined;
 }
@@ -309,6 +354,9 @@ async function applyChildren(
   placements: readonly Placement[],
   deployments: ReadonlyMap<string, DeploymentLike & KubeObject>,
   routerDeployment: KubeObject | undefined,
+  /** With replicas spanning nodes: each pool's plan (then no Deployment exists). */
+  groups: readonly PoolGroups[] | undefined,
+  members: readonly MemberPodLike[],
 ): Promise<void> {
   const { cache } = ctx;
   const namespace = svc.metadata.namespace ?? "";
@@ -329,7 +377,14 @@ async function applyChildren(
     placements.map((p) => p.replicas ?? 0),
   );
   const inUse = new Set<string>();
-  for (const [i, p] of placements.entries()) {
+  if (groups) writes.push(...groupWrites(ctx, svc, groups, members, deps.ownDeletions));
+  else {
+    // Members left from when the replicas spanned nodes.
+    for (const m of members)
+      if (!m.metadata.deletionTimestamp) writes.push(deleteChild(ctx, resourceTypes.pod, m));
+    writes.push(...groupWrites(ctx, svc, [], [], deps.ownDeletions));
+  }
+  for (const [i, p] of groups ? [] : placements.entries()) {
     const pool = pools.get(p.pool);
     const strategy = strategies[i];
     if (!pool || !strategy) continue;

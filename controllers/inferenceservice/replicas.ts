@@ -30,9 +30,10 @@ function withPlacements(
   return { ...admission, placements };
 }
 
-function resized(p: Placement, replicas: number): Placement {
+/** `span`: pods per replica; their nodes are kept replica by replica (groups.ts, groupMajorNodes). */
+function resized(p: Placement, replicas: number, span: number): Placement {
   const out: Placement = { ...p, replicas };
-  if (p.nodes && p.nodes.length > replicas) out.nodes = p.nodes.slice(0, replicas);
+  if (p.nodes && p.nodes.length > replicas * span) out.nodes = p.nodes.slice(0, replicas * span);
   return out;
 }
 
@@ -46,6 +47,7 @@ export function shrinkAdmission(
   admission: AdmissionStatus | undefined,
   desired: number,
   costOf: (pool: string) => number | undefined = () => undefined,
+  span = 1,
 ): { admission: AdmissionStatus | undefined; released: Released[] } {
   const placements = placementsOf(admission).map((p) => ({ ...p }));
   let excess = admittedReplicas(admission) - Math.max(0, desired);
@@ -64,7 +66,7 @@ export function shrinkAdmission(
     const take = Math.min(excess, p.replicas ?? 0);
     excess -= take;
     released.push({ pool: p.pool, replicas: take });
-    placements[i] = resized(p, (p.replicas ?? 0) - take);
+    placements[i] = resized(p, (p.replicas ?? 0) - take, span);
   }
   return {
     admission: withPlacements(

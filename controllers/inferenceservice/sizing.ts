@@ -19,7 +19,16 @@ export const kvGiBPer4096Tokens = 2;
 export const defaultContextTokens = 32_768;
 export const minKvCacheGiB = 2;
 
-type SizingSpec = Pick<InferenceServiceSpec, "model" | "engine" | "accelerators">;
+type SizingSpec = Pick<InferenceServiceSpec, "model" | "engine" | "accelerators"> &
+  Partial<Pick<InferenceServiceSpec, "nodesPerReplica">>;
+
+/**
+ * Nodes (pods) one replica spans: nodesPerReplica, else engine.pipelineParallelSize, else 1. One
+ * pipeline stage per node, tensor parallel within it, as vLLM's multi-node serving runs.
+ */
+export function nodesPerReplica(spec: SizingSpec): number {
+  return Math.max(1, spec.nodesPerReplica ?? spec.engine.pipelineParallelSize ?? 1);
+}
 
 /** The weights in GiB, or undefined when the spec gives no size. */
 export function weightsGiB(model: InferenceServiceSpec["model"]): number | undefined {
@@ -34,19 +43,23 @@ export function kvCacheGiB(engine: InferenceServiceSpec["engine"]): number {
   return Math.max(minKvCacheGiB, (kvGiBPer4096Tokens * tokens) / 4096);
 }
 
-/** The automatic shape, when the spec asks for one: a size and no fixed device count. */
+/**
+ * The automatic shape, when the spec asks for one: a size and no fixed device count. Its memory
+ * is per pod: a replica spanning nodes divides it over them.
+ */
 export function replicaShapeOf(spec: SizingSpec): ReplicaShape | undefined {
   const weights = weightsGiB(spec.model);
   if (weights === undefined || spec.accelerators?.count !== undefined) return undefined;
   // The API refuses a tensorParallelSize with an automatic shape; a stored object that predates
   // the rule keeps its fixed shape rather than having it silently replaced.
   if (spec.engine.tensorParallelSize !== undefined) return undefined;
-  const memoryGiB = (weights + kvCacheGiB(spec.engine)) / usableMemoryFraction;
+  // A replica spanning nodes holds an equal share of the layers (and their cache) on each.
+  const memoryGiB = (weights + kvCacheGiB(spec.engine)) / usableMemoryFraction / nodesPerReplica(spec);
   return { memoryGiB, ...(spec.model.attentionHeads ? { attentionHeads: spec.model.attentionHeads } : {}) };
 }
 
 /**
- * Devices per replica on a pool with devices of `poolMemoryGiB`: accelerators.count, else the
+ * Devices per pod (per node of a replica spanning nodes; the whole replica otherwise) on a pool with devices of `poolMemoryGiB`: accelerators.count, else the
  * automatic shape on that pool, else engine.tensorParallelSize, else 1. Undefined when the
  * automatic shape has no count on the pool (the engine never places replicas there).
  */

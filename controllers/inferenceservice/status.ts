@@ -16,7 +16,7 @@ import type { DeploymentLike } from "./health.ts";
 import { routerUrl, selectorString, serviceUrl } from "./names.ts";
 import { admittedReplicas, placementsOf } from "./replicas.ts";
 import { secretNotFoundReason } from "./secret.ts";
-import { devicesPerReplica } from "./sizing.ts";
+import { devicesPerReplica, nodesPerReplica } from "./sizing.ts";
 
 export interface StatusInput {
   svc: InferenceServiceObject;
@@ -82,10 +82,12 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
   const desired = svc.spec.replicas ?? 1;
   const admitted = admittedReplicas(admission);
   const placements = placementsOf(admission).map((p) => {
-    const devices = devicesPerReplica(svc.spec, input.poolMemoryGiB?.(p.pool));
+    const perPod = devicesPerReplica(svc.spec, input.poolMemoryGiB?.(p.pool));
+    const nodes = nodesPerReplica(svc.spec);
     return {
       pool: p.pool,
-      ...(devices === undefined ? {} : { devicesPerReplica: devices }),
+      ...(perPod === undefined ? {} : { devicesPerReplica: perPod * nodes }),
+      ...(nodes > 1 ? { nodesPerReplica: nodes } : {}),
       replicas: p.replicas ?? 0,
       readyReplicas: deployments.get(p.pool)?.status?.readyReplicas ?? 0,
     };

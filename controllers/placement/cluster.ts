@@ -669,6 +669,6 @@ function canonical(taints: readonly Taint[]): readonly Taint[] {
 }
 
 /** Devices left free on a node that is partly used: the fragments a big gang cannot use. */
-function stranded(free: number, alloc: number): number {
+export function stranded(free: number, alloc: number): number {
   return free > 0 && free < alloc ? free : 0;
 }

@@ -10,6 +10,7 @@ import {
   shapeOn,
 } from "./pass.ts";
 import { explainNeverFits } from "./reasons.ts";
+import { podsPerReplica, replicasWhenEmpty } from "./replica-groups.ts";
 import type { UnschedulableCode } from "./types.ts";
 
 /**
@@ -42,6 +43,7 @@ export function holdFor(pass: Pass, w: PreparedWorkload): boolean {
 
 /** Pods of the group that pool p could take if it were empty, ready, uncordoned and unpaused. */
 export function roomWhenEmpty(pass: Pass, w: PreparedWorkload, g: PreparedGroup, p: number): number {
+  if (podsPerReplica(g) > 1) return replicasWhenEmpty(pass.now, w, g, p);
   return pass.now.emptyRoom(p, w.tolerationId, w.tolerations, shapeOn(g, p), poolKeyOn(g, p));
 }
 
@@ -67,9 +69,10 @@ export function neverFits(
     // Only replicas add rooms up across pools; pools may share nodes, so that is a union.
     if (w.mode === "replicas") {
       // Pools of different shapes cannot be summed node by node; their sum bounds the union.
-      room.total ??= g.perPool
-        ? pools.reduce((n, p) => n + roomWhenEmpty(pass, w, g, p), 0)
-        : pass.now.emptyRoomAcross(pools, w.tolerationId, w.tolerations, g.shape, g.poolKey);
+      room.total ??=
+        g.perPool || podsPerReplica(g) > 1
+          ? pools.reduce((n, p) => n + roomWhenEmpty(pass, w, g, p), 0)
+          : pass.now.emptyRoomAcross(pools, w.tolerationId, w.tolerations, g.shape, g.poolKey);
     }
     const fits = w.mode === "gang" ? room.best >= podsNeeded(w, g) : (room.total ?? 0) >= w.minPods;
     if (!fits) {

@@ -79,7 +79,9 @@ function prepareGroup(group: PodGroup, tolerationId: number, interner: Interner)
   const shape =
     (perPool && firstMatch ? perPool[firstMatch.pool]?.shape : undefined) ??
     interner.shape(group.accelerators.count, group.cpuMillis, group.memoryBytes);
-  const key = interner.groupKeys.id(candidates.id, shape.id);
+  // Replicas spanning nodes fit differently from single pods of the same shape.
+  const span = group.podsPerReplica ?? 1;
+  const key = interner.groupKeys.id(candidates.id, shape.id, span > 1 ? span : undefined);
   return {
     name: group.name,
     pods: group.pods,
@@ -203,6 +205,11 @@ function validate(w: Workload, mode: string, minPods: number, totalPods: number)
     if (!amount(g.cpuMillis) || !amount(g.memoryBytes)) {
       return `group "${g.name}": cpu and memory must be ≥ 0`;
     }
+    const span = g.podsPerReplica;
+    if (span !== undefined && (!count(span) || span < 1))
+      return `group "${g.name}": podsPerReplica must be a whole number ≥ 1, not ${span}`;
+    if ((span ?? 1) > 1 && mode !== "replicas")
+      return `group "${g.name}": podsPerReplica takes mode "replicas"`;
   }
   if (mode === "gang" && w.groups.some((g) => g.accelerators.replicaShape))
     return 'an automatic replica shape (accelerators.replicaShape) takes mode "replicas"';

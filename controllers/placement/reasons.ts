@@ -3,7 +3,15 @@
 import type { ClusterState } from "./cluster.ts";
 import { formatCpu, formatMemory, listText, plural } from "./format.ts";
 import { describeFilters } from "./match.ts";
-import { type Pass, type PreparedGroup, type PreparedWorkload, podsNeeded, shapeOn } from "./pass.ts";
+import {
+  type Pass,
+  type PreparedGroup,
+  type PreparedWorkload,
+  podsNeeded,
+  poolKeyOn,
+  shapeOn,
+} from "./pass.ts";
+import { podsPerReplica, tryPoolReplicas } from "./replica-groups.ts";
 import { formatGiB, MAX_DEVICES_PER_REPLICA } from "./replica-shape.ts";
 import { formatTaint } from "./taints.ts";
 import type { PoolInput, QueuedCode, UnschedulableCode } from "./types.ts";
@@ -20,10 +28,16 @@ interface PoolStatus {
 }
 
 /** "4 pods × 8 devices (≥80 GiB, nvlink), 32 CPU and 256Gi memory each". */
-export function describeNeed(g: PreparedGroup, pods: string, pools: readonly PoolInput[] = []): string {
+export function describeNeed(g: PreparedGroup, podsIn: string, pools: readonly PoolInput[] = []): string {
   const { devices, cpuMillis, memoryBytes } = g.shape;
   const req = g.group.accelerators;
   const filters = describeFilters(req);
+  // "2 replicas of 2 nodes × 8 devices": replicas spanning nodes are counted as replicas.
+  const span = g.group.podsPerReplica ?? 1;
+  const pods =
+    span > 1
+      ? `${podsIn.replace(/\bpods?\b/, (m) => (m === "pod" ? "replica" : "replicas"))} of ${span} nodes`
+      : podsIn;
   let text = req.replicaShape
     ? `${pods} × ${formatGiB(req.replicaShape.memoryGiB)} of device memory${shapesText(g, pools)}`
     : devices > 0
@@ -86,8 +100,21 @@ function poolStatuses(pass: Pass, w: PreparedWorkload, g: PreparedGroup): PoolSt
     const classes = now.toleratedClasses(p, w.tolerationId, w.tolerations);
     if (classes.length === 0)
       return status("taints", "its ready nodes have taints the workload does not tolerate");
-    const room = now.roomNow(p, classes, g.shape, g.poolKey);
     const note = holder === w.order ? "held for this workload" : undefined;
+    if (podsPerReplica(g) > 1) {
+      // Replicas spanning nodes: the room is whole replicas, not pods.
+      const plan = tryPoolReplicas(now, w, g, p, Number.MAX_SAFE_INTEGER, 0);
+      return {
+        pool: p,
+        rank,
+        room: plan?.placed ?? 0,
+        nodes: plan?.nodes.length ?? 0,
+        blocker: undefined,
+        note,
+      };
+    }
+    // Each pool at its own shape (an automatic shape differs from pool to pool).
+    const room = now.roomNow(p, classes, shapeOn(g, p), poolKeyOn(g, p));
     return { pool: p, rank, room: room.pods, nodes: room.nodes, blocker: undefined, note };
   });
 }
@@ -238,6 +265,15 @@ export function explainNeverFits(
     };
   }
   if (roomsWhenEmpty.every((r) => r === 0)) {
+    const span = g.group.podsPerReplica ?? 1;
+    if (
+      span > 1 &&
+      pools.some((p) => state.emptyRoom(p, w.tolerationId, w.tolerations, shapeOn(g, p), poolKeyOn(g, p)) > 0)
+    )
+      return {
+        code: "ExceedsPoolCapacity",
+        reason: `${need}, but no matching pool has ${span} nodes that can each hold one of its pods`,
+      };
     return { code: "ExceedsNodeCapacity", reason: `${need}, but ${largestNodeText(state, pools, w, g)}` };
   }
   if (w.mode === "replicas") {

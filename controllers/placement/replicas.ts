@@ -2,6 +2,7 @@
 import type { ClusterState, Plan } from "./cluster.ts";
 import { betterFit, tryPool, usable } from "./fit.ts";
 import { type Holds, type Placed, type PreparedGroup, type PreparedWorkload, shapeOn } from "./pass.ts";
+import { podsPerReplica, tryPoolReplicas } from "./replica-groups.ts";
 
 /**
  * Independent replicas: pick the best pool for what is left, fill it, spill the rest to the next.
@@ -21,13 +22,14 @@ export function placeReplicas(
   const mark = state.mark();
   const plans: Plan[] = [];
   let remaining = g.pods;
+  const fitOn = podsPerReplica(g) > 1 ? tryPoolReplicas : tryPool;
   while (remaining > 0) {
     let best: Plan | undefined;
     let bestRank = 0;
     for (const c of g.candidates.matching) {
       if (best && c.rank > bestRank) break;
       if (!usable(state, c.pool, w, holds)) continue;
-      const plan = tryPool(state, w, g, c.pool, remaining, 1);
+      const plan = fitOn(state, w, g, c.pool, remaining, 1);
       if (plan && (!best || betterSpill(state, g, plan, best, remaining))) {
         best = plan;
         bestRank = c.rank;

@@ -95,6 +95,13 @@ export interface PodGroup {
   cpuMillis: number;
   memoryBytes: number;
   accelerators: AcceleratorRequirement;
+  /**
+   * "replicas" mode: each replica is this many pods, every one on its own node of one pool, admitted
+   * all together or not at all (a model server spanning nodes). Then `pods`, minPods and the
+   * admission's PoolPlacement.pods count replicas, while NodeAssignment.pods counts pods and the
+   * shape (accelerators, cpu, memory) is per pod. Default 1.
+   */
+  podsPerReplica?: number | undefined;
 }
 
 export interface Workload {

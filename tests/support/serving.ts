@@ -34,23 +34,27 @@ export interface ServingTestbed {
   client: KubeClient;
   core: k8s.CoreV1Api;
   manager: Manager;
-  /** The pools, NVIDIA first, each of one node with `devicesPerNode` devices. */
+  /** The pools, NVIDIA first, each of `nodesPerPool` nodes with `devicesPerNode` devices. */
   pools: SimulatedPool[];
   /** The service's pods of one group. */
-  podsOf(service: string, group: "server" | "router"): Promise<Pod[]>;
+  podsOf(service: string, group: "server" | "router" | "worker"): Promise<Pod[]>;
   /** The base URL of a ready router pod of `service`, once there is one. */
   routerUrl(service: string, timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
-export async function startServingTestbed(prefix: string, devicesPerNode = 2): Promise<ServingTestbed> {
+export async function startServingTestbed(
+  prefix: string,
+  devicesPerNode = 2,
+  nodesPerPool = 1,
+): Promise<ServingTestbed> {
   const kc = loadKubeConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const client = new KubeClient({ kubeConfig: kc });
   const suffix = randomBytes(3).toString("hex");
   const pool = (name: string, vendor: "nvidia" | "amd", model: string, memoryGiB: number): SimulatedPool => ({
     name,
-    nodes: 1,
+    nodes: nodesPerPool,
     accelerator: { vendor, model, devicesPerNode, memoryGiB },
     cpu: "64",
     memory: "512Gi",
@@ -78,7 +82,7 @@ export async function startServingTestbed(prefix: string, devicesPerNode = 2): P
   await manager.start();
   await manager.waitForCacheSync();
 
-  const podsOf = async (service: string, group: "server" | "router"): Promise<Pod[]> =>
+  const podsOf = async (service: string, group: "server" | "router" | "worker"): Promise<Pod[]> =>
     (
       await client.list<Pod>(builtin.pods, {
         namespace: ns.name,

@@ -20,6 +20,8 @@ test("the label keys the controllers use", () => {
     rayNodeType: "stack.sovereign.dev/ray-node-type",
     rayGroup: "stack.sovereign.dev/ray-group",
     pool: "stack.sovereign.dev/pool",
+    replica: "stack.sovereign.dev/replica",
+    templateHash: "stack.sovereign.dev/template-hash",
   });
 });
 

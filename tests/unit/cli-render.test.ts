@@ -128,6 +128,37 @@ test("describe inferenceservice: a shape per pool from the model's size", () => 
   expect(text).toContain("           mi300x: 1/3 ready, 1 device per replica");
 });
 
+test("describe inferenceservice: a replica spanning nodes", () => {
+  const { apiVersion, kind } = inferenceServiceResource;
+  const service: StackObject = {
+    apiVersion,
+    kind,
+    metadata: { name: "llama-405b", namespace: "serving", creationTimestamp: created },
+    spec: {
+      model: { uri: "hf://meta-llama/Llama-3.1-405B-Instruct", parameters: 405 },
+      engine: { image: "vllm/vllm-openai:v0.11.0" },
+      nodesPerReplica: 2,
+      replicas: 2,
+    },
+    status: {
+      placements: [
+        { pool: "h100", devicesPerReplica: 16, nodesPerReplica: 2, replicas: 2, readyReplicas: 1 },
+      ],
+    },
+  };
+  const text = renderDescription({
+    kind: inferenceServiceResource,
+    object: service,
+    now,
+    children: [],
+    events: [],
+  });
+  expect(text).toContain(
+    "Nodes/replica:   2 (pipeline parallel over nodes: a leader and 1 Ray worker a replica)",
+  );
+  expect(text).toContain("Placement: h100: 1/2 ready, 16 devices per replica (2 nodes × 8)");
+});
+
 test("pools: capacity with bars and a total", async () => {
   const pool = (
     name: string,

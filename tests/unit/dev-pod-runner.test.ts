@@ -7,6 +7,7 @@ import {
   type PodLike,
   routerMain,
 } from "../../cli/dev/pod-runner/programs.ts";
+import { leaderScript, workerScript } from "../../controllers/inferenceservice/group-pods.ts";
 
 const pod = (containers: NonNullable<PodLike["spec"]>["containers"], phase = "Running"): PodLike => ({
   metadata: { name: "llama-h100-abc", namespace: "ml", uid: "u1" },
@@ -48,6 +49,15 @@ describe("pod runner programs", () => {
       timeoutSeconds: 1,
       failureThreshold: 3,
     });
+  });
+
+  it("runs the leader of a replica spanning nodes (Ray head, then the server by exec) as the simulator", () => {
+    const leader = { ...engine, command: ["/bin/sh", "-c", leaderScript, "vllm-leader"] };
+    expect(localPrograms(pod([leader]))[0]?.args).toEqual(localPrograms(pod([engine]))[0]?.args);
+    // A worker only runs a Ray node: it stays simulated, as does a script that execs something else.
+    expect(localPrograms(pod([{ name: "server", command: ["/bin/sh", "-c", workerScript] }]))).toEqual([]);
+    const other = { ...engine, command: ["/bin/sh", "-c", 'exec python3 train.py "$@"', "x"] };
+    expect(localPrograms(pod([other]))).toEqual([]);
   });
 
   it("runs the router as itself, with the pod's ServiceAccount", () => {

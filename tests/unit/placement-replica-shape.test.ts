@@ -193,6 +193,19 @@ describe("the engine with automatic shapes", () => {
     );
   });
 
+  it("says each pool's room at that pool's shape when the replicas wait", () => {
+    // Five wanted at once; mi300x has room for 3 of its 1-device replicas, h100 for none of 4.
+    const nodes = [...nodesOf(h100).map((n) => ({ ...n, freeDevices: 0 })), ...nodesOf(mi300x, 8)];
+    const mi = nodes.filter((n) => n.name.startsWith("mi300x"));
+    (mi[0] as NodeInput).freeDevices = 3;
+    (mi[1] as NodeInput).freeDevices = 0;
+    const w = { ...service(5, { memoryGiB: 162.7 }), minPods: 5 };
+    const result = schedule({ pools: [h100, mi300x], nodes, workloads: [w] });
+    expect(result.queued[0]?.reason).toMatch(
+      /pool mi300x has room for 3 on 1 node, pool h100 has room for 0/,
+    );
+  });
+
   it("takes replicas mode only", () => {
     const w = { ...service(1, { memoryGiB: 10 }), mode: "gang" as const, minPods: undefined };
     const result = schedule({ pools: [h100], nodes: nodesOf(h100), workloads: [w] });

@@ -111,11 +111,30 @@ function readinessOf(container: ContainerLike): HttpProbe | undefined {
   };
 }
 
+/**
+ * A shell whose script ends by handing over to a vLLM server with the container's arguments
+ * (`exec python3 -m vllm.entrypoints.openai.api_server "$@"`), as the leader of a replica
+ * spanning nodes runs after starting its Ray head: the command the server gets, as if written
+ * directly. What the script does before (Ray) has no stand-in here; the simulator plays the
+ * server once it would start.
+ */
+function engineBehindShell(command: readonly string[]): string[] | undefined {
+  if (command.length < 3 || !/^(\/bin\/)?(ba)?sh$/.test(command[0] ?? "") || command[1] !== "-c")
+    return undefined;
+  const last = (command[2] ?? "").trim().split("\n").at(-1) ?? "";
+  const words = last.trim().split(/\s+/);
+  if (words[0] !== "exec" || words.at(-1) !== '"$@"') return undefined;
+  const inner = words.slice(1, -1);
+  return engineCommands.find((c) => c.length === inner.length && startsWith(inner, c));
+}
+
 /** The local process for one container of a running pod, or undefined when it stays simulated. */
 export function localProgram(pod: PodLike, container: ContainerLike): LocalProgram | undefined {
   const ip = pod.status?.podIP;
   if (!ip) return undefined;
-  const command = container.command ?? [];
+  const shelled = engineBehindShell(container.command ?? []);
+  // The shell's own name ($0) and script are not the server's arguments.
+  const command = shelled ?? container.command ?? [];
   const engine = engineCommands.find((c) => startsWith(command, c));
   let entry: string | undefined;
   let usesApi = false;
