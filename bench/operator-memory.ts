@@ -285,9 +285,18 @@ async function driver(): Promise<void> {
     // The same process with V8's default heap settings, to show what the operator's flags buy.
     const defaults = await measure(["--v8-defaults"]);
     // KubeRay's ray-operator on as many RayClusters and pods, on a control plane of its own.
+    // A peer that does not finish still leaves our figures printed, with its error.
+    let peerError: string | undefined;
     const peer = process.argv.includes("--no-peer")
       ? undefined
-      : await measureKuberayMemory({ clusters: widgetCount, podsPerCluster: podsPerWidget, namespaces });
+      : await measureKuberayMemory({
+          clusters: widgetCount,
+          podsPerCluster: podsPerWidget,
+          namespaces,
+        }).catch((error: unknown) => {
+          peerError = error instanceof Error ? error.message : String(error);
+          return undefined;
+        });
     const round = (n: number) => Math.round(n * 10) / 10;
     console.log(
       [
@@ -303,7 +312,7 @@ async function driver(): Promise<void> {
           ? `  KubeRay ${peer.version} with ${peer.rayClusters} RayClusters + ${peer.pods} pods: synced and reconciled in ` +
             `${peer.syncAndReconcileSeconds.toFixed(1)} s, RSS ${round(peer.rssSyncedMb)} MB, 5 s later ${round(peer.rssSettledMb)} MB ` +
             `(ours / KubeRay: ${(report.rssSettledMb / peer.rssSettledMb).toFixed(2)})`
-          : "  (KubeRay not measured: --no-peer)",
+          : `  (KubeRay not measured: ${peerError ?? "--no-peer"})`,
       ].join("\n"),
     );
     console.log(
@@ -332,7 +341,9 @@ async function driver(): Promise<void> {
               },
               ratio: { rss_settled: Math.round((report.rssSettledMb / peer.rssSettledMb) * 100) / 100 },
             }
-          : {}),
+          : peerError
+            ? { kuberay_error: peerError }
+            : {}),
       }),
     );
   } finally {
