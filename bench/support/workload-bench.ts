@@ -4,6 +4,7 @@
 // etcd or kube-apiserver outlives it.
 //
 // This lives in a folder because bench/run.ts offers every bench/*.ts file as a benchmark.
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -27,6 +28,7 @@ import {
   type ResourceType,
   silentLogger,
 } from "../../operator/index.ts";
+import { compiledOperatorEntry } from "./compiled-operator.ts";
 
 /** `--name N` from the command line; the fallback when it is absent or not a number. */
 function numberFlag(name: string, fallback: number): number {
@@ -513,7 +515,11 @@ export interface OperatorPorts {
 function spawnOperator(kubeconfigPath: string, ports: OperatorPorts, o: StartOperatorOptions): ChildProcess {
   const logFile = o.logFile ?? process.env.BENCH_OPERATOR_LOG;
   const cpuProfileDir = o.cpuProfileDir ?? process.env.BENCH_OPERATOR_PROFILE;
-  const mainTs = fileURLToPath(new URL("../../cmd/operator.ts", import.meta.url));
+  // As the image runs it (BENCH_OPERATOR_SOURCE=1: the .ts sources, as `npm start` does).
+  const main =
+    process.env.BENCH_OPERATOR_SOURCE === "1"
+      ? fileURLToPath(new URL("../../cmd/operator.ts", import.meta.url))
+      : compiledOperatorEntry();
   const flags = [
     "--kubeconfig",
     kubeconfigPath,
@@ -531,7 +537,7 @@ function spawnOperator(kubeconfigPath: string, ports: OperatorPorts, o: StartOpe
     logFile ? "debug" : "warn",
   ];
   const nodeFlags = cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : [];
-  return spawn(process.execPath, [...nodeFlags, mainTs, ...flags], {
+  return spawn(process.execPath, [...nodeFlags, main, ...flags], {
     stdio: ["ignore", logFile ? openSync(logFile, "w") : "ignore", "inherit"],
   });
 }

@@ -19,7 +19,7 @@ export const routerGroup = "router";
  * images they deploy.
  */
 export const defaultRouterImage = "ghcr.io/sovereign-stack/operator:0.1.0";
-export const routerCommand = ["node", "router/main.ts"];
+export const routerCommand = ["node", "dist/router/main.js"];
 
 export const routerEnabled = (svc: InferenceServiceObject): boolean => svc.spec.router?.enabled === true;
 

@@ -1,6 +1,6 @@
 // The operator image as the Dockerfile describes it (there is no Docker here to build it):
-// Node 24, production dependencies only, a non-root user, the entry point of `npm start`, and
-// every file that entry point imports inside the build context and copied into the image.
+// Node 24, production dependencies only, a non-root user, the compiled entry point of
+// `npm start`, and every file that entry point imports inside the build context and compiled.
 import { readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, normalize, relative } from "node:path";
@@ -121,12 +121,21 @@ describe("the operator image (Dockerfile)", () => {
   });
 
   test("installs production dependencies only, from the lockfile, without install scripts", () => {
-    const runs = dockerfile.filter((i) => i.keyword === "RUN").map((i) => i.args);
-    const installs = runs.filter((r) => /\bnpm\s+(ci|install|i)\b/.test(r));
-    expect(installs.length).toBe(1);
-    expect(installs[0]).toMatch(/\bnpm ci\b/);
-    expect(installs[0]).toContain("--omit=dev");
-    expect(installs[0]).toContain("--ignore-scripts");
+    const installs = dockerfile.filter((i) => i.keyword === "RUN" && /\bnpm\s+(ci|install|i)\b/.test(i.args));
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) {
+      expect(install.args).toMatch(/\bnpm ci\b/);
+      expect(install.args).toContain("--ignore-scripts");
+    }
+    // The final stage's packages come from the stage that installed without dev dependencies.
+    const copied = inFinal.filter((i) => i.keyword === "COPY" && /node_modules/.test(i.args));
+    expect(copied.length).toBe(1);
+    const from = /--from=(\S+)/.exec(copied[0]?.args ?? "")?.[1];
+    const fromStage = dockerfile.find(
+      (i) => i.keyword === "FROM" && i.args.split(/\s+/).at(-1) === from,
+    )?.stage;
+    const prodInstall = installs.find((i) => i.stage === fromStage);
+    expect(prodInstall?.args).toContain("--omit=dev");
     // node_modules of the final image come from that install, never from the build context.
     expect(inBuildContext(dockerignore, "node_modules/vitest/package.json")).toBe(false);
   });
@@ -153,22 +162,48 @@ describe("the operator image (Dockerfile)", () => {
     expect(inFinal.indexOf(user as Instruction)).toBeLessThan(inFinal.findIndex((i) => i.keyword === "CMD"));
   });
 
-  test("runs the entry point of `npm start`, which the chart states as its command too", () => {
+  test("runs the compiled entry point of `npm start`, which the chart states as its command too", () => {
     const cmd = inFinal.find((i) => i.keyword === "CMD");
     expect(inFinal.some((i) => i.keyword === "ENTRYPOINT")).toBe(false);
     const argv = JSON.parse(cmd?.args ?? "null") as string[];
-    expect(argv).toEqual((packageJson.scripts.start ?? "").split(" "));
+    const [node, entry] = (packageJson.scripts.start ?? "").split(" ");
+    expect(argv).toEqual([node, `dist/${entry?.replace(/\.ts$/, ".js")}`]);
     const deployment = read("charts/sovereign-stack/templates/deployment.yaml");
     const command = /^\s*command:\s*(\[.*\])\s*$/m.exec(deployment)?.[1];
     expect(JSON.parse(command ?? "null")).toEqual(argv);
   });
 
-  test("everything cmd/operator.ts imports is in the build context and copied into the image", () => {
-    const { files } = importClosure("cmd/operator.ts");
+  test("everything the entry points import is in the build context and compiled into the image", () => {
+    const image = JSON.parse(read("tsconfig.image.json").replace(/^\s*\/\/.*$/gm, "")) as {
+      files: string[];
+      compilerOptions: { outDir: string };
+    };
+    expect(image.files).toEqual(expect.arrayContaining(["cmd/operator.ts", "router/main.ts"]));
+    const compile = dockerfile.find((i) => i.keyword === "RUN" && i.args.includes("tsconfig.image.json"));
+    expect(compile, "a stage compiles tsconfig.image.json").toBeDefined();
+    const buildStage = compile?.stage;
+    const buildName = dockerfile
+      .find((i) => i.keyword === "FROM" && i.stage === buildStage)
+      ?.args.split(/\s+/)
+      .at(-1);
+    // The final stage takes the compiled tree from there.
+    expect(
+      inFinal.some(
+        (i) =>
+          i.keyword === "COPY" &&
+          i.args.includes(`--from=${buildName}`) &&
+          i.args.includes(`/${image.compilerOptions.outDir}/`),
+      ),
+    ).toBe(true);
+    const files = [...new Set(image.files.flatMap((entry) => importClosure(entry).files))];
     expect(files.length).toBeGreaterThan(20);
-    const sources = inFinal
-      .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
+    const sources = dockerfile
+      .filter((i) => i.stage === buildStage && i.keyword === "COPY" && !i.args.startsWith("--from"))
       .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    for (const config of ["tsconfig.json", "tsconfig.image.json"]) {
+      expect(inBuildContext(dockerignore, config), config).toBe(true);
+      expect(sources.some((s) => globMatches(s, config))).toBe(true);
+    }
     for (const file of files) {
       expect(inBuildContext(dockerignore, file), `${file} excluded by .dockerignore`).toBe(true);
       expect(

@@ -62,7 +62,7 @@ describe("pod runner programs", () => {
 
   it("runs the router as itself, with the pod's ServiceAccount", () => {
     const [p] = localPrograms(
-      pod([{ name: "router", command: ["node", "router/main.ts"], args: ["--port=8000"] }]),
+      pod([{ name: "router", command: ["node", "dist/router/main.js"], args: ["--port=8000"] }]),
     );
     expect(p?.args).toEqual([routerMain(), "--port=8000", "--host", "127.64.0.7"]);
     expect(p?.usesApi).toBe(true);

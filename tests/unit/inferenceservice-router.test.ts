@@ -88,7 +88,7 @@ describe("router children", () => {
     });
     const [router] = spec.containers;
     expect(router?.image).toBe("ghcr.io/x/operator:1");
-    expect(router?.command).toEqual(["node", "router/main.ts"]);
+    expect(router?.command).toEqual(["node", "dist/router/main.js"]);
     expect(router?.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

@@ -4,6 +4,8 @@
 // gets wrong fails as vLLM would fail), and the router runs as itself. Each process binds its
 // pod's IP, which kwok hands out from a loopback range: that is the one substitution, in place
 // of a network namespace per pod. Pure, so what runs for a pod is easy to test.
+// The router pod runs the image's compiled entry point; here it runs from this package.
+import { routerCommand } from "../../../controllers/inferenceservice/router.ts";
 import { packageModule } from "../../package-paths.ts";
 
 export interface ContainerLike {
@@ -57,7 +59,6 @@ const engineCommands = [
   ["python3", "-m", "vllm.entrypoints.openai.api_server"],
   ["python", "-m", "vllm.entrypoints.openai.api_server"],
 ];
-const routerCommand = ["node", "router/main.ts"];
 
 const startsWith = (have: readonly string[], prefix: readonly string[]): boolean =>
   prefix.every((word, i) => have[i] === word);
