@@ -208,9 +208,11 @@ export function timelineOf(object: KubeObject, seen: readonly PhaseMark[]): Phas
   if (str(status.startTime)) marks.push({ phase: "Started", time: str(status.startTime) as string });
   if (str(status.completionTime))
     marks.push({ phase: "Completed", time: str(status.completionTime) as string });
-  const all = [...marks, ...seen];
-  const unique = new Map(all.map((m) => [`${m.phase}@${m.time}`, m]));
-  return [...unique.values()].sort((a, b) => a.time.localeCompare(b.time));
+  // A phase seen here near a dated mark of the same name is that mark, seen a little later.
+  const near = (a: PhaseMark, b: PhaseMark) =>
+    a.phase === b.phase && Math.abs(Date.parse(a.time) - Date.parse(b.time)) < 10_000;
+  for (const m of seen) if (!marks.some((x) => near(x, m))) marks.push(m);
+  return marks.sort((a, b) => a.time.localeCompare(b.time));
 }
 
 export function workloadRow(

@@ -30,15 +30,13 @@ const shot = async (p: Page, name: string): Promise<void> => {
 
 /** Opens a page of the console and waits for its first render with the cluster's data. */
 async function show(p: Page, path: string): Promise<void> {
-  // Strings, not functions: they run in the page, and this file is compiled without DOM types.
+  // A string, not a function: it runs in the page, and this file is compiled without DOM types.
   await p.evaluate(`location.hash = ${JSON.stringify(`#/${path}`)}`);
-  await p.waitForFunction(
-    `document.body.dataset.rendered === ${JSON.stringify(path.split("/")[0])}`,
-    undefined,
-    {
-      timeout: 15_000,
-    },
-  );
+  // A selector, not waitForFunction: the console's CSP forbids the eval that polling needs.
+  await p.waitForSelector(`body[data-rendered="${path.split("/")[0]}"]`, {
+    state: "attached",
+    timeout: 15_000,
+  });
 }
 
 beforeAll(async () => {
@@ -96,7 +94,8 @@ describe("the console in a browser", () => {
     // Its detail: timeline, children, events.
     await show(page, `workloads/${encodeURIComponent(`TrainingJob/${h.ns}/live`)}`);
     const detail = page.getByTestId("detail");
-    await expect.poll(() => detail.textContent(), { timeout: 15_000 }).toContain("live-worker-0");
+    const [pod] = await h.pods("live");
+    await expect.poll(() => detail.textContent(), { timeout: 15_000 }).toContain(pod?.metadata.name);
     await expect.poll(() => detail.textContent(), { timeout: 15_000 }).toContain("Admitted");
     await shot(page, "workloads");
   });
