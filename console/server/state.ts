@@ -69,10 +69,11 @@ export class ConsoleState {
     const patch: Patch = { upserts: {}, deletes: {} };
     const upserts = patch.upserts as Record<string, Row[]>;
     for (const [c, ids] of this.pendingUpserts) {
+      if (ids.size === 0) continue;
       const rows = this.rows.get(c) as Map<string, Row>;
       upserts[c] = [...ids].flatMap((id) => rows.get(id) ?? []);
     }
-    for (const [c, ids] of this.pendingDeletes) patch.deletes[c] = [...ids];
+    for (const [c, ids] of this.pendingDeletes) if (ids.size > 0) patch.deletes[c] = [...ids];
     this.pendingUpserts.clear();
     this.pendingDeletes.clear();
     return patch;
