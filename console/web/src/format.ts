@@ -26,7 +26,7 @@ export function workloadLabel(id: string): string {
   return `${(kind ?? "").toLowerCase()} ${ns ? `${ns}/` : ""}${name.join("/")}`;
 }
 
-/** Marks the first render of a page with data, for the benchmark (performance entries). */
+/** Marks the first render of a page with data (its DOM built), for the benchmark and the tests. */
 export function markRendered(page: string): void {
   const name = `console:rendered:${page}`;
   if (performance.getEntriesByName(name).length === 0) performance.mark(name);

@@ -74,6 +74,7 @@ export function connect(): void {
     changed();
   });
   es.addEventListener("snapshot", (e) => {
+    if (!store.hasSnapshot) performance.mark("console:snapshot");
     applySnapshot(JSON.parse((e as MessageEvent<string>).data) as Snapshot);
     store.stream = "open";
     changed();

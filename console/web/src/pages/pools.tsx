@@ -1,6 +1,6 @@
 // Pools: capacity, allocated and free per AcceleratorPool as bars, grouped by vendor, and each
 // pool's nodes as a grid of devices coloured by the workload that holds them.
-import { useEffect, useMemo } from "preact/hooks";
+import { useLayoutEffect, useMemo } from "preact/hooks";
 import type { NodeRow, PoolRow } from "../../../server/protocol.ts";
 import { holderColour, markRendered, percent, workloadLabel } from "../format.ts";
 import { useStore } from "../store.ts";
@@ -127,7 +127,7 @@ export function PoolsPage() {
     );
     return { byVendor, nodesByPool, total };
   }, [s.version]);
-  useEffect(() => markRendered("pools"));
+  useLayoutEffect(() => markRendered("pools"));
   return (
     <>
       <h2>Pools</h2>

@@ -1,6 +1,6 @@
 // Queue: waiting workloads in order, with their position, what each needs and why it waits,
 // in the words of `stackctl describe` (the server computes them with describe's own code).
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useState } from "preact/hooks";
 import { queueOrder } from "../../../server/queue-order.ts";
 import { age, markRendered } from "../format.ts";
 import { useStore } from "../store.ts";
@@ -13,7 +13,7 @@ export function QueuePage() {
   const teams = useMemo(() => [...new Set(queued.map((w) => w.namespace))].sort(), [queued]);
   const shown = team ? queued.filter((w) => w.namespace === team) : queued;
   const [page, setPage] = usePage(shown.length, team);
-  useEffect(() => markRendered("queue"));
+  useLayoutEffect(() => markRendered("queue"));
   const now = Date.now();
   return (
     <>

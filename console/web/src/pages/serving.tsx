@@ -1,6 +1,6 @@
 // Serving: per InferenceService, its replicas per vendor and pool and, where its router
 // answers, requests per second, router queue and requests in flight over the last two minutes.
-import { useEffect, useMemo } from "preact/hooks";
+import { useLayoutEffect, useMemo } from "preact/hooks";
 import type { RouterPoint, RouterRow, ServiceRow } from "../../../server/protocol.ts";
 import { markRendered } from "../format.ts";
 import { useStore } from "../store.ts";
@@ -90,7 +90,7 @@ export function ServingPage() {
     () => [...s.rows.services.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name)),
     [s.version],
   );
-  useEffect(() => markRendered("serving"));
+  useLayoutEffect(() => markRendered("serving"));
   return (
     <>
       <h2>Serving</h2>

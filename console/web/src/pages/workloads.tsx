@@ -1,6 +1,6 @@
 // Workloads: every TrainingJob, RayCluster and InferenceService with phase, pool, age and
 // restarts; one selected shows its timeline, children (pods) and events.
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useState } from "preact/hooks";
 import type { WorkloadRow } from "../../../server/protocol.ts";
 import { age, markRendered } from "../format.ts";
 import { store, useStore } from "../store.ts";
@@ -114,7 +114,7 @@ export function WorkloadsPage({ selected }: { selected: string }) {
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name, undefined, { numeric: true }));
   }, [s.version, filter, kind]);
   const [page, setPage] = usePage(rows.length, `${filter}|${kind}`);
-  useEffect(() => markRendered("workloads"));
+  useLayoutEffect(() => markRendered("workloads"));
   const chosen = selected ? s.rows.workloads.get(selected) : undefined;
   const now = Date.now();
   return (
