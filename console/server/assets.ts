@@ -23,9 +23,12 @@ export async function loadAssets(): Promise<Map<string, Asset>> {
     for (const n of names) assets.set(n, { body: readFileSync(new URL(n, base)), type: types[n] as string });
     return assets;
   }
-  // A module path in a variable: the build (tsc) must not follow it into the dev-only bundler.
+  // A path in a variable: neither tsc's build nor an image's import closure follows it into
+  // the bundler, which is a dev dependency (a package or an image has the files prebuilt).
   const builder = "../build-web.ts";
-  const { buildWeb } = (await import(builder)) as typeof import("../build-web.ts");
+  const { buildWeb } = (await import(builder)) as {
+    buildWeb(): Promise<Array<{ path: string; contents: Uint8Array }>>;
+  };
   for (const f of await buildWeb())
     assets.set(f.path, { body: Buffer.from(f.contents), type: types[f.path] ?? "application/octet-stream" });
   return assets;

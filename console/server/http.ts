@@ -58,6 +58,12 @@ export class ConsoleHttp {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://console.invalid");
+    // For the kubelet's probes, which come with the pod's IP as Host: it says only "ok".
+    if (url.pathname === "/healthz" && req.method === "GET") {
+      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", ...securityHeaders });
+      res.end("ok\n");
+      return;
+    }
     const { security } = this.options;
     const verdict = checkRequest(
       {

@@ -121,7 +121,19 @@ describe("the operator image (Dockerfile)", () => {
   });
 
   test("installs production dependencies only, from the lockfile, without install scripts", () => {
-    const runs = dockerfile.filter((i) => i.keyword === "RUN").map((i) => i.args);
+    // The stage that bundles the console's front end installs its two build tools, nothing else,
+    // and the final stage takes only the bundle from it.
+    const webStage = dockerfile.find((i) => i.keyword === "FROM" && /\sAS\s+web$/i.test(i.args))?.stage;
+    const webInstalls = dockerfile.filter(
+      (i) => i.stage === webStage && i.keyword === "RUN" && /\bnpm\b/.test(i.args),
+    );
+    expect(webInstalls.map((i) => i.args)).toEqual([
+      `npm install --no-save --ignore-scripts --no-audit --no-fund esbuild@${packageJson.devDependencies.esbuild?.replace(/^\^/, "")} preact@${packageJson.devDependencies.preact?.replace(/^\^/, "")}`,
+    ]);
+    expect(inFinal.filter((i) => i.args.startsWith("--from=web")).map((i) => i.args)).toEqual([
+      "--from=web /app/console/web/dist/ ./console/web/dist/",
+    ]);
+    const runs = dockerfile.filter((i) => i.keyword === "RUN" && i.stage !== webStage).map((i) => i.args);
     const installs = runs.filter((r) => /\bnpm\s+(ci|install|i)\b/.test(r));
     expect(installs.length).toBe(1);
     expect(installs[0]).toMatch(/\bnpm ci\b/);
@@ -163,27 +175,33 @@ describe("the operator image (Dockerfile)", () => {
     expect(JSON.parse(command ?? "null")).toEqual(argv);
   });
 
-  test("everything cmd/operator.ts imports is in the build context and copied into the image", () => {
-    const { files } = importClosure("cmd/operator.ts");
-    expect(files.length).toBeGreaterThan(20);
-    const sources = inFinal
-      .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
-      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
-    for (const file of files) {
-      expect(inBuildContext(dockerignore, file), `${file} excluded by .dockerignore`).toBe(true);
-      expect(
-        sources.some((s) => globMatches(s, file)),
-        `${file} is not copied`,
-      ).toBe(true);
-    }
-  });
+  test.each(["cmd/operator.ts", "console/server/main.ts"])(
+    "everything %s imports is in the build context and copied into the image",
+    (entry) => {
+      const { files } = importClosure(entry);
+      expect(files.length).toBeGreaterThan(10);
+      const sources = inFinal
+        .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
+        .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+      for (const file of files) {
+        expect(inBuildContext(dockerignore, file), `${file} excluded by .dockerignore`).toBe(true);
+        expect(
+          sources.some((s) => globMatches(s, file)),
+          `${file} is not copied`,
+        ).toBe(true);
+      }
+    },
+  );
 
-  test("what the operator imports at run time is a production dependency", () => {
-    const { packages } = importClosure("cmd/operator.ts");
-    const runtime = [...packages].filter((p) => !p.startsWith("node:") && !builtinModules.includes(p));
-    expect(runtime.length).toBeGreaterThan(0);
-    for (const p of runtime) expect(Object.keys(packageJson.dependencies), p).toContain(p);
-  });
+  test.each(["cmd/operator.ts", "console/server/main.ts"])(
+    "what %s imports at run time is a production dependency",
+    (entry) => {
+      const { packages } = importClosure(entry);
+      const runtime = [...packages].filter((p) => !p.startsWith("node:") && !builtinModules.includes(p));
+      expect(runtime.length).toBeGreaterThan(0);
+      for (const p of runtime) expect(Object.keys(packageJson.dependencies), p).toContain(p);
+    },
+  );
 
   test("the build context leaves out what the image must not carry", () => {
     for (const path of [
