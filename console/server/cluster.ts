@@ -72,7 +72,9 @@ export class ClusterWatch {
     this.probeIntervalMs = options.probeIntervalMs ?? 2000;
     this.watchGraceMs = options.watchGraceMs ?? 1500;
     const make = (resource: ResourceType, extra: Partial<ConstructorParameters<typeof Informer>[0]> = {}) =>
-      new Informer({ client: this.client, resource, ...extra });
+      // Pages of 500: the console lists many kinds at once and a user waits for it; the
+      // operator's smaller pages are about its steady memory, which a console has less of.
+      new Informer({ client: this.client, resource, pageSize: 500, ...extra });
     this.pools = make(kindResource("AcceleratorPool"));
     this.nodes = make(builtin.nodes);
     this.pods = make(builtin.pods, {

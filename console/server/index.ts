@@ -40,8 +40,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const client = new KubeClient({
     kubeConfig: options.kubeConfig,
     userAgent: "sovereign-stack-console",
-    qps: 20,
-    burst: 40,
+    qps: 50,
+    burst: 100,
   });
   const state = new ConsoleState(client.server);
   const watch = new ClusterWatch({ client, state, probeIntervalMs: options.probeIntervalMs });

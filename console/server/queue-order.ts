@@ -8,7 +8,10 @@ export function queueOrder(rows: Iterable<WorkloadRow>): WorkloadRow[] {
     .sort(
       (a, b) =>
         (a.queuePosition ?? Number.MAX_SAFE_INTEGER) - (b.queuePosition ?? Number.MAX_SAFE_INTEGER) ||
-        (a.created ?? "").localeCompare(b.created ?? "") ||
-        a.id.localeCompare(b.id),
+        codepoints(a.created ?? "", b.created ?? "") ||
+        codepoints(a.id, b.id),
     );
 }
+
+/** ISO times and ids compare by code point: no collator needed, and it is much faster. */
+const codepoints = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -32,3 +32,9 @@ export function markRendered(page: string): void {
   if (performance.getEntriesByName(name).length === 0) performance.mark(name);
   document.body.dataset.rendered = page;
 }
+
+// One collator for every sort: localeCompare with options builds a new one per call, which made
+// sorting 5,000 rows take over a second.
+const collator = new Intl.Collator(undefined, { numeric: true });
+/** Names as people sort them: "w-9" before "w-10". */
+export const byName = (a: string, b: string): number => collator.compare(a, b);

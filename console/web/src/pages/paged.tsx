@@ -4,15 +4,27 @@ import { useEffect, useState } from "preact/hooks";
 
 export const pageSize = 100;
 
-export function usePage(total: number, resetKey: string): [number, (p: number) => void] {
+export function usePage(total: number, resetKey: string, size = pageSize): [number, (p: number) => void] {
   const [page, setPage] = useState(0);
   useEffect(() => setPage(0), [resetKey]);
-  const last = Math.max(0, Math.ceil(total / pageSize) - 1);
+  const last = Math.max(0, Math.ceil(total / size) - 1);
   return [Math.min(page, last), setPage];
 }
 
-export function Pager({ page, total, setPage, label }: { page: number; total: number; setPage: (p: number) => void; label: string }) {
-  const pages = Math.max(1, Math.ceil(total / pageSize));
+export function Pager({
+  page,
+  total,
+  setPage,
+  label,
+  size = pageSize,
+}: {
+  page: number;
+  total: number;
+  setPage: (p: number) => void;
+  label: string;
+  size?: number;
+}) {
+  const pages = Math.max(1, Math.ceil(total / size));
   if (pages <= 1) return null;
   return (
     <nav class="pager" aria-label={`${label} pages`}>

@@ -1,8 +1,8 @@
 // Pools: capacity, allocated and free per AcceleratorPool as bars, grouped by vendor, and each
 // pool's nodes as a grid of devices coloured by the workload that holds them.
-import { useLayoutEffect, useMemo } from "preact/hooks";
+import { useLayoutEffect, useMemo, useState } from "preact/hooks";
 import type { NodeRow, PoolRow } from "../../../server/protocol.ts";
-import { holderColour, markRendered, percent, workloadLabel } from "../format.ts";
+import { byName, holderColour, markRendered, percent, workloadLabel } from "../format.ts";
 import { useStore } from "../store.ts";
 
 /** Grids of pools larger than this start closed: a thousand nodes are a lot to scroll past. */
@@ -45,6 +45,7 @@ function NodeCell({ node }: { node: NodeRow }) {
 }
 
 function PoolCard({ pool, nodes }: { pool: PoolRow; nodes: NodeRow[] }) {
+  const [open, setOpen] = useState(nodes.length <= openGridUpTo);
   const holders = [...new Set(nodes.flatMap((n) => n.holders.map((h) => h.holder)))].sort();
   const headingId = `pool-${pool.name}`;
   return (
@@ -80,24 +81,29 @@ function PoolCard({ pool, nodes }: { pool: PoolRow; nodes: NodeRow[] }) {
           <Bar used={pool.allocated ?? 0} total={pool.capacity} label={pool.name} />
         </>
       )}
-      <details open={nodes.length <= openGridUpTo}>
+      <details open={open} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
         <summary>
           {nodes.length} {nodes.length === 1 ? "node" : "nodes"}, {nodes.reduce((n, x) => n + x.devices, 0)} devices
         </summary>
-        <ul class="nodes" aria-label={`nodes of ${pool.name}`}>
-          {nodes.map((n) => (
-            <NodeCell key={n.id} node={n} />
-          ))}
-        </ul>
-        {holders.length > 0 && (
-          <ul class="legend" aria-label="who holds the devices">
-            {holders.map((h) => (
-              <li key={h}>
-                <span class="cell" style={{ background: holderColour(h) }} aria-hidden="true" />
-                {workloadLabel(h)}
-              </li>
-            ))}
-          </ul>
+        {/* Built only while open: a closed grid of a hundred nodes would still cost its DOM. */}
+        {open && (
+          <>
+            <ul class="nodes" aria-label={`nodes of ${pool.name}`}>
+              {nodes.map((n) => (
+                <NodeCell key={n.id} node={n} />
+              ))}
+            </ul>
+            {holders.length > 0 && (
+              <ul class="legend" aria-label="who holds the devices">
+                {holders.map((h) => (
+                  <li key={h}>
+                    <span class="cell" style={{ background: holderColour(h) }} aria-hidden="true" />
+                    {workloadLabel(h)}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </>
         )}
       </details>
     </section>
@@ -114,9 +120,9 @@ export function PoolsPage() {
       list.push(n);
       nodesByPool.set(n.pool, list);
     }
-    for (const list of nodesByPool.values()) list.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+    for (const list of nodesByPool.values()) list.sort((a, b) => byName(a.name, b.name));
     const byVendor = new Map<string, PoolRow[]>();
-    for (const p of [...s.rows.pools.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const p of [...s.rows.pools.values()].sort((a, b) => byName(a.name, b.name))) {
       const list = byVendor.get(p.vendor) ?? [];
       list.push(p);
       byVendor.set(p.vendor, list);

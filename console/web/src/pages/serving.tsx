@@ -2,8 +2,12 @@
 // answers, requests per second, router queue and requests in flight over the last two minutes.
 import { useLayoutEffect, useMemo } from "preact/hooks";
 import type { RouterPoint, RouterRow, ServiceRow } from "../../../server/protocol.ts";
-import { markRendered } from "../format.ts";
+import { byName, markRendered } from "../format.ts";
 import { useStore } from "../store.ts";
+import { Pager, usePage } from "./paged.tsx";
+
+/** A card is a table and four charts: fewer per page than table rows. */
+const servicesPerPage = 24;
 
 function Spark({ points, pick, label }: { points: RouterPoint[]; pick: (p: RouterPoint) => number; label: string }) {
   const values = points.map(pick);
@@ -87,9 +91,10 @@ function ServiceCard({ svc, router }: { svc: ServiceRow; router: RouterRow | und
 export function ServingPage() {
   const s = useStore();
   const services = useMemo(
-    () => [...s.rows.services.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name)),
+    () => [...s.rows.services.values()].sort((a, b) => byName(a.namespace, b.namespace) || byName(a.name, b.name)),
     [s.version],
   );
+  const [page, setPage] = usePage(services.length, "", servicesPerPage);
   useLayoutEffect(() => markRendered("serving"));
   return (
     <>
@@ -98,11 +103,12 @@ export function ServingPage() {
         <p>No InferenceServices.</p>
       ) : (
         <div class="services">
-          {services.map((svc) => (
+          {services.slice(page * servicesPerPage, (page + 1) * servicesPerPage).map((svc) => (
             <ServiceCard key={svc.id} svc={svc} router={s.rows.routers.get(svc.id)} />
           ))}
         </div>
       )}
+      <Pager page={page} total={services.length} setPage={setPage} label="Services" size={servicesPerPage} />
     </>
   );
 }

@@ -2,14 +2,14 @@
 // restarts; one selected shows its timeline, children (pods) and events.
 import { useLayoutEffect, useMemo, useState } from "preact/hooks";
 import type { WorkloadRow } from "../../../server/protocol.ts";
-import { age, markRendered } from "../format.ts";
+import { age, byName, markRendered } from "../format.ts";
 import { store, useStore } from "../store.ts";
 import { Pager, pageSize, usePage } from "./paged.tsx";
 
 function Detail({ w }: { w: WorkloadRow }) {
   const events = [...store.rows.events.values()]
     .filter((e) => e.about === w.id)
-    .sort((a, b) => (a.time ?? "").localeCompare(b.time ?? ""))
+    .sort((a, b) => ((a.time ?? "") < (b.time ?? "") ? -1 : 1))
     .slice(-20);
   const now = Date.now();
   return (
@@ -111,7 +111,7 @@ export function WorkloadsPage({ selected }: { selected: string }) {
     const f = filter.toLowerCase();
     return [...s.rows.workloads.values()]
       .filter((w) => (!kind || w.kind === kind) && (!f || `${w.namespace}/${w.name} ${w.phase}`.toLowerCase().includes(f)))
-      .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name, undefined, { numeric: true }));
+      .sort((a, b) => byName(a.namespace, b.namespace) || byName(a.name, b.name));
   }, [s.version, filter, kind]);
   const [page, setPage] = usePage(rows.length, `${filter}|${kind}`);
   useLayoutEffect(() => markRendered("workloads"));
