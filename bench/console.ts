@@ -250,7 +250,7 @@ await withCluster({ dirPrefix: "sovereign-bench-console-", pools: [], namespaces
         .join("; ")}`,
     );
 
-    // Live updates on the Workloads page, with the Queue and Pools pages visited in turn.
+    // Live updates on the Workloads page, with the other pages visited in turn.
     const tab = await context.newPage();
     await tab.goto(`${consoleServer.origin}/#/workloads`);
     await tab.waitForSelector('body[data-rendered="workloads"]', { state: "attached", timeout: 60_000 });
@@ -272,7 +272,7 @@ await withCluster({ dirPrefix: "sovereign-bench-console-", pools: [], namespaces
     const start = performance.now();
     let patches = 0;
     let failures = 0;
-    const pages = ["workloads", "queue", "pools", "workloads"];
+    const pages = ["queue", "pools", "serving"];
     let nextSample = 0;
     let pageTurn = 0;
     while (performance.now() - start < flags.seconds * 1000) {
@@ -294,8 +294,12 @@ await withCluster({ dirPrefix: "sovereign-bench-console-", pools: [], namespaces
       const elapsed = (performance.now() - start) / 1000;
       if (elapsed >= nextSample) {
         nextSample += flags.sampleSeconds;
+        // Another page for a moment (its DOM built and dropped), then back: every sample is
+        // taken on the Workloads page, so the samples compare like with like.
         await tab.evaluate(`location.hash = "#/${pages[pageTurn++ % pages.length]}"`);
-        await sleep(300);
+        await sleep(500);
+        await tab.evaluate(`location.hash = "#/workloads"`);
+        await sleep(500);
         const s = { t: Math.round(elapsed), ...(await measure()) };
         samples.push(s);
         console.log(`t=${s.t}s heap ${s.heapMb} MB, ${s.domNodes} DOM nodes, ${patches} status patches`);
