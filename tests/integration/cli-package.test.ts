@@ -19,7 +19,8 @@ test("npm run build, then the packed files run as an installed package", async (
     (JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
   expect(files).toContain("dist/cli/stackctl.js");
   // The console's front end, bundled: the installed package serves it without a bundler.
-  for (const asset of ["app.js", "app.css", "index.html"]) expect(files).toContain(`dist/console/web/${asset}`);
+  for (const asset of ["app.js", "app.css", "index.html"])
+    expect(files).toContain(`dist/console/web/${asset}`);
   expect(files).toContain("crds/stack.sovereign.dev_trainingjobs.yaml");
   expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
   expect(files.filter((f) => f.startsWith("tests/"))).toEqual([]);
