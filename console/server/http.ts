@@ -24,6 +24,9 @@ const securityHeaders = {
   "Cache-Control": "no-store",
 };
 
+/** What one browser may leave unread before it is disconnected. */
+const maxBufferedBytes = 16 << 20;
+
 export class ConsoleHttp {
   readonly server: Server;
   private readonly options: HttpOptions;
@@ -145,7 +148,16 @@ export class ConsoleHttp {
   private send(event: string, data: unknown): void {
     if (this.clients.size === 0) return;
     const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const c of this.clients) c.write(text);
+    for (const c of this.clients) {
+      // A tab that stopped reading (frozen, asleep) would make the server buffer without end:
+      // it is dropped instead, and gets a fresh snapshot when it reconnects.
+      if (c.writableLength > maxBufferedBytes) {
+        c.destroy();
+        this.clients.delete(c);
+        continue;
+      }
+      c.write(text);
+    }
   }
 
   flush(): void {
