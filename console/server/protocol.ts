@@ -94,6 +94,11 @@ export interface RouterPoint {
   queued: number;
   inFlight: number;
   tokensPerSecond: number;
+  /** Time to first token over the last interval, seconds (bucket bounds); absent: no requests. */
+  ttftP50?: number;
+  ttftP99?: number;
+  /** Answers refused with 429 per second over the last interval. */
+  rejectedPerSecond: number;
 }
 
 export interface ServiceRow {

@@ -5,13 +5,22 @@
 // from here) is shown as such, not retried faster.
 import { request } from "node:http";
 import type { KubeObject } from "../../operator/resource.ts";
+import { parsePrometheusText } from "../../router/prom-text.ts";
 import type { RouterPoint, RouterRow, ServiceRow } from "./protocol.ts";
+import {
+  type Counts,
+  countsFor,
+  quantileBetween,
+  rejectedPerSecond,
+  wantedSeries,
+} from "./router-metrics.ts";
 
 /** Points kept per service: two minutes at the default period. */
 const historyLength = 60;
 
 interface StatsService {
   service?: string;
+  model?: string;
   routerQueued?: number;
   inFlight?: number;
   requestsPerSecond?: Record<string, number>;
@@ -19,31 +28,33 @@ interface StatsService {
 }
 
 /** The point for one service out of a /router/stats answer, or undefined if it is not there. */
-export function pointFrom(stats: unknown, service: string, t: number): RouterPoint | undefined {
+export function pointFrom(
+  stats: unknown,
+  service: string,
+  t: number,
+): (RouterPoint & { model?: string }) | undefined {
   const services = (stats as { services?: StatsService[] })?.services;
   const s = Array.isArray(services) ? services.find((x) => x.service === service) : undefined;
   if (!s) return undefined;
   return {
     t,
+    model: s.model,
     requestsPerSecond: s.requestsPerSecond?.["1s"] ?? 0,
     queued: s.routerQueued ?? 0,
     inFlight: s.inFlight ?? 0,
     tokensPerSecond: s.tokensPerSecond?.["1s"] ?? 0,
+    rejectedPerSecond: 0,
   };
 }
 
-function getJson(url: string, timeoutMs: number): Promise<unknown> {
+function getText(url: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(url, { timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`));
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-        } catch (error) {
-          reject(error);
-        }
+        resolve(Buffer.concat(chunks).toString("utf8"));
       });
       res.on("error", reject);
     });
@@ -65,6 +76,8 @@ export interface RouterPollerOptions {
 export class RouterPoller {
   private readonly options: RouterPollerOptions;
   private readonly history = new Map<string, RouterPoint[]>();
+  /** The last scrape's counts per service, for the next interval's differences. */
+  private readonly lastCounts = new Map<string, { t: number; counts: Counts }>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -109,8 +122,27 @@ export class RouterPoller {
         }
         try {
           const host = ip.includes(":") ? `[${ip}]` : ip;
-          const stats = await getJson(`http://${host}:${port}/router/stats`, timeoutMs);
-          const point = pointFrom(stats, service.name, Date.now());
+          const base = `http://${host}:${port}`;
+          const [stats, metrics] = await Promise.all([
+            getText(`${base}/router/stats`, timeoutMs).then((t) => JSON.parse(t) as unknown),
+            getText(`${base}/metrics`, timeoutMs).catch(() => ""),
+          ]);
+          const found = pointFrom(stats, service.name, Date.now());
+          let point: RouterPoint | undefined;
+          if (found) {
+            const { model, ...rest } = found;
+            point = rest;
+            const counts = countsFor(parsePrometheusText(metrics, wantedSeries), model ?? service.name);
+            const last = this.lastCounts.get(service.id);
+            point.ttftP50 = quantileBetween(last?.counts, counts, 0.5);
+            point.ttftP99 = quantileBetween(last?.counts, counts, 0.99);
+            point.rejectedPerSecond = rejectedPerSecond(
+              last?.counts,
+              counts,
+              (point.t - (last?.t ?? point.t)) / 1000,
+            );
+            this.lastCounts.set(service.id, { t: point.t, counts });
+          }
           if (point) {
             points.push(point);
             if (points.length > historyLength) points.shift();
@@ -128,5 +160,6 @@ export class RouterPoller {
       }),
     );
     for (const id of this.history.keys()) if (!routed.some((s) => s.id === id)) this.history.delete(id);
+    for (const id of this.lastCounts.keys()) if (!routed.some((s) => s.id === id)) this.lastCounts.delete(id);
   }
 }

@@ -2,6 +2,12 @@
 import { describe, expect, it } from "vitest";
 import { renderDescription } from "../../cli/output/describe.ts";
 import { queueOrder } from "../../console/server/queue-order.ts";
+import {
+  countsFor,
+  quantileBetween,
+  rejectedPerSecond,
+  wantedSeries,
+} from "../../console/server/router-metrics.ts";
 import { pointFrom } from "../../console/server/router-stats.ts";
 import { ConsoleState } from "../../console/server/state.ts";
 import {
@@ -16,6 +22,7 @@ import {
 } from "../../console/server/views.ts";
 import { trainingJobResource } from "../../crds/index.ts";
 import type { KubeObject } from "../../operator/resource.ts";
+import { parsePrometheusText } from "../../router/prom-text.ts";
 
 const pool = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): KubeObject =>
   ({
@@ -231,6 +238,8 @@ describe("console rows", () => {
     };
     expect(pointFrom(stats, "llama", 1)).toEqual({
       t: 1,
+      model: undefined,
+      rejectedPerSecond: 0,
       requestsPerSecond: 7.5,
       queued: 4,
       inFlight: 2,
@@ -238,6 +247,35 @@ describe("console rows", () => {
     });
     expect(pointFrom(stats, "other", 1)).toBeUndefined();
     expect(pointFrom("garbage", "llama", 1)).toBeUndefined();
+  });
+});
+
+describe("router figures from /metrics", () => {
+  const page = (ttft: Record<string, number>, rejected: number) =>
+    [
+      ...Object.entries(ttft).map(
+        ([le, n]) => `sovereign_router_time_to_first_token_seconds_bucket{model="llm",le="${le}"} ${n}`,
+      ),
+      'sovereign_router_time_to_first_token_seconds_bucket{model="other",le="+Inf"} 99',
+      `sovereign_router_requests_total{tenant="a",model="llm",code="429"} ${rejected}`,
+      'sovereign_router_requests_total{tenant="a",model="llm",code="200"} 50',
+    ].join("\n");
+  const counts = (text: string) => countsFor(parsePrometheusText(text, wantedSeries), "llm");
+
+  it("takes percentiles and 429s over the interval between two scrapes, for the service's model", () => {
+    const before = counts(page({ "0.1": 10, "0.2": 10, "0.4": 10, "+Inf": 10 }, 3));
+    // Since then: 90 more under 0.1 s, 8 between 0.2 and 0.4 s, 2 slower than 0.4 s.
+    const after = counts(page({ "0.1": 100, "0.2": 100, "0.4": 108, "+Inf": 110 }, 13));
+    expect(quantileBetween(before, after, 0.5)).toBe(0.1);
+    expect(quantileBetween(before, after, 0.95)).toBe(0.4);
+    // Beyond the last finite bound: that bound, the most a histogram can say.
+    expect(quantileBetween(before, after, 0.99)).toBe(0.4);
+    expect(rejectedPerSecond(before, after, 2)).toBe(5);
+    // Nothing happened: no percentile rather than a stale one.
+    expect(quantileBetween(after, after, 0.5)).toBeUndefined();
+    expect(rejectedPerSecond(undefined, after, 2)).toBe(0);
+    // A restarted router (counters back at zero) is not a negative rate.
+    expect(rejectedPerSecond(after, before, 2)).toBe(0);
   });
 });
 

@@ -82,6 +82,9 @@ function ServiceCard({ svc, router }: { svc: ServiceRow; router: RouterRow | und
           <Spark points={router.points} pick={(p) => p.queued} label="queued at the router" />
           <Spark points={router.points} pick={(p) => p.inFlight} label="in flight" />
           <Spark points={router.points} pick={(p) => p.tokensPerSecond} label="tokens/s" />
+          <Spark points={router.points} pick={(p) => (p.ttftP50 ?? 0) * 1000} label="time to first token p50 (ms)" />
+          <Spark points={router.points} pick={(p) => (p.ttftP99 ?? 0) * 1000} label="time to first token p99 (ms)" />
+          <Spark points={router.points} pick={(p) => p.rejectedPerSecond} label="429s/s" />
         </>
       )}
     </section>
