@@ -112,6 +112,8 @@ export interface ServiceRow {
   perVendor: VendorReplicas[];
   /** Whether the service has a router; its figures come in the routers collection. */
   routed: boolean;
+  /** The model name the engines serve (spec.model.name), as the router reports it. */
+  servedModel?: string;
 }
 
 export interface RouterRow {

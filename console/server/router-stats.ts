@@ -27,14 +27,23 @@ interface StatsService {
   tokensPerSecond?: Record<string, number>;
 }
 
-/** The point for one service out of a /router/stats answer, or undefined if it is not there. */
+/**
+ * The point for one InferenceService out of its router's /router/stats answer, or undefined if
+ * it is not there. The router names what it fronts after its source ("pods:llama-70b"), not
+ * after the InferenceService, so the entry is found by the served model's name; a router
+ * fronts one InferenceService, so a single entry is that service's.
+ */
 export function pointFrom(
   stats: unknown,
-  service: string,
+  service: { name: string; servedModel?: string },
   t: number,
 ): (RouterPoint & { model?: string }) | undefined {
   const services = (stats as { services?: StatsService[] })?.services;
-  const s = Array.isArray(services) ? services.find((x) => x.service === service) : undefined;
+  const list = Array.isArray(services) ? services : [];
+  const s =
+    list.find((x) => x.service === service.name) ??
+    list.find((x) => service.servedModel !== undefined && x.model === service.servedModel) ??
+    (list.length === 1 ? list[0] : undefined);
   if (!s) return undefined;
   return {
     t,
@@ -127,7 +136,7 @@ export class RouterPoller {
             getText(`${base}/router/stats`, timeoutMs).then((t) => JSON.parse(t) as unknown),
             getText(`${base}/metrics`, timeoutMs).catch(() => ""),
           ]);
-          const found = pointFrom(stats, service.name, Date.now());
+          const found = pointFrom(stats, service, Date.now());
           let point: RouterPoint | undefined;
           if (found) {
             const { model, ...rest } = found;

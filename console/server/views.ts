@@ -263,6 +263,7 @@ export function serviceRow(isvc: KubeObject, poolVendors: ReadonlyMap<string, st
     desired: num(status.desiredReplicas),
     perVendor,
     routed: rec(spec.router).enabled === true,
+    servedModel: str(rec(spec.model).name),
   };
 }
 

@@ -236,7 +236,7 @@ describe("console rows", () => {
         },
       ],
     };
-    expect(pointFrom(stats, "llama", 1)).toEqual({
+    expect(pointFrom(stats, { name: "llama" }, 1)).toEqual({
       t: 1,
       model: undefined,
       rejectedPerSecond: 0,
@@ -245,8 +245,19 @@ describe("console rows", () => {
       inFlight: 2,
       tokensPerSecond: 300,
     });
-    expect(pointFrom(stats, "other", 1)).toBeUndefined();
-    expect(pointFrom("garbage", "llama", 1)).toBeUndefined();
+    // The router's own name for what it fronts, found by the served model; one entry is the one.
+    const named = {
+      services: [
+        { service: "pods:m1", model: "m1" },
+        { service: "pods:m2", model: "m2", inFlight: 5 },
+      ],
+    };
+    expect(pointFrom(named, { name: "svc", servedModel: "m2" }, 1)?.inFlight).toBe(5);
+    expect(pointFrom(named, { name: "svc", servedModel: "m3" }, 1)).toBeUndefined();
+    expect(pointFrom({ services: [{ service: "pods:x", inFlight: 1 }] }, { name: "svc" }, 1)?.inFlight).toBe(
+      1,
+    );
+    expect(pointFrom("garbage", { name: "llama" }, 1)).toBeUndefined();
   });
 });
 
