@@ -60,6 +60,7 @@ export class ClusterWatch {
   private readonly workloads = new Map<WorkloadKind, Informer>();
   private poolMatches: PoolMatch[] = [];
   private readonly phases = new Map<string, PhaseMark[]>();
+  private readonly lastPhase = new Map<string, string>();
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly probeIntervalMs: number;
   private readonly watchGraceMs: number;
@@ -139,6 +140,7 @@ export class ClusterWatch {
         (obj) => {
           const id = workloadId(kind, obj.metadata.namespace, obj.metadata.name ?? "");
           this.phases.delete(id);
+          this.lastPhase.delete(id);
           this.state.remove("workloads", id);
           if (kind === "InferenceService") {
             this.state.remove("services", id);
@@ -175,12 +177,16 @@ export class ClusterWatch {
   private refreshWorkload(kind: WorkloadKind, obj: KubeObject): void {
     const id = workloadId(kind, obj.metadata.namespace, obj.metadata.name ?? "");
     const phase = (obj as { status?: { phase?: string } }).status?.phase;
+    // A change of phase seen here is dated now; the phase found at the first sight of an object
+    // is not (it may be hours old: its status dates say when it began).
     const seen = this.phases.get(id) ?? [];
-    if (phase && seen.at(-1)?.phase !== phase) {
+    const previous = this.lastPhase.get(id);
+    if (phase && previous !== undefined && previous !== phase) {
       seen.push({ phase, time: new Date().toISOString() });
       if (seen.length > maxPhaseMarks) seen.shift();
       this.phases.set(id, seen);
     }
+    if (phase) this.lastPhase.set(id, phase);
     const children = this.pods.store.byIndex(ownerIndex, id).map(childRow);
     this.state.put("workloads", workloadRow(kind, obj, children, seen));
     if (kind === "InferenceService") {
