@@ -9,18 +9,38 @@ import { Pager, usePage } from "./paged.tsx";
 /** A card is a table and four charts: fewer per page than table rows. */
 const servicesPerPage = 24;
 
-function Spark({ points, pick, label }: { points: RouterPoint[]; pick: (p: RouterPoint) => number; label: string }) {
-  const values = points.map(pick);
-  const max = Math.max(1, ...values);
-  const now = values.at(-1) ?? 0;
-  const line = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * 100},${38 - (v / max) * 34}`).join(" ");
+/** `pick` gives undefined where a sample has no figure (no request in that interval). */
+function Spark({
+  points,
+  pick,
+  label,
+}: {
+  points: RouterPoint[];
+  pick: (p: RouterPoint) => number | undefined;
+  label: string;
+}) {
+  const picked = points.map(pick);
+  const values = picked.map((v) => v ?? 0);
+  const peak = Math.max(0, ...values);
+  // The scale never shrinks below 1, so a quiet service draws a flat line, not noise.
+  const max = Math.max(1, peak);
+  const last = picked.at(-1);
+  const show = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+  const line = values
+    .map((v, i) => `${(i / Math.max(1, values.length - 1)) * 100},${38 - (v / max) * 34}`)
+    .join(" ");
   return (
     <figure>
       <figcaption>
-        {label}: <strong>{Number.isInteger(now) ? now : now.toFixed(2)}</strong>{" "}
-        <span class="muted">(max {Number.isInteger(max) ? max : max.toFixed(2)})</span>
+        {label}: <strong>{last === undefined ? "—" : show(last)}</strong> <span class="muted">(max {show(peak)})</span>
       </figcaption>
-      <svg class="chart" viewBox="0 0 100 40" preserveAspectRatio="none" role="img" aria-label={`${label} over the last ${values.length} samples, now ${now}`}>
+      <svg
+        class="chart"
+        viewBox="0 0 100 40"
+        preserveAspectRatio="none"
+        role="img"
+        aria-label={`${label} over the last ${values.length} samples, now ${last === undefined ? "none" : show(last)}`}
+      >
         <polyline points={line} vectorEffect="non-scaling-stroke" />
       </svg>
     </figure>
@@ -82,8 +102,8 @@ function ServiceCard({ svc, router }: { svc: ServiceRow; router: RouterRow | und
           <Spark points={router.points} pick={(p) => p.queued} label="queued at the router" />
           <Spark points={router.points} pick={(p) => p.inFlight} label="in flight" />
           <Spark points={router.points} pick={(p) => p.tokensPerSecond} label="tokens/s" />
-          <Spark points={router.points} pick={(p) => (p.ttftP50 ?? 0) * 1000} label="time to first token p50 (ms)" />
-          <Spark points={router.points} pick={(p) => (p.ttftP99 ?? 0) * 1000} label="time to first token p99 (ms)" />
+          <Spark points={router.points} pick={(p) => (p.ttftP50 === undefined ? undefined : p.ttftP50 * 1000)} label="time to first token p50 (ms)" />
+          <Spark points={router.points} pick={(p) => (p.ttftP99 === undefined ? undefined : p.ttftP99 * 1000)} label="time to first token p99 (ms)" />
           <Spark points={router.points} pick={(p) => p.rejectedPerSecond} label="429s/s" />
         </>
       )}
