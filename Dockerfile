@@ -17,7 +17,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# The compiled entry points and what they import; the compiler comes from the lockfile too.
+# The compiled entry points and what they import, and the web console's front end bundled;
+# the compiler and the bundler (esbuild, Preact) come from the lockfile and stay in this stage.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -28,7 +29,10 @@ COPY cmd/ ./cmd/
 COPY operator/ ./operator/
 COPY controllers/ ./controllers/
 COPY router/ ./router/
-RUN node node_modules/typescript/bin/tsc -p tsconfig.image.json
+COPY console/ ./console/
+COPY cli/output/ ./cli/output/
+RUN node node_modules/typescript/bin/tsc -p tsconfig.image.json \
+  && node console/build-web.ts dist/console/web
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
@@ -37,14 +41,16 @@ WORKDIR /app
 # change its own code, and the chart mounts the root filesystem read-only anyway.
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
-# What cmd/operator.ts and router/main.ts import, compiled, and nothing else (no CLI, tests,
-# charts or docs). The InferenceService router runs from this image too (`node dist/router/main.js`).
+# What cmd/operator.ts, router/main.ts and console/server/main.ts import, compiled, and nothing
+# else (no CLI commands, tests, charts or docs). The InferenceService router runs from this image
+# too (`node dist/router/main.js`), and so does the web console (`node dist/console/server/main.js`,
+# chart value console.enabled) with its bundled front end beside it.
 COPY --from=build /app/dist/ ./dist/
 # The base image's unprivileged `node` user, by number so that Kubernetes' runAsNonRoot can
 # verify it without reading /etc/passwd.
 USER 1000:1000
-# /metrics and /healthz, /readyz.
-EXPOSE 8080 8081
+# /metrics and /healthz, /readyz; the console's 8443.
+EXPOSE 8080 8081 8443
 # The operator handles SIGTERM itself (drains reconciles, releases its Lease), so node runs as
 # PID 1 directly; it starts no child processes in a cluster, so nothing needs reaping.
 CMD ["node", "dist/cmd/operator.js"]

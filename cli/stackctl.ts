@@ -5,6 +5,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { registerCompletion } from "./commands/completion.ts";
+import { registerConsole } from "./commands/console.ts";
 import { registerDescribe } from "./commands/describe.ts";
 import { registerDev } from "./commands/dev.ts";
 import { registerGet } from "./commands/get.ts";
@@ -45,6 +46,7 @@ export function buildProgram(out: NodeJS.WritableStream = process.stdout): Comma
   registerLogs(program, out);
   registerInstall(program, out);
   registerDev(program);
+  registerConsole(program, out);
   registerValidate(program, out);
   registerCompletion(program, out);
   return program;

@@ -214,6 +214,25 @@ const when = (t: unknown, now: number): string | undefined =>
  * Where the workload is in admission: its queue position and why it waits, or, once it is
  * placed, why it is not where it should be (the message of the condition that says so).
  */
+/** Phases after which a workload of each kind has nothing left to wait for. */
+const settledPhases: Record<string, string[]> = {
+  TrainingJob: ["Running", "Succeeded"],
+  RayCluster: ["Ready"],
+  InferenceService: ["Ready"],
+};
+
+/**
+ * The line describe prints under Status about admission ("Queue: position 2: ..." or
+ * "Waiting: ..."), for other views (the console's Queue page) to say it in the same words.
+ */
+export function admissionLine(
+  kind: string,
+  object: StackObject,
+): { label: string; text: string } | undefined {
+  const [field] = queueAndReason(rec(object.status), waitingReason(object), settledPhases[kind] ?? []);
+  return field?.[1] ? { label: field[0], text: field[1] } : undefined;
+}
+
 function queueAndReason(
   status: Record<string, unknown>,
   reason: string | undefined,
@@ -255,7 +274,7 @@ function statusFields(
         phase,
         ["Pool", str(status.pool) ?? "<not placed>"],
         ["Nodes", ratio(status.readyNodes, status.nodes)],
-        ...queueAndReason(status, reason, ["Running", "Succeeded"]),
+        ...queueAndReason(status, reason, settledPhases.TrainingJob ?? []),
         ...admissionFields(status),
         ["Restarts", str(status.restarts)],
         ["Started", when(status.startTime, now)],
@@ -273,7 +292,7 @@ function statusFields(
         phase,
         ["Workers", ratio(status.readyWorkers, status.desiredWorkers)],
         ...groups.map((g, i): Field => [i === 0 ? "Placement" : "", g]),
-        ...queueAndReason(status, reason, ["Ready"]),
+        ...queueAndReason(status, reason, settledPhases.RayCluster ?? []),
         ...admissionFields(status),
         ["Dashboard", str(endpoints.dashboard)],
         ["GCS", str(endpoints.gcs)],
@@ -319,7 +338,7 @@ function statusFields(
         ["Replicas", ratio(status.readyReplicas, status.replicas)],
         ...scaling,
         ...placements.map((p, i): Field => [i === 0 ? "Placement" : "", p]),
-        ...queueAndReason(status, reason, ["Ready"]),
+        ...queueAndReason(status, reason, settledPhases.InferenceService ?? []),
         ...admissionFields(status),
       ];
     }

@@ -56,6 +56,7 @@ describe("helm lint and template", () => {
       [],
       ["crds.install=false", "rbac.secretGet=false"],
       ["serviceMonitor.enabled=true", "replicaCount=1", "operator.leaderElection.enabled=false"],
+      ["console.enabled=true", "console.allowedHosts={console.example.org}"],
     ]) {
       const result = await helm(["lint", "--strict", chart, ...set.flatMap((s) => ["--set", s])]);
       expect(result.code, `${set.join(",")}\n${result.stdout}${result.stderr}`).toBe(0);

@@ -18,6 +18,9 @@ test("npm run build, then the packed files run as an installed package", async (
   const files =
     (JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
   expect(files).toContain("dist/cli/stackctl.js");
+  // The console's front end, bundled: the installed package serves it without a bundler.
+  for (const asset of ["app.js", "app.css", "index.html"])
+    expect(files).toContain(`dist/console/web/${asset}`);
   expect(files).toContain("crds/stack.sovereign.dev_trainingjobs.yaml");
   expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
   expect(files.filter((f) => f.startsWith("tests/"))).toEqual([]);

@@ -136,6 +136,11 @@ describe("the operator image (Dockerfile)", () => {
     )?.stage;
     const prodInstall = installs.find((i) => i.stage === fromStage);
     expect(prodInstall?.args).toContain("--omit=dev");
+    // The build stage also bundles the console's front end, and the final stage takes it with
+    // the compiled tree: no bundler or front-end package reaches the image's node_modules.
+    expect(
+      dockerfile.some((i) => i.keyword === "RUN" && i.args.includes("console/build-web.ts dist/console/web")),
+    ).toBe(true);
     // node_modules of the final image come from that install, never from the build context.
     expect(inBuildContext(dockerignore, "node_modules/vitest/package.json")).toBe(false);
   });
@@ -178,7 +183,9 @@ describe("the operator image (Dockerfile)", () => {
       files: string[];
       compilerOptions: { outDir: string };
     };
-    expect(image.files).toEqual(expect.arrayContaining(["cmd/operator.ts", "router/main.ts"]));
+    expect(image.files).toEqual(
+      expect.arrayContaining(["cmd/operator.ts", "router/main.ts", "console/server/main.ts"]),
+    );
     const compile = dockerfile.find((i) => i.keyword === "RUN" && i.args.includes("tsconfig.image.json"));
     expect(compile, "a stage compiles tsconfig.image.json").toBeDefined();
     const buildStage = compile?.stage;
@@ -213,12 +220,15 @@ describe("the operator image (Dockerfile)", () => {
     }
   });
 
-  test("what the operator imports at run time is a production dependency", () => {
-    const { packages } = importClosure("cmd/operator.ts");
-    const runtime = [...packages].filter((p) => !p.startsWith("node:") && !builtinModules.includes(p));
-    expect(runtime.length).toBeGreaterThan(0);
-    for (const p of runtime) expect(Object.keys(packageJson.dependencies), p).toContain(p);
-  });
+  test.each(["cmd/operator.ts", "console/server/main.ts"])(
+    "what %s imports at run time is a production dependency",
+    (entry) => {
+      const { packages } = importClosure(entry);
+      const runtime = [...packages].filter((p) => !p.startsWith("node:") && !builtinModules.includes(p));
+      expect(runtime.length).toBeGreaterThan(0);
+      for (const p of runtime) expect(Object.keys(packageJson.dependencies), p).toContain(p);
+    },
+  );
 
   test("the build context leaves out what the image must not carry", () => {
     for (const path of [
