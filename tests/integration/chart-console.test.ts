@@ -133,7 +133,7 @@ describe("the chart's console", () => {
     };
     const pod = deployment.spec.template.spec;
     expect(pod.serviceAccountName).toBe(rendered.find((o) => o.kind === "ServiceAccount")?.metadata.name);
-    expect(pod.containers[0]?.command).toEqual(["node", "console/server/main.ts"]);
+    expect(pod.containers[0]?.command).toEqual(["node", "dist/console/server/main.js"]);
     expect(pod.containers[0]?.args).toContain("--no-token");
   });
 

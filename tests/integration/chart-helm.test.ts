@@ -99,7 +99,7 @@ describe("helm lint and template", () => {
     expect(spec.replicas).toBe(2);
     const pod = spec.template.spec;
     const [operator] = pod.containers;
-    expect(operator?.command).toEqual(["node", "cmd/operator.ts"]);
+    expect(operator?.command).toEqual(["node", "dist/cmd/operator.js"]);
     expect(operator?.args).toEqual(
       expect.arrayContaining([
         "--leader-elect",
