@@ -5,6 +5,7 @@ import {
   inferenceServiceResource,
   type KindDefinition,
   rayClusterResource,
+  rayJobResource,
   trainingJobResource,
 } from "../crds/index.ts";
 import { builtin, type ResourceType } from "../operator/index.ts";
@@ -20,6 +21,7 @@ export const resourceTypes = {
   acceleratorPool: ours(acceleratorPoolResource),
   trainingJob: ours(trainingJobResource),
   rayCluster: ours(rayClusterResource),
+  rayJob: ours(rayJobResource),
   inferenceService: ours(inferenceServiceResource),
   // Built-in kinds are the runtime's own (operator/resource.ts), under the names used here.
   pod: builtin.pods,

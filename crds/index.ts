@@ -4,6 +4,7 @@ import { acceleratorPoolResource } from "./acceleratorpool.ts";
 import { inferenceServiceResource } from "./inferenceservice.ts";
 import type { KindDefinition } from "./kind.ts";
 import { rayClusterResource } from "./raycluster.ts";
+import { rayJobResource } from "./rayjob.ts";
 import { trainingJobResource } from "./trainingjob.ts";
 
 export * from "./acceleratorpool.ts";
@@ -26,6 +27,7 @@ export * from "./inferenceservice.ts";
 export type { KindDefinition, ObjectMeta, PrinterColumn } from "./kind.ts";
 export * from "./labels.ts";
 export * from "./raycluster.ts";
+export * from "./rayjob.ts";
 export * from "./trainingjob.ts";
 export * from "./vendors.ts";
 
@@ -34,6 +36,7 @@ export const resources: readonly KindDefinition[] = [
   acceleratorPoolResource,
   trainingJobResource,
   rayClusterResource,
+  rayJobResource,
   inferenceServiceResource,
 ];
 

@@ -2,9 +2,9 @@
 // it: submit an entrypoint under a submission id of our choosing (so a repeated submit after an
 // operator restart finds the job instead of starting a second one), read its status and logs,
 // stop it, delete it.
+import { rayJobStatuses } from "../../crds/index.ts";
 import { isRayNotFound, RayApiError, type RayHttpOptions, rayJson } from "./http.ts";
 
-export const rayJobStatuses = ["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"] as const;
 export type RayJobStatus = (typeof rayJobStatuses)[number];
 
 export const isTerminalJobStatus = (s: RayJobStatus | undefined): boolean =>
