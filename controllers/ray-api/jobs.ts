@@ -63,6 +63,8 @@ export function parseJobDetails(raw: RawJob, fallbackId: string): JobDetails {
   };
 }
 
+const submitTimeoutMs = 60_000;
+
 const jobPath = (id: string, rest = ""): string => `/api/jobs/${encodeURIComponent(id)}${rest}`;
 
 export class JobSubmissionClient {
@@ -83,13 +85,11 @@ export class JobSubmissionClient {
     if (job.entrypointNumGpus !== undefined) body.entrypoint_num_gpus = job.entrypointNumGpus;
     if (job.entrypointResources) body.entrypoint_resources = job.entrypointResources;
     try {
-      const reply = await rayJson<{ submission_id?: string }>(
-        this.dashboardUrl,
-        "POST",
-        "/api/jobs/",
-        body,
-        this.options,
-      );
+      // Ray answers a submission once its job supervisor actor exists: seconds on a busy head.
+      const reply = await rayJson<{ submission_id?: string }>(this.dashboardUrl, "POST", "/api/jobs/", body, {
+        ...this.options,
+        timeoutMs: Math.max(this.options.timeoutMs ?? 0, submitTimeoutMs),
+      });
       return { submissionId: reply.submission_id ?? job.submissionId, alreadyExisted: false };
     } catch (error) {
       // Ray answers "Job with submission_id ... already exists" (a 500 wrapping the job agent's

@@ -1,6 +1,7 @@
 // The dev cluster's pod runner (its kubelet stand-in) for one test namespace: engines, routers
 // and Ray heads of that namespace's pods run as local processes at the pods' IPs.
 import { type ChildProcess, spawn } from "node:child_process";
+import { openSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +24,7 @@ export async function startPodRunner(namespace: string): Promise<PodRunner> {
       `--dir=${dir}`,
       `--namespace=${namespace}`,
     ],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    { stdio: ["ignore", openSync(join(dir, "runner.log"), "a"), "inherit"] },
   );
   return {
     dir,
@@ -33,7 +34,9 @@ export async function startPodRunner(namespace: string): Promise<PodRunner> {
         runner.kill("SIGTERM");
         await gone;
       }
-      await rm(dir, { recursive: true, force: true });
+      // POD_RUNNER_KEEP=1 keeps the programs' logs of a failing test.
+      if (process.env.POD_RUNNER_KEEP) process.stderr.write(`pod runner logs kept in ${dir}\n`);
+      else await rm(dir, { recursive: true, force: true });
     },
   };
 }

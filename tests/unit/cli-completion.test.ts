@@ -58,11 +58,13 @@ describe("bash completion", () => {
         "isvc",
         "rayc",
         "rayclusters",
+        "rayjob",
+        "rayjobs",
         "tj",
         "trainingjobs",
       ].sort(),
     );
-    expect(complete("stackctl describe ra")).toEqual(["rayc", "rayclusters"]);
+    expect(complete("stackctl describe ra")).toEqual(["rayc", "rayclusters", "rayjob", "rayjobs"]);
   });
 
   test("flags of the command, global flags too", () => {
