@@ -13,6 +13,7 @@ const { acceleratorPoolController } = await import("../controllers/acceleratorpo
 const { inferenceServiceController } = await import("../controllers/inferenceservice/index.ts");
 const { rayClusterController } = await import("../controllers/raycluster/index.ts");
 const { rayJobController } = await import("../controllers/rayjob/index.ts");
+const { rayServiceController } = await import("../controllers/rayservice/index.ts");
 const { trainingJobController } = await import("../controllers/trainingjob/index.ts");
 
 try {
@@ -22,6 +23,7 @@ try {
     manager.add(acceleratorPoolController);
     manager.add(rayClusterController(admitter));
     manager.add(rayJobController());
+    manager.add(rayServiceController());
     manager.add(inferenceServiceController(admitter));
     manager.add(trainingJobController(admitter));
   });

@@ -6,6 +6,7 @@ import {
   type KindDefinition,
   rayClusterResource,
   rayJobResource,
+  rayServiceResource,
   trainingJobResource,
 } from "../crds/index.ts";
 import { builtin, type ResourceType } from "../operator/index.ts";
@@ -22,6 +23,7 @@ export const resourceTypes = {
   trainingJob: ours(trainingJobResource),
   rayCluster: ours(rayClusterResource),
   rayJob: ours(rayJobResource),
+  rayService: ours(rayServiceResource),
   inferenceService: ours(inferenceServiceResource),
   // Built-in kinds are the runtime's own (operator/resource.ts), under the names used here.
   pod: builtin.pods,

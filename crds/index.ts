@@ -5,6 +5,7 @@ import { inferenceServiceResource } from "./inferenceservice.ts";
 import type { KindDefinition } from "./kind.ts";
 import { rayClusterResource } from "./raycluster.ts";
 import { rayJobResource } from "./rayjob.ts";
+import { rayServiceResource } from "./rayservice.ts";
 import { trainingJobResource } from "./trainingjob.ts";
 
 export * from "./acceleratorpool.ts";
@@ -28,6 +29,7 @@ export type { KindDefinition, ObjectMeta, PrinterColumn } from "./kind.ts";
 export * from "./labels.ts";
 export * from "./raycluster.ts";
 export * from "./rayjob.ts";
+export * from "./rayservice.ts";
 export * from "./trainingjob.ts";
 export * from "./vendors.ts";
 
@@ -37,6 +39,7 @@ export const resources: readonly KindDefinition[] = [
   trainingJobResource,
   rayClusterResource,
   rayJobResource,
+  rayServiceResource,
   inferenceServiceResource,
 ];
 

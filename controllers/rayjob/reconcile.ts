@@ -14,8 +14,7 @@ import {
   setCondition,
 } from "../../operator/index.ts";
 import { isTerminalJobStatus, JobSubmissionClient, RayApiError } from "../ray-api/index.ts";
-import { headLabels } from "../raycluster/pods.ts";
-import { headPorts } from "../raycluster/ray-start.ts";
+import { dashboardUrl } from "../raycluster/dashboard.ts";
 import { resourceTypes } from "../resources.ts";
 import { ownedClusterName, stopJobFinalizer, submissionId } from "./names.ts";
 import { clusterDeletionDelay, finishedPhases, mirrorJob, nextStep, pollIntervalMs } from "./progress.ts";
@@ -43,18 +42,6 @@ export function clusterOf(ctx: ReconcileContext, job: RayJobObject): RayClusterO
     .sort((a, b) =>
       (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""),
     )[0];
-}
-
-/** http://<head pod IP>:<dashboard port>, once the head pod has an address. */
-export function dashboardAddress(ctx: ReconcileContext, cluster: RayClusterObject): string | undefined {
-  const head = ctx.cache
-    .list<KubeObject & { status?: { podIP?: string } }>(resourceTypes.pod, {
-      namespace: cluster.metadata.namespace,
-      labels: headLabels(cluster),
-    })
-    .find((p) => !p.metadata.deletionTimestamp);
-  const ip = head?.status?.podIP;
-  return ip ? `http://${ip}:${headPorts(cluster.spec.head.rayStartParams).dashboard}` : undefined;
 }
 
 export function ownedCluster(job: RayJobObject): KubeObject {
@@ -97,7 +84,7 @@ export function rayJobReconciler(deps: RayJobDeps = {}) {
     };
     const owned = job.spec.rayClusterSpec !== undefined;
     let cluster = clusterOf(ctx, job);
-    const dashboard = cluster ? dashboardAddress(ctx, cluster) : undefined;
+    const dashboard = cluster ? dashboardUrl(ctx.cache, cluster) : undefined;
     const running = status.jobId !== undefined && !isTerminalJobStatus(status.jobStatus);
 
     /** Best effort: a stop that cannot reach the head must not keep a deletion or a suspend waiting forever. */

@@ -292,6 +292,7 @@ describe("the operator with only the chart's ServiceAccount token", () => {
         "inferenceservice",
         "raycluster",
         "rayjob",
+        "rayservice",
         "trainingjob",
       ]);
   });

@@ -60,11 +60,20 @@ describe("bash completion", () => {
         "rayclusters",
         "rayjob",
         "rayjobs",
+        "rayservices",
+        "raysvc",
         "tj",
         "trainingjobs",
       ].sort(),
     );
-    expect(complete("stackctl describe ra")).toEqual(["rayc", "rayclusters", "rayjob", "rayjobs"]);
+    expect(complete("stackctl describe ra")).toEqual([
+      "rayc",
+      "rayclusters",
+      "rayjob",
+      "rayjobs",
+      "rayservices",
+      "raysvc",
+    ]);
   });
 
   test("flags of the command, global flags too", () => {
