@@ -1,60 +1,30 @@
 // RayCluster autoscaling from Ray's own demand: a real Ray head (run by the pod runner at the
 // head pod's IP) with a task pending for {"GPU": 1}, which the operator reads from the head's
 // dashboard and answers by growing the GPU group on the kwok cluster, through gang admission.
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SimulatedPool } from "../../cli/dev/simulated-nodes.ts";
-import { Admitter } from "../../controllers/admission/index.ts";
 import { JobSubmissionClient } from "../../controllers/ray-api/index.ts";
-import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { labels, type RayCluster } from "../../crds/index.ts";
-import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
-import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
-import { type PodRunner, startPodRunner } from "../support/pod-runner.ts";
-import { pythonVenv } from "../support/python.ts";
-import {
-  createDedicatedPools,
-  dedicatedTaintKey,
-  deleteDedicatedPools,
-  namespaceManager,
-} from "../support/workloads.ts";
+import { builtin, type KubeClient, type KubeObject } from "../../operator/index.ts";
+import { eventually, type TestNamespace } from "../support/cluster.ts";
+import { type RayTestbed, startRayTestbed } from "../support/ray-testbed.ts";
 
-const kc = loadKubeConfig();
-const client = new KubeClient({ kubeConfig: kc });
 const rt = resourceTypes.rayCluster;
 type RC = RayCluster & KubeObject;
 type Pod = KubeObject & { spec?: { nodeName?: string }; status?: { podIP?: string } };
+let bed: RayTestbed;
+let client: KubeClient;
 let ns: TestNamespace;
-let manager: Manager;
-let runner: PodRunner;
-const poolName = `ras-nv-${randomBytes(3).toString("hex")}`;
-const pool: SimulatedPool = {
-  name: poolName,
-  nodes: 1,
-  accelerator: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", devicesPerNode: 2, memoryGiB: 80 },
-  cpu: "64",
-  memory: "512Gi",
-  taints: [{ key: dedicatedTaintKey, value: poolName, effect: "NoSchedule" }],
-};
+let poolName: string;
 
 beforeAll(async () => {
-  pythonVenv();
-  ns = await testNamespace("ras", kc);
-  await createDedicatedPools(client, [pool]);
-  runner = await startPodRunner(ns.name);
-  manager = namespaceManager(kc, ns.name, { logEnv: "RAS_TEST_LOG" });
-  manager.add(rayClusterController(new Admitter(manager)));
-  await manager.start();
-  await manager.waitForCacheSync();
+  bed = await startRayTestbed("ras", { logEnv: "RAS_TEST_LOG" });
+  ({ client, ns } = bed);
+  poolName = bed.pool.name;
 });
 
 afterAll(async () => {
-  await manager?.stop();
-  await runner?.stop();
-  await ns?.[Symbol.asyncDispose]();
-  await deleteDedicatedPools(client, [pool]);
-  await client.close();
+  await bed?.stop();
 });
 
 const pods = async (cluster: string, group: string): Promise<Pod[]> =>

@@ -2,75 +2,39 @@
 // is (at the pod's IP), the operator submits through the dashboard there and follows the job.
 // Workers stay simulated by kwok. Each head is a real Ray (about 1.5 GB): the tests run one
 // after the other and delete their clusters as they go.
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimulatedPool } from "../../cli/dev/simulated-nodes.ts";
-import { Admitter } from "../../controllers/admission/index.ts";
 import { JobSubmissionClient } from "../../controllers/ray-api/index.ts";
-import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { rayJobController } from "../../controllers/rayjob/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import type { RayJob } from "../../crds/index.ts";
 import { labels } from "../../crds/index.ts";
-import {
-  ApiError,
-  builtin,
-  createLogger,
-  KubeClient,
-  type KubeObject,
-  Manager,
-  silentLogger,
-} from "../../operator/index.ts";
-import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
-import { type PodRunner, startPodRunner } from "../support/pod-runner.ts";
-import { pythonVenv } from "../support/python.ts";
-import { createDedicatedPools, dedicatedTaintKey, deleteDedicatedPools } from "../support/workloads.ts";
+import { ApiError, builtin, type KubeClient, type KubeObject } from "../../operator/index.ts";
+import { eventually, type TestNamespace } from "../support/cluster.ts";
+import { type RayTestbed, startRayTestbed } from "../support/ray-testbed.ts";
+import { dedicatedTaintKey } from "../support/workloads.ts";
 
-const kc = loadKubeConfig();
-const client = new KubeClient({ kubeConfig: kc });
 const rt = resourceTypes.rayJob;
 type RJ = RayJob & KubeObject;
+let bed: RayTestbed;
+let client: KubeClient;
 let ns: TestNamespace;
 let bare: TestNamespace;
-let manager: Manager;
-let runner: PodRunner;
-const pool: SimulatedPool = {
-  name: `rayjob-nv-${randomBytes(3).toString("hex")}`,
-  nodes: 1,
-  accelerator: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", devicesPerNode: 2, memoryGiB: 80 },
-  cpu: "64",
-  memory: "512Gi",
-  taints: [{ key: dedicatedTaintKey, value: "", effect: "NoSchedule" }],
-};
-pool.taints = [{ key: dedicatedTaintKey, value: pool.name, effect: "NoSchedule" }];
+let pool: SimulatedPool;
 
 beforeAll(async () => {
-  pythonVenv();
-  ns = await testNamespace("rayjob", kc);
-  // Its pods have no pod runner: a head there is Ready in the API and answers nothing.
-  bare = await testNamespace("rayjob-bare", kc);
-  await createDedicatedPools(client, [pool]);
-  runner = await startPodRunner(ns.name);
-  manager = new Manager({
-    kubeConfig: kc,
-    namespaces: [ns.name, bare.name],
-    metricsBindAddress: "0",
-    healthProbeBindAddress: "0",
-    log: process.env.RAYJOB_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
+  bed = await startRayTestbed("rayjob", {
+    controllers: [rayJobController()],
+    // Its pods have no pod runner: a head there is Ready in the API and answers nothing.
+    bareNamespace: true,
+    logEnv: "RAYJOB_TEST_LOG",
   });
-  manager.add(rayClusterController(new Admitter(manager)));
-  manager.add(rayJobController());
-  await manager.start();
-  await manager.waitForCacheSync();
+  ({ client, ns, pool } = bed);
+  bare = bed.bare as TestNamespace;
 });
 
 afterAll(async () => {
-  await manager?.stop();
-  await runner?.stop();
-  await ns?.[Symbol.asyncDispose]();
-  await bare?.[Symbol.asyncDispose]();
-  await deleteDedicatedPools(client, [pool]);
-  await client.close();
+  await bed?.stop();
 });
 
 const clusterSpec = (workerGroups: unknown[] = []) => ({

@@ -8,50 +8,36 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { venvProgram } from "../../cli/dev/python.ts";
-import { Admitter } from "../../controllers/admission/index.ts";
-import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { rayServiceController } from "../../controllers/rayservice/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { repoRoot } from "../../crds/generate.ts";
 import type { RayService } from "../../crds/index.ts";
-import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
-import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
-import { type PodRunner, startPodRunner } from "../support/pod-runner.ts";
+import { builtin, type KubeClient, type KubeObject } from "../../operator/index.ts";
+import { eventually, type TestNamespace } from "../support/cluster.ts";
 import { pythonVenv } from "../support/python.ts";
-import { namespaceManager } from "../support/workloads.ts";
+import { type RayTestbed, startRayTestbed } from "../support/ray-testbed.ts";
 
-const kc = loadKubeConfig();
-const client = new KubeClient({ kubeConfig: kc });
 const rt = resourceTypes.rayService;
 type RS = RayService & KubeObject;
+let bed: RayTestbed;
+let client: KubeClient;
 let ns: TestNamespace;
-let manager: Manager;
-let runner: PodRunner;
 let zipDir: string;
 let zip: string;
 
 beforeAll(async () => {
-  const venv = pythonVenv();
   // The application's code as a working_dir zip Ray fetches by a file:// URI.
   zipDir = mkdtempSync(join(tmpdir(), "serve-app-"));
   mkdirSync(join(zipDir, "hello"));
   copyFileSync(join(repoRoot, "tests/fixtures/ray/hello_serve.py"), join(zipDir, "hello", "hello_serve.py"));
   zip = join(zipDir, "hello.zip");
-  execFileSync(venvProgram(venv, "python"), ["-m", "zipfile", "-c", zip, "hello"], { cwd: zipDir });
-  ns = await testNamespace("raysvc", kc);
-  runner = await startPodRunner(ns.name);
-  manager = namespaceManager(kc, ns.name, { logEnv: "RAYSVC_TEST_LOG" });
-  manager.add(rayClusterController(new Admitter(manager)));
-  manager.add(rayServiceController());
-  await manager.start();
-  await manager.waitForCacheSync();
+  execFileSync(venvProgram(pythonVenv(), "python"), ["-m", "zipfile", "-c", zip, "hello"], { cwd: zipDir });
+  bed = await startRayTestbed("raysvc", { controllers: [rayServiceController()], logEnv: "RAYSVC_TEST_LOG" });
+  ({ client, ns } = bed);
 });
 
 afterAll(async () => {
-  await manager?.stop();
-  await runner?.stop();
-  await ns?.[Symbol.asyncDispose]();
-  await client.close();
+  await bed?.stop();
   rmSync(zipDir, { recursive: true, force: true });
 });
 
