@@ -46,7 +46,8 @@ describe("bash completion", () => {
   test("subcommands", () => {
     expect(complete("stackctl pools ")).toEqual(["discover"]);
     expect(complete("stackctl train ")).toEqual(["submit"]);
-    expect(complete("stackctl -n prod ray ")).toEqual(["create"]);
+    expect(complete("stackctl -n prod ray ")).toEqual(["create", "job", "serve"]);
+    expect(complete("stackctl ray job ")).toEqual(["submit"]);
   });
 
   test("kinds after get, describe and logs", () => {
