@@ -12,6 +12,8 @@ const { Admitter } = await import("../controllers/admission/index.ts");
 const { acceleratorPoolController } = await import("../controllers/acceleratorpool/index.ts");
 const { inferenceServiceController } = await import("../controllers/inferenceservice/index.ts");
 const { rayClusterController } = await import("../controllers/raycluster/index.ts");
+const { rayJobController } = await import("../controllers/rayjob/index.ts");
+const { rayServiceController } = await import("../controllers/rayservice/index.ts");
 const { trainingJobController } = await import("../controllers/trainingjob/index.ts");
 
 try {
@@ -20,6 +22,8 @@ try {
     const admitter = new Admitter(manager);
     manager.add(acceleratorPoolController);
     manager.add(rayClusterController(admitter));
+    manager.add(rayJobController());
+    manager.add(rayServiceController());
     manager.add(inferenceServiceController(admitter));
     manager.add(trainingJobController(admitter));
   });

@@ -5,6 +5,8 @@ import {
   inferenceServiceResource,
   type KindDefinition,
   rayClusterResource,
+  rayJobResource,
+  rayServiceResource,
   trainingJobResource,
 } from "../crds/index.ts";
 import { builtin, type ResourceType } from "../operator/index.ts";
@@ -20,6 +22,8 @@ export const resourceTypes = {
   acceleratorPool: ours(acceleratorPoolResource),
   trainingJob: ours(trainingJobResource),
   rayCluster: ours(rayClusterResource),
+  rayJob: ours(rayJobResource),
+  rayService: ours(rayServiceResource),
   inferenceService: ours(inferenceServiceResource),
   // Built-in kinds are the runtime's own (operator/resource.ts), under the names used here.
   pod: builtin.pods,

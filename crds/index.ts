@@ -4,6 +4,8 @@ import { acceleratorPoolResource } from "./acceleratorpool.ts";
 import { inferenceServiceResource } from "./inferenceservice.ts";
 import type { KindDefinition } from "./kind.ts";
 import { rayClusterResource } from "./raycluster.ts";
+import { rayJobResource } from "./rayjob.ts";
+import { rayServiceResource } from "./rayservice.ts";
 import { trainingJobResource } from "./trainingjob.ts";
 
 export * from "./acceleratorpool.ts";
@@ -26,6 +28,8 @@ export * from "./inferenceservice.ts";
 export type { KindDefinition, ObjectMeta, PrinterColumn } from "./kind.ts";
 export * from "./labels.ts";
 export * from "./raycluster.ts";
+export * from "./rayjob.ts";
+export * from "./rayservice.ts";
 export * from "./trainingjob.ts";
 export * from "./vendors.ts";
 
@@ -34,6 +38,8 @@ export const resources: readonly KindDefinition[] = [
   acceleratorPoolResource,
   trainingJobResource,
   rayClusterResource,
+  rayJobResource,
+  rayServiceResource,
   inferenceServiceResource,
 ];
 

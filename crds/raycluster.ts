@@ -9,6 +9,7 @@ import {
   imageRef,
   observedGenerationField,
   resourcesField,
+  timestampField,
   vendorImagesField,
 } from "./common.ts";
 import { defineKind } from "./kind.ts";
@@ -88,6 +89,33 @@ const workerGroup = withRules(
 );
 export type RayWorkerGroup = z.output<typeof workerGroup>;
 
+export const rayAutoscalingModes = ["Default", "Aggressive", "Conservative"] as const;
+
+const autoscaling = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe("True: the operator sizes every worker group from Ray's own demand."),
+    idleTimeoutSeconds: z
+      .int()
+      .min(0)
+      .max(24 * 3600)
+      .default(60)
+      .describe(
+        "How long a worker Ray reports idle stays before it is removed (down to minReplicas). Default 60.",
+      ),
+    upscalingMode: z
+      .enum(rayAutoscalingModes)
+      .default("Default")
+      .describe(
+        "Default and Aggressive: add every worker the pending demand needs at once; Conservative: at most as many workers as the group has running, per step.",
+      ),
+  })
+  .describe(
+    "Autoscaling from Ray's own signal: the resource demand Ray's GCS reports pending (tasks, actors, placement groups) scales up the groups whose workers provide it, within minReplicas and maxReplicas, through gang admission; workers Ray reports idle past idleTimeoutSeconds are removed. spec replicas is then only the count to start from; status.autoscaling holds the counts in force.",
+  );
+
 export const rayClusterSpec = z
   .strictObject({
     rayVersion: z
@@ -101,6 +129,7 @@ export const rayClusterSpec = z
     workerGroups: listMap(workerGroup, "name", 16)
       .describe("Groups of workers, each placed on a pool matching its accelerators.")
       .optional(),
+    autoscaling: autoscaling.optional(),
     suspend: z.boolean().default(false).describe("True: delete every pod and keep the cluster definition."),
   })
   .describe("The Ray version and image, the head and the worker groups.");
@@ -146,8 +175,27 @@ export const rayClusterStatus = z
       .min(1)
       .describe("Place in the admission queue, 1 first; only while waiting.")
       .optional(),
+    autoscaling: z
+      .strictObject({
+        groups: listMap(
+          z
+            .strictObject({
+              name: z.string().max(15).describe("Name of the group."),
+              replicas: z.int().min(0).describe("Workers the autoscaler wants in the group."),
+              reason: z.string().max(1024).describe("Why, in words.").optional(),
+            })
+            .describe("The autoscaler's count for one group."),
+          "name",
+          16,
+        )
+          .describe("Per group: the worker count in force, which replaces spec replicas.")
+          .optional(),
+        lastScaleTime: timestampField("When a group's count last changed."),
+      })
+      .describe("The autoscaler's decisions, while spec.autoscaling.enabled.")
+      .optional(),
     admission: admissionStatus.optional(),
-    conditions: conditionsField(["Admitted", "HeadReady", "Ready"]),
+    conditions: conditionsField(["Admitted", "HeadReady", "Ready", "Autoscaling"]),
   })
   .describe("What the operator last observed about the cluster.");
 export type RayClusterStatus = z.output<typeof rayClusterStatus>;

@@ -45,6 +45,7 @@ export async function submit(
   build: (namespace: string | undefined) => StackObject,
   flags: SubmitFlags,
   out: NodeJS.WritableStream & { isTTY?: boolean },
+  follow: { onChange?: (object: StackObject) => void } = {},
 ): Promise<void> {
   const globals = globalOptions(cmd);
   if (flags.dryRun) {
@@ -65,6 +66,7 @@ export async function submit(
     await waitForWorkload(session, kind, object.metadata.name, session.namespace, {
       timeoutMs: flags.timeout,
       out: flags.output ? process.stderr : out,
+      ...follow,
     });
   }
 }

@@ -21,6 +21,7 @@ export interface Assessment {
 const readyPhases: Record<string, string[]> = {
   TrainingJob: ["Running", "Succeeded"],
   RayCluster: ["Ready"],
+  RayJob: ["Complete"],
   InferenceService: ["Ready"],
 };
 
@@ -40,6 +41,9 @@ function details(kind: string, status: Record<string, unknown>): string[] {
       .filter((g) => g.pool)
       .map((g) => `${str(g.name)} on ${str(g.pool)}`);
     if (pools.length > 0) parts.push(pools.join(", "));
+  } else if (kind === "RayJob") {
+    if (status.jobStatus) parts.push(`Ray job ${str(status.jobStatus)}`);
+    if (status.rayClusterName) parts.push(`on ${str(status.rayClusterName)}`);
   } else if (kind === "InferenceService") {
     if (status.replicas !== undefined)
       parts.push(`${num(status.readyReplicas) ?? 0}/${num(status.replicas)} replicas ready`);
@@ -64,13 +68,20 @@ export function assess(kind: KindDefinition, object: StackObject): Assessment {
       phase: str(status.phase) ?? "Submitted",
       detail: "waiting for the operator to see the new spec",
     };
-  const phase = str(status.phase) ?? "Pending";
+  // A RayService has no phase: its Ready condition is the whole story.
+  const readyCondition = conditionsOf(object).find((c) => c.type === "Ready");
+  const phase =
+    str(status.phase) ??
+    (kind.kind === "RayService" ? (readyCondition?.status === "True" ? "Ready" : "Pending") : "Pending");
   const parts = details(kind.kind, status);
+  if (kind.kind === "RayService" && readyCondition && readyCondition.status !== "True")
+    parts.push(readyCondition.message ?? "");
   const reason = waitingReason(object);
   const failedCondition = conditionsOf(object).find((c) => c.type === "Failed" && c.status === "True");
   let outcome: Assessment["outcome"];
   if (phase === "Failed" || failedCondition) outcome = "failed";
-  else if (readyPhases[kind.kind]?.includes(phase)) outcome = "ready";
+  else if (readyPhases[kind.kind]?.includes(phase) || (kind.kind === "RayService" && phase === "Ready"))
+    outcome = "ready";
   if (reason && outcome !== "ready") parts.push(reason);
   return { phase, detail: parts.join("; "), outcome };
 }
@@ -86,6 +97,8 @@ const collectionPath = (kind: KindDefinition, namespace: string): string =>
 export interface WaitOptions {
   timeoutMs: number;
   out: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Sees every version of the object (a RayJob's growing log). */
+  onChange?: (object: StackObject) => void;
 }
 
 /**
@@ -125,6 +138,7 @@ export async function waitForWorkload(
       else resolve(object as StackObject);
     };
     const observe = (object: StackObject) => {
+      opts.onChange?.(object);
       const a = assess(kind, object);
       const line = progressLine(label, a);
       // On a terminal a new phase keeps the old line on screen; other changes rewrite it.

@@ -6,6 +6,7 @@ import type { KubeObject } from "../../operator/index.ts";
 import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { PodGroup, Workload } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
+import { groupsInForce } from "./autoscale.ts";
 import { waitRequests } from "./pods.ts";
 import { admittedReplicas, planUnadmitted, type WorkerView } from "./workers.ts";
 
@@ -44,7 +45,7 @@ export function clusterWorkload(
   now: number,
 ): Workload | undefined {
   if (rc.spec.suspend || rc.metadata.deletionTimestamp) return undefined;
-  const specGroups = rc.spec.workerGroups ?? [];
+  const specGroups = groupsInForce(rc);
   let groups: PodGroup[];
   if (hasAdmission(rc)) {
     groups = [];

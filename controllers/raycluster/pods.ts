@@ -81,6 +81,8 @@ export function headPod(rc: RayCluster): KubeObject {
               RAY_CLUSTER_NAME: name,
               RAY_ADDRESS: `127.0.0.1:${ports.gcs}`,
               RAY_NODE_TYPE_NAME: "head",
+              // The autoscaler reads the demand Ray's monitor reports; every second, not every 5.
+              ...(rc.spec.autoscaling?.enabled ? { AUTOSCALER_UPDATE_INTERVAL_S: "1" } : {}),
             }),
             podNameEnv,
           ],

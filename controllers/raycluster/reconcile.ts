@@ -1,7 +1,12 @@
 // One reconcile of a RayCluster: read the cache, decide with the pure modules, apply the head
 // Service and the pods, write the status once (twice when it records a new admission: the
 // protocol wants status.admission stored before any pod of it exists), then the events.
-import { type AcceleratorPool, poolResourceName, type RayClusterStatus } from "../../crds/index.ts";
+import {
+  type AcceleratorPool,
+  poolResourceName,
+  type RayClusterStatus,
+  type Vendor,
+} from "../../crds/index.ts";
 import {
   isConflict,
   isNotFound,
@@ -11,12 +16,15 @@ import {
   statusEquals,
 } from "../../operator/index.ts";
 import { type AdmitterApi, evictionCheck, hasAdmission, toAdmissionStatus } from "../admission/index.ts";
+import { fetchClusterLoad, isIdleNode, type RayClusterLoad } from "../ray-api/index.ts";
 import { resourceTypes } from "../resources.ts";
 import type { RayClusterObject } from "./adapter.ts";
+import { decideScale, groupsInForce, nextIdleSince } from "./autoscale.ts";
 import { eventsFor } from "./events.ts";
 import { headPodName } from "./names.ts";
 import { headPod, headService, workerPod } from "./pods.ts";
-import { type AdmissionWait, computeStatus } from "./status.ts";
+import { headPorts } from "./ray-start.ts";
+import { type AdmissionWait, computeStatus, type StatusInput } from "./status.ts";
 import {
   mergeAdmission,
   type PlannedCreate,
@@ -32,15 +40,111 @@ import {
 export interface ReconcilerDeps {
   admitter: AdmitterApi;
   now?: () => Date;
+  /** Ray's report from a head's dashboard; tests and the benchmark keep the default. */
+  clusterLoad?: (dashboardUrl: string) => Promise<RayClusterLoad>;
 }
 
+/** How often an autoscaling cluster's demand is read from its head. */
+export const autoscalePeriodMs = 1_000;
+const loadTimeoutMs = 2_000;
+
 const rt = resourceTypes.rayCluster;
+
+interface ScaleChange {
+  ups: string[];
+  downs: string[];
+}
 
 /** How soon to look again at a cluster whose worker pods must settle before a decision. */
 const settleRecheckMs = 2_000;
 
 export function rayClusterReconciler(deps: ReconcilerDeps) {
   const clock = deps.now ?? (() => new Date());
+  const clusterLoad =
+    deps.clusterLoad ?? ((url: string) => fetchClusterLoad(url, { timeoutMs: loadTimeoutMs }));
+  // Per cluster, per worker pod: since when Ray reports it idle. In memory: a restarted
+  // operator starts the timers again, which only delays a scale-down.
+  const idleTimers = new Map<string, Map<string, number>>();
+  async function autoscale(
+    rc: RayClusterObject,
+    workers: readonly WorkerView[],
+    url: string,
+    now: number,
+  ): Promise<{ autoscaling: NonNullable<StatusInput["autoscaling"]>; change: ScaleChange | undefined }> {
+    const key = `${rc.metadata.namespace}/${rc.metadata.name}`;
+    const spec = rc.spec.autoscaling as NonNullable<RayClusterObject["spec"]["autoscaling"]>;
+    let load: RayClusterLoad;
+    try {
+      load = await clusterLoad(url);
+    } catch (error) {
+      return {
+        autoscaling: {
+          status: rc.status?.autoscaling,
+          condition: {
+            status: "False",
+            reason: "DashboardUnreachable",
+            message: `reading Ray's demand from ${url}: ${error instanceof Error ? error.message : String(error)}; the counts in force stay`,
+          },
+        },
+        change: undefined,
+      };
+    }
+    const nodesByIp = new Map(load.nodes.filter((n) => n.alive).map((n) => [n.ip, n]));
+    const live = workers.filter((w) => !w.terminating);
+    const views = live.map((w) => {
+      const node = w.ip ? nodesByIp.get(w.ip) : undefined;
+      return {
+        name: w.name,
+        index: w.index,
+        group: w.group,
+        joined: node !== undefined,
+        idle: node !== undefined && isIdleNode(node),
+      };
+    });
+    const idleSince = nextIdleSince(idleTimers.get(key) ?? new Map(), views, now);
+    idleTimers.set(key, idleSince);
+    const inForce = groupsInForce(rc);
+    const vendorOf = (group: string) =>
+      rc.status?.admission?.placements?.find((p) => p.group === group)?.vendor as Vendor | undefined;
+    const decisions = decideScale({
+      autoscaling: spec,
+      demand: load.demand,
+      idleSince,
+      now,
+      groups: inForce.map((g) => ({
+        group: g,
+        vendor: vendorOf(g.name),
+        replicas: g.replicas,
+        workers: views.filter((v) => v.group === g.name),
+      })),
+    });
+    const changed = decisions.filter((d) => d.replicas !== inForce.find((g) => g.name === d.name)?.replicas);
+    const status: NonNullable<RayClusterStatus["autoscaling"]> = {
+      groups: decisions.map((d) => ({ name: d.name, replicas: d.replicas, reason: d.reason.slice(0, 1024) })),
+    };
+    const lastScaleTime =
+      changed.length > 0 ? new Date(now).toISOString() : rc.status?.autoscaling?.lastScaleTime;
+    if (lastScaleTime) status.lastScaleTime = lastScaleTime;
+    const demand = load.demand.map((d) => `${d.count} x ${JSON.stringify(d.bundle)}`).join(", ");
+    return {
+      autoscaling: {
+        status,
+        condition: {
+          status: "True",
+          reason: "ReadingDemand",
+          message: demand ? `Ray reports pending ${demand}` : "Ray reports no pending demand",
+        },
+      },
+      change:
+        changed.length === 0
+          ? undefined
+          : {
+              ups: changed.filter((d) => d.remove.length === 0).map((d) => `group ${d.name}: ${d.reason}`),
+              downs: changed.filter((d) => d.remove.length > 0).map((d) => `group ${d.name}: ${d.reason}`),
+            },
+    };
+  }
+
   return async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const cached = ctx.object<RayClusterObject>();
     // Gone or going: garbage collection deletes the children and the admitter forgets it.
@@ -53,7 +157,6 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     const pods = ctx.cache.childrenOf(resourceTypes.pod, rc);
     const headObj = pods.find((p) => p.metadata.name === headPodName(name));
     let workers = pods.flatMap((p) => viewWorker(p, name) ?? []);
-    const groups = rc.spec.workerGroups ?? [];
     const previous = rc.status;
     const wasUp = previous?.phase === "Ready" || previous?.phase === "Degraded";
 
@@ -106,6 +209,21 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     }
     // Settled before any throw below, so a failed head request is never an unhandled rejection.
     const headDone = Promise.allSettled(headWork);
+
+    // The autoscaler: Ray's own report from the head decides each group's count in force.
+    let autoscaling: StatusInput["autoscaling"];
+    let autoscaled: ScaleChange | undefined;
+    const headIp = (headObj as { status?: { podIP?: string } } | undefined)?.status?.podIP;
+    if (rc.spec.autoscaling?.enabled && head?.ready && headIp && !headObj?.metadata.deletionTimestamp) {
+      const url = `http://${headIp}:${headPorts(rc.spec.head.rayStartParams).dashboard}`;
+      const result = await autoscale(rc, workers, url, now.getTime());
+      autoscaling = result.autoscaling;
+      autoscaled = result.change;
+    } else if (!rc.spec.autoscaling?.enabled) idleTimers.delete(key);
+    const groups = groupsInForce({
+      spec: rc.spec,
+      status: { autoscaling: autoscaling?.status ?? rc.status?.autoscaling },
+    });
 
     // The workers.
     const poolOf = (pool: string) =>
@@ -230,7 +348,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       // The admission is stored before its pods exist, so a restarted operator never runs
       // pods it does not know it admitted. The status already counts the pods about to be
       // created, so the write at the end has nothing left to change.
-      const first = computeStatus({ rc, head, workers, admission, wantMore, wait, now });
+      const first = computeStatus({ rc, head, workers, admission, wantMore, wait, now, autoscaling });
       await ctx.writeStatus(rt, rc, first);
       rc = { ...rc, status: first };
     }
@@ -241,8 +359,16 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     // admission: writing a status computed from it would erase that admission again.
     if (blocked) return { requeueAfter: settleRecheckMs };
     if (unseen) return undefined;
-    const status = computeStatus({ rc, head, workers, admission, wantMore, wait, now });
+    const status = computeStatus({ rc, head, workers, admission, wantMore, wait, now, autoscaling });
     await finish(ctx, rc, status, { deletes, headRecreated, released, trimmed }, previous, evicted);
+    if (autoscaled) {
+      for (const note of autoscaled.ups)
+        ctx.recordEvent(rc, { type: "Normal", reason: "AutoscaledUp", action: "Scale", note });
+      for (const note of autoscaled.downs)
+        ctx.recordEvent(rc, { type: "Normal", reason: "AutoscaledDown", action: "Scale", note });
+    }
+    if (rc.spec.autoscaling?.enabled)
+      requeueAfter = Math.min(requeueAfter ?? autoscalePeriodMs, autoscalePeriodMs);
     return requeueAfter === undefined ? undefined : { requeueAfter };
   };
 }

@@ -7,6 +7,7 @@
 // cluster Degraded: a cluster that grows is not unhealthy.
 import type { AdmissionStatus, RayCluster, RayClusterPhase, RayClusterStatus } from "../../crds/index.ts";
 import { type Condition, setCondition } from "../../operator/index.ts";
+import { groupsInForce } from "./autoscale.ts";
 import { clusterEndpoints } from "./pods.ts";
 import { admittedReplicas, type PodHealth, type WorkerView } from "./workers.ts";
 
@@ -28,6 +29,11 @@ export interface StatusInput {
   wantMore: ReadonlyMap<string, number>;
   wait: AdmissionWait | undefined;
   now: Date;
+  /** The autoscaler's state and its condition, with spec.autoscaling.enabled. */
+  autoscaling?: {
+    status: RayClusterStatus["autoscaling"];
+    condition: { status: "True" | "False"; reason: string; message: string } | undefined;
+  };
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -50,7 +56,10 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
   const { rc, head, workers, admission, wantMore, wait, now } = input;
   const generation = rc.metadata.generation;
   const previous = rc.status;
-  const groups = rc.spec.workerGroups ?? [];
+  const groups = groupsInForce({
+    spec: rc.spec,
+    status: { autoscaling: input.autoscaling?.status ?? rc.status?.autoscaling },
+  });
   const suspended = rc.spec.suspend === true;
   const active = workers.filter((w) => !w.terminating);
 
@@ -146,6 +155,11 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
   else if (headReady) set("HeadReady", "True", "HeadPodReady", "the head pod is ready");
   else set("HeadReady", "False", head ? "HeadPodNotReady" : "HeadPodMissing", headMessage(head));
   set("Ready", ready.status, ready.reason, ready.message);
+  const autoscaled = rc.spec.autoscaling?.enabled === true && !suspended;
+  const asCondition = input.autoscaling?.condition;
+  if (autoscaled && asCondition)
+    set("Autoscaling", asCondition.status, asCondition.reason, asCondition.message);
+  else if (!autoscaled) conditions = conditions.filter((c) => c.type !== "Autoscaling");
 
   const status: RayClusterStatus = {
     phase,
@@ -158,6 +172,8 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
   if (!suspended) status.endpoints = clusterEndpoints(rc);
   if (!suspended && !admission && wait?.type === "queued") status.queuePosition = wait.position;
   if (admission) status.admission = admission;
+  const autoscalingStatus = input.autoscaling?.status ?? previous?.autoscaling;
+  if (rc.spec.autoscaling?.enabled && autoscalingStatus) status.autoscaling = autoscalingStatus;
   return status;
 }
 

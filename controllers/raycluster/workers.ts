@@ -27,6 +27,8 @@ export interface WorkerView {
   index: number;
   /** spec.nodeName: bound by the scheduler. */
   node: string | undefined;
+  /** status.podIP: the address Ray knows the worker's node by. */
+  ip?: string | undefined;
   pool: string | undefined;
   terminating: boolean;
   /** Phase Failed or Succeeded: the pod will never run again. */
@@ -41,6 +43,7 @@ interface PodLike {
   spec?: { nodeName?: string };
   status?: {
     phase?: string;
+    podIP?: string;
     conditions?: Array<{ type?: string; status?: string }>;
     containerStatuses?: Array<{
       ready?: boolean;
@@ -101,6 +104,7 @@ export function viewWorker(pod: KubeObject, cluster: string): WorkerView | undef
     group,
     index: Number(digits),
     node: (pod as unknown as PodLike).spec?.nodeName || undefined,
+    ip: (pod as unknown as PodLike).status?.podIP || undefined,
     pool: l[labels.pool],
     createdAt: Date.parse(pod.metadata.creationTimestamp ?? "") || 0,
     ...podHealth(pod),

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Makes the project's one Python virtual environment from the pinned requirements*.txt files in
-# this folder, outside the repository (~/.cache/sovereign-stack/python), keyed by a hash of those
-# files and the interpreter's version, so a warm machine installs nothing.
-#   venv.sh          install if needed, then print the venv's path
-#   venv.sh --path   print the path; exit 1 when it is not installed yet
+# this folder, with every transitive version held by constraints.txt, outside the repository
+# (~/.cache/sovereign-stack/python), keyed by a hash of those files and the interpreter's
+# version, so a warm machine installs nothing. Wheels are cached in .../python/pip.
+#   venv.sh           install if needed, then print the venv's path
+#   venv.sh --path    print the path; exit 1 when it is not installed yet
+#   venv.sh --freeze  install if needed, then print what it holds (to refresh constraints.txt)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 python="${PYTHON:-python3}"
 cache="${SOVEREIGN_STACK_CACHE:-$HOME/.cache/sovereign-stack}/python"
-key="$( { "$python" --version 2>&1; cat "$here"/requirements*.txt; } | sha256sum | cut -c1-12)"
+key="$( { "$python" --version 2>&1; cat "$here"/requirements*.txt "$here"/constraints.txt; } | sha256sum | cut -c1-12)"
 venv="$cache/venv-$key"
 
 if [[ "${1:-}" == "--path" ]]; then
@@ -24,7 +26,11 @@ if [[ ! -f "$venv/.complete" ]]; then
   export PIP_CACHE_DIR="$cache/pip"
   reqs=()
   for f in "$here"/requirements*.txt; do reqs+=(-r "$f"); done
-  "$venv/bin/pip" install --disable-pip-version-check --no-input -q "${reqs[@]}" >&2
+  "$venv/bin/pip" install --disable-pip-version-check --no-input -q -c "$here/constraints.txt" "${reqs[@]}" >&2
   touch "$venv/.complete"
+fi
+if [[ "${1:-}" == "--freeze" ]]; then
+  "$venv/bin/pip" freeze --exclude-editable
+  exit 0
 fi
 echo "$venv"

@@ -291,6 +291,8 @@ describe("the operator with only the chart's ServiceAccount token", () => {
         "acceleratorpool",
         "inferenceservice",
         "raycluster",
+        "rayjob",
+        "rayservice",
         "trainingjob",
       ]);
   });
@@ -404,6 +406,53 @@ describe("the operator with only the chart's ServiceAccount token", () => {
       "ray-neuron-0",
       "ray-neuron-1",
     ]);
+  });
+
+  it("runs a RayJob: creates its RayCluster, says the dashboard is unreachable, and deletes the cluster on suspend", async () => {
+    expect(registered()).toContain("rayjob");
+    const rt = resourceTypes.rayJob;
+    await admin.create(rt, {
+      apiVersion: rt.apiVersion,
+      kind: rt.kind,
+      metadata: { name: "rj", namespace: work.name },
+      spec: {
+        entrypoint: "python -c pass",
+        rayClusterSpec: {
+          rayVersion: "2.60.0",
+          image: "rayproject/ray:2.60.0",
+          head: { resources: { cpu: "1", memory: "2Gi" } },
+        },
+      },
+    });
+    type RJ = KubeObject & {
+      status?: { conditions?: Array<{ type: string; status: string; message: string }> };
+    };
+    // No Ray runs here: the head pod's address answers nothing, which the job says.
+    const job = await eventually(
+      async () => {
+        const obj = await admin.get<RJ>(rt, "rj", work.name);
+        const c = obj.status?.conditions?.find((x) => x.type === "DashboardReachable");
+        return c?.status === "False" ? obj : undefined;
+      },
+      90_000,
+      "the RayJob reporting its dashboard unreachable",
+    );
+    expect(job.metadata.finalizers).toContain("stack.sovereign.dev/stop-ray-job");
+    await admin.patch(rt, "rj", work.name, { spec: { suspend: true } }, "merge");
+    await eventually(
+      async () => {
+        const list = await admin.list(resourceTypes.rayCluster, { namespace: work.name });
+        return list.items.some((c) => c.metadata.name === "rj") ? undefined : true;
+      },
+      60_000,
+      "the RayJob's cluster deleted on suspend",
+    );
+    await admin.delete(rt, "rj", work.name);
+    await eventually(
+      async () => ((await statusOf(admin.get(rt, "rj", work.name))) === 404 ? true : undefined),
+      60_000,
+      "the RayJob gone once its finalizer is removed",
+    );
   });
 
   it("runs an InferenceService with a Secret and a model cache to Ready, and drops the cache claim", async () => {
@@ -611,7 +660,7 @@ describe("the same token is refused what the operator must not do", () => {
         () => asOperator.delete(builtin.customResourceDefinitions, "trainingjobs.stack.sovereign.dev"),
       ],
       ["delete an AcceleratorPool", () => asOperator.delete(resourceTypes.acceleratorPool, poolName)],
-      ["delete a RayCluster", () => asOperator.delete(resourceTypes.rayCluster, "ray", work.name)],
+      ["delete a RayJob", () => asOperator.delete(resourceTypes.rayJob, "none", work.name)],
       [
         "update a TrainingJob's spec",
         () => asOperator.patch(resourceTypes.trainingJob, "none", work.name, { spec: {} }, "merge"),

@@ -156,12 +156,14 @@ describe("samples", () => {
         .trim()
         .split("\n")
         .filter((n) => !n.startsWith("acceleratorpool."));
-      return names.length >= 3 ? names : undefined;
+      return names.length >= 5 ? names : undefined;
     });
     expect(listed.sort()).toEqual(
       [
         "inferenceservice.stack.sovereign.dev/llama-8b",
         "raycluster.stack.sovereign.dev/research",
+        "rayjob.stack.sovereign.dev/embeddings-backfill",
+        "rayservice.stack.sovereign.dev/embeddings",
         "trainingjob.stack.sovereign.dev/llama-finetune",
       ].sort(),
     );

@@ -46,7 +46,8 @@ describe("bash completion", () => {
   test("subcommands", () => {
     expect(complete("stackctl pools ")).toEqual(["discover"]);
     expect(complete("stackctl train ")).toEqual(["submit"]);
-    expect(complete("stackctl -n prod ray ")).toEqual(["create"]);
+    expect(complete("stackctl -n prod ray ")).toEqual(["create", "job", "serve"]);
+    expect(complete("stackctl ray job ")).toEqual(["submit"]);
   });
 
   test("kinds after get, describe and logs", () => {
@@ -58,11 +59,22 @@ describe("bash completion", () => {
         "isvc",
         "rayc",
         "rayclusters",
+        "rayjob",
+        "rayjobs",
+        "rayservices",
+        "raysvc",
         "tj",
         "trainingjobs",
       ].sort(),
     );
-    expect(complete("stackctl describe ra")).toEqual(["rayc", "rayclusters"]);
+    expect(complete("stackctl describe ra")).toEqual([
+      "rayc",
+      "rayclusters",
+      "rayjob",
+      "rayjobs",
+      "rayservices",
+      "raysvc",
+    ]);
   });
 
   test("flags of the command, global flags too", () => {

@@ -42,8 +42,8 @@ describe("kinds by any of their names", () => {
 
   test("comma lists and the aistack category", () => {
     expect(resolveKinds("tj,isvc,tj").map((k) => k.shortNames[0])).toEqual(["tj", "isvc"]);
-    expect(resolveKinds("aistack")).toHaveLength(4);
-    expect(resolveKinds("all")).toHaveLength(4);
+    expect(resolveKinds("aistack")).toHaveLength(6);
+    expect(resolveKinds("all")).toHaveLength(6);
   });
 
   test("KIND/NAME", () => {

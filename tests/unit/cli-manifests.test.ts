@@ -237,6 +237,67 @@ describe("ray create --dry-run", () => {
   });
 });
 
+describe("ray job submit and ray serve deploy --dry-run", () => {
+  test("an entrypoint after -- on a cluster of its own, quoted where the shell would need it", async () => {
+    const m = await manifest(
+      "ray",
+      "job",
+      "submit",
+      "backfill",
+      "--workers",
+      "gpu=1:1",
+      "--vendor",
+      "nvidia",
+      "--shutdown",
+      "--backoff-limit",
+      "2",
+      "--dry-run",
+      "--",
+      "python",
+      "run.py",
+      "--note",
+      "two words",
+    );
+    expect(m.spec).toEqual({
+      entrypoint: "python run.py --note 'two words'",
+      rayClusterSpec: {
+        rayVersion: "2.52.0",
+        image: "rayproject/ray:2.52.0",
+        workerGroups: [{ name: "gpu", replicas: 1, accelerators: { count: 1, vendors: ["nvidia"] } }],
+      },
+      shutdownAfterJobFinishes: true,
+      backoffLimit: 2,
+    });
+  });
+
+  test("on a selected cluster, and the Serve config read from its file", async () => {
+    const m = await manifest(
+      "ray",
+      "job",
+      "submit",
+      "q",
+      "--cluster-selector",
+      "team=search",
+      "--dry-run",
+      "--",
+      "python",
+      "q.py",
+    );
+    expect(m.spec).toEqual({ entrypoint: "python q.py", clusterSelector: { team: "search" } });
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const file = join(mkdtempSync(join(tmpdir(), "serve-")), "serve.yaml");
+    writeFileSync(file, "applications:\n  - name: a\n    import_path: a:app\n");
+    const svc = await manifest("ray", "serve", "deploy", "embed", "--config", file, "--dry-run");
+    expect(svc.spec).toMatchObject({ serveConfigV2: "applications:\n  - name: a\n    import_path: a:app\n" });
+    writeFileSync(file, "applications: [unclosed");
+    expect(await exitCodeOf("ray", "serve", "deploy", "embed", "--config", file, "--dry-run")).toBe(
+      exitCodes.invalidManifest,
+    );
+  });
+});
+
 describe("bad input: one exit code per class", () => {
   test.for([
     [["train", "submit", "--name", "x", "--dry-run", "--", "python"], exitCodes.usage], // no --image

@@ -93,11 +93,15 @@ describe.each(resources.map((r) => [r.kind, r] as const))("%s CRD", (_name, kind
     }
   });
 
-  test("keeps unknown fields only in the embedded pod template", () => {
+  test("keeps unknown fields only in embedded fragments: a pod template, Ray's runtime_env", () => {
     const preserved = specAndStatus
       .filter(([, n]) => n["x-kubernetes-preserve-unknown-fields"])
       .map(([p]) => p);
-    expect(preserved).toEqual(kind.kind === "TrainingJob" ? ["spec.template"] : []);
+    const embedded: Record<string, string[]> = {
+      TrainingJob: ["spec.template"],
+      RayJob: ["spec.runtimeEnv"],
+    };
+    expect(preserved).toEqual(embedded[kind.kind] ?? []);
   });
 
   test("bounds every string and list, so CEL rules have a bounded cost", () => {
@@ -142,7 +146,8 @@ describe.each(resources.map((r) => [r.kind, r] as const))("%s CRD", (_name, kind
     expect(version?.subresources.status).toEqual({});
     const columns = version?.additionalPrinterColumns.map((c) => c.name) ?? [];
     expect(columns).toContain("Age");
-    expect(columns).toContain("Ready");
+    // What a person looks for first: readiness, or for a run-to-completion job, Ray's status.
+    expect(columns).toContain(kind.kind === "RayJob" ? "Job Status" : "Ready");
   });
 });
 

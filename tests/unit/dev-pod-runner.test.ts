@@ -7,7 +7,9 @@ import {
   type PodLike,
   routerMain,
 } from "../../cli/dev/pod-runner/programs.ts";
+import { allInterfacesPortFlags, localHeadArgs, type PortFlag } from "../../cli/dev/ray-head.ts";
 import { leaderScript, workerScript } from "../../controllers/inferenceservice/group-pods.ts";
+import { headPod } from "../../controllers/raycluster/pods.ts";
 
 const pod = (containers: NonNullable<PodLike["spec"]>["containers"], phase = "Running"): PodLike => ({
   metadata: { name: "llama-h100-abc", namespace: "ml", uid: "u1" },
@@ -72,5 +74,67 @@ describe("pod runner programs", () => {
     expect(localPrograms(pod([{ name: "trainer", command: ["torchrun", "train.py"] }]))).toEqual([]);
     expect(localPrograms(pod([engine], "Pending"))).toEqual([]);
     expect(localPrograms({ ...pod([engine]), status: { phase: "Running" } })).toEqual([]);
+  });
+
+  const rayHeadPod = (): PodLike => {
+    const p = headPod({
+      apiVersion: "stack.sovereign.dev/v1alpha1",
+      kind: "RayCluster",
+      metadata: { name: "demo", namespace: "ml", uid: "u2" },
+      spec: {
+        rayVersion: "2.60.0",
+        image: "rayproject/ray:2.60.0",
+        head: { serviceType: "ClusterIP", rayStartParams: { "num-cpus": "0" } },
+        suspend: false,
+      },
+    }) as unknown as PodLike;
+    return { ...p, status: { phase: "Running", podIP: "127.64.0.9" } };
+  };
+
+  it("runs a RayCluster's head as real Ray from the venv, with the pod's probe, once a venv exists", () => {
+    expect(localPrograms(rayHeadPod())).toEqual([]);
+    const [p] = localPrograms(rayHeadPod(), { pythonVenv: "/venv" });
+    expect(p?.command).toBe("/venv/bin/ray");
+    expect(p?.rayHead).toBe(true);
+    expect(p?.args.slice(0, 2)).toEqual(["start", "--head"]);
+    expect(p?.args).toContain("--num-cpus=0");
+    expect(p?.readiness).toMatchObject({ path: "/api/gcs_healthz", port: 8265 });
+    expect(p?.env.RAY_CLUSTER_NAME).toBe("demo");
+  });
+
+  it("makes a head's argv local: its IP for node and dashboard, free ports for what binds every interface", () => {
+    const ports = Object.fromEntries(allInterfacesPortFlags.map((f, i) => [f, 40000 + i])) as Record<
+      PortFlag,
+      number
+    >;
+    const args = localHeadArgs(
+      [
+        "--head",
+        "--port=6379",
+        "--dashboard-host=0.0.0.0",
+        "--dashboard-port=8265",
+        "--temp-dir",
+        "/x",
+        "--num-cpus=0",
+        "--block",
+      ],
+      { ip: "127.64.0.9", ports, tempDir: "/tmp/rayp-1" },
+    );
+    expect(args).toEqual([
+      "--head",
+      "--dashboard-port=8265",
+      "--num-cpus=0",
+      "--node-ip-address=127.64.0.9",
+      "--dashboard-host=127.64.0.9",
+      "--include-dashboard=true",
+      "--temp-dir=/tmp/rayp-1",
+      ...allInterfacesPortFlags.map((f) => `--${f}=${ports[f]}`),
+      "--object-store-memory=83886080",
+      "--disable-usage-stats",
+      "--block",
+    ]);
+    expect(
+      localHeadArgs(["--head", "--object-store-memory=1000"], { ip: "127.64.0.9", ports, tempDir: "/t" }),
+    ).toContain("--object-store-memory=1000");
   });
 });

@@ -8,7 +8,7 @@
 //   node cli/dev/pod-runner/main.ts --kubeconfig FILE --dir DIR [--namespace NS]
 // (--namespace: only that namespace's pods, for a test that shares its cluster with others).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -20,6 +20,9 @@ import {
   objectKey,
   stripManagedFields,
 } from "../../../operator/index.ts";
+import { freePort } from "../loopback.ts";
+import { fateSharedCommand, findPythonVenv, venvEnv } from "../python.ts";
+import { allInterfacesPortFlags, localHeadArgs, type PortFlag } from "../ray-head.ts";
 import { probeOnce } from "./probe.ts";
 import { type HttpProbe, type LocalProgram, localPrograms, type PodLike } from "./programs.ts";
 
@@ -33,6 +36,21 @@ interface Running {
   timer: NodeJS.Timeout | undefined;
   restarts: number;
   stopped: boolean;
+  /** A Ray head's session directory, removed when it stops. */
+  tempDir?: string;
+}
+
+/** Stops a child; a Ray head with every process of its group (raylet, GCS, workers). */
+function killChild(entry: Running, signal: NodeJS.Signals): void {
+  const child = entry.child;
+  if (!child) return;
+  if (entry.program.rayHead && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  } else child.kill(signal);
 }
 
 const log = (msg: string, fields: Record<string, unknown> = {}): void => {
@@ -48,6 +66,8 @@ async function main(): Promise<void> {
   const dir = values.dir;
   mkdirSync(join(dir, "logs"), { recursive: true });
   const client = new KubeClient({ kubeConfig: loadKubeconfigFiles([kubeconfig]), qps: 100, burst: 200 });
+  const pythonVenv = findPythonVenv();
+  if (!pythonVenv) log("no Python venv (bash hack/python/venv.sh): Ray heads stay simulated");
   const caPem = (await client.connection.tlsOptions()).ca?.toString("utf8") ?? "";
   const pods = new Informer<KubeObject & PodLike>({
     client,
@@ -126,14 +146,44 @@ async function main(): Promise<void> {
       await serviceAccountKubeconfig(pod, file);
       env.KUBECONFIG = file;
     }
+    let command = program.command;
+    let args = program.args;
+    if (program.rayHead && pythonVenv) {
+      const ip = pod.status?.podIP ?? "";
+      const ports = {} as Record<PortFlag, number>;
+      for (const flag of allInterfacesPortFlags) ports[flag] = await freePort();
+      // Short: Ray puts Unix sockets under it, and a socket path has at most 107 bytes.
+      entry.tempDir ??= mkdtempSync("/tmp/rayp-");
+      // A pod runner killed outright must not leave a Ray head behind.
+      ({ command, args } = fateSharedCommand(pythonVenv, program.command, [
+        "start",
+        ...localHeadArgs(program.args.slice(1), { ip, ports, tempDir: entry.tempDir }),
+      ]));
+      Object.assign(env, venvEnv(pythonVenv, { PATH: env.PATH }));
+      // Job drivers find the GCS through Ray itself; the pod's RAY_ADDRESS names port 6379.
+      delete env.RAY_ADDRESS;
+    }
     if (entry.stopped) return;
     const out = openSync(join(dir, "logs", `${base}.log`), "a");
-    const child = spawn(program.command, program.args, { stdio: ["ignore", out, out], env });
+    const child = spawn(command, args, {
+      stdio: ["ignore", out, out],
+      env,
+      detached: program.rayHead === true,
+    });
     entry.child = child;
-    log("started", { pod: key, container: program.container, pid: child.pid, args: program.args.slice(1) });
+    log("started", { pod: key, container: program.container, pid: child.pid, args: args.slice(-20) });
     child.on("exit", (code, signal) => {
+      if (program.rayHead && child.pid !== undefined) {
+        // ray start is gone; what it started must not outlive it.
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {}
+      }
       entry.child = undefined;
-      if (entry.stopped) return;
+      if (entry.stopped) {
+        if (entry.tempDir) rmSync(entry.tempDir, { recursive: true, force: true });
+        return;
+      }
       // As a kubelet restarts a container: with a growing delay, and not ready meanwhile.
       entry.restarts++;
       log("exited; restarting", {
@@ -186,12 +236,13 @@ async function main(): Promise<void> {
   const stop = (entry: Running): void => {
     entry.stopped = true;
     clearTimeout(entry.timer);
-    entry.child?.kill("SIGTERM");
+    killChild(entry, "SIGTERM");
+    if (entry.program.rayHead) setTimeout(() => killChild(entry, "SIGKILL"), 5_000).unref();
   };
 
   const sync = (pod: KubeObject & PodLike): void => {
     const key = objectKey(pod);
-    const want = localPrograms(pod);
+    const want = localPrograms(pod, { pythonVenv });
     const have = running.get(key) ?? new Map<string, Running>();
     for (const [name, entry] of have) {
       const still = want.find((p) => p.container === name);
@@ -235,7 +286,12 @@ async function main(): Promise<void> {
 
   const shutdown = (): void => {
     for (const entries of running.values()) for (const entry of entries.values()) stop(entry);
-    void pods.stop().finally(() => process.exit(0));
+    // A Ray head takes a moment to stop; the rest go with their SIGTERM.
+    const rayHeads = [...running.values()].flatMap((m) => [...m.values()]).filter((e) => e.program.rayHead);
+    setTimeout(() => {
+      for (const entry of rayHeads) killChild(entry, "SIGKILL");
+    }, 1_500).unref();
+    void pods.stop().finally(() => setTimeout(() => process.exit(0), rayHeads.length > 0 ? 1_600 : 0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on("SIGTERM", shutdown);

@@ -3,10 +3,14 @@
 // server becomes the engine simulator with the pod's own arguments (so a flag the controller
 // gets wrong fails as vLLM would fail), and the router runs as itself. Each process binds its
 // pod's IP, which kwok hands out from a loopback range: that is the one substitution, in place
-// of a network namespace per pod. Pure, so what runs for a pod is easy to test.
+// of a network namespace per pod. A Ray head (`ray start --head`) runs as real Ray from the
+// project's Python venv when it is installed (../ray-head.ts says what changes for one
+// machine); Ray workers stay simulated. Pure, so what runs for a pod is easy to test.
 // The router pod runs the image's compiled entry point; here it runs from this package.
 import { routerCommand } from "../../../controllers/inferenceservice/router.ts";
 import { packageModule } from "../../package-paths.ts";
+import { venvProgram } from "../python.ts";
+import { isHeadStart } from "../ray-head.ts";
 
 export interface ContainerLike {
   name: string;
@@ -52,6 +56,16 @@ export interface LocalProgram {
   /** Whether it talks to the API server, as the pod's ServiceAccount. */
   usesApi: boolean;
   readiness: HttpProbe | undefined;
+  /**
+   * A Ray head: `args` are the pod's `ray start` arguments; the runner makes them local
+   * (localHeadArgs: free ports, temp dir) when it starts it, and stops its process group.
+   */
+  rayHead?: boolean;
+}
+
+export interface ProgramOptions {
+  /** The project's Python venv; without it Ray heads stay simulated. */
+  pythonVenv?: string | undefined;
 }
 
 /** The entry points vLLM images run; the CUDA, ROCm and TPU builds share the first. */
@@ -130,12 +144,27 @@ function engineBehindShell(command: readonly string[]): string[] | undefined {
 }
 
 /** The local process for one container of a running pod, or undefined when it stays simulated. */
-export function localProgram(pod: PodLike, container: ContainerLike): LocalProgram | undefined {
+export function localProgram(
+  pod: PodLike,
+  container: ContainerLike,
+  options: ProgramOptions = {},
+): LocalProgram | undefined {
   const ip = pod.status?.podIP;
   if (!ip) return undefined;
   const shelled = engineBehindShell(container.command ?? []);
   // The shell's own name ($0) and script are not the server's arguments.
   const command = shelled ?? container.command ?? [];
+  if (options.pythonVenv && isHeadStart(command, container.args ?? [])) {
+    return {
+      container: container.name,
+      command: venvProgram(options.pythonVenv, "ray"),
+      args: ["start", ...(container.args ?? [])],
+      env: containerEnv(pod, container),
+      usesApi: false,
+      readiness: readinessOf(container),
+      rayHead: true,
+    };
+  }
   const engine = engineCommands.find((c) => startsWith(command, c));
   let entry: string | undefined;
   let usesApi = false;
@@ -159,7 +188,7 @@ export function localProgram(pod: PodLike, container: ContainerLike): LocalProgr
 }
 
 /** Every container of `pod` that runs locally, or [] while it is not running. */
-export function localPrograms(pod: PodLike): LocalProgram[] {
+export function localPrograms(pod: PodLike, options: ProgramOptions = {}): LocalProgram[] {
   if (pod.metadata.deletionTimestamp || pod.status?.phase !== "Running") return [];
-  return (pod.spec?.containers ?? []).flatMap((c) => localProgram(pod, c) ?? []);
+  return (pod.spec?.containers ?? []).flatMap((c) => localProgram(pod, c, options) ?? []);
 }
