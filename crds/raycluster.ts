@@ -13,6 +13,7 @@ import {
 } from "./common.ts";
 import { defineKind } from "./kind.ts";
 import { boundedMap, listMap, withRules } from "./kit.ts";
+import { priorityClassNameField, queueNameField } from "./queueing.ts";
 
 const MAX_REPLICAS = 1000;
 
@@ -102,6 +103,8 @@ export const rayClusterSpec = z
       .describe("Groups of workers, each placed on a pool matching its accelerators.")
       .optional(),
     suspend: z.boolean().default(false).describe("True: delete every pod and keep the cluster definition."),
+    queueName: queueNameField(),
+    priorityClassName: priorityClassNameField(),
   })
   .describe("The Ray version and image, the head and the worker groups.");
 export type RayClusterSpec = z.output<typeof rayClusterSpec>;
