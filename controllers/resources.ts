@@ -2,9 +2,11 @@
 // controller spells a plural or an API version of its own.
 import {
   acceleratorPoolResource,
+  acceleratorQueueResource,
   inferenceServiceResource,
   type KindDefinition,
   rayClusterResource,
+  teamQuotaResource,
   trainingJobResource,
 } from "../crds/index.ts";
 import { builtin, type ResourceType } from "../operator/index.ts";
@@ -21,6 +23,8 @@ export const resourceTypes = {
   trainingJob: ours(trainingJobResource),
   rayCluster: ours(rayClusterResource),
   inferenceService: ours(inferenceServiceResource),
+  acceleratorQueue: ours(acceleratorQueueResource),
+  teamQuota: ours(teamQuotaResource),
   // Built-in kinds are the runtime's own (operator/resource.ts), under the names used here.
   pod: builtin.pods,
   node: builtin.nodes,
@@ -31,4 +35,5 @@ export const resourceTypes = {
   serviceAccount: builtin.serviceAccounts,
   role: builtin.roles,
   roleBinding: builtin.roleBindings,
+  priorityClass: builtin.priorityClasses,
 } as const satisfies Record<string, ResourceType>;

@@ -40,3 +40,6 @@ export function queueNameOf(obj: QueueingFields): string | undefined {
 
 export const MAX_PREEMPTION_GRACE_SECONDS = 86400;
 export const DEFAULT_PREEMPTION_GRACE_SECONDS = 300;
+
+/** The condition a preempted workload carries while it checkpoints (True) and once evicted (False). */
+export const PREEMPTING_CONDITION = "Preempting";

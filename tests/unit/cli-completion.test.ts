@@ -53,12 +53,16 @@ describe("bash completion", () => {
     expect(complete("stackctl get ")).toEqual(
       [
         "acceleratorpools",
+        "acceleratorqueues",
         "ap",
+        "aq",
         "inferenceservices",
         "isvc",
         "rayc",
         "rayclusters",
+        "teamquotas",
         "tj",
+        "tq",
         "trainingjobs",
       ].sort(),
     );
