@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { builtin, type KubeObject } from "../../operator/index.ts";
 import { eventually } from "../support/cluster.ts";
-import { condition, dedicatedJob, env, type Harness, startHarness } from "./trainingjob-harness.ts";
+import {
+  condition,
+  createCheckpointVolume,
+  dedicatedJob,
+  type Harness,
+  startHarness,
+} from "./trainingjob-harness.ts";
 
 let h: Harness;
 const suffix = randomBytes(3).toString("hex");
@@ -44,20 +50,7 @@ beforeAll(async () => {
   await h.client.create(resourceTypes.teamQuota, teamQuota(teamB, 8));
   await h.client.create(resourceTypes.acceleratorQueue, queue("a", teamA));
   await h.client.create(resourceTypes.acceleratorQueue, queue("b", teamB));
-  // A static volume the claim binds to, so the scheduler places pods that mount it.
-  const storageClassName = `manual-${h.ns}`;
-  await h.core.createPersistentVolume({
-    body: {
-      metadata: { name: `${h.ns}-ckpt` },
-      spec: {
-        storageClassName,
-        capacity: { storage: "1Gi" },
-        accessModes: ["ReadWriteMany"],
-        hostPath: { path: `/tmp/${h.ns}-ckpt` },
-        persistentVolumeReclaimPolicy: "Delete",
-      },
-    },
-  });
+  const storageClassName = await createCheckpointVolume(h);
   await h.core.createNamespacedPersistentVolumeClaim({
     namespace: h.ns,
     body: {
@@ -149,7 +142,9 @@ describe("team quotas with borrowing and preemption", () => {
     expect(resumed.status?.preemption?.preemptions).toBe(1);
     const [pod] = await h.pods("a-borrowed");
     const spec = h.podSpecs("a-borrowed").get(pod?.metadata.name ?? "");
-    expect(spec && env({ spec } as never)).toMatchObject({
+    const trainer = spec?.containers.find((c) => c.name === "trainer");
+    const vars = Object.fromEntries((trainer?.env ?? []).map((e) => [e.name, e.value]));
+    expect(vars).toMatchObject({
       RESUME_FROM: "/ckpt/step-1200",
       CHECKPOINT_DIR: "/ckpt",
     });

@@ -268,3 +268,24 @@ export const env = (pod: Pod): Record<string, string | undefined> =>
   Object.fromEntries(
     (pod.spec.containers.find((c) => c.name === "trainer")?.env ?? []).map((e) => [e.name, e.value]),
   );
+
+/**
+ * A static volume of a storage class of the namespace's own, which the controller-manager binds a
+ * claim of that class to, so the scheduler places pods that mount it. Returns the class name.
+ */
+export async function createCheckpointVolume(h: Pick<Harness, "core" | "ns">): Promise<string> {
+  const storageClassName = `manual-${h.ns}`;
+  await h.core.createPersistentVolume({
+    body: {
+      metadata: { name: `${h.ns}-ckpt` },
+      spec: {
+        storageClassName,
+        capacity: { storage: "1Gi" },
+        accessModes: ["ReadWriteMany"],
+        hostPath: { path: `/tmp/${h.ns}-ckpt` },
+        persistentVolumeReclaimPolicy: "Delete",
+      },
+    },
+  });
+  return storageClassName;
+}
