@@ -99,7 +99,7 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
       waiting.push({ workload: w, pending: 0, explained: { code: "QueueNotFound", reason } });
       continue;
     }
-    quota?.gate(w, team);
+    if (quota && team !== undefined) quota.gate(w, team);
     const mark = pass.now.mark();
     const memoKey = w.failureKey;
     // Single-group demands fail monotonically in their pod count; several groups only by exact match.
@@ -119,7 +119,7 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
       continue;
     }
     // A failure the quota caused says nothing about room for another team's equal demand.
-    const gated = quota?.wasGated(w) ?? false;
+    const gated = quota !== undefined && team !== undefined && quota.wasGated(w);
     if (memoKey !== undefined && !gated) {
       const known = noRoomForSignature.get(memoKey);
       if (known === undefined || need < known) noRoomForSignature.set(memoKey, need);

@@ -139,7 +139,8 @@ export class QuotaLedger {
     memoryBytes: number,
   ): { demand: Demand; noClassPool: number | undefined } {
     const team = this.team(t);
-    const out = new Map<number, number>();
+    // Small and hot (every pool a gate looks at): a list merged in place, no map.
+    const out: [number, number][] = [];
     let noClassPool: number | undefined;
     for (const [p, devices] of devicesByPool) {
       if (devices <= 0) continue;
@@ -148,11 +149,13 @@ export class QuotaLedger {
         noClassPool ??= p;
         continue;
       }
-      out.set(r, get(out, r) + devices);
+      const entry = out.find((e) => e[0] === r);
+      if (entry) entry[1] += devices;
+      else out.push([r, devices]);
     }
-    if (cpuMillis > 0 && team.quotas.has(this.cpu)) out.set(this.cpu, cpuMillis);
-    if (memoryBytes > 0 && team.quotas.has(this.memory)) out.set(this.memory, memoryBytes);
-    return { demand: [...out], noClassPool };
+    if (cpuMillis > 0 && team.quotas.has(this.cpu)) out.push([this.cpu, cpuMillis]);
+    if (memoryBytes > 0 && team.quotas.has(this.memory)) out.push([this.memory, memoryBytes]);
+    return { demand: out, noClassPool };
   }
 
   /** The most of resource r team t may add now. */
@@ -191,9 +194,17 @@ export class QuotaLedger {
     return undefined;
   }
 
+  /** Bumped by every charge to a team's cohort: shares computed before are stale. */
+  private readonly versions: number[] = [];
+
+  cohortVersion(t: number): number {
+    return this.versions[this.team(t).cohort] ?? 0;
+  }
+
   /** Adds (sign 1) or removes (sign -1) usage of team t. */
   charge(t: number, demand: Demand, sign: 1 | -1 = 1): void {
     const team = this.team(t);
+    this.versions[team.cohort] = (this.versions[team.cohort] ?? 0) + 1;
     const cohort = this.cohorts[team.cohort] as CohortState;
     for (const [r, amount] of demand) {
       const q = team.quotas.get(r);
@@ -207,22 +218,26 @@ export class QuotaLedger {
   }
 
   /**
-   * Dominant resource share of team t (with `extra` added): the largest fraction, over its
-   * resources, of the cohort's pooled capacity that it uses beyond nominal, divided by its weight.
-   * 0 while the team stays within nominal, so entitled work always goes before borrowing.
+   * Dominant resource share of team t once `extra` is added: the largest fraction, over the
+   * resources `extra` asks for (all of the team's when it asks for none), of the cohort's pooled
+   * capacity that the team uses beyond nominal, divided by its weight. 0 while the team stays
+   * within nominal, so entitled work always goes before borrowing. Only the resources asked for
+   * count: borrowing idle A100s that nobody wants must not cost a team its share of the H100s.
    */
   share(t: number, extra: Demand = []): number {
     const team = this.team(t);
     const cohort = this.cohorts[team.cohort] as CohortState;
     let dominant = 0;
-    for (const [r, q] of team.quotas) {
-      let used = get(team.used, r);
-      for (const [er, amount] of extra) if (er === r) used += amount;
-      const borrowed = used - q.nominal;
-      if (borrowed <= 0) continue;
+    const consider = (r: number, add: number): void => {
+      const q = team.quotas.get(r);
+      if (!q) return;
+      const borrowed = get(team.used, r) + add - q.nominal;
+      if (borrowed <= 0) return;
       const capacity = get(cohort.capacity, r);
       dominant = Math.max(dominant, capacity > 0 ? borrowed / capacity : Number.POSITIVE_INFINITY);
-    }
+    };
+    if (extra.length > 0) for (const [r, amount] of extra) consider(r, amount);
+    else for (const r of team.quotas.keys()) consider(r, 0);
     if (dominant === 0) return 0;
     const weight = team.input.weight;
     return weight > 0 ? dominant / weight : Number.POSITIVE_INFINITY;

@@ -43,8 +43,9 @@ export class QuotaPass {
   private readonly pendingCount = new Map<number, number>();
   private readonly admittedCount = new Map<number, number>();
   private readonly failedSearches = new Set<string>();
-  /** Pools a preemptor waits on: nothing else is placed there for the rest of the pass. */
-  private readonly heldPools = new Set<number>();
+  /** Each admitted workload's team and quota demand, computed once. */
+  private readonly admittedDemand = new Map<string, { team: number; demand: Demand }>();
+  private readonly admittedByTeam = new Map<number, AdmittedWorkload[]>();
   /** Quota charged for preemptors that are not admitted: not part of what a team uses. */
   private readonly heldQuota = new Map<number, Map<number, number>>();
 
@@ -60,7 +61,12 @@ export class QuotaPass {
     for (const a of this.admitted) {
       const t = this.ledger.teamIndex.get(a.team);
       if (t === undefined) continue;
-      this.ledger.charge(t, this.demandOfAdmitted(t, a));
+      const demand = this.demandOfAdmitted(t, a);
+      this.admittedDemand.set(a.key, { team: t, demand });
+      const mine = this.admittedByTeam.get(t) ?? [];
+      mine.push(a);
+      this.admittedByTeam.set(t, mine);
+      this.ledger.charge(t, demand);
       this.admittedCount.set(t, (this.admittedCount.get(t) ?? 0) + 1);
       if (a.preempting) this.taken.add(a.key);
     }
@@ -105,42 +111,59 @@ export class QuotaPass {
   }
 
   /**
-   * Queue order with quotas: repeatedly the head of the team whose share would be lowest after
-   * admitting it (dominant resource share, weighted; 0 within nominal), then the higher priority,
-   * then the older. Workloads of no team have share 0. `sorted` is in priority-then-age order.
+   * Queue order with quotas: repeatedly the workload whose team's share would be lowest after
+   * admitting it (dominant resource share over what it asks for, weighted; 0 within nominal),
+   * then the higher priority, then the older. Workloads of no team have share 0. Each team's
+   * workloads queue per device class they ask for, in priority-then-age order (`sorted`), and
+   * only the heads of those queues compete: a team whose oldest job asks to borrow many MI250Xs
+   * must not wait behind it for the H100s it is entitled to.
    */
   *order(sorted: readonly PreparedWorkload[]): Generator<PreparedWorkload> {
-    const queues = new Map<number, PreparedWorkload[]>();
+    interface Lane {
+      team: number;
+      items: PreparedWorkload[];
+      demands: Demand[];
+      at: number;
+      /** The head's share, while the cohort's ledger is at `version` and the head at `for`. */
+      share: number;
+      version: number;
+      for: number;
+    }
+    const lanes = new Map<string, Lane>();
     for (const w of sorted) {
       const t = this.teamOf(w) ?? -1;
-      let q = queues.get(t);
-      if (!q) {
-        q = [];
-        queues.set(t, q);
+      const demand = t >= 0 ? this.nominalDemand(t, w) : [];
+      const laneKey = `${t}|${demand[0]?.[0] ?? -1}`;
+      let lane = lanes.get(laneKey);
+      if (!lane) {
+        lane = { team: t, items: [], demands: [], at: 0, share: 0, version: -1, for: -1 };
+        lanes.set(laneKey, lane);
       }
-      q.push(w);
+      lane.items.push(w);
+      lane.demands.push(demand);
     }
-    const heads = [...queues.entries()].map(([team, items]) => ({ team, items, at: 0 }));
-    const demands = new Map<PreparedWorkload, Demand>();
+    const heads = [...lanes.values()];
     for (;;) {
-      let best: (typeof heads)[number] | undefined;
+      let best: Lane | undefined;
       let bestShare = 0;
-      for (const h of heads) {
-        const w = h.items[h.at];
+      let bestOrder = 0;
+      for (const lane of heads) {
+        const w = lane.items[lane.at];
         if (!w) continue;
-        let share = 0;
-        if (h.team >= 0) {
-          let d = demands.get(w);
-          if (!d) {
-            d = this.nominalDemand(h.team, w);
-            demands.set(w, d);
+        // A share moves only when its cohort's usage does: recomputed then, or for a new head.
+        if (lane.team >= 0) {
+          const version = this.ledger.cohortVersion(lane.team);
+          if (lane.version !== version || lane.for !== lane.at) {
+            lane.share = this.ledger.share(lane.team, lane.demands[lane.at] ?? []);
+            lane.version = version;
+            lane.for = lane.at;
           }
-          share = this.ledger.share(h.team, d);
         }
-        const b = best?.items[best.at];
-        if (!best || !b || share < bestShare || (share === bestShare && w.order < b.order)) {
-          best = h;
+        const share = lane.share;
+        if (!best || share < bestShare || (share === bestShare && w.order < bestOrder)) {
+          best = lane;
           bestShare = share;
+          bestOrder = w.order;
         }
       }
       const next = best?.items[best.at];
@@ -150,18 +173,12 @@ export class QuotaPass {
     }
   }
 
-  /**
-   * Before w is placed: the pools its team's quota lets it use, and none that is held for a
-   * preemptor (its victims' devices, and the free ones it counted on, are its for this pass).
-   */
-  gate(w: PreparedWorkload, t: number | undefined): void {
+  /** Before w is placed: the pools its team's quota lets it use. */
+  gate(w: PreparedWorkload, t: number): void {
     const attempt: Attempt = { gated: false, block: undefined };
     this.attempts.set(w.key, attempt);
     const one = w.groups.length === 1 ? w.groups[0] : undefined;
-    const held = this.heldPools;
     w.poolAllowed = (p) => {
-      if (held.has(p)) return false;
-      if (t === undefined) return true;
       // Several groups: the total is checked once placed; here only that the pool is covered.
       const g = one ?? w.groups[0];
       if (!g) return true;
@@ -261,7 +278,7 @@ export class QuotaPass {
       if (classes.length === 0) continue;
       const { demand, noClassPool } = this.groupDemand(t, g, p, need);
       if (noClassPool !== undefined) continue;
-      const candidates = this.candidatesFor(w, t, p, demand, classes);
+      const candidates = this.candidatesFor(w, t, p, demand);
       const leaving = candidates.filter((v) => this.taken.has(v.key));
       const open = candidates.filter((v) => !this.taken.has(v.key) && v.admitted.preemptible);
       const fits = (victims: readonly Victim[]): boolean =>
@@ -283,9 +300,16 @@ export class QuotaPass {
       return undefined;
     }
     const poolName = this.state.pool(best.pool).input.name;
-    // What it counted on stays its own for the pass: the pool, and the quota (charged though it
-    // is not admitted, so nobody behind it borrows what it will need once its victims are gone).
-    this.heldPools.add(best.pool);
+    // What it counted on stays its own for the pass: the free devices it will use beside its
+    // victims' (taken as if placed) and the quota (charged though it is not admitted, so nobody
+    // behind it borrows what it will need once its victims are gone).
+    const classes = this.state.toleratedClasses(best.pool, w.tolerationId, w.tolerations);
+    const shape = shapeOn(g, best.pool);
+    const free = this.state.plan(best.pool, classes, shape, need);
+    if (free.placed > 0) {
+      this.state.commit(free, shape);
+      this.state.settle();
+    }
     const held = this.groupDemand(t, g, best.pool, need).demand;
     this.ledger.charge(t, held);
     const mine = this.heldQuota.get(t) ?? new Map<number, number>();
@@ -313,55 +337,47 @@ export class QuotaPass {
   }
 
   /** Admitted workloads the policy of team t lets w preempt, that hold something w could use. */
-  private candidatesFor(
-    w: PreparedWorkload,
-    t: number,
-    p: number,
-    demand: Demand,
-    classes: readonly number[],
-  ): Victim[] {
+  private candidatesFor(w: PreparedWorkload, t: number, p: number, demand: Demand): Victim[] {
     const team = this.ledger.team(t);
     const deviceClass = team.classOfPool[p] as number;
     const entitled = this.ledger.withinNominal(t, demand);
     const out: Victim[] = [];
-    for (const a of this.admitted) {
-      const vt = this.ledger.teamIndex.get(a.team);
-      if (vt === undefined || a.key === w.key) continue;
-      let allowed = false;
+    for (const [vt, list] of this.admittedByTeam) {
+      let allowed: ((a: AdmittedWorkload) => boolean) | undefined;
+      const lower = (a: AdmittedWorkload) => a.priority < w.workload.priority;
       if (vt === t) {
-        allowed = team.input.withinTeam === "LowerPriority" && a.priority < w.workload.priority;
+        if (team.input.withinTeam === "LowerPriority") allowed = lower;
       } else if (entitled && this.ledger.sameCohort(vt, t) && this.ledger.borrows(vt, deviceClass)) {
         const policy = team.input.reclaimBorrowed;
-        allowed = policy === "Any" || (policy === "LowerPriority" && a.priority < w.workload.priority);
+        if (policy === "Any") allowed = () => true;
+        else if (policy === "LowerPriority") allowed = lower;
       }
       if (!allowed) continue;
-      const devices = this.devicesOn(a, p, classes);
-      const sameClass = a.pools.some(({ pool }) => {
-        const q = this.poolIndex.get(pool);
-        return q !== undefined && this.ledger.team(vt).classOfPool[q] === deviceClass;
-      });
-      if (devices === 0 && !sameClass) continue;
-      out.push({
-        key: a.key,
-        borrower: this.ledger.borrows(vt, deviceClass),
-        priority: a.priority,
-        creationTimestamp: a.creationTimestamp,
-        devices,
-        admitted: a,
-        team: vt,
-      });
+      const victimTeam = this.ledger.team(vt);
+      const borrower = this.ledger.borrows(vt, deviceClass);
+      for (const a of list) {
+        if (a.key === w.key || !allowed(a)) continue;
+        let devices = 0;
+        let sameClass = false;
+        for (const { pool, devices: n } of a.pools) {
+          const q = this.poolIndex.get(pool);
+          if (q === undefined) continue;
+          if (q === p) devices += n;
+          if (victimTeam.classOfPool[q] === deviceClass) sameClass = true;
+        }
+        if (devices === 0 && !sameClass) continue;
+        out.push({
+          key: a.key,
+          borrower,
+          priority: a.priority,
+          creationTimestamp: a.creationTimestamp,
+          devices,
+          admitted: a,
+          team: vt,
+        });
+      }
     }
     return out;
-  }
-
-  /** Devices `a` holds on nodes of pool p whose taints w tolerates. */
-  private devicesOn(a: AdmittedWorkload, p: number, classes: readonly number[]): number {
-    let n = 0;
-    for (const r of a.nodes) {
-      const i = this.state.nodeIndex.get(r.node);
-      if (i !== undefined && this.inPool(i, p, classes)) n += r.devices;
-    }
-    return n;
   }
 
   private inPool(i: number, p: number, classes: readonly number[]): boolean {
@@ -380,9 +396,10 @@ export class QuotaPass {
     demand: Demand,
     need: number,
   ): boolean {
-    for (const v of victims) this.ledger.charge(v.team, this.demandOfAdmitted(v.team, v.admitted), -1);
+    const demandOf = (v: Victim): Demand => this.admittedDemand.get(v.key)?.demand ?? [];
+    for (const v of victims) this.ledger.charge(v.team, demandOf(v), -1);
     const quotaOk = this.ledger.check(t, demand) === undefined;
-    for (const v of victims) this.ledger.charge(v.team, this.demandOfAdmitted(v.team, v.admitted), 1);
+    for (const v of victims) this.ledger.charge(v.team, demandOf(v), 1);
     if (!quotaOk) return false;
     const shape = shapeOn(g, p);
     const freed = new Map<number, [number, number, number]>();
