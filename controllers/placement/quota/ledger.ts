@@ -201,6 +201,38 @@ export class QuotaLedger {
     return this.versions[this.team(t).cohort] ?? 0;
   }
 
+  /**
+   * Whether `demand` of team t would fit once the usage of `freed` (team and demand pairs) is
+   * gone; the ledger itself is left as it is (a preemption search asks this many times).
+   */
+  fitsWithout(t: number, demand: Demand, freed: readonly { team: number; demand: Demand }[]): boolean {
+    const team = this.team(t);
+    for (const [r, need] of demand) {
+      const q = team.quotas.get(r);
+      if (!q) continue;
+      // Each freeing team's use of r, before and after, and so the cohort's use beyond guarantees.
+      const byTeam = new Map<number, number>();
+      for (const f of freed) {
+        if (!this.sameCohort(f.team, t)) continue;
+        for (const [fr, amount] of f.demand)
+          if (fr === r) byTeam.set(f.team, (byTeam.get(f.team) ?? 0) + amount);
+      }
+      let cohortUsed = get((this.cohorts[team.cohort] as CohortState).used, r);
+      let used = get(team.used, r);
+      for (const [ft, amount] of byTeam) {
+        const g = this.team(ft).quotas.get(r)?.guaranteed ?? 0;
+        const before = get(this.team(ft).used, r);
+        cohortUsed -= Math.max(0, before - g) - Math.max(0, before - amount - g);
+        if (ft === t) used -= amount;
+      }
+      const capacity = get((this.cohorts[team.cohort] as CohortState).capacity, r);
+      const room = capacity - cohortUsed + Math.max(0, used - q.guaranteed);
+      const max = Math.min(q.nominal + q.borrowingLimit - used, room + q.guaranteed - used);
+      if (need > max) return false;
+    }
+    return true;
+  }
+
   /** Adds (sign 1) or removes (sign -1) usage of team t. */
   charge(t: number, demand: Demand, sign: 1 | -1 = 1): void {
     const team = this.team(t);

@@ -396,11 +396,11 @@ export class QuotaPass {
     demand: Demand,
     need: number,
   ): boolean {
-    const demandOf = (v: Victim): Demand => this.admittedDemand.get(v.key)?.demand ?? [];
-    for (const v of victims) this.ledger.charge(v.team, demandOf(v), -1);
-    const quotaOk = this.ledger.check(t, demand) === undefined;
-    for (const v of victims) this.ledger.charge(v.team, demandOf(v), 1);
-    if (!quotaOk) return false;
+    const released = victims.map((v) => ({
+      team: v.team,
+      demand: this.admittedDemand.get(v.key)?.demand ?? [],
+    }));
+    if (!this.ledger.fitsWithout(t, demand, released)) return false;
     const shape = shapeOn(g, p);
     const freed = new Map<number, [number, number, number]>();
     for (const v of victims) {
