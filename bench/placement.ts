@@ -3,12 +3,17 @@
 // admissions get bound to nodes (they were reservations during the pass after their admission),
 // and new arrivals refill the queue. Only schedule() is timed.
 //
-//   npx node bench/placement.ts [--passes N] [--seed S]      (or: npm run bench -- placement)
+// With quotas (the default; --quotas 0 turns them off) every workload belongs to one of 20 teams
+// in 4 cohorts (support/teams.ts), admission honours their quotas with borrowing and fair
+// sharing, preemption is on, and victims are evicted and queued again before the next pass.
+//
+//   npx node bench/placement.ts [--passes N] [--seed S] [--quotas 0|1]   (or: npm run bench -- placement)
 //
 // Prints a human summary, then as its last line one JSON object of named figures.
 import { performance } from "node:perf_hooks";
 import {
   type Admission,
+  type AdmittedWorkload,
   type NodeInput,
   type PlacementResult,
   type PoolInput,
@@ -20,6 +25,7 @@ import {
 } from "../controllers/placement/index.ts";
 import type { Vendor } from "../crds/vendors.ts";
 import { prng, type Random } from "./support/random.ts";
+import { benchTeams, COHORTS, fairShareDeviation } from "./support/teams.ts";
 
 const GiB = 2 ** 30;
 const POOL_COUNT = 50;
@@ -349,6 +355,31 @@ function makeWorkload(
   return { ...base, groups: [{ name: "ranks", pods: 2, ...pod(8), accelerators: { count: 32 } }] };
 }
 
+/** The admitted workload as the admitter describes it to the engine: what its eviction frees. */
+function admittedWorkload(a: Admission, w: Workload): AdmittedWorkload {
+  const pools = new Map<string, number>();
+  let cpuMillis = 0;
+  let memoryBytes = 0;
+  for (const g of a.groups)
+    for (const p of g.placements)
+      for (const n of p.nodes) {
+        pools.set(p.pool, (pools.get(p.pool) ?? 0) + n.devices);
+        cpuMillis += n.cpuMillis;
+        memoryBytes += n.memoryBytes;
+      }
+  return {
+    key: a.key,
+    team: w.team as string,
+    priority: w.priority,
+    creationTimestamp: w.creationTimestamp,
+    pools: [...pools].map(([pool, devices]) => ({ pool, devices })),
+    cpuMillis,
+    memoryBytes,
+    nodes: reservationFor(a).nodes,
+    preemptible: w.mode !== "replicas",
+  };
+}
+
 function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -359,6 +390,16 @@ function main(): void {
   const passes = argument("passes", 60);
   const random = prng(argument("seed", 20_240_601));
   const cluster = buildCluster(random);
+  const withQuotas = argument("quotas", 1) === 1;
+  const teams = withQuotas
+    ? benchTeams(cluster.pools, (p) => (cluster.hardwareOf.get(p.name)?.devices ?? 0) * p.nodeNames.length)
+    : [];
+  const busy = teams.filter((t) => !t.idle);
+  // What the admitter would tell the engine about admitted workloads, and the workloads
+  // themselves, to queue a victim again.
+  const admittedByKey = new Map<string, AdmittedWorkload>();
+  const submitted = new Map<string, Workload>();
+  let preemptedTotal = 0;
   const nodeByName = new Map(cluster.nodes.map((n) => [n.name, n]));
   const start = Date.UTC(2025, 0, 1);
   let clock = start;
@@ -369,7 +410,11 @@ function main(): void {
       // The initial queue spans the half hour before the first pass; later ones arrive as it runs.
       const createdAt =
         serial < QUEUE_LENGTH ? clock - 30 * 60_000 + serial * 120 : clock - random.int(0, PASS_INTERVAL_MS);
-      queue.push(makeWorkload(random, serial++, createdAt, cluster.pools));
+      const w = makeWorkload(random, serial++, createdAt, cluster.pools);
+      const team = busy.length > 0 ? random.pick(busy).input.name : undefined;
+      const mine = team === undefined ? w : { ...w, team };
+      if (team !== undefined) submitted.set(w.key, mine);
+      queue.push(mine);
     }
   };
   const bind = (r: Reservation, sign: 1 | -1) => {
@@ -403,6 +448,9 @@ function main(): void {
       reservations: reserved,
       workloads: queue,
       now: clock,
+      ...(withQuotas
+        ? { quota: { teams: teams.map((t) => t.input), admitted: [...admittedByKey.values()] } }
+        : {}),
     };
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
@@ -418,19 +466,36 @@ function main(): void {
     heldLast = result.holds.length;
     first ??= { ms, admitted: result.admitted.length };
 
-    // What the controllers would do next: last pass's reservations get their pods bound, some
-    // running workloads finish, and this pass's admissions become the reservations of the next.
+    // What the controllers would do next: victims checkpoint and go (queued again), last pass's
+    // reservations get their pods bound, some running workloads finish, and this pass's
+    // admissions become the reservations of the next.
+    const victims = new Set((result.preempted ?? []).map((p) => p.key));
+    preemptedTotal += victims.size;
+    for (const key of victims) {
+      admittedByKey.delete(key);
+      const w = submitted.get(key);
+      if (w) queue.push({ ...w, queuedSince: clock });
+    }
+    reserved = reserved.filter((r) => !victims.has(r.key));
     for (const r of reserved) bind(r, 1);
     running.push(...reserved);
     const keep: Reservation[] = [];
     for (const r of running) {
-      if (random.chance(COMPLETING_PER_PASS)) bind(r, -1);
-      else keep.push(r);
+      if (victims.has(r.key) || random.chance(COMPLETING_PER_PASS)) {
+        bind(r, -1);
+        admittedByKey.delete(r.key);
+      } else keep.push(r);
     }
     running = keep;
     reserved = result.admitted.map(reservationFor);
     const admittedKeys = new Set(result.admitted.map((a) => a.key));
     queue = queue.filter((w) => !admittedKeys.has(w.key));
+    if (withQuotas) {
+      for (const a of result.admitted) {
+        const w = submitted.get(a.key);
+        if (w?.team !== undefined) admittedByKey.set(a.key, admittedWorkload(a, w));
+      }
+    }
     clock += PASS_INTERVAL_MS;
   }
 
@@ -460,6 +525,11 @@ function main(): void {
     steadyPassP99Ms: round(percentile(steady, 0.99)),
     firstPassMs: round(first?.ms ?? 0),
     firstPassAdmitted: first?.admitted ?? 0,
+    quotas: withQuotas,
+    teams: teams.length,
+    cohorts: withQuotas ? COHORTS : 0,
+    preempted: preemptedTotal,
+    fairShareMaxDeviationPct: withQuotas ? fairShareDeviation(teams, last?.teams ?? []) : 0,
   };
   const sample = last?.queued[0];
   console.log(
@@ -478,6 +548,10 @@ function main(): void {
   console.log(
     `  last pass: ${last?.queued.length ?? 0} queued, ${unschedulableLast} unschedulable, ${heldLast} pools held for starving gangs`,
   );
+  if (withQuotas)
+    console.log(
+      `  quotas: ${teams.length} teams in ${COHORTS} cohorts, ${preemptedTotal} preempted; largest deviation from a team's fair share ${figures.fairShareMaxDeviationPct} points`,
+    );
   if (sample) console.log(`  e.g. #${sample.position} ${sample.key}: ${sample.reason}`);
   console.log(JSON.stringify(figures));
 }

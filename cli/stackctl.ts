@@ -12,6 +12,7 @@ import { registerGet } from "./commands/get.ts";
 import { registerInstall } from "./commands/install.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerPools } from "./commands/pools.ts";
+import { registerQueues } from "./commands/queues.ts";
 import { registerRay } from "./commands/ray.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerTrain } from "./commands/train.ts";
@@ -40,6 +41,7 @@ export function buildProgram(out: NodeJS.WritableStream = process.stdout): Comma
   registerGet(program, out);
   registerDescribe(program, out);
   registerPools(program, out);
+  registerQueues(program, out);
   registerTrain(program, out);
   registerServe(program, out);
   registerRay(program, out);

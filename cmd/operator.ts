@@ -11,6 +11,7 @@ const { runOperator } = await import("../operator/run.ts");
 const { Admitter } = await import("../controllers/admission/index.ts");
 const { acceleratorPoolController } = await import("../controllers/acceleratorpool/index.ts");
 const { inferenceServiceController } = await import("../controllers/inferenceservice/index.ts");
+const { queueingControllers } = await import("../controllers/queueing/index.ts");
 const { rayClusterController } = await import("../controllers/raycluster/index.ts");
 const { rayJobController } = await import("../controllers/rayjob/index.ts");
 const { rayServiceController } = await import("../controllers/rayservice/index.ts");
@@ -26,6 +27,8 @@ try {
     manager.add(rayServiceController());
     manager.add(inferenceServiceController(admitter));
     manager.add(trainingJobController(admitter));
+    // Team quotas, cohorts and preemption: they hand the admitter its quota hook.
+    for (const controller of queueingControllers(admitter)) manager.add(controller);
   });
 } catch (error) {
   // Commander has already printed usage errors and --help; only its exit code is left.

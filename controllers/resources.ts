@@ -2,11 +2,13 @@
 // controller spells a plural or an API version of its own.
 import {
   acceleratorPoolResource,
+  acceleratorQueueResource,
   inferenceServiceResource,
   type KindDefinition,
   rayClusterResource,
   rayJobResource,
   rayServiceResource,
+  teamQuotaResource,
   trainingJobResource,
 } from "../crds/index.ts";
 import { builtin, type ResourceType } from "../operator/index.ts";
@@ -25,6 +27,8 @@ export const resourceTypes = {
   rayJob: ours(rayJobResource),
   rayService: ours(rayServiceResource),
   inferenceService: ours(inferenceServiceResource),
+  acceleratorQueue: ours(acceleratorQueueResource),
+  teamQuota: ours(teamQuotaResource),
   // Built-in kinds are the runtime's own (operator/resource.ts), under the names used here.
   pod: builtin.pods,
   node: builtin.nodes,
@@ -35,4 +39,5 @@ export const resourceTypes = {
   serviceAccount: builtin.serviceAccounts,
   role: builtin.roles,
   roleBinding: builtin.roleBindings,
+  priorityClass: builtin.priorityClasses,
 } as const satisfies Record<string, ResourceType>;

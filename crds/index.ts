@@ -1,14 +1,17 @@
 // The API of Sovereign Stack: schemas, the types inferred from them, and per-kind constants.
 // Controllers and the CLI import from here.
 import { acceleratorPoolResource } from "./acceleratorpool.ts";
+import { acceleratorQueueResource } from "./acceleratorqueue.ts";
 import { inferenceServiceResource } from "./inferenceservice.ts";
 import type { KindDefinition } from "./kind.ts";
 import { rayClusterResource } from "./raycluster.ts";
 import { rayJobResource } from "./rayjob.ts";
 import { rayServiceResource } from "./rayservice.ts";
+import { teamQuotaResource } from "./teamquota.ts";
 import { trainingJobResource } from "./trainingjob.ts";
 
 export * from "./acceleratorpool.ts";
+export * from "./acceleratorqueue.ts";
 export * from "./accelerators.ts";
 export * from "./admission.ts";
 export * from "./autoscaling.ts";
@@ -27,9 +30,11 @@ export {
 export * from "./inferenceservice.ts";
 export type { KindDefinition, ObjectMeta, PrinterColumn } from "./kind.ts";
 export * from "./labels.ts";
+export * from "./queueing.ts";
 export * from "./raycluster.ts";
 export * from "./rayjob.ts";
 export * from "./rayservice.ts";
+export * from "./teamquota.ts";
 export * from "./trainingjob.ts";
 export * from "./vendors.ts";
 
@@ -41,6 +46,8 @@ export const resources: readonly KindDefinition[] = [
   rayJobResource,
   rayServiceResource,
   inferenceServiceResource,
+  acceleratorQueueResource,
+  teamQuotaResource,
 ];
 
 export function resourceForKind(apiVersion: unknown, kind: unknown): KindDefinition | undefined {

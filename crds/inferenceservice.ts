@@ -17,6 +17,7 @@ import {
 } from "./common.ts";
 import { defineKind } from "./kind.ts";
 import { listMap, withRules } from "./kit.ts";
+import { priorityClassNameField, queueNameField } from "./queueing.ts";
 
 const MAX_REPLICAS = 1000;
 /** Nodes one replica may span: pipeline stages beyond this cost more in bubbles than they hold. */
@@ -291,6 +292,8 @@ export const inferenceServiceSpec = withRules(
       rollout: rollout.prefault({}),
       router: router.optional(),
       autoscaling: autoscalingSpec.optional(),
+      queueName: queueNameField(),
+      priorityClassName: priorityClassNameField(),
     })
     .describe("The model, the engine, the accelerators per replica and how many replicas."),
   [

@@ -14,6 +14,7 @@ import {
 } from "./common.ts";
 import { defineKind } from "./kind.ts";
 import { boundedMap, listMap, withRules } from "./kit.ts";
+import { priorityClassNameField, queueNameField } from "./queueing.ts";
 
 const MAX_REPLICAS = 1000;
 
@@ -131,6 +132,8 @@ export const rayClusterSpec = z
       .optional(),
     autoscaling: autoscaling.optional(),
     suspend: z.boolean().default(false).describe("True: delete every pod and keep the cluster definition."),
+    queueName: queueNameField(),
+    priorityClassName: priorityClassNameField(),
   })
   .describe("The Ray version and image, the head and the worker groups.");
 export type RayClusterSpec = z.output<typeof rayClusterSpec>;

@@ -15,6 +15,15 @@ import {
 } from "./common.ts";
 import { defineKind } from "./kind.ts";
 import { passThroughObject, withRules } from "./kit.ts";
+import {
+  CHECKPOINT_PATH_ANNOTATION,
+  CHECKPOINT_REQUEST_FILE,
+  CHECKPOINT_REQUESTED_ANNOTATION,
+  DEFAULT_PREEMPTION_GRACE_SECONDS,
+  MAX_PREEMPTION_GRACE_SECONDS,
+  priorityClassNameField,
+  queueNameField,
+} from "./queueing.ts";
 
 const MAX_NODES = 1024;
 
@@ -48,6 +57,21 @@ const checkpoint = z
       .regex(/^\/[^:]*$/)
       .default("/checkpoints")
       .describe("Where the claim is mounted in every pod; CHECKPOINT_DIR is set to it."),
+    preemptionGracePeriodSeconds: z
+      .int()
+      .min(0)
+      .max(MAX_PREEMPTION_GRACE_SECONDS)
+      .describe(
+        `Default ${DEFAULT_PREEMPTION_GRACE_SECONDS}. How long the job may take to checkpoint once preempted: its pods get the annotation ${CHECKPOINT_REQUESTED_ANNOTATION} (the file ${CHECKPOINT_REQUEST_FILE} through the downward API), and are deleted when a pod reports the checkpoint (annotation ${CHECKPOINT_PATH_ANNOTATION}, or a termination message checkpoint=PATH) or this many seconds have passed.`,
+      )
+      .optional(),
+    resumeArgs: z
+      .array(z.string().max(4096))
+      .max(64)
+      .describe(
+        'Arguments appended to the command when the job resumes after a preemption ("--resume", "$(RESUME_FROM)"); RESUME_FROM holds the newest checkpoint path either way.',
+      )
+      .optional(),
   })
   .describe("Persistent storage for checkpoints, so a restarted gang resumes instead of starting over.");
 
@@ -82,13 +106,15 @@ export const trainingJobSpec = withRules(
       resources: resourcesField("node (pod)"),
       env: envField("the training container"),
       checkpoint: checkpoint.optional(),
+      queueName: queueNameField(),
+      priorityClassName: priorityClassNameField(),
       priority: z
         .int()
         .min(-1000000)
         .max(1000000)
         .default(0)
         .describe(
-          "Admission order: higher first, then older first. A queued job never preempts a running one.",
+          "Admission priority when priorityClassName is unset: higher first, then older first. Only a job in a queue with a TeamQuota preempts, as the quota's preemption policy allows.",
         ),
       maxRestarts: z
         .int()
@@ -140,6 +166,8 @@ export const trainingJobPhases = [
   "Succeeded",
   "Failed",
   "Suspended",
+  "Preempting",
+  "Preempted",
 ] as const;
 export type TrainingJobPhase = (typeof trainingJobPhases)[number];
 
@@ -150,7 +178,9 @@ export const trainingJobStatus = z
     observedGeneration: observedGenerationField(),
     phase: z
       .enum(trainingJobPhases)
-      .describe("Queued, Admitted, Running, Restarting, Succeeded, Failed or Suspended.")
+      .describe(
+        "Queued, Admitted, Running, Restarting, Succeeded, Failed, Suspended, Preempting (checkpointing before its pods go) or Preempted (queued again after a preemption).",
+      )
       .optional(),
     pool: z.string().max(253).describe("The AcceleratorPool the gang was admitted onto.").optional(),
     nodes: count("Nodes the gang was admitted with (for elastic jobs, between minNodes and maxNodes)."),
@@ -164,7 +194,21 @@ export const trainingJobStatus = z
     startTime: timestampField("When the job was first admitted."),
     completionTime: timestampField("When the job succeeded or failed."),
     admission: admissionStatus.optional(),
-    conditions: conditionsField(["Admitted", "Running", "Succeeded", "Failed"]),
+    preemption: z
+      .strictObject({
+        requestedAt: timestampField("When the checkpoint was requested."),
+        by: z.string().max(512).describe("The workload the job was preempted for.").optional(),
+        reason: z.string().max(4096).describe("Why the job was chosen.").optional(),
+        preemptions: count("Times the job was preempted so far (not restarts)."),
+      })
+      .describe("The latest preemption, kept after the job resumes.")
+      .optional(),
+    resumeFrom: z
+      .string()
+      .max(4096)
+      .describe("The newest checkpoint a pod reported; RESUME_FROM of the next gang.")
+      .optional(),
+    conditions: conditionsField(["Admitted", "Running", "Succeeded", "Failed", "Preempting"]),
   })
   .describe("What the operator last observed about the job.");
 export type TrainingJobStatus = z.output<typeof trainingJobStatus>;

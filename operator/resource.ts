@@ -139,6 +139,12 @@ export const builtin = {
     namespaced: true,
   },
   leases: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", plural: "leases", namespaced: true },
+  priorityClasses: {
+    apiVersion: "scheduling.k8s.io/v1",
+    kind: "PriorityClass",
+    plural: "priorityclasses",
+    namespaced: false,
+  },
   events: { apiVersion: "events.k8s.io/v1", kind: "Event", plural: "events", namespaced: true },
   customResourceDefinitions: {
     apiVersion: "apiextensions.k8s.io/v1",

@@ -13,12 +13,12 @@
 import { type AdmissionStatus, labels } from "../../crds/index.ts";
 import type { Cache, Informer, KubeObject, Logger, ResourceType } from "../../operator/index.ts";
 import { objectKey } from "../../operator/index.ts";
-import { schedule } from "../placement/index.ts";
-import type { Admission, PlacementResult, Reservation, Workload } from "../placement/types.ts";
+import type { Admission, PlacementResult, Preemption, Reservation, Workload } from "../placement/index.ts";
+import { reservationFor, schedule } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { type ClusterView, clusterView, isTerminated, type NodeLike, type PodLike } from "./cluster-view.ts";
 import { reservationFromAdmission } from "./reservations.ts";
-import type { AdmitterApi, Decision, WorkloadAdapter } from "./types.ts";
+import type { AdmittedForQuota, AdmitterApi, Decision, QuotaHook, WorkloadAdapter } from "./types.ts";
 
 /** The engine's key for a workload: kind, then namespace/name. */
 export const workloadKey = (rt: ResourceType, obj: KubeObject): string => `${rt.kind}/${objectKey(obj)}`;
@@ -76,6 +76,8 @@ export class Admitter implements AdmitterApi {
   private readonly podInformer: Informer;
   /** Every informer a pass reads: it decides only once all have listed. */
   private readonly informers: Informer[] = [];
+  private quota: QuotaHook | undefined;
+  private preemptions = new Map<string, Preemption>();
   /** Passes run so far, for tests and metrics. */
   passes = 0;
   private lastPassMs = 0;
@@ -120,6 +122,16 @@ export class Admitter implements AdmitterApi {
 
   decisionFor(resource: ResourceType, key: string): Decision | undefined {
     return this.decisions.get(`${resource.kind}/${key}`);
+  }
+
+  /** Team quotas apply from the next pass on (controllers/queueing). */
+  useQuota(hook: QuotaHook): void {
+    this.quota = hook;
+    this.requestPass();
+  }
+
+  preemptionFor(resource: ResourceType, key: string): Preemption | undefined {
+    return this.preemptions.get(`${resource.kind}/${key}`);
   }
 
   requestPass(): void {
@@ -192,6 +204,9 @@ export class Admitter implements AdmitterApi {
     // Every engine key seen this pass (a workload, or its additional replicas), with its object
     // and the adapter that enqueues it.
     const seen = new Map<string, { obj: KubeObject; adapter: WorkloadAdapter }>();
+    // Admitted workloads with all they hold, for team quotas (the reservations above leave out
+    // what bound pods hold, which the nodes' usage already counts).
+    const forQuota: (() => AdmittedForQuota)[] = [];
     for (const adapter of this.adapters.values()) {
       const kindLabel = adapter.resource.kind.toLowerCase();
       for (const obj of cache.list(adapter.resource)) {
@@ -211,6 +226,13 @@ export class Admitter implements AdmitterApi {
         if (hasAdmission(obj) && admission) {
           this.assumed.delete(key);
           holding.push(() => reservationFromAdmission(workload, admission, poolOf, ownPods()));
+          if (this.quota)
+            forQuota.push(() => ({
+              key,
+              obj,
+              workload,
+              holds: reservationFromAdmission(workload, admission, poolOf, []),
+            }));
           // Replicas wanted beyond the admitted ones queue on their own key (see types.ts).
           const extra = adapter.toAdditionalWorkload?.(obj);
           if (extra) {
@@ -234,6 +256,8 @@ export class Admitter implements AdmitterApi {
           holding.push(() =>
             reservationFromAdmission(workload, assumedStatus(assumed.admission), poolOf, ownPods()),
           );
+          if (this.quota)
+            forQuota.push(() => ({ key, obj, workload, holds: reservationFor(assumed.admission) }));
           continue;
         }
         this.assumed.delete(key);
@@ -244,7 +268,8 @@ export class Admitter implements AdmitterApi {
     for (const key of this.assumed.keys()) if (!seen.has(key)) this.assumed.delete(key);
 
     let result = none;
-    if (waiting.length > 0) {
+    let quota: ReturnType<QuotaHook["prepare"]> | undefined;
+    if (waiting.length > 0 || this.quota?.inUse?.()) {
       const pools = cache.list(resourceTypes.acceleratorPool) as never[];
       const nodes = cache.list<NodeLike>(resourceTypes.node);
       // Every pod on the nodes, whatever namespaces this operator reconciles.
@@ -252,12 +277,30 @@ export class Admitter implements AdmitterApi {
       const cluster = clusterView(pools, nodes, pods);
       view = cluster;
       const reservations = holding.map((reservation) => reservation());
+      quota = this.quota?.prepare(
+        waiting,
+        forQuota.map((entry) => entry()),
+        (key) => seen.get(key)?.obj,
+        cluster.pools,
+      );
       result = schedule(
-        { pools: cluster.pools, nodes: cluster.nodes, reservations, workloads: waiting, now },
+        {
+          pools: cluster.pools,
+          nodes: cluster.nodes,
+          reservations,
+          workloads: quota?.waiting ?? waiting,
+          now,
+          ...(quota ? { quota: quota.input } : {}),
+        },
         { starvationAfterMs },
       );
     }
     const next = new Map<string, Decision>(keep);
+    // Held outside the engine (no such queue): behind everything the engine queued.
+    let behind = result.queued.length;
+    for (const [key, d] of quota?.decisions ?? [])
+      next.set(key, d.type === "queued" ? { ...d, position: ++behind } : d);
+    const preemptions = new Map((result.preempted ?? []).map((p) => [p.key, p]));
     for (const a of result.admitted) {
       next.set(a.key, { type: "admitted", admission: a });
       const meta = seen.get(a.key)?.obj.metadata;
@@ -275,6 +318,15 @@ export class Admitter implements AdmitterApi {
       const owner = seen.get(key);
       owner?.adapter.enqueue(objectKey(owner.obj));
     }
+    // A victim's controller starts its checkpoint; the record is in its status from then on.
+    const wasPreempted = this.preemptions;
+    this.preemptions = preemptions;
+    for (const key of preemptions.keys()) {
+      if (wasPreempted.has(key)) continue;
+      const owner = seen.get(key);
+      owner?.adapter.enqueue(objectKey(owner.obj));
+    }
+    this.quota?.afterPass(result);
     if (result.admitted.length > 0) {
       this.log.info("admission pass", {
         admitted: result.admitted.length,

@@ -16,4 +16,4 @@ export { hostnameLabel, imageFor, type PlacementTarget, placePod } from "./pod-p
 export { bytes, cpuMillis, parseQuantity } from "./quantity.ts";
 export { groupOfPlacement, reservationFromAdmission } from "./reservations.ts";
 export { matchesSelector } from "./selector.ts";
-export type { AdmitterApi, Decision, WorkloadAdapter } from "./types.ts";
+export type { AdmittedForQuota, AdmitterApi, Decision, QuotaHook, WorkloadAdapter } from "./types.ts";

@@ -20,8 +20,17 @@
 
 import type { AdmissionStatus } from "../../crds/index.ts";
 import type { KubeObject, ResourceType } from "../../operator/index.ts";
-import type { Workload } from "../placement/index.ts";
-import type { Admission, QueuedCode, UnschedulableCode } from "../placement/types.ts";
+import type {
+  Admission,
+  PlacementResult,
+  PoolInput,
+  Preemption,
+  QueuedCode,
+  QuotaInput,
+  Reservation,
+  UnschedulableCode,
+  Workload,
+} from "../placement/index.ts";
 
 export interface WorkloadAdapter<T extends KubeObject = KubeObject> {
   resource: ResourceType;
@@ -49,12 +58,38 @@ export type Decision =
   | { type: "queued"; position: number; code: QueuedCode; reason: string }
   | { type: "unschedulable"; code: UnschedulableCode; reason: string };
 
+/** An admitted workload as the quota hook sees it: what it holds on every node, bound or not. */
+export interface AdmittedForQuota {
+  key: string;
+  obj: KubeObject;
+  workload: Workload;
+  holds: Reservation;
+}
+
+/**
+ * Team quotas (controllers/queueing): before a pass, which team each waiting workload is in (or
+ * a decision for one whose queue does not exist) and the quota input; after it, the result.
+ */
+export interface QuotaHook {
+  prepare(
+    waiting: readonly Workload[],
+    admitted: readonly AdmittedForQuota[],
+    objectOf: (key: string) => KubeObject | undefined,
+    pools: readonly PoolInput[],
+  ): { waiting: Workload[]; input: QuotaInput; decisions: Map<string, Decision> } | undefined;
+  afterPass(result: PlacementResult): void;
+  /** Whether quotas are in force: then a pass with nothing waiting still reports usage. */
+  inUse?(): boolean;
+}
+
 export interface AdmitterApi {
   register(adapter: WorkloadAdapter): void;
   /** The latest decision for an object without status.admission; undefined before any pass saw it. */
   decisionFor(resource: ResourceType, key: string): Decision | undefined;
   /** Ask for a pass soon (debounced); the admitter also runs one after every watched change. */
   requestPass(): void;
+  /** For an admitted object: the preemption the last pass decided (it must checkpoint and go). */
+  preemptionFor?(resource: ResourceType, key: string): Preemption | undefined;
 }
 
 export type { AdmissionStatus };

@@ -22,6 +22,7 @@ import { TupleIds } from "./ids.ts";
 import { holdFor, neverFits, type Verdict } from "./never-fits.ts";
 import { Holds, type Pass, type Placed, type PreparedWorkload, shapeOn } from "./pass.ts";
 import { assertUnique, compareStrings, prepareAll, sortedByName } from "./prepare.ts";
+import { QuotaPass } from "./quota/pass.ts";
 import { explainQueued } from "./reasons.ts";
 import { placeReplicas } from "./replicas.ts";
 import type {
@@ -66,10 +67,18 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
   };
 
   const workloads = prepareAll(input, options, pools);
+  // With quotas, teams take turns by fair share (quota/pass.ts); without, the queue order.
+  const quota = input.quota ? new QuotaPass(input.quota, pass.now) : undefined;
+  const sequence: Iterable<PreparedWorkload> = quota ? quota.order(workloads) : workloads;
   let holders = 0;
   const admitted: Admission[] = [];
   const unschedulable: UnschedulableWorkload[] = [];
-  const waiting: { workload: PreparedWorkload; pending: number; admission?: Admission }[] = [];
+  const waiting: {
+    workload: PreparedWorkload;
+    pending: number;
+    admission?: Admission;
+    explained?: { code: QueuedCode; reason: string };
+  }[] = [];
   // A failure is final for the pass: capacity only shrinks and holds are only added.
   const noRoomForSignature = new Map<number, number>();
   const verdicts = new Map<number, Verdict>();
@@ -79,17 +88,29 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
     return verdicts.get(w.signature);
   };
 
-  for (const w of workloads) {
+  for (const w of sequence) {
     if (w.invalid) {
       unschedulable.push({ key: w.key, code: "InvalidRequest", reason: w.invalid });
       continue;
     }
+    const team = quota?.teamOf(w);
+    if (w.workload.team !== undefined && team === undefined) {
+      const reason = `TeamQuota ${w.workload.team} does not exist`;
+      waiting.push({ workload: w, pending: 0, explained: { code: "QueueNotFound", reason } });
+      continue;
+    }
+    if (quota && team !== undefined) quota.gate(w, team);
+    const mark = pass.now.mark();
     const memoKey = w.failureKey;
     // Single-group demands fail monotonically in their pod count; several groups only by exact match.
     const need = w.groups.length > 1 ? 0 : w.minPods;
     const knownNoRoom = memoKey === undefined ? undefined : noRoomForSignature.get(memoKey);
-    const placed =
+    let placed =
       knownNoRoom !== undefined && knownNoRoom <= need ? undefined : place(pass.now, w, pass.holds);
+    if (placed && quota && team !== undefined && quota.admit(w, team, placed)) {
+      pass.now.rollback(mark);
+      placed = undefined;
+    }
     if (placed) {
       pass.now.settle();
       const admission = toAdmission(pass, w, placed);
@@ -97,7 +118,9 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
       if (admission.pendingPods > 0) waiting.push({ workload: w, pending: admission.pendingPods, admission });
       continue;
     }
-    if (memoKey !== undefined) {
+    // A failure the quota caused says nothing about room for another team's equal demand.
+    const gated = quota !== undefined && team !== undefined && quota.wasGated(w);
+    if (memoKey !== undefined && !gated) {
       const known = noRoomForSignature.get(memoKey);
       if (known === undefined || need < known) noRoomForSignature.set(memoKey, need);
     }
@@ -105,6 +128,27 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
     if (verdict) {
       unschedulable.push({ key: w.key, ...verdict });
       continue;
+    }
+    if (quota && team !== undefined) {
+      const held = gated ? quota.quotaReason(w) : undefined;
+      if (held?.never) {
+        unschedulable.push({
+          key: w.key,
+          code: "ExceedsQuota",
+          reason: `${held.reason}: more than it may ever use`,
+        });
+        continue;
+      }
+      quota.pending(w, team);
+      const explained = quota.preempt(w, team) ?? held;
+      if (explained) {
+        waiting.push({
+          workload: w,
+          pending: 0,
+          explained: { code: explained.code, reason: explained.reason },
+        });
+        continue;
+      }
     }
     if (w.starving && w.mode === "gang" && holders < pass.maxHolders) {
       if (holdFor(pass, w)) holders++;
@@ -117,7 +161,11 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
   const reasons = new Map<number, { code: QueuedCode; reason: string }>();
   const reasonIds = new TupleIds();
   const queued: QueuedWorkload[] = [];
-  for (const { workload: w, pending, admission } of waiting) {
+  for (const { workload: w, pending, admission, explained: given } of waiting) {
+    if (given) {
+      queued.push({ key: w.key, position: queued.length + 1, ...given, starving: w.starving });
+      continue;
+    }
     const holdsBefore = pass.holds.countBefore(w.order);
     const isHolder = pass.holds.list.some((h) => h.order === w.order);
     // A starving workload's reason says how long it has waited, so it is its own.
@@ -146,7 +194,8 @@ export function schedule(input: PlacementInput, options: PlacementOptions = {}):
     pool: (pools[h.pool] as PoolInput).name,
     key: h.key,
   }));
-  return { admitted, queued, unschedulable, holds };
+  if (!quota) return { admitted, queued, unschedulable, holds };
+  return { admitted, queued, unschedulable, holds, preempted: quota.preemptions, teams: quota.usage() };
 }
 
 function place(state: ClusterState, w: PreparedWorkload, holds: Holds | undefined): Placed[] | undefined {

@@ -11,6 +11,7 @@ export function usable(
 ): boolean {
   if (state.mode === "empty") return true;
   if (state.pool(p).input.paused) return false;
+  if (w.poolAllowed && !w.poolAllowed(p)) return false;
   return !holds?.blocks(p, w.order);
 }
 

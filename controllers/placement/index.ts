@@ -2,6 +2,7 @@
 // with what they observed, apply the decisions, and feed admitted-but-unbound workloads back as
 // reservations on the next pass.
 export { compareWorkloads, schedule } from "./engine.ts";
+export type * from "./quota/types.ts";
 export {
   devicesOnPool,
   MAX_DEVICES_PER_REPLICA,

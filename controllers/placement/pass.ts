@@ -50,6 +50,8 @@ export interface PreparedWorkload {
   readonly invalid: string | undefined;
   readonly starving: boolean;
   readonly queuedForMs: number;
+  /** Set by the quota pass while the workload is being placed: pools its team's quota allows. */
+  poolAllowed?: ((p: number) => boolean) | undefined;
 }
 
 export interface Placed {

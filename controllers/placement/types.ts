@@ -2,6 +2,7 @@
 // zod schemas in crds/: the controllers adapt API objects (AcceleratorPool, Node, Pod, the workload
 // kinds) to these, so the engine stays a pure function that a benchmark can drive without an API server.
 import type { Vendor } from "../../crds/vendors.ts";
+import type { Preemption, QuotaInput, TeamUsage } from "./quota/types.ts";
 
 export type TaintEffect = "NoSchedule" | "PreferNoSchedule" | "NoExecute";
 
@@ -130,6 +131,8 @@ export interface Workload {
    * 0 counts as 1 in both: an admission must place something.
    */
   minPods?: number | undefined;
+  /** The TeamQuota whose quota the workload uses (input.quota.teams); absent: no quota applies. */
+  team?: string | undefined;
 }
 
 /** Capacity held by an admitted workload whose pods are not yet bound to nodes. */
@@ -154,6 +157,8 @@ export interface PlacementInput {
   workloads: readonly Workload[];
   /** The caller's clock in ms since the epoch; only the starvation guard reads it. */
   now?: number | undefined;
+  /** Team quotas, cohorts and preemption (quota/); absent: one queue, no quotas. */
+  quota?: QuotaInput | undefined;
 }
 
 export interface PlacementOptions {
@@ -208,7 +213,17 @@ export interface Admission {
   pendingReason?: string | undefined;
 }
 
-export type QueuedCode = "InsufficientCapacity" | "PoolPaused" | "PoolHeld" | "NoReadyNodes";
+export type QueuedCode =
+  | "InsufficientCapacity"
+  | "PoolPaused"
+  | "PoolHeld"
+  | "NoReadyNodes"
+  /** Its team's quota (with what the cohort can lend) holds it. */
+  | "QuotaExceeded"
+  /** Victims were chosen for it; it is admitted once they are gone. */
+  | "Preempting"
+  /** Decided outside the engine: the queue or TeamQuota it names does not exist. */
+  | "QueueNotFound";
 
 export interface QueuedWorkload {
   key: string;
@@ -225,7 +240,9 @@ export type UnschedulableCode =
   | "NoMatchingPool"
   | "Untolerated"
   | "ExceedsNodeCapacity"
-  | "ExceedsPoolCapacity";
+  | "ExceedsPoolCapacity"
+  /** More than the team may ever use: nominal + borrowingLimit, or all its cohort lends. */
+  | "ExceedsQuota";
 
 /** Would not fit even if every matching pool were empty, ready, uncordoned and unpaused. */
 export interface UnschedulableWorkload {
@@ -248,4 +265,7 @@ export interface PlacementResult {
   /** In queue order. Re-evaluated every pass: adding nodes or pools can lift the verdict. */
   unschedulable: UnschedulableWorkload[];
   holds: PoolHold[];
+  /** With input.quota: admitted workloads to preempt now, and each team's use after the pass. */
+  preempted?: Preemption[] | undefined;
+  teams?: TeamUsage[] | undefined;
 }

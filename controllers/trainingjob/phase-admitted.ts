@@ -5,6 +5,7 @@ import { evictionCheck } from "../admission/index.ts";
 import { gangState, restartBackoffMs, splitByAttempt } from "./failure.ts";
 import { WORKERS_GROUP } from "./names.ts";
 import { finish } from "./phase-finished.ts";
+import { runPreempting } from "./phase-preempting.ts";
 import { isTerminal, type Planner } from "./planner.ts";
 import { desiredPod } from "./pods.ts";
 import { RESTARTING, restartBackoffLeftMs } from "./restart.ts";
@@ -30,6 +31,8 @@ export function runAdmitted(planner: Planner): void {
   const attempt = planner.status.restarts ?? 0;
   const { current, stale } = splitByAttempt(observed.pods, attempt);
   planner.deletePods(stale, false);
+  // A preempted gang's exits (after its checkpoint) are neither success nor failure.
+  if (runPreempting(planner, { current, size, nodesOfRanks, pool, attempt })) return;
   const gang = gangState({
     pods: current.filter((pod) => !(isTerminal(pod) && pod.metadata.deletionTimestamp)),
     size,
@@ -125,6 +128,7 @@ export function runAdmitted(planner: Planner): void {
               nodes: size,
               pool,
               node: nodesOfRanks[rank],
+              resumeFrom: planner.status.resumeFrom,
             }),
           );
         }

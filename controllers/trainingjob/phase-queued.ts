@@ -75,13 +75,21 @@ export function waitForAdmission(planner: Planner): boolean {
     return true;
   }
 
-  planner.status.phase = "Queued";
-  planner.condition({ type: "Running", status: "False", reason: "Queued", message: "waiting for admission" });
+  // A preempted job waits as Preempted until it is admitted again (it is queued all the same).
+  planner.status.phase = planner.prev.phase === "Preempted" ? "Preempted" : "Queued";
+  if (planner.prev.phase !== "Preempted")
+    planner.condition({
+      type: "Running",
+      status: "False",
+      reason: "Queued",
+      message: "waiting for admission",
+    });
   if (decision?.type === "queued") {
     planner.status.queuePosition = decision.position;
     planner.condition({ type: "Admitted", status: "False", reason: decision.code, message: decision.reason });
     planner.clearCondition("Unschedulable", "Schedulable", "the job fits once capacity frees up");
-    if (planner.prev.phase !== "Queued" || planner.prev.queuePosition === undefined)
+    const waited = planner.prev.phase === "Queued" || planner.prev.phase === "Preempted";
+    if (!waited || planner.prev.queuePosition === undefined)
       planner.event("Normal", "Queued", "Queue", `position ${decision.position}: ${decision.reason}`);
   } else if (decision?.type === "unschedulable") {
     delete planner.status.queuePosition;

@@ -11,6 +11,7 @@ import {
   setCondition,
 } from "../../operator/index.ts";
 import type { Decision } from "../admission/index.ts";
+import type { Preemption } from "../placement/index.ts";
 import type { BackoffPolicy, GangPod } from "./failure.ts";
 import { desiredService, type TrainingJobObject } from "./pods.ts";
 
@@ -24,6 +25,8 @@ export interface Observed {
   /** Every pod the job controls, of any attempt. */
   pods: readonly ChildPod[];
   decision: Decision | undefined;
+  /** The admitter chose this admitted job as a victim (see phase-preempting.ts). */
+  preemption?: Preemption | undefined;
   pool(name: string): AcceleratorPool | undefined;
   /** The node exists (pods on a node that is gone are lost). */
   nodeExists(name: string): boolean;

@@ -1,7 +1,14 @@
 // The desired children of a TrainingJob: the headless Service that gives every rank a DNS name,
 // and the pod of one rank, with the rendezvous environment torchrun and PyTorch read and the
 // user's command run under torchrun. Pure: the same inputs always give the same objects.
-import { type AcceleratorPool, labels, procsPerNode, type TrainingJob } from "../../crds/index.ts";
+import {
+  type AcceleratorPool,
+  CHECKPOINT_REQUEST_FILE,
+  CHECKPOINT_REQUESTED_ANNOTATION,
+  labels,
+  procsPerNode,
+  type TrainingJob,
+} from "../../crds/index.ts";
 import type { KubeObject, OwnerReference } from "../../operator/index.ts";
 import { placePod } from "../admission/index.ts";
 import type { PodTemplateLike } from "../admission/pod-placement.ts";
@@ -44,6 +51,7 @@ export function rendezvousEnv(
   job: TrainingJobObject,
   nodes: number,
   rank: number,
+  resumeFrom?: string,
 ): { name: string; value: string }[] {
   const perNode = procsPerNode(job.spec);
   const master = masterAddress(job);
@@ -61,6 +69,8 @@ export function rendezvousEnv(
     PET_MASTER_PORT: String(MASTER_PORT),
   };
   if (job.spec.checkpoint) env.CHECKPOINT_DIR = job.spec.checkpoint.mountPath ?? "/checkpoints";
+  // A gang admitted again after a preemption resumes from the checkpoint its pods reported.
+  if (resumeFrom !== undefined) env.RESUME_FROM = resumeFrom;
   return Object.entries(env).map(([name, value]) => ({ name, value }));
 }
 
@@ -104,19 +114,28 @@ export interface PodInput {
   pool: AcceleratorPool;
   /** The node the admission reserved for this rank, if any. */
   node: string | undefined;
+  /** The newest checkpoint after a preemption: RESUME_FROM, and spec.checkpoint.resumeArgs. */
+  resumeFrom?: string | undefined;
+  /** Set when the job is preempted: the pod's checkpoint request (an annotation). */
+  checkpointRequestedAt?: string | undefined;
 }
+
+const PODINFO_VOLUME = "stack-podinfo";
 
 export function desiredPod(input: PodInput): KubeObject {
   const { job, attempt, rank, nodes } = input;
   const spec = job.spec;
-  const ownEnv = rendezvousEnv(job, nodes, rank);
+  const ownEnv = rendezvousEnv(job, nodes, rank, input.resumeFrom);
   const reserved = new Set(ownEnv.map((e) => e.name));
   const userEnv = (spec.env ?? []).filter((e) => !reserved.has(e.name));
   const resources = spec.resources ?? {};
   const trainer: Record<string, unknown> = {
     name: TRAINER_CONTAINER,
     image: spec.image,
-    command: torchrunCommand(job, nodes, rank),
+    command: [
+      ...torchrunCommand(job, nodes, rank),
+      ...(input.resumeFrom !== undefined ? (spec.checkpoint?.resumeArgs ?? []) : []),
+    ],
     env: [...userEnv, ...ownEnv],
     ports: [{ name: "rendezvous", containerPort: MASTER_PORT, protocol: "TCP" }],
   };
@@ -130,9 +149,26 @@ export function desiredPod(input: PodInput): KubeObject {
     containers: [trainer],
   };
   if (spec.checkpoint) {
-    trainer.volumeMounts = [{ name: "checkpoint", mountPath: spec.checkpoint.mountPath ?? "/checkpoints" }];
+    // The checkpoint request reaches the script as a file: the kubelet writes the pod's
+    // annotation into it when the operator sets it (empty until then).
+    const requestDir = CHECKPOINT_REQUEST_FILE.slice(0, CHECKPOINT_REQUEST_FILE.lastIndexOf("/"));
+    trainer.volumeMounts = [
+      { name: "checkpoint", mountPath: spec.checkpoint.mountPath ?? "/checkpoints" },
+      { name: PODINFO_VOLUME, mountPath: requestDir, readOnly: true },
+    ];
     podSpec.volumes = [
       { name: "checkpoint", persistentVolumeClaim: { claimName: spec.checkpoint.claimName } },
+      {
+        name: PODINFO_VOLUME,
+        downwardAPI: {
+          items: [
+            {
+              path: CHECKPOINT_REQUEST_FILE.slice(requestDir.length + 1),
+              fieldRef: { fieldPath: `metadata.annotations['${CHECKPOINT_REQUESTED_ANNOTATION}']` },
+            },
+          ],
+        },
+      },
     ];
   }
   const merged = mergeTemplate(
@@ -153,7 +189,12 @@ export function desiredPod(input: PodInput): KubeObject {
     labels: { ...placed.metadata?.labels, [labels.pool]: input.pool.metadata.name ?? "" },
     ownerReferences: [input.owner],
   };
-  if (placed.metadata?.annotations && Object.keys(placed.metadata.annotations).length > 0)
-    metadata.annotations = placed.metadata.annotations;
+  const annotations = {
+    ...placed.metadata?.annotations,
+    ...(input.checkpointRequestedAt
+      ? { [CHECKPOINT_REQUESTED_ANNOTATION]: input.checkpointRequestedAt }
+      : {}),
+  };
+  if (Object.keys(annotations).length > 0) metadata.annotations = annotations;
   return { apiVersion: "v1", kind: "Pod", metadata, spec: placed.spec };
 }

@@ -74,6 +74,7 @@ export class TrainingJobReconciler {
       status,
       pods: cache.childrenOf<ChildPod>(resourceTypes.pod, job),
       decision: admitter.decisionFor(resourceTypes.trainingJob, key),
+      preemption: admitter.preemptionFor?.(resourceTypes.trainingJob, key),
       pool: (name) =>
         cache.get<AcceleratorPool & { metadata: { name?: string } }>(resourceTypes.acceleratorPool, name),
       // Without a node cache nothing can be judged lost.

@@ -289,10 +289,12 @@ describe("the operator with only the chart's ServiceAccount token", () => {
     if (!process.env.CHART_RBAC_OPERATOR_ENTRY)
       expect([...registered()].sort()).toEqual([
         "acceleratorpool",
+        "acceleratorqueue",
         "inferenceservice",
         "raycluster",
         "rayjob",
         "rayservice",
+        "teamquota",
         "trainingjob",
       ]);
   });

@@ -187,7 +187,7 @@ describe("install", () => {
     const result = await stackctl(["install", "--crds-only"]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe(
-      `${resources.map((r) => `customresourcedefinition.apiextensions.k8s.io/${r.crdName} serverside-applied\n`).join("")}4 CRDs established\n`,
+      `${resources.map((r) => `customresourcedefinition.apiextensions.k8s.io/${r.crdName} serverside-applied\n`).join("")}${resources.length} CRDs established\n`,
     );
   });
 

@@ -140,8 +140,9 @@ describe("samples", () => {
 
   test.for(files)("%s applies with server-side apply", async (file) => {
     const path = join(samplesDir, file);
-    // AcceleratorPools are cluster-scoped and shared with other tests: check them with a dry run.
-    const clusterScoped = file.startsWith("acceleratorpool");
+    // AcceleratorPools and TeamQuotas are cluster-scoped and shared with other tests (and a
+    // default queue would put this namespace's samples under a quota): check them with a dry run.
+    const clusterScoped = file.startsWith("acceleratorpool") || file === "queues.yaml";
     const args = ["apply", "--server-side", "--field-manager=crds-test", "-n", ns.name, "-f", path];
     const result = await kubectl(clusterScoped ? [...args, "--dry-run=server"] : args);
     expect(result.code, result.stderr).toBe(0);

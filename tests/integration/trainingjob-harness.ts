@@ -7,6 +7,7 @@ import * as k8s from "@kubernetes/client-node";
 import { simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { acceleratorPoolController } from "../../controllers/acceleratorpool/index.ts";
 import { Admitter } from "../../controllers/admission/index.ts";
+import { queueingControllers } from "../../controllers/queueing/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { trainingJobController } from "../../controllers/trainingjob/index.ts";
 import type { TrainingJob } from "../../crds/index.ts";
@@ -82,6 +83,8 @@ export interface HarnessOptions {
   amdNodes?: number;
   /** Shared pools (from samples/) to create if absent. */
   sharedPools?: string[];
+  /** Run the TeamQuota and AcceleratorQueue controllers too, so admission honours quotas. */
+  queueing?: boolean;
 }
 
 const devices = {
@@ -129,7 +132,9 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
 
   const manager = namespaceManager(kc, ns, { logEnv: "TJ_TEST_LOG", metricsBindAddress: "127.0.0.1:0" });
   manager.add(acceleratorPoolController);
-  manager.add(trainingJobController(new Admitter(manager), { backoff: { baseMs: 500, maxMs: 2000 } }));
+  const admitter = new Admitter(manager);
+  manager.add(trainingJobController(admitter, { backoff: { baseMs: 500, maxMs: 2000 } }));
+  if (options.queueing) for (const controller of queueingControllers(admitter)) manager.add(controller);
   const phases = trackPhases(manager, rt);
   // The manager's pod cache is trimmed (no env or volumes); a watch of full pods of our own
   // keeps what the controller created, even after it is deleted.
@@ -263,3 +268,24 @@ export const env = (pod: Pod): Record<string, string | undefined> =>
   Object.fromEntries(
     (pod.spec.containers.find((c) => c.name === "trainer")?.env ?? []).map((e) => [e.name, e.value]),
   );
+
+/**
+ * A static volume of a storage class of the namespace's own, which the controller-manager binds a
+ * claim of that class to, so the scheduler places pods that mount it. Returns the class name.
+ */
+export async function createCheckpointVolume(h: Pick<Harness, "core" | "ns">): Promise<string> {
+  const storageClassName = `manual-${h.ns}`;
+  await h.core.createPersistentVolume({
+    body: {
+      metadata: { name: `${h.ns}-ckpt` },
+      spec: {
+        storageClassName,
+        capacity: { storage: "1Gi" },
+        accessModes: ["ReadWriteMany"],
+        hostPath: { path: `/tmp/${h.ns}-ckpt` },
+        persistentVolumeReclaimPolicy: "Delete",
+      },
+    },
+  });
+  return storageClassName;
+}

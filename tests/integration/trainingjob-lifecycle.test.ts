@@ -5,7 +5,14 @@
 // only this file's pods tolerate: the shared pools are left to the other files, whose admitters
 // cannot see this file's admissions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { condition, dedicatedJob, env, type Harness, startHarness } from "./trainingjob-harness.ts";
+import {
+  condition,
+  createCheckpointVolume,
+  dedicatedJob,
+  env,
+  type Harness,
+  startHarness,
+} from "./trainingjob-harness.ts";
 
 let h: Harness;
 
@@ -127,20 +134,7 @@ describe("a TrainingJob on the real control plane", () => {
   });
 
   it("waits for its checkpoint claim, then mounts it and sets CHECKPOINT_DIR in every attempt", async () => {
-    // A static volume the controller-manager binds the claim to, so the scheduler places the pods.
-    const storageClassName = `manual-${h.ns}`;
-    await h.core.createPersistentVolume({
-      body: {
-        metadata: { name: `${h.ns}-ckpt` },
-        spec: {
-          storageClassName,
-          capacity: { storage: "1Gi" },
-          accessModes: ["ReadWriteMany"],
-          hostPath: { path: `/tmp/${h.ns}-ckpt` },
-          persistentVolumeReclaimPolicy: "Delete",
-        },
-      },
-    });
+    const storageClassName = await createCheckpointVolume(h);
     try {
       // Submitted before its claim exists: it waits, says why, and holds no devices.
       await h.create(

@@ -54,7 +54,9 @@ describe("bash completion", () => {
     expect(complete("stackctl get ")).toEqual(
       [
         "acceleratorpools",
+        "acceleratorqueues",
         "ap",
+        "aq",
         "inferenceservices",
         "isvc",
         "rayc",
@@ -63,7 +65,9 @@ describe("bash completion", () => {
         "rayjobs",
         "rayservices",
         "raysvc",
+        "teamquotas",
         "tj",
+        "tq",
         "trainingjobs",
       ].sort(),
     );

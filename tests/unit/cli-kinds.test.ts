@@ -5,6 +5,7 @@ import { CliError } from "../../cli/errors.ts";
 import { explain, rememberServer, retryAfterMs, toCliError } from "../../cli/kube/errors.ts";
 import { findKind, parseKindSlashName, resolveKind, resolveKinds } from "../../cli/kube/kinds.ts";
 import { exitCodes } from "../../cli/output/exit-codes.ts";
+import { resources } from "../../crds/index.ts";
 
 describe("kinds by any of their names", () => {
   test.for([
@@ -42,8 +43,8 @@ describe("kinds by any of their names", () => {
 
   test("comma lists and the aistack category", () => {
     expect(resolveKinds("tj,isvc,tj").map((k) => k.shortNames[0])).toEqual(["tj", "isvc"]);
-    expect(resolveKinds("aistack")).toHaveLength(6);
-    expect(resolveKinds("all")).toHaveLength(6);
+    expect(resolveKinds("aistack")).toHaveLength(resources.length);
+    expect(resolveKinds("all")).toHaveLength(resources.length);
   });
 
   test("KIND/NAME", () => {

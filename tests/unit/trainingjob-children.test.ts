@@ -36,7 +36,13 @@ type PodSpec = {
 const render = (
   j = job(),
   rank = 1,
-  opts: { nodes?: number; poolName?: "h100" | "mi300x"; node?: string } = {},
+  opts: {
+    nodes?: number;
+    poolName?: "h100" | "mi300x";
+    node?: string;
+    resumeFrom?: string;
+    checkpointRequestedAt?: string;
+  } = {},
 ) => {
   const p = opts.poolName === "mi300x" ? pool("mi300x", "amd") : pool("h100");
   const obj = desiredPod({
@@ -47,6 +53,8 @@ const render = (
     nodes: opts.nodes ?? 2,
     pool: p,
     node: opts.node ?? `${p.metadata.name}-${rank}`,
+    resumeFrom: opts.resumeFrom,
+    checkpointRequestedAt: opts.checkpointRequestedAt,
   });
   const spec = obj.spec as PodSpec;
   const trainer = spec.containers.find((c) => c.name === "trainer") as Container;
@@ -190,8 +198,47 @@ describe("a rank's pod", () => {
   it("mounts the checkpoint claim and sets CHECKPOINT_DIR", () => {
     const { spec, trainer, env } = render(job({ checkpoint: { claimName: "ckpt", mountPath: "/ckpt" } }));
     expect(env.CHECKPOINT_DIR).toBe("/ckpt");
-    expect(trainer.volumeMounts).toEqual([{ name: "checkpoint", mountPath: "/ckpt" }]);
-    expect(spec.volumes).toEqual([{ name: "checkpoint", persistentVolumeClaim: { claimName: "ckpt" } }]);
+    expect(trainer.volumeMounts).toEqual([
+      { name: "checkpoint", mountPath: "/ckpt" },
+      { name: "stack-podinfo", mountPath: "/etc/stack", readOnly: true },
+    ]);
+    expect(spec.volumes).toEqual([
+      { name: "checkpoint", persistentVolumeClaim: { claimName: "ckpt" } },
+      {
+        name: "stack-podinfo",
+        downwardAPI: {
+          items: [
+            {
+              path: "checkpoint-requested",
+              fieldRef: { fieldPath: "metadata.annotations['stack.sovereign.dev/checkpoint-requested']" },
+            },
+          ],
+        },
+      },
+    ]);
+  });
+
+  it("after a preemption: RESUME_FROM and resumeArgs; when preempted: the checkpoint request annotation", () => {
+    const ckpt = { claimName: "ckpt", mountPath: "/ckpt", resumeArgs: ["--resume", "$(RESUME_FROM)"] };
+    const fresh = render(job({ checkpoint: ckpt }));
+    expect(fresh.env.RESUME_FROM).toBeUndefined();
+    expect(fresh.trainer.command).not.toContain("--resume");
+    const resumed = render(job({ checkpoint: ckpt }), 1, { resumeFrom: "/ckpt/step-1200" });
+    expect(resumed.env.RESUME_FROM).toBe("/ckpt/step-1200");
+    expect(resumed.trainer.command?.slice(-2)).toEqual(["--resume", "$(RESUME_FROM)"]);
+    const told = desiredPod({
+      job: job({ checkpoint: ckpt }),
+      owner: controllerReference(job()),
+      attempt: 0,
+      rank: 0,
+      nodes: 1,
+      pool: pool("h100"),
+      node: "h100-0",
+      checkpointRequestedAt: "2026-12-03T12:00:00Z",
+    });
+    expect(told.metadata.annotations?.["stack.sovereign.dev/checkpoint-requested"]).toBe(
+      "2026-12-03T12:00:00Z",
+    );
   });
 
   it("asks for the pool's vendor resource and is pinned to the pool and its reserved node", () => {

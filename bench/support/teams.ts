@@ -1,0 +1,78 @@
+// Teams for the placement benchmark with quotas: 20 teams in 4 cohorts, each team entitled to a
+// twentieth of every hardware kind's devices (a device class per kind: an 80 GiB H100 and a 24 GiB
+// L4 are not interchangeable, so one class per vendor would promise what it cannot give); in each
+// cohort one team stays idle, so the other four borrow its quota, and fair sharing should split
+// what they borrow by weight. Also the figure that checks it: how far each busy team's share of
+// its cohort's use is from its fair share.
+import type { PoolInput, TeamInput, TeamUsage } from "../../controllers/placement/index.ts";
+
+export const COHORTS = 4;
+export const TEAMS_PER_COHORT = 5;
+const WEIGHTS = [1, 1, 2, 4, 1] as const;
+
+export interface BenchTeam {
+  input: TeamInput;
+  idle: boolean;
+}
+
+export function benchTeams(pools: readonly PoolInput[], devicesOf: (pool: PoolInput) => number): BenchTeam[] {
+  const capacity = new Map<string, number>();
+  for (const p of pools) capacity.set(p.model, (capacity.get(p.model) ?? 0) + devicesOf(p));
+  const teams: BenchTeam[] = [];
+  for (let c = 0; c < COHORTS; c++) {
+    for (let k = 0; k < TEAMS_PER_COHORT; k++) {
+      const devices = [...capacity].map(([model, total]) => ({
+        name: model.toLowerCase().replace(/[^a-z0-9-]/g, "-"),
+        models: [model],
+        nominal: Math.floor(total / (COHORTS * TEAMS_PER_COHORT)),
+      }));
+      teams.push({
+        input: {
+          name: `team-${c}-${k}`,
+          cohort: `cohort-${c}`,
+          devices,
+          withinTeam: "LowerPriority",
+          reclaimBorrowed: "Any",
+          weight: WEIGHTS[k] as number,
+        },
+        idle: k === TEAMS_PER_COHORT - 1,
+      });
+    }
+  }
+  return teams;
+}
+
+/**
+ * The largest deviation, in percentage points, of a hungry team's share of its cohort's use of a
+ * device class from its fair share: nominal plus the idle teams' nominal split by weight, over the
+ * same for all hungry teams. Hungry: it has work waiting for the class (a team that wants no
+ * more is not short of anything). Classes a cohort uses little of (under 64 devices) are left
+ * out: a single gang there moves the share by more than the goal.
+ */
+export function fairShareDeviation(teams: readonly BenchTeam[], usage: readonly TeamUsage[]): number {
+  let worst = 0;
+  for (let c = 0; c < COHORTS; c++) {
+    const members = teams.filter((t) => t.input.cohort === `cohort-${c}`);
+    const classes = new Set(members.flatMap((t) => t.input.devices.map((d) => d.name)));
+    for (const cls of classes) {
+      const nominal = (t: BenchTeam) => t.input.devices.find((d) => d.name === cls)?.nominal ?? 0;
+      const used = (t: BenchTeam) =>
+        usage.find((u) => u.team === t.input.name)?.devices.find((d) => d.name === cls)?.used ?? 0;
+      const pending = (t: BenchTeam) =>
+        usage.find((u) => u.team === t.input.name)?.devices.find((d) => d.name === cls)?.pending ?? 0;
+      const busy = members.filter((t) => !t.idle && pending(t) > 0);
+      if (busy.length < 2) continue;
+      const idleNominal = members.filter((t) => t.idle).reduce((n, t) => n + nominal(t), 0);
+      const weights = busy.reduce((n, t) => n + t.input.weight, 0);
+      const entitled = (t: BenchTeam) => nominal(t) + (idleNominal * t.input.weight) / weights;
+      const totalEntitled = busy.reduce((n, t) => n + entitled(t), 0);
+      const totalUsed = busy.reduce((n, t) => n + used(t), 0);
+      if (totalUsed < 64 || totalEntitled <= 0) continue;
+      for (const t of busy) {
+        const deviation = Math.abs(used(t) / totalUsed - entitled(t) / totalEntitled) * 100;
+        worst = Math.max(worst, deviation);
+      }
+    }
+  }
+  return Math.round(worst * 100) / 100;
+}

@@ -1,0 +1,471 @@
+// Quotas within one scheduling pass: the engine (engine.ts) asks this object which workload goes
+// next (fair sharing between teams, priority and age within a team), which pools a workload's
+// team may use (the pool gate), whether what was placed fits the team's quota (else the engine
+// rolls it back), and, for a workload that did not fit, whom to preempt. Pure and deterministic:
+// a function of the pass's input only.
+import type { ClusterState } from "../cluster.ts";
+import { plural } from "../format.ts";
+import {
+  type Placed,
+  type PreparedGroup,
+  type PreparedWorkload,
+  podsNeeded,
+  poolKeyOn,
+  shapeOn,
+} from "../pass.ts";
+import type { QueuedCode } from "../types.ts";
+import { type Demand, describeBlock, type QuotaBlock, QuotaLedger } from "./ledger.ts";
+import type { AdmittedWorkload, Preemption, QuotaInput, TeamUsage } from "./types.ts";
+import { chooseVictims, type VictimCandidate } from "./victims.ts";
+
+interface Victim extends VictimCandidate {
+  readonly admitted: AdmittedWorkload;
+  readonly team: number;
+}
+
+interface Attempt {
+  /** The gate turned a pool down for quota. */
+  gated: boolean;
+  block: QuotaBlock | undefined;
+}
+
+export class QuotaPass {
+  readonly ledger: QuotaLedger;
+  private readonly state: ClusterState;
+  private readonly poolIndex = new Map<string, number>();
+  private readonly admitted: readonly AdmittedWorkload[];
+  /** Victims chosen in this pass or before (preempting): not chosen again. */
+  private readonly taken = new Set<string>();
+  readonly preemptions: Preemption[] = [];
+  private attemptsLeft: number;
+  private readonly attempts = new Map<string, Attempt>();
+  private readonly pendingDevices = new Map<number, Map<number, number>>();
+  private readonly pendingCount = new Map<number, number>();
+  private readonly admittedCount = new Map<number, number>();
+  private readonly failedSearches = new Set<string>();
+  /** Each admitted workload's team and quota demand, computed once. */
+  private readonly admittedDemand = new Map<string, { team: number; demand: Demand }>();
+  private readonly admittedByTeam = new Map<number, AdmittedWorkload[]>();
+  /** Quota charged for preemptors that are not admitted: not part of what a team uses. */
+  private readonly heldQuota = new Map<number, Map<number, number>>();
+
+  constructor(input: QuotaInput, state: ClusterState) {
+    this.state = state;
+    const pools = state.pools.map((p) => p.input);
+    pools.forEach((p, i) => {
+      this.poolIndex.set(p.name, i);
+    });
+    this.ledger = new QuotaLedger(input.teams, pools);
+    this.admitted = [...input.admitted].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    this.attemptsLeft = input.maxPreemptionAttempts ?? 64;
+    for (const a of this.admitted) {
+      const t = this.ledger.teamIndex.get(a.team);
+      if (t === undefined) continue;
+      const demand = this.demandOfAdmitted(t, a);
+      this.admittedDemand.set(a.key, { team: t, demand });
+      const mine = this.admittedByTeam.get(t) ?? [];
+      mine.push(a);
+      this.admittedByTeam.set(t, mine);
+      this.ledger.charge(t, demand);
+      this.admittedCount.set(t, (this.admittedCount.get(t) ?? 0) + 1);
+      if (a.preempting) this.taken.add(a.key);
+    }
+  }
+
+  /** The team index of w, or undefined when it is in no team (quotas do not apply). */
+  teamOf(w: PreparedWorkload): number | undefined {
+    const name = w.workload.team;
+    return name === undefined ? undefined : this.ledger.teamIndex.get(name);
+  }
+
+  private demandOfAdmitted(t: number, a: AdmittedWorkload): Demand {
+    const byPool: [number, number][] = [];
+    for (const { pool, devices } of a.pools) {
+      const p = this.poolIndex.get(pool);
+      if (p !== undefined) byPool.push([p, devices]);
+    }
+    return this.ledger.demand(t, byPool, a.cpuMillis, a.memoryBytes).demand;
+  }
+
+  /** What group g of w takes on pool p with `pods` pods, for the team's quota. */
+  private groupDemand(t: number, g: PreparedGroup, p: number, pods: number) {
+    const shape = shapeOn(g, p);
+    return this.ledger.demand(
+      t,
+      [[p, pods * shape.devices]],
+      pods * shape.cpuMillis,
+      pods * shape.memoryBytes,
+    );
+  }
+
+  /** The demand w would make on its first candidate pool: what fair sharing orders it by. */
+  private nominalDemand(t: number, w: PreparedWorkload): Demand {
+    const merged = new Map<number, number>();
+    for (const g of w.groups) {
+      const p = g.candidates.matching[0]?.pool;
+      if (p === undefined) continue;
+      const pods = w.mode === "replicas" ? w.minPods : podsNeeded(w, g);
+      for (const [r, n] of this.groupDemand(t, g, p, pods).demand) merged.set(r, (merged.get(r) ?? 0) + n);
+    }
+    return [...merged];
+  }
+
+  /**
+   * Queue order with quotas: repeatedly the workload whose team's share would be lowest after
+   * admitting it (dominant resource share over what it asks for, weighted; 0 within nominal),
+   * then the higher priority, then the older. Workloads of no team have share 0. Each team's
+   * workloads queue per device class they ask for, in priority-then-age order (`sorted`), and
+   * only the heads of those queues compete: a team whose oldest job asks to borrow many MI250Xs
+   * must not wait behind it for the H100s it is entitled to.
+   */
+  *order(sorted: readonly PreparedWorkload[]): Generator<PreparedWorkload> {
+    interface Lane {
+      team: number;
+      items: PreparedWorkload[];
+      demands: Demand[];
+      at: number;
+      /** The head's share, while the cohort's ledger is at `version` and the head at `for`. */
+      share: number;
+      version: number;
+      for: number;
+    }
+    const lanes = new Map<string, Lane>();
+    for (const w of sorted) {
+      const t = this.teamOf(w) ?? -1;
+      const demand = t >= 0 ? this.nominalDemand(t, w) : [];
+      const laneKey = `${t}|${demand[0]?.[0] ?? -1}`;
+      let lane = lanes.get(laneKey);
+      if (!lane) {
+        lane = { team: t, items: [], demands: [], at: 0, share: 0, version: -1, for: -1 };
+        lanes.set(laneKey, lane);
+      }
+      lane.items.push(w);
+      lane.demands.push(demand);
+    }
+    const heads = [...lanes.values()];
+    for (;;) {
+      let best: Lane | undefined;
+      let bestShare = 0;
+      let bestOrder = 0;
+      for (const lane of heads) {
+        const w = lane.items[lane.at];
+        if (!w) continue;
+        // A share moves only when its cohort's usage does: recomputed then, or for a new head.
+        if (lane.team >= 0) {
+          const version = this.ledger.cohortVersion(lane.team);
+          if (lane.version !== version || lane.for !== lane.at) {
+            lane.share = this.ledger.share(lane.team, lane.demands[lane.at] ?? []);
+            lane.version = version;
+            lane.for = lane.at;
+          }
+        }
+        const share = lane.share;
+        if (!best || share < bestShare || (share === bestShare && w.order < bestOrder)) {
+          best = lane;
+          bestShare = share;
+          bestOrder = w.order;
+        }
+      }
+      const next = best?.items[best.at];
+      if (!best || !next) return;
+      best.at++;
+      yield next;
+    }
+  }
+
+  /** Before w is placed: the pools its team's quota lets it use. */
+  gate(w: PreparedWorkload, t: number): void {
+    const attempt: Attempt = { gated: false, block: undefined };
+    this.attempts.set(w.key, attempt);
+    const one = w.groups.length === 1 ? w.groups[0] : undefined;
+    w.poolAllowed = (p) => {
+      // Several groups: the total is checked once placed; here only that the pool is covered.
+      const g = one ?? w.groups[0];
+      if (!g) return true;
+      const pods = one ? (w.mode === "replicas" ? w.minPods : podsNeeded(w, one)) : 1;
+      const { demand, noClassPool } = this.groupDemand(t, g, p, pods);
+      const block =
+        noClassPool !== undefined
+          ? noClass(this.ledger.team(t).input.name, this.state.pool(p).input.name)
+          : one
+            ? this.ledger.check(t, demand)
+            : undefined;
+      if (!block) return true;
+      attempt.gated = true;
+      if (!attempt.block || (attempt.block.noClassFor !== undefined && block.noClassFor === undefined))
+        attempt.block = block;
+      return false;
+    };
+  }
+
+  /** After w was placed: charges its team, or returns why its quota does not allow it (roll back). */
+  admit(w: PreparedWorkload, t: number, placed: readonly Placed[]): QuotaBlock | undefined {
+    w.poolAllowed = undefined;
+    const byPool: [number, number][] = [];
+    let cpu = 0;
+    let memory = 0;
+    for (const { group, plans } of placed) {
+      for (const plan of plans) {
+        const shape = shapeOn(group, plan.pool);
+        byPool.push([plan.pool, plan.placed * shape.devices]);
+        cpu += plan.placed * shape.cpuMillis;
+        memory += plan.placed * shape.memoryBytes;
+      }
+    }
+    const { demand, noClassPool } = this.ledger.demand(t, byPool, cpu, memory);
+    const block =
+      noClassPool !== undefined
+        ? noClass(this.ledger.team(t).input.name, this.state.pool(noClassPool).input.name)
+        : this.ledger.check(t, demand);
+    if (block) {
+      const attempt = this.attempts.get(w.key);
+      if (attempt) {
+        attempt.gated = true;
+        attempt.block = block;
+      }
+      return block;
+    }
+    this.ledger.charge(t, demand);
+    this.admittedCount.set(t, (this.admittedCount.get(t) ?? 0) + 1);
+    return undefined;
+  }
+
+  /** After w did not fit: whether the quota (not capacity) held it, so no failure may be memoized. */
+  wasGated(w: PreparedWorkload): boolean {
+    w.poolAllowed = undefined;
+    return this.attempts.get(w.key)?.gated ?? false;
+  }
+
+  /** The quota reason of a workload the gate held, when no pool was left to it. */
+  quotaReason(w: PreparedWorkload): { code: QueuedCode; reason: string; never: boolean } | undefined {
+    const block = this.attempts.get(w.key)?.block;
+    if (!block) return undefined;
+    const reason = block.noClassFor !== undefined ? block.noClassFor : describeBlock(block);
+    return { code: "QuotaExceeded", reason, never: block.never };
+  }
+
+  /** Counts a workload that stays queued, for the per-team figures. */
+  pending(w: PreparedWorkload, t: number): void {
+    this.pendingCount.set(t, (this.pendingCount.get(t) ?? 0) + 1);
+    const d = this.nominalDemand(t, w);
+    let m = this.pendingDevices.get(t);
+    if (!m) {
+      m = new Map();
+      this.pendingDevices.set(t, m);
+    }
+    for (const [r, n] of d) m.set(r, (m.get(r) ?? 0) + n);
+  }
+
+  /**
+   * For a workload of team t that did not fit: victims whose eviction makes it fit, within the
+   * team's preemption policy. Returns the reason it waits with, or undefined when no preemption
+   * can help. Victims are recorded in this.preemptions.
+   */
+  preempt(w: PreparedWorkload, t: number): { code: QueuedCode; reason: string } | undefined {
+    const team = this.ledger.team(t);
+    const g = w.groups.length === 1 ? w.groups[0] : undefined;
+    // Gangs of several groups and replicas are placed without preempting anyone.
+    if (!g || w.mode !== "gang") return undefined;
+    if (team.input.withinTeam === "Never" && team.input.reclaimBorrowed === "Never") return undefined;
+    const searchKey = `${t}|${w.signature}`;
+    if (this.failedSearches.has(searchKey) || this.attemptsLeft <= 0) return undefined;
+    this.attemptsLeft--;
+    const need = podsNeeded(w, g);
+    let best: { victims: Victim[]; leaving: Victim[]; pool: number } | undefined;
+    for (const { pool: p } of g.candidates.matching) {
+      if (this.state.pool(p).input.paused) continue;
+      const classes = this.state.toleratedClasses(p, w.tolerationId, w.tolerations);
+      if (classes.length === 0) continue;
+      const { demand, noClassPool } = this.groupDemand(t, g, p, need);
+      if (noClassPool !== undefined) continue;
+      const candidates = this.candidatesFor(w, t, p, demand);
+      const leaving = candidates.filter((v) => this.taken.has(v.key));
+      const open = candidates.filter((v) => !this.taken.has(v.key) && v.admitted.preemptible);
+      const fits = (victims: readonly Victim[]): boolean =>
+        this.fitsWithout([...leaving, ...victims], t, g, p, classes, demand, need);
+      const victims = chooseVictims(open, fits);
+      if (!victims) continue;
+      const devices = victims.reduce((n, v) => n + v.devices, 0);
+      if (
+        !best ||
+        victims.length < best.victims.length ||
+        (victims.length === best.victims.length && devices < best.victims.reduce((n, v) => n + v.devices, 0))
+      ) {
+        best = { victims, leaving, pool: p };
+      }
+      if (victims.length === 0) break;
+    }
+    if (!best) {
+      this.failedSearches.add(searchKey);
+      return undefined;
+    }
+    const poolName = this.state.pool(best.pool).input.name;
+    // What it counted on stays its own for the pass: the free devices it will use beside its
+    // victims' (taken as if placed) and the quota (charged though it is not admitted, so nobody
+    // behind it borrows what it will need once its victims are gone).
+    const classes = this.state.toleratedClasses(best.pool, w.tolerationId, w.tolerations);
+    const shape = shapeOn(g, best.pool);
+    const free = this.state.plan(best.pool, classes, shape, need);
+    if (free.placed > 0) {
+      this.state.commit(free, shape);
+      this.state.settle();
+    }
+    const held = this.groupDemand(t, g, best.pool, need).demand;
+    this.ledger.charge(t, held);
+    const mine = this.heldQuota.get(t) ?? new Map<number, number>();
+    for (const [r, n] of held) mine.set(r, (mine.get(r) ?? 0) + n);
+    this.heldQuota.set(t, mine);
+    if (best.victims.length === 0) {
+      const names = best.leaving.filter((v) => this.taken.has(v.key)).map((v) => v.key);
+      return {
+        code: "Preempting",
+        reason: `waiting for ${plural(names.length, "preempted workload")} to checkpoint and leave pool ${poolName}: ${names.slice(0, 4).join(", ")}${names.length > 4 ? ", ..." : ""}`,
+      };
+    }
+    for (const v of best.victims) {
+      this.taken.add(v.key);
+      const own = v.team === t;
+      const why = own
+        ? `team ${team.input.name} needs its quota for ${w.key}, of higher priority (${w.workload.priority} > ${v.priority})`
+        : `team ${team.input.name} reclaims the quota team ${this.ledger.team(v.team).input.name} borrowed, for ${w.key}`;
+      this.preemptions.push({ key: v.key, by: w.key, reason: why });
+    }
+    return {
+      code: "Preempting",
+      reason: `preempting ${best.victims.map((v) => v.key).join(", ")} to make room on pool ${poolName}; admitted once ${best.victims.length === 1 ? "it has" : "they have"} checkpointed and left`,
+    };
+  }
+
+  /** Admitted workloads the policy of team t lets w preempt, that hold something w could use. */
+  private candidatesFor(w: PreparedWorkload, t: number, p: number, demand: Demand): Victim[] {
+    const team = this.ledger.team(t);
+    const deviceClass = team.classOfPool[p] as number;
+    const entitled = this.ledger.withinNominal(t, demand);
+    const out: Victim[] = [];
+    for (const [vt, list] of this.admittedByTeam) {
+      let allowed: ((a: AdmittedWorkload) => boolean) | undefined;
+      const lower = (a: AdmittedWorkload) => a.priority < w.workload.priority;
+      if (vt === t) {
+        if (team.input.withinTeam === "LowerPriority") allowed = lower;
+      } else if (entitled && this.ledger.sameCohort(vt, t) && this.ledger.borrows(vt, deviceClass)) {
+        const policy = team.input.reclaimBorrowed;
+        if (policy === "Any") allowed = () => true;
+        else if (policy === "LowerPriority") allowed = lower;
+      }
+      if (!allowed) continue;
+      const victimTeam = this.ledger.team(vt);
+      const borrower = this.ledger.borrows(vt, deviceClass);
+      for (const a of list) {
+        if (a.key === w.key || !allowed(a)) continue;
+        let devices = 0;
+        let sameClass = false;
+        for (const { pool, devices: n } of a.pools) {
+          const q = this.poolIndex.get(pool);
+          if (q === undefined) continue;
+          if (q === p) devices += n;
+          if (victimTeam.classOfPool[q] === deviceClass) sameClass = true;
+        }
+        if (devices === 0 && !sameClass) continue;
+        out.push({
+          key: a.key,
+          borrower,
+          priority: a.priority,
+          creationTimestamp: a.creationTimestamp,
+          devices,
+          admitted: a,
+          team: vt,
+        });
+      }
+    }
+    return out;
+  }
+
+  private inPool(i: number, p: number, classes: readonly number[]): boolean {
+    const m = this.state.memberships[i] as number[];
+    for (let k = 0; k < m.length; k += 2) if (m[k] === p && classes.includes(m[k + 1] as number)) return true;
+    return false;
+  }
+
+  /** Whether w fits pool p, by capacity and quota, once `victims` are gone. */
+  private fitsWithout(
+    victims: readonly Victim[],
+    t: number,
+    g: PreparedGroup,
+    p: number,
+    classes: readonly number[],
+    demand: Demand,
+    need: number,
+  ): boolean {
+    const released = victims.map((v) => ({
+      team: v.team,
+      demand: this.admittedDemand.get(v.key)?.demand ?? [],
+    }));
+    if (!this.ledger.fitsWithout(t, demand, released)) return false;
+    const shape = shapeOn(g, p);
+    const freed = new Map<number, [number, number, number]>();
+    for (const v of victims) {
+      for (const r of v.admitted.nodes) {
+        const i = this.state.nodeIndex.get(r.node);
+        if (i === undefined || !this.inPool(i, p, classes)) continue;
+        const f = freed.get(i) ?? [0, 0, 0];
+        freed.set(i, [f[0] + r.devices, f[1] + r.cpuMillis, f[2] + r.memoryBytes]);
+      }
+    }
+    const s = this.state;
+    let room = s.roomNow(p, classes, shape, poolKeyOn(g, p)).pods;
+    if (room >= need) return true;
+    const podsOn = (d: number, c: number, m: number): number => {
+      let k = Number.POSITIVE_INFINITY;
+      if (shape.devices > 0) k = Math.min(k, Math.floor(d / shape.devices));
+      if (shape.cpuMillis > 0) k = Math.min(k, Math.floor(c / shape.cpuMillis));
+      if (shape.memoryBytes > 0) k = Math.min(k, Math.floor(m / shape.memoryBytes));
+      return Number.isFinite(k) ? Math.max(0, k) : 1;
+    };
+    for (const [i, [d, c, m]] of freed) {
+      const fd = s.freeDevices[i] as number;
+      const fc = s.freeCpu[i] as number;
+      const fm = s.freeMemory[i] as number;
+      room += podsOn(fd + d, fc + c, fm + m) - podsOn(fd, fc, fm);
+      if (room >= need) return true;
+    }
+    return false;
+  }
+
+  /** Per team: nominal, used, borrowed and pending devices per class, as the pass leaves them. */
+  usage(): TeamUsage[] {
+    return this.ledger.teams.map((team) => {
+      const devices: TeamUsage["devices"] = [];
+      for (const [r, q] of team.quotas) {
+        const name = this.ledger.resourceNames[r] as string;
+        if (!name.startsWith("devices/")) continue;
+        const used = this.ledger.used(team.index, r) - (this.heldQuota.get(team.index)?.get(r) ?? 0);
+        devices.push({
+          name: name.slice("devices/".length),
+          nominal: q.nominal,
+          used,
+          borrowed: Math.max(0, used - q.nominal),
+          pending: this.pendingDevices.get(team.index)?.get(r) ?? 0,
+        });
+      }
+      return {
+        team: team.input.name,
+        devices,
+        admitted: this.admittedCount.get(team.index) ?? 0,
+        pending: this.pendingCount.get(team.index) ?? 0,
+      };
+    });
+  }
+}
+
+function noClass(team: string, pool: string): QuotaBlock {
+  return {
+    team,
+    resource: "devices",
+    used: 0,
+    nominal: 0,
+    need: 0,
+    canLend: 0,
+    never: false,
+    noClassFor: `team ${team} has no device quota that covers pool ${pool}`,
+  };
+}

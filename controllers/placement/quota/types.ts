@@ -1,0 +1,80 @@
+// What the placement engine is told about teams: their quotas (devices per class of pools, CPU,
+// memory), cohorts, preemption policies and weights, and the workloads they have admitted (which
+// count against their quota and are the only possible victims of a preemption). Plain shapes, as
+// for the rest of the engine: the controllers adapt TeamQuota objects to them. Self-contained, so
+// that ../types.ts can name them without an import cycle.
+import type { Vendor } from "../../../crds/vendors.ts";
+
+export interface ResourceQuota {
+  nominal: number;
+  /** Unset: as much as the cohort can lend. */
+  borrowingLimit?: number | undefined;
+  /** Unset: all of the unused nominal. */
+  lendingLimit?: number | undefined;
+}
+
+/** A class of pools the team has a device quota on; a pool belongs to the first class matching it. */
+export interface DeviceClassQuota extends ResourceQuota {
+  name: string;
+  /** Empty or absent: any pool (subject to vendor and models). */
+  pools?: readonly string[] | undefined;
+  vendor?: Vendor | undefined;
+  /** Globs on the pool's model. */
+  models?: readonly string[] | undefined;
+}
+
+export interface TeamInput {
+  name: string;
+  /** Teams of one cohort lend each other unused quota; absent: a cohort of its own. */
+  cohort?: string | undefined;
+  devices: readonly DeviceClassQuota[];
+  /** In millicores; absent: not limited. */
+  cpu?: ResourceQuota | undefined;
+  /** In bytes; absent: not limited. */
+  memory?: ResourceQuota | undefined;
+  withinTeam: "LowerPriority" | "Never";
+  reclaimBorrowed: "Any" | "LowerPriority" | "Never";
+  /** Fair-sharing weight; 0: borrows only what no one else wants. */
+  weight: number;
+}
+
+/** An admitted workload of a team: its use of the quota, and what evicting it would free. */
+export interface AdmittedWorkload {
+  key: string;
+  team: string;
+  priority: number;
+  creationTimestamp: number;
+  /** Devices held per pool; CPU and memory over all its pods. */
+  pools: readonly { pool: string; devices: number }[];
+  cpuMillis: number;
+  memoryBytes: number;
+  /** Everything it holds per node (pods and reservation alike): what its eviction frees. */
+  nodes: readonly { node: string; devices: number; cpuMillis: number; memoryBytes: number }[];
+  /** May be chosen as a victim (by its kind's policy). */
+  preemptible: boolean;
+  /** Already told to checkpoint and go: counted as freed when a preemptor checks whether it fits. */
+  preempting?: boolean | undefined;
+}
+
+export interface QuotaInput {
+  teams: readonly TeamInput[];
+  admitted: readonly AdmittedWorkload[];
+  /** Preemption searches per pass (each is a few fits per candidate pool); default 64. */
+  maxPreemptionAttempts?: number | undefined;
+}
+
+export interface Preemption {
+  /** The victim. */
+  key: string;
+  /** The workload it makes room for. */
+  by: string;
+  reason: string;
+}
+
+/** Per team, after the pass: what it holds and what waits, per device class. */
+export interface TeamUsage {
+  team: string;
+  devices: { name: string; nominal: number; used: number; borrowed: number; pending: number }[];
+  admitted: number;
+  pending: number;
+}

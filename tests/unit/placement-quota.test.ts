@@ -1,0 +1,467 @@
+// Quotas, cohorts, fair sharing and preemption in the placement engine, over random clusters,
+// teams and queues. The checks re-derive the quota arithmetic from the inputs (they do not ask the
+// ledger), and judge a preemption by running the engine again on the cluster without its victims.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type Admission,
+  type NodeInput,
+  type PlacementInput,
+  type PoolInput,
+  type Reservation,
+  reservationFor,
+  schedule,
+  type Workload,
+} from "../../controllers/placement/index.ts";
+import type { AdmittedWorkload, TeamInput } from "../../controllers/placement/quota/types.ts";
+import { chooseVictims, type VictimCandidate } from "../../controllers/placement/quota/victims.ts";
+
+const RUNS = Number(process.env.PLACEMENT_PROPERTY_RUNS ?? 200);
+const TIMEOUT = Math.max(60_000, RUNS * 100);
+const GiB = 2 ** 30;
+
+const pools: PoolInput[] = ["p0", "p1"].map((name, k) => ({
+  name,
+  vendor: "nvidia",
+  model: k === 0 ? "H100" : "A100",
+  memoryGiB: 80,
+  resourceName: "nvidia.com/gpu",
+  paused: false,
+  tolerations: [],
+  nodeNames: Array.from({ length: 4 }, (_, i) => `${name}-n${i}`),
+}));
+const emptyNodes = (): NodeInput[] =>
+  pools.flatMap((p) =>
+    p.nodeNames.map((name) => ({
+      name,
+      ready: true,
+      unschedulable: false,
+      taints: [],
+      allocatableDevices: 8,
+      freeDevices: 8,
+      allocatableCpuMillis: 64_000,
+      freeCpuMillis: 64_000,
+      allocatableMemoryBytes: 512 * GiB,
+      freeMemoryBytes: 512 * GiB,
+    })),
+  );
+
+const teamNames = ["ta", "tb", "tc"];
+
+const teamArb: fc.Arbitrary<TeamInput[]> = fc
+  .tuple(
+    ...teamNames.map((name) =>
+      fc.record({
+        cohort: fc.constantFrom<string | undefined>("c1", "c1", "c2", undefined),
+        perPool: fc.boolean(),
+        nominal: fc.integer({ min: 0, max: 40 }),
+        borrowingLimit: fc.option(fc.integer({ min: 0, max: 32 }), { nil: undefined }),
+        lendingFraction: fc.option(fc.constantFrom(0, 0.5, 1), { nil: undefined }),
+        withinTeam: fc.constantFrom<"LowerPriority" | "Never">("LowerPriority", "Never"),
+        reclaimBorrowed: fc.constantFrom<"Any" | "LowerPriority" | "Never">("Any", "LowerPriority", "Never"),
+        weight: fc.constantFrom(1, 1, 2, 0),
+        name: fc.constant(name),
+      }),
+    ),
+  )
+  .map((specs) =>
+    specs.map((s) => {
+      const quota = (nominal: number) => ({
+        nominal,
+        borrowingLimit: s.borrowingLimit,
+        lendingLimit: s.lendingFraction === undefined ? undefined : Math.floor(nominal * s.lendingFraction),
+      });
+      // Every team of a cohort names its classes alike, as the API asks.
+      const devices = s.perPool
+        ? [
+            { name: "h100", pools: ["p0"], ...quota(Math.ceil(s.nominal / 2)) },
+            { name: "a100", pools: ["p1"], ...quota(Math.floor(s.nominal / 2)) },
+          ]
+        : [{ name: "gpu", ...quota(s.nominal) }];
+      return {
+        name: s.name,
+        cohort: s.cohort,
+        devices,
+        withinTeam: s.withinTeam,
+        reclaimBorrowed: s.reclaimBorrowed,
+        weight: s.weight,
+      };
+    }),
+  )
+  // Class names must agree within a cohort: make the teams of a cohort use the first one's layout.
+  .map((teams) =>
+    teams.map((t) => {
+      const first = teams.find((o) => o.cohort !== undefined && o.cohort === t.cohort);
+      if (!first || first === t || first.devices.length === t.devices.length) return t;
+      const nominal = t.devices.reduce((n, d) => n + d.nominal, 0);
+      const base = t.devices[0] as TeamInput["devices"][number];
+      const devices =
+        first.devices.length === 1
+          ? [{ ...base, name: "gpu", pools: undefined, nominal }]
+          : [
+              { ...base, name: "h100", pools: ["p0"], nominal: Math.ceil(nominal / 2) },
+              { ...base, name: "a100", pools: ["p1"], nominal: Math.floor(nominal / 2) },
+            ];
+      return {
+        ...t,
+        devices: devices.map((d) => ({
+          ...d,
+          lendingLimit: d.lendingLimit === undefined ? undefined : Math.min(d.lendingLimit, d.nominal),
+        })),
+      };
+    }),
+  );
+
+// The second queue of a test runs at higher priorities, so that preemption has work to do.
+const workloadArb = (prefix: string, priorities = [0, 0, 10, 100]): fc.Arbitrary<Workload[]> =>
+  fc
+    .array(
+      fc.record({
+        team: fc.constantFrom<string | undefined>("ta", "tb", "tc", "ta", "tb", undefined),
+        priority: fc.constantFrom(...priorities),
+        pods: fc.integer({ min: 1, max: 3 }),
+        devices: fc.constantFrom(1, 2, 4, 8),
+        created: fc.integer({ min: 0, max: 1000 }),
+        pin: fc.constantFrom<string[] | undefined>(undefined, undefined, ["p0"], ["p1"]),
+      }),
+      { minLength: 2, maxLength: 12 },
+    )
+    .map((specs) =>
+      specs.map((s, i) => ({
+        key: `${prefix}${i}`,
+        priority: s.priority,
+        creationTimestamp: s.created,
+        ...(s.team ? { team: s.team } : {}),
+        groups: [
+          {
+            name: "w",
+            pods: s.pods,
+            cpuMillis: 1000,
+            memoryBytes: GiB,
+            accelerators: { count: s.devices, ...(s.pin ? { pools: s.pin } : {}) },
+          },
+        ],
+      })),
+    );
+
+type Scenario = (teams: TeamInput[], first: Workload[], second: Workload[]) => void;
+
+/** Random teams, a first queue admitted from empty, and a second, higher-priority queue. */
+const scenarios = (runs: number, check: Scenario): void =>
+  fc.assert(fc.property(teamArb, workloadArb("a"), workloadArb("b", [0, 100, 1000]), check), {
+    numRuns: runs,
+  });
+
+const property = (name: string, runs: number, check: Scenario): void => {
+  it(name, () => scenarios(runs, check), TIMEOUT);
+};
+
+interface Admitted {
+  workload: Workload;
+  admission: Admission;
+  preempting?: boolean;
+}
+
+function admittedInput(list: readonly Admitted[]): {
+  reservations: Reservation[];
+  admitted: AdmittedWorkload[];
+} {
+  const reservations = list.map((a) => reservationFor(a.admission));
+  const admitted = list
+    .filter((a) => a.workload.team !== undefined)
+    .map((a) => {
+      const byPool = new Map<string, number>();
+      let pods = 0;
+      for (const g of a.admission.groups)
+        for (const p of g.placements) {
+          byPool.set(p.pool, (byPool.get(p.pool) ?? 0) + p.nodes.reduce((n, x) => n + x.devices, 0));
+          pods += p.pods;
+        }
+      return {
+        key: a.workload.key,
+        team: a.workload.team as string,
+        priority: a.workload.priority,
+        creationTimestamp: a.workload.creationTimestamp,
+        pools: [...byPool].map(([pool, devices]) => ({ pool, devices })),
+        cpuMillis: pods * 1000,
+        memoryBytes: pods * GiB,
+        nodes: reservationFor(a.admission).nodes,
+        preemptible: true,
+        preempting: a.preempting ?? false,
+      };
+    });
+  return { reservations, admitted };
+}
+
+function passInput(teams: TeamInput[], admitted: readonly Admitted[], queue: Workload[]): PlacementInput {
+  const { reservations, admitted: list } = admittedInput(admitted);
+  return { pools, nodes: emptyNodes(), reservations, workloads: queue, quota: { teams, admitted: list } };
+}
+
+/** Devices per team and class, recomputed from admissions and the teams' class definitions. */
+function usage(teams: readonly TeamInput[], admitted: readonly Admitted[]): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const a of admitted) {
+    const team = teams.find((t) => t.name === a.workload.team);
+    if (!team) continue;
+    const m = out.get(team.name) ?? new Map<string, number>();
+    out.set(team.name, m);
+    for (const g of a.admission.groups)
+      for (const p of g.placements) {
+        const c = team.devices.find((d) => !d.pools?.length || d.pools.includes(p.pool));
+        if (!c) throw new Error(`admitted on pool ${p.pool}, which no class of ${team.name} covers`);
+        const devices = p.nodes.reduce((n, x) => n + x.devices, 0);
+        m.set(c.name, (m.get(c.name) ?? 0) + devices);
+      }
+  }
+  return out;
+}
+
+function checkQuota(teams: readonly TeamInput[], admitted: readonly Admitted[]): void {
+  const used = usage(teams, admitted);
+  for (const t of teams)
+    for (const c of t.devices) {
+      const u = used.get(t.name)?.get(c.name) ?? 0;
+      // No team exceeds nominal + borrowingLimit; without a cohort, nominal.
+      const limit =
+        t.cohort === undefined ? c.nominal : c.nominal + (c.borrowingLimit ?? Number.POSITIVE_INFINITY);
+      expect(u, `${t.name}/${c.name}`).toBeLessThanOrEqual(limit);
+    }
+  // A cohort never lends what it does not have: use beyond the never-lent parts <= lendable nominal.
+  const cohorts = new Set(teams.map((t) => t.cohort).filter((c) => c !== undefined));
+  for (const cohort of cohorts) {
+    const members = teams.filter((t) => t.cohort === cohort);
+    for (const cls of new Set(members.flatMap((t) => t.devices.map((d) => d.name)))) {
+      let lendable = 0;
+      let beyond = 0;
+      for (const t of members) {
+        const c = t.devices.find((d) => d.name === cls);
+        if (!c) continue;
+        const lend = Math.min(c.nominal, c.lendingLimit ?? c.nominal);
+        lendable += lend;
+        beyond += Math.max(0, (used.get(t.name)?.get(cls) ?? 0) - (c.nominal - lend));
+      }
+      expect(beyond, `cohort ${cohort}/${cls}`).toBeLessThanOrEqual(lendable);
+    }
+  }
+}
+
+const admittedOf = (queue: Workload[], result: { admitted: Admission[] }): Admitted[] =>
+  result.admitted.map((admission) => ({
+    workload: queue.find((w) => w.key === admission.key) as Workload,
+    admission,
+  }));
+
+describe("quotas and cohorts", () => {
+  property(
+    "no team exceeds nominal + borrowingLimit and no cohort lends more than it has, pass after pass",
+    RUNS,
+    (teams, first, second) => {
+      const r1 = schedule(passInput(teams, [], first));
+      const after1 = admittedOf(first, r1);
+      checkQuota(teams, after1);
+      const r2 = schedule(passInput(teams, after1, second));
+      const victims = new Set((r2.preempted ?? []).map((p) => p.key));
+      checkQuota(teams, [...after1, ...admittedOf(second, r2)]);
+      // Victims are admitted workloads of a team, never one admitted or queued in this pass.
+      for (const v of victims) expect(after1.some((a) => a.workload.key === v && a.workload.team)).toBe(true);
+    },
+  );
+
+  property(
+    "a preemption always makes the preemptor fit, with no victim to spare",
+    RUNS,
+    (teams, first, second) => {
+      const after1 = admittedOf(first, schedule(passInput(teams, [], first)));
+      const result = schedule(passInput(teams, after1, second));
+      const admittedNow = [...after1, ...admittedOf(second, result)];
+      const byPreemptor = new Map<string, string[]>();
+      for (const p of result.preempted ?? [])
+        byPreemptor.set(p.by, [...(byPreemptor.get(p.by) ?? []), p.key]);
+      const allVictims = new Set((result.preempted ?? []).map((p) => p.key));
+      for (const [by, victims] of byPreemptor) {
+        const preemptor = second.find((w) => w.key === by) as Workload;
+        expect(result.admitted.some((a) => a.key === by)).toBe(false);
+        const without = (spared: string | undefined) =>
+          admittedNow.filter((a) => !allVictims.has(a.workload.key) || a.workload.key === spared);
+        const fitsWithout = (spared: string | undefined) =>
+          schedule(passInput(teams, without(spared), [preemptor])).admitted.length === 1;
+        expect(fitsWithout(undefined), `${by} fits once ${victims.join(", ")} are gone`).toBe(true);
+        // Only one preemptor in the pass: then every one of its victims is needed.
+        if (byPreemptor.size === 1 && victims.length > 1)
+          for (const v of victims) expect(fitsWithout(v), `${by} needs ${v} gone`).toBe(false);
+      }
+    },
+  );
+
+  property(
+    "no victim is chosen for a workload that fits without one",
+    Math.ceil(RUNS / 2),
+    (teams, first, second) => {
+      const after1 = admittedOf(first, schedule(passInput(teams, [], first)));
+      for (const w of second) {
+        const alone = schedule(passInput(teams, after1, [w]));
+        if (alone.admitted.length === 1) expect(alone.preempted).toEqual([]);
+        else for (const p of alone.preempted ?? []) expect(p.by).toBe(w.key);
+      }
+    },
+  );
+
+  property(
+    "is deterministic: the same input in any order gives the same decisions",
+    Math.ceil(RUNS / 2),
+    (teams, first, second) => {
+      const after1 = admittedOf(first, schedule(passInput(teams, [], first)));
+      const a = schedule(passInput(teams, after1, second));
+      const reversed = passInput([...teams].reverse(), [...after1].reverse(), [...second].reverse());
+      expect(schedule(reversed)).toEqual(a);
+    },
+  );
+});
+
+describe("status reasons", () => {
+  const team = (name: string, nominal: number, extra: Partial<TeamInput> = {}): TeamInput => ({
+    name,
+    cohort: "research",
+    devices: [{ name: "H100", nominal }],
+    withinTeam: "LowerPriority",
+    reclaimBorrowed: "Any",
+    weight: 1,
+    ...extra,
+  });
+  const gang = (key: string, teamName: string, pods: number, priority = 0, created = 0): Workload => ({
+    key,
+    team: teamName,
+    priority,
+    creationTimestamp: created,
+    groups: [{ name: "w", pods, cpuMillis: 0, memoryBytes: 0, accelerators: { count: 8 } }],
+  });
+
+  it("says which quota holds a workload, in the issue's words", () => {
+    // 64 devices: team ml-research may use its 16 and borrow 0 (the other team lends nothing).
+    const teams = [
+      team("ml-research", 16, { devices: [{ name: "H100", nominal: 16, borrowingLimit: 16 }] }),
+      team("ml-product", 48, { devices: [{ name: "H100", nominal: 48, lendingLimit: 0 }] }),
+    ];
+    const first = [gang("r1", "ml-research", 1), gang("r2", "ml-research", 1)];
+    const after = admittedOf(first, schedule(passInput(teams, [], first)));
+    const result = schedule(passInput(teams, after, [gang("r3", "ml-research", 2)]));
+    expect(result.queued).toEqual([
+      expect.objectContaining({
+        key: "r3",
+        code: "QuotaExceeded",
+        reason: "team ml-research uses 16 of 16 H100; needs 16; cohort can lend 0",
+      }),
+    ]);
+  });
+
+  it("a demand beyond what the team may ever use is unschedulable, not queued", () => {
+    const teams = [team("solo", 8, { cohort: undefined })];
+    const result = schedule(passInput(teams, [], [gang("big", "solo", 2)]));
+    expect(result.unschedulable).toEqual([expect.objectContaining({ key: "big", code: "ExceedsQuota" })]);
+  });
+
+  it("a workload of a TeamQuota the input does not have waits with QueueNotFound", () => {
+    const result = schedule(passInput([], [], [gang("lost", "nobody", 1)]));
+    expect(result.queued[0]).toMatchObject({ key: "lost", code: "QueueNotFound" });
+  });
+
+  it("team B reclaims its nominal from borrowing team A: A's newest borrowed job is the victim", () => {
+    // 8 nodes × 8 = 64 devices; each team is entitled to 32. A runs 6 gangs of one node (48).
+    const teams = [team("a", 32), team("b", 32)];
+    const first = Array.from({ length: 6 }, (_, i) => gang(`a${i}`, "a", 1, 0, i));
+    const after = admittedOf(first, schedule(passInput(teams, [], first)));
+    expect(after).toHaveLength(6);
+    const result = schedule(passInput(teams, after, [gang("b0", "b", 4, 0, 100)]));
+    expect(result.preempted?.map((p) => p.key).sort()).toEqual(["a4", "a5"]);
+    expect(result.queued[0]).toMatchObject({ key: "b0", code: "Preempting" });
+    // While the victims checkpoint, nobody else is chosen and b0 waits for them.
+    const leaving = after.map((a) =>
+      ["a4", "a5"].includes(a.workload.key) ? { ...a, preempting: true } : a,
+    );
+    const next = schedule(passInput(teams, leaving, [gang("b0", "b", 4, 0, 100)]));
+    expect(next.preempted).toEqual([]);
+    expect(next.queued[0]?.reason).toMatch(/^waiting for 2 preempted workloads to checkpoint/);
+  });
+
+  it("fair sharing: idle quota goes to the team with the lower weighted share first", () => {
+    const teams = [team("a", 16, { weight: 1 }), team("b", 16, { weight: 3 }), team("idle", 32)];
+    // 64 devices; a and b each want 6 nodes (48 devices) of one-node gangs, a's all older.
+    const queue = [
+      ...Array.from({ length: 6 }, (_, i) => gang(`a${i}`, "a", 1, 0, i)),
+      ...Array.from({ length: 6 }, (_, i) => gang(`b${i}`, "b", 1, 0, 100 + i)),
+    ];
+    const result = schedule(passInput(teams, [], queue));
+    const used = (t: string) => result.teams?.find((u) => u.team === t)?.devices[0]?.used;
+    // Each takes its 16; the 32 idle devices are shared 1:3 (8 and 24), as far as gangs of 8 allow.
+    expect(used("a")).toBe(24);
+    expect(used("b")).toBe(40);
+  });
+});
+
+describe("victim choice", () => {
+  const v = (key: string, devices: number, extra: Partial<VictimCandidate> = {}): VictimCandidate => ({
+    key,
+    borrower: false,
+    priority: 0,
+    creationTimestamp: 0,
+    devices,
+    ...extra,
+  });
+  const needs = (n: number) => (set: readonly VictimCandidate[]) =>
+    set.reduce((s, x) => s + x.devices, 0) >= n;
+
+  it("chooses nobody when nothing is needed, and nobody when nothing would suffice", () => {
+    expect(chooseVictims([v("a", 8)], needs(0))).toEqual([]);
+    expect(chooseVictims([v("a", 8)], needs(16))).toBeUndefined();
+  });
+
+  it("borrowers first, then lower priority, then the newest", () => {
+    const list = [
+      v("old", 8, { creationTimestamp: 1 }),
+      v("new", 8, { creationTimestamp: 2 }),
+      v("low", 8, { priority: -1 }),
+      v("borrower", 8, { borrower: true, priority: 5 }),
+    ];
+    expect(chooseVictims(list, needs(8))?.map((x) => x.key)).toEqual(["borrower"]);
+    expect(chooseVictims(list.slice(0, 3), needs(8))?.map((x) => x.key)).toEqual(["low"]);
+    expect(chooseVictims(list.slice(0, 2), needs(8))?.map((x) => x.key)).toEqual(["new"]);
+  });
+
+  it("a single victim freeing the fewest devices beyond the need", () => {
+    const list = [v("big", 16, { creationTimestamp: 9 }), v("exact", 8, { creationTimestamp: 1 })];
+    expect(chooseVictims(list, needs(8))?.map((x) => x.key)).toEqual(["exact"]);
+  });
+
+  it("never more than needed, over random sets", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            devices: fc.integer({ min: 1, max: 16 }),
+            borrower: fc.boolean(),
+            priority: fc.integer({ min: 0, max: 3 }),
+          }),
+          { maxLength: 8 },
+        ),
+        fc.integer({ min: 0, max: 64 }),
+        (specs, need) => {
+          const list = specs.map((s, i) =>
+            v(`v${i}`, s.devices, { borrower: s.borrower, priority: s.priority }),
+          );
+          const chosen = chooseVictims(list, needs(need));
+          const total = list.reduce((n, x) => n + x.devices, 0);
+          if (total < need) {
+            expect(chosen).toBeUndefined();
+            return;
+          }
+          expect(chosen).toBeDefined();
+          const set = chosen ?? [];
+          expect(needs(need)(set)).toBe(true);
+          for (const x of set) expect(needs(need)(set.filter((y) => y !== x))).toBe(false);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
