@@ -2,19 +2,15 @@
 // nodes (NVIDIA and AMD), a namespace, the InferenceService controller, and the pod runner
 // (the dev cluster's kubelet stand-in) limited to that namespace, which runs the engine
 // simulator for each engine pod and the router as itself.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import type { SimulatedPool } from "../../cli/dev/simulated-nodes.ts";
 import { Admitter } from "../../controllers/admission/index.ts";
 import { inferenceServiceControllerWith } from "../../controllers/inferenceservice/index.ts";
-import { repoRoot } from "../../crds/generate.ts";
 import { labels } from "../../crds/index.ts";
 import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
-import { eventually, kubeconfigPath, loadKubeConfig, type TestNamespace, testNamespace } from "./cluster.ts";
+import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "./cluster.ts";
+import { startPodRunner } from "./pod-runner.ts";
 import {
   createDedicatedPools,
   dedicatedTaintKey,
@@ -62,17 +58,7 @@ export async function startServingTestbed(prefix: string, devicesPerNode = 2): P
   ];
   const ns = await testNamespace(prefix, kc);
   await createDedicatedPools(client, pools);
-  const runnerDir = await mkdtemp(join(tmpdir(), "pod-runner-"));
-  const runner: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(repoRoot, "cli/dev/pod-runner/main.ts"),
-      `--kubeconfig=${kubeconfigPath()}`,
-      `--dir=${runnerDir}`,
-      `--namespace=${ns.name}`,
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const runner = await startPodRunner(ns.name);
   const manager = namespaceManager(kc, ns.name, { logEnv: "SERVING_TEST_LOG" });
   manager.add(inferenceServiceControllerWith(new Admitter(manager)));
   await manager.start();
@@ -114,15 +100,10 @@ export async function startServingTestbed(prefix: string, devicesPerNode = 2): P
     },
     async stop() {
       await manager.stop();
-      if (runner.exitCode === null) {
-        const gone = new Promise((r) => runner.once("exit", r));
-        runner.kill("SIGTERM");
-        await gone;
-      }
+      await runner.stop();
       await ns[Symbol.asyncDispose]();
       await deleteDedicatedPools(client, pools);
       await client.close();
-      await rm(runnerDir, { recursive: true, force: true });
     },
   };
 }

@@ -6,12 +6,16 @@
 // process answers (for an engine: the model is loaded).
 //
 //   node cli/dev/pod-runner/main.ts --kubeconfig FILE --dir DIR [--namespace NS]
-// (--namespace: only that namespace's pods, for a test that shares its cluster with others).
+//     [--run-local-pools P1,P2 [--path-prefix DIR] [--workdir DIR]]
+// (--namespace: only that namespace's pods, for a test that shares its cluster with others;
+// --run-local-pools: pods the operator placed on those pools' simulated nodes run as themselves,
+// see local-pods.ts, with --path-prefix before PATH and --workdir as their working directory).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
+  builtin,
   describeError,
   Informer,
   KubeClient,
@@ -20,6 +24,7 @@ import {
   objectKey,
   stripManagedFields,
 } from "../../../operator/index.ts";
+import { LocalPods } from "./local-pods.ts";
 import { probeOnce } from "./probe.ts";
 import { type HttpProbe, type LocalProgram, localPrograms, type PodLike } from "./programs.ts";
 
@@ -41,7 +46,14 @@ const log = (msg: string, fields: Record<string, unknown> = {}): void => {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { kubeconfig: { type: "string" }, dir: { type: "string" }, namespace: { type: "string" } },
+    options: {
+      kubeconfig: { type: "string" },
+      dir: { type: "string" },
+      namespace: { type: "string" },
+      "run-local-pools": { type: "string" },
+      "path-prefix": { type: "string" },
+      workdir: { type: "string" },
+    },
   });
   if (!values.kubeconfig || !values.dir) throw new Error("usage: main.ts --kubeconfig FILE --dir DIR");
   const kubeconfig = values.kubeconfig;
@@ -58,6 +70,14 @@ async function main(): Promise<void> {
   });
   // Per pod key, per container name.
   const running = new Map<string, Map<string, Running>>();
+  const local = values["run-local-pools"]
+    ? await startLocalPods(client, values["run-local-pools"], pods, {
+        namespace: values.namespace,
+        dir,
+        pathPrefix: values["path-prefix"],
+        workdir: values.workdir ?? process.cwd(),
+      })
+    : undefined;
 
   const writeReady = async (pod: PodLike, ready: boolean): Promise<void> => {
     const now = new Date().toISOString();
@@ -190,6 +210,10 @@ async function main(): Promise<void> {
   };
 
   const sync = (pod: KubeObject & PodLike): void => {
+    if (local?.owns(pod)) {
+      local.sync(pod);
+      return;
+    }
     const key = objectKey(pod);
     const want = localPrograms(pod);
     const have = running.get(key) ?? new Map<string, Running>();
@@ -225,6 +249,7 @@ async function main(): Promise<void> {
     else running.delete(key);
   };
   const forget = (pod: KubeObject): void => {
+    local?.forget(pod);
     const key = objectKey(pod);
     for (const entry of running.get(key)?.values() ?? []) stop(entry);
     running.delete(key);
@@ -235,12 +260,34 @@ async function main(): Promise<void> {
 
   const shutdown = (): void => {
     for (const entries of running.values()) for (const entry of entries.values()) stop(entry);
-    void pods.stop().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
+    void Promise.all([pods.stop(), local?.stopAll()]).finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), local ? 6000 : 2000).unref();
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
   log("watching pods", { kubeconfig });
+}
+
+/** The node and Service caches the local runs need, synced before the first pod arrives. */
+async function startLocalPods(
+  client: KubeClient,
+  poolList: string,
+  pods: Informer<KubeObject & PodLike>,
+  o: { namespace: string | undefined; dir: string; pathPrefix: string | undefined; workdir: string },
+): Promise<LocalPods> {
+  const nodes = new Informer<KubeObject>({ client, resource: builtin.nodes, transform: stripManagedFields });
+  const services = new Informer<KubeObject>({
+    client,
+    resource: builtin.services,
+    ...(o.namespace ? { namespaces: [o.namespace] } : {}),
+    transform: stripManagedFields,
+  });
+  nodes.start();
+  services.start();
+  await Promise.all([nodes.waitForSync(), services.waitForSync()]);
+  const pools = new Set(poolList.split(",").filter(Boolean));
+  log("running pods of these pools locally", { pools: [...pools], pathPrefix: o.pathPrefix });
+  return new LocalPods({ client, pods, nodes, services, pools, ...o, log });
 }
 
 main().catch((error) => {
