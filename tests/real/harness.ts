@@ -58,10 +58,15 @@ export const pool = (
   taints: [{ key: dedicatedTaintKey, value: name, effect: "NoSchedule" }],
 });
 
+/**
+ * `sharedPools`: pools of the shared cluster (by name, such as the default preset's "cpu") whose
+ * nodes also run this file's pods locally, for pods that no pool places (a Ray head).
+ */
 export async function startRealTestbed(
   prefix: string,
   pools: SimulatedPool[],
   addControllers: (manager: Manager) => void,
+  sharedPools: string[] = [],
 ): Promise<RealTestbed> {
   const kc = loadKubeConfig();
   const client = new KubeClient({ kubeConfig: kc });
@@ -74,7 +79,7 @@ export async function startRealTestbed(
   const runner = await startPodRunner(
     ns,
     [
-      `--run-local-pools=${named.map((p) => p.name).join(",")}`,
+      `--run-local-pools=${[...named.map((p) => p.name), ...sharedPools].join(",")}`,
       `--path-prefix=${join(venv, "bin")}`,
       `--workdir=${repoRoot}`,
     ],

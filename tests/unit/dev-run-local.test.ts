@@ -6,6 +6,7 @@ import { exitCodeOf } from "../../cli/dev/pod-runner/local-pods.ts";
 import {
   clusterAddresses,
   type NetworkPod,
+  podPorts,
   substituteNames,
   unresolvedNames,
 } from "../../cli/dev/pod-runner/pod-network.ts";
@@ -125,6 +126,8 @@ describe("a container as a local process", () => {
           "--num-cpus=1",
           "--block",
           "--node-ip-address=127.64.0.9",
+          "--metrics-export-port=40018",
+          "--dashboard-agent-listen-port=40019",
         ],
         env: { RAY_ADDRESS: "127.64.0.2:6379", POD: "ddp-0-1" },
       },
@@ -148,6 +151,11 @@ describe("a container as a local process", () => {
     expect(localContainer(pod(), { name: "x", args: ["--a"] }, names)).toMatchObject({
       error: expect.stringContaining("no command"),
     });
+  });
+
+  it("gives each pod ports of its own, from its address", () => {
+    expect(podPorts("127.64.0.9")).toEqual([40018, 40019]);
+    expect(podPorts("127.64.1.0")).toEqual([40512, 40513]);
   });
 
   it("reports a signal as a kubelet does: 128 + its number", () => {

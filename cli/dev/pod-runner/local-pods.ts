@@ -276,7 +276,12 @@ export class LocalPods {
     };
     run.containers.set(name, entry);
     entry.terminated = { ...end, startedAt: entry.startedAt, finishedAt: new Date().toISOString() };
-    if (restarts(run.pod.spec?.restartPolicy, end.exitCode)) {
+    // An init container that succeeded is done whatever the policy; one that failed is retried
+    // unless the policy is Never, as a kubelet does.
+    const policy = run.pod.spec?.restartPolicy;
+    const again =
+      run.stage === "init" ? end.exitCode !== 0 && policy !== "Never" : restarts(policy, end.exitCode);
+    if (again) {
       // As a kubelet restarts a container: with a growing delay, not ready meanwhile.
       entry.restarts++;
       entry.restarting = true;

@@ -2,11 +2,11 @@
 // a network namespace and cluster DNS answers for Services; here every pod's processes share
 // this machine, kwok gives each pod an address on loopback (127.64.0.0/16), and this module
 // stands in for cluster DNS: the Service names a pod's command line and environment use are
-// replaced by the loopback addresses of the pods behind them. That textual substitution is the
-// one liberty the local runner takes with a pod (besides telling a program which address is its
-// own, see run-local.ts). Only fully qualified names are mapped (`*.svc`, `*.svc.cluster.local`):
-// the operator writes those, and a bare word that happens to equal a Service name is left alone.
-// Pure, so what a pod is given is easy to test.
+// replaced by the loopback addresses of the pods behind them. Only fully qualified names are
+// mapped (`*.svc`, `*.svc.cluster.local`): the operator writes those, and a bare word that
+// happens to equal a Service name is left alone. The other liberty the local runner takes with a
+// pod is here too (ownNetworkFlags): a program that would bind what its own network namespace
+// alone has is told its pod's address and ports. Pure, so what a pod is given is easy to test.
 
 export interface NetworkPod {
   metadata: {
@@ -89,4 +89,32 @@ export function unresolvedNames(texts: readonly string[], addresses: ReadonlyMap
   for (const text of texts)
     for (const name of text.match(clusterName) ?? []) if (!addresses.has(name)) missing.add(name);
   return [...missing];
+}
+
+/**
+ * Two ports of this machine for a pod alone, from its loopback address (127.64.x.y): pods have
+ * distinct addresses, so distinct ports, above Ray's worker port range (10002-19999).
+ */
+export function podPorts(podIP: string): [number, number] {
+  const [, , x = 0, y = 0] = podIP.split(".").map(Number);
+  const base = 40_000 + 2 * ((x * 256 + y) % 10_000);
+  return [base, base + 1];
+}
+
+/**
+ * What a pod's own network namespace would have made unnecessary. `ray start` picks the address
+ * of the default route: it is told the pod's. And Ray binds its metrics exporter and dashboard
+ * agent on every interface at fixed ports, so two Ray nodes on one machine cannot share them:
+ * each gets ports of its own (the last of a repeated flag wins). Nothing else is changed.
+ */
+export function ownNetworkFlags(argv: readonly string[], podIP: string): string[] {
+  const [program, sub] = argv;
+  if (program !== "ray" || sub !== "start") return [];
+  const given = (flag: string) => argv.some((a) => a === flag || a.startsWith(`${flag}=`));
+  const [metrics, agent] = podPorts(podIP);
+  return [
+    ...(given("--node-ip-address") ? [] : [`--node-ip-address=${podIP}`]),
+    `--metrics-export-port=${metrics}`,
+    `--dashboard-agent-listen-port=${agent}`,
+  ];
 }

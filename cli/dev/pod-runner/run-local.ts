@@ -7,7 +7,7 @@
 import { labels } from "../../../crds/labels.ts";
 import { simulatedNodeAnnotation } from "../kwok-stages.ts";
 import { poolLabel } from "../simulated-nodes.ts";
-import { substituteNames, unresolvedNames } from "./pod-network.ts";
+import { ownNetworkFlags, substituteNames, unresolvedNames } from "./pod-network.ts";
 import { type ContainerLike, containerEnv, type PodLike } from "./programs.ts";
 
 export interface NodeLike {
@@ -42,16 +42,6 @@ export interface LocalContainer {
   env: Record<string, string>;
 }
 
-/** Programs that bind an address of their own choosing unless told which one is theirs. */
-function ownAddressFlags(argv: readonly string[], podIP: string): string[] {
-  const [program, sub] = argv;
-  const given = (flag: string) => argv.some((a) => a === flag || a.startsWith(`${flag}=`));
-  // `ray start` picks the address of the default route; the pod's address is its own here.
-  if (program === "ray" && sub === "start" && !given("--node-ip-address"))
-    return [`--node-ip-address=${podIP}`];
-  return [];
-}
-
 /**
  * One container as a local process: its command and args (the image's entrypoint is not known
  * here, so a container without a command cannot run), its resolved environment, and the cluster
@@ -77,7 +67,7 @@ export function localContainer(
     container: {
       name: container.name,
       command,
-      args: [...rest, ...ownAddressFlags(argv, podIP)],
+      args: [...rest, ...ownNetworkFlags(argv, podIP)],
       env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, sub(v)])),
     },
   };
