@@ -34,6 +34,8 @@ export interface ControlPlaneOptions {
   detached?: boolean;
   binDir?: string;
   log?: (line: string) => void;
+  /** Extra arguments for the pod runner (`stackctl dev --run-local`'s pools and PATH). */
+  podRunnerArgs?: string[];
 }
 
 export interface ControlPlane {
@@ -119,7 +121,11 @@ current-context: sovereign-dev
 `;
 }
 
-async function prepare(dir: string, binDir: string): Promise<{ layout: ClusterLayout; token: string }> {
+async function prepare(
+  dir: string,
+  binDir: string,
+  podRunnerArgs: string[],
+): Promise<{ layout: ClusterLayout; token: string }> {
   const f = files(dir);
   await mkdir(f.logs, { recursive: true });
   await mkdir(f.certs, { recursive: true });
@@ -135,6 +141,7 @@ async function prepare(dir: string, binDir: string): Promise<{ layout: ClusterLa
   const layout: ClusterLayout = {
     dir,
     binDir,
+    podRunnerArgs,
     ports: {
       etcd: etcd ?? 0,
       etcdPeer: etcdPeer ?? 0,
@@ -154,7 +161,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const log = opts.log ?? (() => {});
   const dir = opts.dir;
   const f = files(dir);
-  const { layout, token } = await prepare(dir, opts.binDir ?? toolsBinDir());
+  const { layout, token } = await prepare(dir, opts.binDir ?? toolsBinDir(), opts.podRunnerArgs ?? []);
   const server = `https://127.0.0.1:${layout.ports.apiserver}`;
 
   const supervisorPath = packageModule("cli/dev/supervisor.ts");

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import {
   engineSimulatorMain,
+  hasStandIn,
   localPrograms,
   type PodLike,
   routerMain,
@@ -62,5 +63,11 @@ describe("pod runner programs", () => {
     expect(localPrograms(pod([{ name: "trainer", command: ["torchrun", "train.py"] }]))).toEqual([]);
     expect(localPrograms(pod([engine], "Pending"))).toEqual([]);
     expect(localPrograms({ ...pod([engine]), status: { phase: "Running" } })).toEqual([]);
+  });
+
+  it("knows the pods whose engine or router runs as a stand-in, whatever their phase", () => {
+    expect(hasStandIn(pod([engine], "Pending"))).toBe(true);
+    expect(hasStandIn(pod([{ name: "router", command: ["node", "router/main.ts"] }]))).toBe(true);
+    expect(hasStandIn(pod([{ name: "trainer", command: ["torchrun", "train.py"] }]))).toBe(false);
   });
 });

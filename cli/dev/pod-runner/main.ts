@@ -26,7 +26,7 @@ import {
 } from "../../../operator/index.ts";
 import { LocalPods } from "./local-pods.ts";
 import { probeOnce } from "./probe.ts";
-import { type HttpProbe, type LocalProgram, localPrograms, type PodLike } from "./programs.ts";
+import { type HttpProbe, hasStandIn, type LocalProgram, localPrograms, type PodLike } from "./programs.ts";
 
 const podType = { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true } as const;
 
@@ -210,7 +210,8 @@ async function main(): Promise<void> {
   };
 
   const sync = (pod: KubeObject & PodLike): void => {
-    if (local?.owns(pod)) {
+    // A vLLM pod on a local pool still gets the engine simulator: vLLM itself cannot run here.
+    if (local?.owns(pod) && !hasStandIn(pod)) {
       local.sync(pod);
       return;
     }

@@ -138,6 +138,14 @@ export function localProgram(pod: PodLike, container: ContainerLike): LocalProgr
   };
 }
 
+/** Whether a container of `pod` runs as a stand-in here (the simulator for vLLM, which cannot run here). */
+export function hasStandIn(pod: PodLike): boolean {
+  return (pod.spec?.containers ?? []).some((c) => {
+    const command = c.command ?? [];
+    return engineCommands.some((e) => startsWith(command, e)) || startsWith(command, routerCommand);
+  });
+}
+
 /** Every container of `pod` that runs locally, or [] while it is not running. */
 export function localPrograms(pod: PodLike): LocalProgram[] {
   if (pod.metadata.deletionTimestamp || pod.status?.phase !== "Running") return [];
