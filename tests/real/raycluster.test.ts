@@ -132,5 +132,19 @@ describe("a RayCluster run by real Ray", () => {
     expect(result.resources).toMatchObject({ CPU: 2, GPU: 2, TPU: 4 });
     expect(result.tpuTaskNode).toBe(ip("rc-tpu-0"));
     expect(result.gpuTaskNode).toBe(ip("rc-gpu-0"));
+    // The head's readiness probe (the dashboard's /api/gcs_healthz) now answers for real, so the
+    // controller, which reads the pods' Ready conditions, calls the cluster Ready.
+    await eventually(
+      async () => {
+        const rc = await t.client.getOrUndefined<KubeObject & { status?: { phase?: string } }>(
+          rt,
+          "rc",
+          t.ns,
+        );
+        return rc?.status?.phase === "Ready" ? true : undefined;
+      },
+      60_000,
+      "rc: Ready",
+    );
   });
 });

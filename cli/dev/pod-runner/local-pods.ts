@@ -20,7 +20,8 @@ import {
 } from "../../../operator/index.ts";
 import { markerVariable, signalMarked } from "./container-processes.ts";
 import { clusterAddresses, type NetworkPod, type NetworkService } from "./pod-network.ts";
-import type { ContainerLike, PodLike } from "./programs.ts";
+import { probeOnce } from "./probe.ts";
+import { type ContainerLike, type HttpProbe, type PodLike, readinessOf } from "./programs.ts";
 import { type LocalContainer, localContainer, type NodeLike, runLocalVerdict } from "./run-local.ts";
 
 const podType = { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true } as const;
@@ -64,6 +65,9 @@ interface ContainerRun {
   terminated: Terminated | undefined;
   /** Ended, and to be started again when its back-off is over. */
   restarting: boolean;
+  /** What its readinessProbe says; undefined without one (ready while it runs). */
+  ready: boolean | undefined;
+  probe: NodeJS.Timeout | undefined;
 }
 
 interface PodRun {
@@ -149,6 +153,7 @@ export class LocalPods {
   private stopRun(run: PodRun, graceMs?: number): Promise<void> {
     run.stopped = true;
     clearTimeout(run.timer);
+    for (const c of run.containers.values()) clearTimeout(c.probe);
     const grace = graceMs ?? Math.min(10, run.pod.spec?.terminationGracePeriodSeconds ?? 5) * 1000;
     return Promise.all(
       [...run.containers.values()].map((c) =>
@@ -220,6 +225,8 @@ export class LocalPods {
       restarts: 0,
       terminated: undefined,
       restarting: false,
+      ready: undefined,
+      probe: undefined,
     };
     entry.startedAt = new Date().toISOString();
     entry.restarting = false;
@@ -250,7 +257,14 @@ export class LocalPods {
       command: c.command,
       args: c.args,
     });
-    if (entry.restarts > 0) void this.writeStatus(run);
+    const spec = run.pod.spec?.containers?.find((x) => x.name === c.name);
+    const probe = spec && run.stage === "main" ? readinessOf(spec) : undefined;
+    if (probe) {
+      // Not ready until the probe passes, as a kubelet sees it (kwok marked the pod Ready).
+      entry.ready = false;
+      this.probe(run, entry, probe, 500);
+    }
+    if (entry.restarts > 0 || probe) void this.writeStatus(run);
     child.once("close", (code, signal) => {
       // What is left of the container goes with its main process, as in a PID namespace.
       killGroup(child, "SIGKILL");
@@ -258,10 +272,30 @@ export class LocalPods {
       entry.child = undefined;
       rmSync(pidFile, { force: true });
       if (run.stopped) return;
-      const exitCode = exitCodeOf(code, signal);
+      clearTimeout(entry.probe);
+      // A negative code is Node's for a program that could not be started (not on PATH).
+      const startError = code !== null && code < 0;
+      const exitCode = startError ? 128 : exitCodeOf(code, signal);
       this.o.log("exited", { pod: run.key, container: c.name, exitCode, signal });
-      void this.finish(run, c.name, { exitCode, reason: exitCode === 0 ? "Completed" : "Error" });
+      const reason = startError ? "StartError" : exitCode === 0 ? "Completed" : "Error";
+      void this.finish(run, c.name, { exitCode, reason });
     });
+  }
+
+  /** Probes `entry` every period (every half second until it first passes); writes each change. */
+  private probe(run: PodRun, entry: ContainerRun, probe: HttpProbe, delayMs: number): void {
+    entry.probe = setTimeout(async () => {
+      if (run.stopped || !entry.child) return;
+      const ok = await probeOnce(run.pod.status?.podIP ?? "", probe);
+      if (run.stopped || !entry.child) return;
+      if (ok !== entry.ready) {
+        entry.ready = ok;
+        this.o.log(ok ? "ready" : "not ready", { pod: run.key, container: entry.name });
+        await this.writeStatus(run);
+      }
+      this.probe(run, entry, probe, ok ? probe.periodSeconds * 1000 : 500);
+    }, delayMs);
+    entry.probe.unref();
   }
 
   /** A container ended: restart it, move on to the next stage, or end the pod. */
@@ -273,8 +307,11 @@ export class LocalPods {
       restarts: 0,
       terminated: undefined,
       restarting: false,
+      ready: undefined,
+      probe: undefined,
     };
     run.containers.set(name, entry);
+    clearTimeout(entry.probe);
     entry.terminated = { ...end, startedAt: entry.startedAt, finishedAt: new Date().toISOString() };
     // An init container that succeeded is done whatever the policy; one that failed is retried
     // unless the policy is Never, as a kubelet does.
@@ -319,6 +356,7 @@ export class LocalPods {
       const entry = run.containers.get(c.name);
       const t = entry?.terminated;
       const running = entry?.child !== undefined && !entry.restarting;
+      const ready = running && entry?.ready !== false;
       const state = running
         ? { running: { startedAt: entry?.startedAt } }
         : entry?.restarting
@@ -330,7 +368,7 @@ export class LocalPods {
       return {
         name: c.name,
         image: c.image ?? "",
-        ready: running,
+        ready,
         started: running,
         restartCount: entry?.restarts ?? 0,
         state,

@@ -93,7 +93,7 @@ export function containerEnv(pod: PodLike, container: ContainerLike): Record<str
   return env;
 }
 
-function readinessOf(container: ContainerLike): HttpProbe | undefined {
+export function readinessOf(container: ContainerLike): HttpProbe | undefined {
   const probe = container.readinessProbe;
   const get = probe?.httpGet;
   if (!probe || !get) return undefined;
