@@ -5,6 +5,7 @@
 #   HOLD_FILE: after the step, wait while this file exists (so a test can kill a rank mid-job).
 import json
 import os
+import sys
 import time
 
 import torch
@@ -37,7 +38,9 @@ def main() -> None:
         "weightsAgree": bool(torch.equal(spread, low)),
         "env": {k: os.environ.get(k) for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "GROUP_RANK", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT")},
     }
-    print("RESULT " + json.dumps(line), flush=True)
+    # One write per line: the ranks of a node share the container's log.
+    sys.stdout.write("RESULT " + json.dumps(line) + "\n")
+    sys.stdout.flush()
 
     hold = os.environ.get("HOLD_FILE")
     deadline = time.monotonic() + 120

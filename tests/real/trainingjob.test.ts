@@ -2,7 +2,7 @@
 // the pod runner executes each one's own command (torchrun from the project's venv) on this
 // machine at the pod's loopback address, and the ranks rendezvous with only what the pods were
 // given. A tiny DDP step over gloo (ddp_allreduce.py) prints what every rank saw.
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markedProcesses } from "../../cli/dev/pod-runner/container-processes.ts";
@@ -150,5 +150,34 @@ describe("a TrainingJob run by real torchrun", () => {
     ]);
     // Nothing of the first gang outlived it: not torchrun, not a worker it started in a session of its own.
     expect(markedProcesses(`${t.runnerDir}|${t.ns}/restart-0-`)).toEqual([]);
+  });
+
+  it("restarts the gang when the OOM killer takes one worker process: torchrun exits 1, its root cause SIGKILL", async () => {
+    const hold = join(t.runnerDir, "hold-oom");
+    writeFileSync(hold, "");
+    await create("oom", { nodes: 2, env: [{ name: "HOLD_FILE", value: hold }] });
+    expectWorld(await waitResults("oom", 0, 2), 2);
+    const torchrun = await t.pid("oom-0-1", "trainer");
+    const worker = markedProcesses(`${t.runnerDir}|${t.ns}/oom-0-1|trainer|`).find(
+      (pid) => pid !== torchrun && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("ddp_allreduce.py"),
+    );
+    expect(worker).toBeDefined();
+    process.kill(worker as number, "SIGKILL");
+    const restart = await eventually(
+      async () => {
+        const events = await t.client.list<
+          KubeObject & { reason?: string; note?: string; regarding?: { name?: string } }
+        >(builtin.events, { namespace: t.ns });
+        return events.items.find((e) => e.regarding?.name === "oom" && e.reason === "Restarting");
+      },
+      60_000,
+      "oom: a Restarting event",
+    );
+    expect(restart.note).toContain(
+      "a worker process was ended by signal 9 (SIGKILL), so torchrun exited with code 1",
+    );
+    expectWorld(await waitResults("oom", 1, 2), 2);
+    rmSync(hold);
+    expect((await phase("oom", "Succeeded")).status?.restarts).toBe(1);
   });
 });

@@ -2,7 +2,7 @@
 // the dev cluster's own nodes of the chosen pools), what each container becomes (its own
 // command with cluster names replaced by pod addresses), and the stand-in for cluster DNS.
 import { describe, expect, it } from "vitest";
-import { exitCodeOf } from "../../cli/dev/pod-runner/local-pods.ts";
+import { exitCodeOf, logTailMessage } from "../../cli/dev/pod-runner/local-pods.ts";
 import {
   clusterAddresses,
   type NetworkPod,
@@ -156,6 +156,15 @@ describe("a container as a local process", () => {
   it("gives each pod ports of its own, from its address", () => {
     expect(podPorts("127.64.0.9")).toEqual([40018, 40019]);
     expect(podPorts("127.64.1.0")).toEqual([40512, 40513]);
+  });
+
+  it("keeps a failed container's log tail as its message as a kubelet does: 80 lines, 2048 bytes", () => {
+    const lines = Array.from({ length: 100 }, (_, i) => `line ${i}`).join("\n");
+    expect(logTailMessage(`${lines}\n`).split("\n")).toEqual(
+      Array.from({ length: 80 }, (_, i) => `line ${i + 20}`),
+    );
+    const long = logTailMessage("x".repeat(5000));
+    expect(long).toHaveLength(2048);
   });
 
   it("reports a signal as a kubelet does: 128 + its number", () => {

@@ -9,7 +9,16 @@
 // all of them end with the container, and a runner starting on DIR first ends any left behind
 // by one that died there without cleaning up.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import {
   describeError,
@@ -55,6 +64,17 @@ interface Terminated {
   reason: string;
   startedAt: string;
   finishedAt: string;
+  message?: string;
+}
+
+/**
+ * A kubelet's FallbackToLogsOnError: a container that failed without writing a termination
+ * message gets the tail of its log instead, at most 80 lines and 2048 bytes.
+ */
+export function logTailMessage(log: string): string {
+  const lines = log.replace(/\n$/, "").split("\n").slice(-80).join("\n");
+  const bytes = Buffer.from(lines);
+  return bytes.length <= 2048 ? lines : bytes.subarray(bytes.length - 2048).toString("utf8");
 }
 
 interface ContainerRun {
@@ -65,6 +85,7 @@ interface ContainerRun {
   terminated: Terminated | undefined;
   /** Ended, and to be started again when its back-off is over. */
   restarting: boolean;
+  logFile: string;
   /** What its readinessProbe says; undefined without one (ready while it runs). */
   ready: boolean | undefined;
   probe: NodeJS.Timeout | undefined;
@@ -206,7 +227,8 @@ export class LocalPods {
 
   private start(run: PodRun, c: LocalContainer): void {
     const base = `${run.key.replace("/", "_")}_${c.name}`;
-    const out = openSync(join(this.o.dir, "logs", `${base}.log`), "a");
+    const logFile = join(this.o.dir, "logs", `${base}.log`);
+    const out = openSync(logFile, "a");
     const path = [this.o.pathPrefix, process.env.PATH ?? "/usr/bin:/bin"].filter(Boolean).join(":");
     const env: Record<string, string> = {
       PATH: path,
@@ -225,6 +247,7 @@ export class LocalPods {
       restarts: 0,
       terminated: undefined,
       restarting: false,
+      logFile,
       ready: undefined,
       probe: undefined,
     };
@@ -244,6 +267,8 @@ export class LocalPods {
       void this.finish(run, c.name, { exitCode: 128, reason: "StartError" });
       return;
     }
+    // The child has its own copy of the log's descriptor.
+    closeSync(out);
     entry.child = child;
     const pidFile = join(this.o.dir, "pids", `${base}.pid`);
     child.once("spawn", () => writeFileSync(pidFile, String(child.pid)));
@@ -307,12 +332,20 @@ export class LocalPods {
       restarts: 0,
       terminated: undefined,
       restarting: false,
+      logFile: "",
       ready: undefined,
       probe: undefined,
     };
     run.containers.set(name, entry);
     clearTimeout(entry.probe);
     entry.terminated = { ...end, startedAt: entry.startedAt, finishedAt: new Date().toISOString() };
+    const spec = [...(run.pod.spec?.initContainers ?? []), ...(run.pod.spec?.containers ?? [])].find(
+      (c) => c.name === name,
+    ) as { terminationMessagePolicy?: string } | undefined;
+    if (end.exitCode !== 0 && spec?.terminationMessagePolicy === "FallbackToLogsOnError" && entry.logFile) {
+      const log = logTail(entry.logFile);
+      if (log) entry.terminated.message = logTailMessage(log);
+    }
     // An init container that succeeded is done whatever the policy; one that failed is retried
     // unless the policy is Never, as a kubelet does.
     const policy = run.pod.spec?.restartPolicy;
@@ -399,6 +432,21 @@ export class LocalPods {
     } catch (error) {
       this.o.log("could not write status", { pod: run.key, error: describeError(error) });
     }
+  }
+}
+
+/** The last 16 KiB of a log file ("" when there is none): more than the message keeps. */
+function logTail(path: string): string {
+  if (!existsSync(path)) return "";
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 16 * 1024);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    return buf.toString("utf8");
+  } finally {
+    closeSync(fd);
   }
 }
 
