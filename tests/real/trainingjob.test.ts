@@ -84,6 +84,18 @@ const waitResults = (name: string, attempt: number, nodes: number) =>
     `${name} attempt ${attempt}: every rank's result`,
   );
 
+/** The first Restarting event of a job: the controller's reading of why the gang failed. */
+const restartingEvent = (name: string) =>
+  eventually(
+    async () => {
+      type Event = KubeObject & { reason?: string; note?: string; regarding?: { name?: string } };
+      const events = await t.client.list<Event>(builtin.events, { namespace: t.ns });
+      return events.items.find((e) => e.regarding?.name === name && e.reason === "Restarting");
+    },
+    60_000,
+    `${name}: a Restarting event`,
+  );
+
 /** What every rank of a world of `nodes` × 2 processes must have seen. */
 function expectWorld(lines: RankResult[], nodes: number): void {
   const world = nodes * 2;
@@ -129,16 +141,7 @@ describe("a TrainingJob run by real torchrun", () => {
     // As the OOM killer ends a container: SIGKILL to rank 1's main process, torchrun itself.
     process.kill(await t.pid("restart-0-1", "trainer"), "SIGKILL");
     // The kill is seen as a kubelet reports it: exit code 137, a signal, so the gang restarts.
-    const restart = await eventually(
-      async () => {
-        const events = await t.client.list<
-          KubeObject & { reason?: string; note?: string; regarding?: { name?: string } }
-        >(builtin.events, { namespace: t.ns });
-        return events.items.find((e) => e.regarding?.name === "restart" && e.reason === "Restarting");
-      },
-      60_000,
-      "restart: a Restarting event",
-    );
+    const restart = await restartingEvent("restart");
     expect(restart.note).toContain("rank 1 (pod restart-0-1) exited with code 137");
     expectWorld(await waitResults("restart", 1, 2), 2);
     rmSync(hold);
@@ -163,16 +166,7 @@ describe("a TrainingJob run by real torchrun", () => {
     );
     expect(worker).toBeDefined();
     process.kill(worker as number, "SIGKILL");
-    const restart = await eventually(
-      async () => {
-        const events = await t.client.list<
-          KubeObject & { reason?: string; note?: string; regarding?: { name?: string } }
-        >(builtin.events, { namespace: t.ns });
-        return events.items.find((e) => e.regarding?.name === "oom" && e.reason === "Restarting");
-      },
-      60_000,
-      "oom: a Restarting event",
-    );
+    const restart = await restartingEvent("oom");
     expect(restart.note).toContain(
       "a worker process was ended by signal 9 (SIGKILL), so torchrun exited with code 1",
     );
