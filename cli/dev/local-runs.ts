@@ -17,7 +17,7 @@ export const localRunPool = "cpu";
 /** Installs the project's Python venv if needed (minutes the first time) and returns its path. */
 export async function ensurePythonVenv(say: (line: string) => void): Promise<string> {
   const script = packageFile("hack/python/venv.sh");
-  if (!existsSync(script)) throw new CliError(`--run-local needs ${script} (run stackctl from a checkout)`);
+  if (!existsSync(script)) throw new CliError(`local runs need ${script} (run from a checkout of the project)`);
   say("preparing the Python venv for local runs (torch, ray; a few minutes the first time)");
   const { stdout } = await promisify(execFile)("bash", [script], { maxBuffer: 16 * 1024 * 1024 });
   const venv = stdout.trim().split("\n").at(-1) ?? "";
