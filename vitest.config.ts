@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: unit tests need nothing but Node; integration tests share one real control
+// Projects: unit tests need nothing but Node; integration tests share one real control
 // plane per run (started in global-setup), so they are slower and run with fewer workers.
 export default defineConfig({
   test: {
@@ -20,6 +20,18 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 180_000,
           maxWorkers: 2,
+        },
+      },
+      {
+        // The controllers' pods executed by the real programs (torchrun, Ray) on loopback.
+        test: {
+          name: "real",
+          include: ["tests/real/**/*.test.ts"],
+          globalSetup: ["tests/real/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+          // One file at a time: the programs bind fixed ports (torchrun's 29500, Ray's 6379).
+          fileParallelism: false,
         },
       },
       {

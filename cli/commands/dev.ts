@@ -3,7 +3,7 @@
 // the foreground and stops everything on Ctrl-C.
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { createSimulatedStorage, installCrds, waitForNodesReady } from "../dev/cluster-setup.ts";
 import { type ControlPlane, startControlPlane } from "../dev/control-plane.ts";
 import { isWorkloadReady, renderSnapshot, snapshot } from "../dev/live-view.ts";
+import * as localRuns from "../dev/local-runs.ts";
 import { buildProgressPrinter } from "../dev/progress.ts";
 import { defaultPreset, poolLabel } from "../dev/simulated-nodes.ts";
 import { devClusterDir, isAlive, readSupervisorState, runningDevCluster } from "../dev/state.ts";
@@ -37,13 +38,21 @@ const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-async function bringUp(detached: boolean): Promise<ControlPlane> {
+interface DevOptions {
+  demo: boolean;
+  runLocal?: boolean;
+}
+
+async function bringUp(detached: boolean, runLocal: boolean): Promise<ControlPlane> {
   await ensureTools(buildProgressPrinter());
+  const podRunnerArgs = runLocal
+    ? localRuns.podRunnerArgs(await localRuns.ensurePythonVenv(say), process.cwd())
+    : [];
   const dir = devClusterDir();
   await rm(dir, { recursive: true, force: true });
   say(`starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok in ${dir}`);
   const started = Date.now();
-  const cp = await startControlPlane({ dir, nodes: defaultPreset, detached });
+  const cp = await startControlPlane({ dir, nodes: defaultPreset, detached, podRunnerArgs });
   try {
     await waitForNodesReady(
       cp.kubeconfigPath,
@@ -106,8 +115,16 @@ export async function poolSummary(kubeconfig: string): Promise<string[]> {
 }
 
 /** What makes the bare cluster a stack: the AcceleratorPools, the operator, the demo workloads. */
-async function populate(cp: ControlPlane, demo: boolean): Promise<void> {
+async function populate(cp: ControlPlane, { demo, runLocal }: DevOptions): Promise<void> {
   await applyFiles(cp.kubeconfigPath, poolSamples());
+  if (runLocal) {
+    const file = join(cp.dir, "run-local-pool.yaml");
+    await writeFile(file, localRuns.cpuPoolYaml());
+    await applyFiles(cp.kubeconfigPath, [file]);
+    say(
+      `pods placed on the ${localRuns.localRunPool} pool run as local processes (logs: ${join(cp.dir, "pods", "logs")})`,
+    );
+  }
   // Before the operator, so the first engine and router pods already find it.
   await cp.startComponent("pod-runner");
   say(`starting the operator (logs: ${join(devClusterDir(), "logs", "operator.log")})`);
@@ -120,7 +137,7 @@ async function populate(cp: ControlPlane, demo: boolean): Promise<void> {
   }
 }
 
-async function up(options: { demo: boolean }): Promise<void> {
+async function up(options: DevOptions): Promise<void> {
   const running = runningDevCluster();
   if (running) {
     say(`the dev cluster is already running (supervisor pid ${running.state.pid})`);
@@ -128,9 +145,9 @@ async function up(options: { demo: boolean }): Promise<void> {
     sayExports(running.kubeconfig);
     return;
   }
-  const cp = await bringUp(true);
+  const cp = await bringUp(true, options.runLocal ?? false);
   try {
-    await populate(cp, options.demo);
+    await populate(cp, options);
   } catch (error) {
     await cp.stop();
     throw error;
@@ -176,13 +193,13 @@ async function applyFiles(kubeconfig: string, paths: string[]): Promise<void> {
  * The foreground run of `npm run dev`: the cluster, the pools, the operator and the demo stack,
  * then a live view until Ctrl-C, which stops every process this started.
  */
-async function runForeground(options: { demo: boolean }): Promise<void> {
+async function runForeground(options: DevOptions): Promise<void> {
   if (runningDevCluster()) {
     throw new CliError(
       "a dev cluster is already running in the background; stop it with `stackctl dev down`",
     );
   }
-  const cp = await bringUp(false);
+  const cp = await bringUp(false, options.runLocal ?? false);
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -201,7 +218,7 @@ async function runForeground(options: { demo: boolean }): Promise<void> {
     process.once("SIGTERM", stop);
   });
   try {
-    await populate(cp, options.demo);
+    await populate(cp, options);
   } catch (error) {
     await cp.stop();
     throw error;
@@ -263,14 +280,22 @@ export function registerDev(program: Command): void {
     .command("dev")
     .description("a local simulated cluster with accelerator pools (runs in the foreground; Ctrl-C stops it)")
     .option("--no-demo", "start the cluster and the operator without the demo workloads")
-    .action((opts: { demo: boolean }) => runForeground(opts));
+    .option(
+      "--run-local",
+      "run the pods placed on the cpu pool as local processes (real torchrun, real Ray from the project's Python venv)",
+    )
+    .action((opts: DevOptions) => runForeground(opts));
   dev
     .command("up")
     .description("start the local cluster, the operator and the demo stack in the background")
     .option("--no-demo", "start the cluster and the operator without the demo workloads")
+    .option("--run-local", "run the pods placed on the cpu pool as local processes")
     // Commander hands `dev up --no-demo` to dev's own --no-demo (parents see options after a
     // subcommand too), so up listens to both.
-    .action((opts: { demo: boolean }) => up({ demo: opts.demo && dev.opts<{ demo: boolean }>().demo }));
+    .action((opts: DevOptions) => {
+      const parent = dev.opts<DevOptions>();
+      return up({ demo: opts.demo && parent.demo, runLocal: opts.runLocal || parent.runLocal });
+    });
   dev.command("down").description("stop the local cluster and remove its state").action(down);
   dev.command("status").description("show the local cluster's processes and nodes").action(status);
   dev

@@ -24,6 +24,8 @@ export type ComponentName = (typeof componentNames)[number];
 export interface ClusterLayout {
   dir: string;
   binDir: string;
+  /** Extra arguments for the pod runner. */
+  podRunnerArgs?: string[];
   ports: {
     etcd: number;
     etcdPeer: number;
@@ -168,7 +170,7 @@ export function componentCommands(l: ClusterLayout): ComponentCommand[] {
     {
       name: "pod-runner",
       command: process.execPath,
-      args: [podRunnerMain, `--kubeconfig=${f.kubeconfig}`, `--dir=${f.pods}`],
+      args: [podRunnerMain, `--kubeconfig=${f.kubeconfig}`, `--dir=${f.pods}`, ...(l.podRunnerArgs ?? [])],
     },
     {
       name: "operator",

@@ -36,6 +36,8 @@ export interface ControlPlaneOptions {
   detached?: boolean;
   binDir?: string;
   log?: (line: string) => void;
+  /** Extra arguments for the pod runner (`stackctl dev --run-local`'s pools and PATH). */
+  podRunnerArgs?: string[];
 }
 
 export interface ControlPlane {
@@ -124,6 +126,7 @@ current-context: sovereign-dev
 async function prepare(
   dir: string,
   binDir: string,
+  podRunnerArgs: string[],
 ): Promise<{ layout: ClusterLayout; token: string; podRange: Server }> {
   const f = files(dir);
   await mkdir(f.logs, { recursive: true });
@@ -142,6 +145,7 @@ async function prepare(
     dir,
     binDir,
     podCidr: podRange.cidr,
+    podRunnerArgs,
     ports: {
       etcd: etcd ?? 0,
       etcdPeer: etcdPeer ?? 0,
@@ -161,7 +165,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const log = opts.log ?? (() => {});
   const dir = opts.dir;
   const f = files(dir);
-  const { layout, token, podRange } = await prepare(dir, opts.binDir ?? toolsBinDir());
+  const { layout, token, podRange } = await prepare(
+    dir,
+    opts.binDir ?? toolsBinDir(),
+    opts.podRunnerArgs ?? [],
+  );
   const server = `https://127.0.0.1:${layout.ports.apiserver}`;
 
   const supervisorPath = packageModule("cli/dev/supervisor.ts");

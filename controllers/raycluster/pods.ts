@@ -1,7 +1,7 @@
 // The head Pod, the head Service and the worker Pods as the operator wants them. Pure: the
 // same cluster, group, index and placement always give the same objects.
 import type { AcceleratorPool, Quantity, RayCluster, RayWorkerGroup, Vendor } from "../../crds/index.ts";
-import { labels } from "../../crds/index.ts";
+import { labels, vendorCatalog } from "../../crds/index.ts";
 import { controllerReference, type KubeObject } from "../../operator/index.ts";
 import { imageFor, placePod } from "../admission/index.ts";
 import type { ContainerLike, PodTemplateLike } from "../admission/pod-placement.ts";
@@ -47,6 +47,31 @@ const env = (vars: Record<string, string>) => Object.entries(vars).map(([name, v
 
 const podNameEnv = { name: "RAY_CLOUD_INSTANCE_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } };
 
+// The labels each vendor's node tooling puts on accelerator nodes (not AWS's instance type,
+// which every EKS node carries).
+const acceleratorNodeLabels = [
+  ...new Set(
+    (["nvidia", "amd", "intel", "google"] as const).flatMap((v) => vendorCatalog[v].productLabel ?? []),
+  ),
+].sort();
+
+/**
+ * The head asks for CPU only, so it should not take an accelerator node's CPU and memory where
+ * a plain node is free: a preference, since some clusters have no plain nodes at all.
+ */
+export const headAffinity = {
+  nodeAffinity: {
+    preferredDuringSchedulingIgnoredDuringExecution: [
+      {
+        weight: 100,
+        preference: {
+          matchExpressions: acceleratorNodeLabels.map((key) => ({ key, operator: "DoesNotExist" })),
+        },
+      },
+    ],
+  },
+};
+
 export function headPod(rc: RayCluster): KubeObject {
   const name = rc.metadata.name as string;
   const head = rc.spec.head;
@@ -64,6 +89,7 @@ export function headPod(rc: RayCluster): KubeObject {
       // A crashed head restarts in place; a head pod that is gone or failed is recreated.
       restartPolicy: "Always",
       enableServiceLinks: false,
+      affinity: headAffinity,
       containers: [
         {
           name: headContainerName,

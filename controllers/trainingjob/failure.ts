@@ -8,12 +8,19 @@
 //     (NCCL aborting with SIGABRT after rank 0 raised), so they must not turn a user bug into
 //     endless retries, nor an OOM kill into a permanent failure. Ties count as retryable.
 //   - A failed pod without an exit code (evicted, node shutdown) is retryable.
+//   - torchrun exits 1 whenever a worker fails, also when the OOM killer (the usual victim is a
+//     worker, the largest process) or a preemption signal ended it. The trainer container asks
+//     for its log tail as termination message (FallbackToLogsOnError), where torchrun prints the
+//     root cause; a root cause that is a signal makes exit code 1 retryable like 128+.
 import { attemptOf, rankOf, TRAINER_CONTAINER } from "./names.ts";
 
 export interface ContainerStatusLike {
   name?: string;
   ready?: boolean;
-  state?: { terminated?: { exitCode?: number; reason?: string; finishedAt?: string }; running?: unknown };
+  state?: {
+    terminated?: { exitCode?: number; reason?: string; finishedAt?: string; message?: string };
+    running?: unknown;
+  };
 }
 
 export interface GangPod {
@@ -58,8 +65,28 @@ export interface GangInput {
 const isReady = (pod: GangPod): boolean =>
   pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 
+/**
+ * The signal that ended torchrun's first failed worker, from torchrun's error summary in a log
+ * tail ("Root Cause (first observed failure): ... exitcode  : -9 (pid: 454)  (SIGKILL)"), or
+ * undefined when the root cause was the worker's own exit code or the summary is not there.
+ */
+export function torchrunRootCauseSignal(
+  log: string | undefined,
+): { signal: number; name?: string } | undefined {
+  const at = log?.lastIndexOf("Root Cause (first observed failure):") ?? -1;
+  if (!log || at < 0) return undefined;
+  const m = /exitcode\s*:\s*-(\d+)(?:\s*\(pid: \d+\))?(?:\s*\((SIG[A-Z0-9]+)\))?/.exec(log.slice(at));
+  if (!m?.[1]) return undefined;
+  return { signal: Number(m[1]), ...(m[2] ? { name: m[2] } : {}) };
+}
+
 /** The exit code and end time that speak for a failed pod: the trainer's, else any non-zero one. */
-export function exitOf(pod: GangPod): { code: number | undefined; finishedAt: number | undefined } {
+export function exitOf(pod: GangPod): {
+  code: number | undefined;
+  finishedAt: number | undefined;
+  /** Set when torchrun exited because a signal ended one of its workers. */
+  workerSignal?: { signal: number; name?: string };
+} {
   const statuses = pod.status?.containerStatuses ?? [];
   const terminated = (c: ContainerStatusLike | undefined) => c?.state?.terminated;
   const trainer = terminated(statuses.find((c) => c.name === TRAINER_CONTAINER));
@@ -68,9 +95,11 @@ export function exitOf(pod: GangPod): { code: number | undefined; finishedAt: nu
       ? trainer
       : (statuses.map(terminated).find((t) => t && t.exitCode !== undefined && t.exitCode !== 0) ?? trainer);
   const finishedAt = chosen?.finishedAt ? Date.parse(chosen.finishedAt) : Number.NaN;
+  const workerSignal = chosen?.exitCode === 1 ? torchrunRootCauseSignal(chosen.message) : undefined;
   return {
     code: chosen?.exitCode,
     finishedAt: Number.isFinite(finishedAt) ? finishedAt : undefined,
+    ...(workerSignal ? { workerSignal } : {}),
   };
 }
 
@@ -135,10 +164,11 @@ export function gangState(input: GangInput): GangState {
     const earliest = Math.min(...failures.map(time));
     const first = failures.filter((f) => time(f) === earliest);
     // Among simultaneous failures a retryable one wins: a restart costs less than losing the job.
-    const retryableFirst = first.find((f) => f.code === undefined || !isPermanentExitCode(f.code));
-    const decisive = retryableFirst ?? first[0];
+    const retryable = (f: (typeof failures)[number]): boolean =>
+      f.code === undefined || !isPermanentExitCode(f.code) || f.workerSignal !== undefined;
+    const decisive = first.find(retryable) ?? first[0];
     if (decisive) {
-      const { pod, code } = decisive;
+      const { pod, code, workerSignal } = decisive;
       const others = failures.length > 1 ? ` (${failures.length} of ${input.size} pods failed)` : "";
       if (code === undefined || code === 0) {
         const why = [pod.status?.reason, pod.status?.message].filter(Boolean).join(": ") || "no exit code";
@@ -147,6 +177,16 @@ export function gangState(input: GangInput): GangState {
           retryable: true,
           reason: "PodEvicted",
           message: `${describePod(pod)} failed without an exit code (${why})${others}`,
+          lostNodes: [],
+        };
+      }
+      if (workerSignal) {
+        const name = workerSignal.name ? ` (${workerSignal.name})` : "";
+        return {
+          kind: "failed",
+          retryable: true,
+          reason: "RetryableExitCode",
+          message: `${describePod(pod)}: a worker process was ended by signal ${workerSignal.signal}${name}, so torchrun exited with code ${code}; a signal is retried${others}`,
           lostNodes: [],
         };
       }

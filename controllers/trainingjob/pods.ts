@@ -138,6 +138,9 @@ export function desiredPod(input: PodInput): KubeObject {
     ],
     env: [...userEnv, ...ownEnv],
     ports: [{ name: "rendezvous", containerPort: MASTER_PORT, protocol: "TCP" }],
+    // torchrun exits 1 for any failed worker and prints the root cause last: the log tail as
+    // termination message tells the failure policy a killed worker from a raised exception.
+    terminationMessagePolicy: "FallbackToLogsOnError",
   };
   if (Object.keys(resources).length > 0)
     trainer.resources = { requests: { ...resources }, limits: { ...resources } };

@@ -3,6 +3,7 @@
 # this folder, with every transitive version held by constraints.txt, outside the repository
 # (~/.cache/sovereign-stack/python), keyed by a hash of those files and the interpreter's
 # version, so a warm machine installs nothing. Wheels are cached in .../python/pip.
+# requirements-nodeps*.txt are installed with --no-deps, after the others.
 #   venv.sh           install if needed, then print the venv's path
 #   venv.sh --path    print the path; exit 1 when it is not installed yet
 #   venv.sh --freeze  install if needed, then print what it holds (to refresh constraints.txt)
@@ -24,9 +25,18 @@ if [[ ! -f "$venv/.complete" ]]; then
   mkdir -p "$cache"
   "$python" -m venv "$venv"
   export PIP_CACHE_DIR="$cache/pip"
-  reqs=()
-  for f in "$here"/requirements*.txt; do reqs+=(-r "$f"); done
-  "$venv/bin/pip" install --disable-pip-version-check --no-input -q -c "$here/constraints.txt" "${reqs[@]}" >&2
+  reqs=() nodeps=()
+  for f in "$here"/requirements*.txt; do
+    case "$f" in
+      */requirements-nodeps*) nodeps+=(-r "$f") ;;
+      *) reqs+=(-r "$f") ;;
+    esac
+  done
+  pip=("$venv/bin/pip" install --disable-pip-version-check --no-input -q)
+  "${pip[@]}" -c "$here/constraints.txt" "${reqs[@]}" >&2
+  # requirements-nodeps*.txt: exact sets pinned by hand where a package's declared requirements
+  # are far more than it needs here (torch's CUDA toolkit); pip would warn of what is left out.
+  if ((${#nodeps[@]})); then "${pip[@]}" --no-deps --no-warn-conflicts "${nodeps[@]}" >&2; fi
   touch "$venv/.complete"
 fi
 if [[ "${1:-}" == "--freeze" ]]; then

@@ -1,5 +1,7 @@
-// The dev cluster's pod runner (its kubelet stand-in) for one test namespace: engines, routers
-// and Ray heads of that namespace's pods run as local processes at the pods' IPs.
+// The dev cluster's pod runner (its kubelet stand-in, cli/dev/pod-runner/) as a test starts it:
+// limited to the test's namespace, with a directory of its own for logs and pid files, stopped
+// and cleaned up after. Engines, routers and Ray heads of that namespace's pods run as local
+// processes at the pods' IPs; with --run-local pools, their other pods too.
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -14,7 +16,12 @@ export interface PodRunner {
   stop(): Promise<void>;
 }
 
-export async function startPodRunner(namespace: string): Promise<PodRunner> {
+/** `stdout: "inherit"` shows the runner's own lines in the test's output; else runner.log in its dir. */
+export async function startPodRunner(
+  namespace: string,
+  extraArgs: string[] = [],
+  stdout: "log" | "inherit" = "log",
+): Promise<PodRunner> {
   const dir = await mkdtemp(join(tmpdir(), "pod-runner-"));
   const runner: ChildProcess = spawn(
     process.execPath,
@@ -23,8 +30,11 @@ export async function startPodRunner(namespace: string): Promise<PodRunner> {
       `--kubeconfig=${kubeconfigPath()}`,
       `--dir=${dir}`,
       `--namespace=${namespace}`,
+      ...extraArgs,
     ],
-    { stdio: ["ignore", openSync(join(dir, "runner.log"), "a"), "inherit"] },
+    {
+      stdio: ["ignore", stdout === "inherit" ? "inherit" : openSync(join(dir, "runner.log"), "a"), "inherit"],
+    },
   );
   return {
     dir,

@@ -42,14 +42,18 @@ export async function createDedicatedPools(
 ): Promise<void> {
   for (const pool of pools) {
     for (const body of simulatedNodes(pool)) await client.create(builtin.nodes, body as KubeObject);
+    // A CPU-only pool still needs an AcceleratorPool to place workloads on: vendor "other" with
+    // a device resource no node advertises, so its pods ask for CPU and memory only.
+    const acc = pool.accelerator;
     await client.create(resourceTypes.acceleratorPool, {
       apiVersion: resourceTypes.acceleratorPool.apiVersion,
       kind: "AcceleratorPool",
       metadata: { name: pool.name },
       spec: {
-        vendor: pool.accelerator?.vendor,
-        model: pool.accelerator?.model,
-        memoryGiB: pool.accelerator?.memoryGiB,
+        vendor: acc?.vendor ?? "other",
+        model: acc?.model ?? "cpu",
+        memoryGiB: acc?.memoryGiB ?? 1,
+        ...(acc ? {} : { resourceName: "sovereign.dev/cpu-only" }),
         nodeSelector: { matchLabels: { "sovereign.dev/pool": pool.name } },
         tolerations: [{ key: dedicatedTaintKey, operator: "Equal", value: pool.name, effect: "NoSchedule" }],
       },

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import {
   engineSimulatorMain,
+  hasStandIn,
   localPrograms,
   type PodLike,
   routerMain,
@@ -136,5 +137,11 @@ describe("pod runner programs", () => {
     expect(
       localHeadArgs(["--head", "--object-store-memory=1000"], { ip: "127.64.0.9", ports, tempDir: "/t" }),
     ).toContain("--object-store-memory=1000");
+  });
+
+  it("knows the pods whose engine or router runs as a stand-in, whatever their phase", () => {
+    expect(hasStandIn(pod([engine], "Pending"))).toBe(true);
+    expect(hasStandIn(pod([{ name: "router", command: ["node", "dist/router/main.js"] }]))).toBe(true);
+    expect(hasStandIn(pod([{ name: "trainer", command: ["torchrun", "train.py"] }]))).toBe(false);
   });
 });

@@ -102,6 +102,24 @@ describe("head", () => {
     expect(JSON.stringify(c?.resources)).not.toMatch(/gpu|tpu/);
     expect(spec.nodeSelector).toBeUndefined();
     expect(spec.restartPolicy).toBe("Always");
+    // Found by running the pods for real: with no preference the head landed on GPU nodes.
+    expect(spec.affinity).toEqual({
+      nodeAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            preference: {
+              matchExpressions: [
+                "amd.com/gpu.product-name",
+                "cloud.google.com/gke-tpu-accelerator",
+                "habana.ai/gaudi.product",
+                "nvidia.com/gpu.product",
+              ].map((key) => ({ key, operator: "DoesNotExist" })),
+            },
+          },
+        ],
+      },
+    });
   });
 
   test("the head Service exposes GCS, dashboard, client and metrics and selects the head", () => {

@@ -168,6 +168,14 @@ describe("a rank's pod", () => {
     expect(cmd.slice(6)).toEqual(tail);
   });
 
+  it("asks for its log tail as termination message, where torchrun names a killed worker", () => {
+    // Found by running the pods for real: torchrun exits 1 for an OOM-killed worker too.
+    const { trainer } = render(job(), 0);
+    expect((trainer as { terminationMessagePolicy?: string }).terminationMessagePolicy).toBe(
+      "FallbackToLogsOnError",
+    );
+  });
+
   it("leaves a command that already calls torchrun alone (the PET_* variables configure it)", () => {
     const command = ["torchrun", "--standalone", "train.py"];
     expect(torchrunCommand(job({ command }), 2, 1)).toEqual(command);

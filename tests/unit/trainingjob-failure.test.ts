@@ -7,6 +7,7 @@ import {
   isPermanentExitCode,
   restartBackoffMs,
   splitByAttempt,
+  torchrunRootCauseSignal,
 } from "../../controllers/trainingjob/failure.ts";
 import type { ChildPod } from "../../controllers/trainingjob/planner.ts";
 import { pod } from "./trainingjob-fixtures.ts";
@@ -164,5 +165,56 @@ describe("splitByAttempt", () => {
     );
     expect(current.map((p) => p.metadata.name)).toEqual(["llama-1-0", "llama-1-1"]);
     expect(stale.map((p) => p.metadata.name)).toEqual(["llama-0-1"]);
+  });
+});
+
+// torchrun's error summary as it ends the log of a torchrun whose worker the OOM killer took
+// (torch 2.15, seen in tests/real).
+const summary = (rootCause: string) => `torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+=====================================================
+/work/train.py FAILED
+-----------------------------------------------------
+Failures:
+[1]:
+  time      : 2026-12-03_13:50:55
+  host      : localhost
+  rank      : 0 (local_rank: 0)
+  exitcode  : -15 (pid: 453)  (SIGTERM)
+  error_file: <N/A>
+  traceback : Signal 15 (SIGTERM) received by PID 453
+-----------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-12-03_13:50:55
+  host      : localhost
+  rank      : 1 (local_rank: 1)
+  ${rootCause}
+  error_file: <N/A>
+=====================================================`;
+
+describe("a worker killed under torchrun (exit code 1 with a signal as root cause)", () => {
+  it("reads the root cause's signal from torchrun's summary, and nothing else", () => {
+    expect(torchrunRootCauseSignal(summary("exitcode  : -9 (pid: 454)  (SIGKILL)"))).toEqual({
+      signal: 9,
+      name: "SIGKILL",
+    });
+    // The other failures' signals (the SIGTERM torchrun sent the rest) do not count.
+    expect(torchrunRootCauseSignal(summary("exitcode  : 1 (pid: 454)"))).toBeUndefined();
+    expect(torchrunRootCauseSignal("Traceback ... ValueError: bad config")).toBeUndefined();
+    expect(torchrunRootCauseSignal(undefined)).toBeUndefined();
+  });
+
+  it("restarts the gang for a killed worker, and still fails the job for a worker's own error", () => {
+    const killed = state([
+      pod(0, "Running"),
+      pod(1, { failed: 1, message: summary("exitcode  : -9 (pid: 454)  (SIGKILL)") }),
+    ]);
+    expect(killed).toMatchObject({ kind: "failed", retryable: true, reason: "RetryableExitCode" });
+    expect(killed.kind === "failed" && killed.message).toContain("ended by signal 9 (SIGKILL)");
+    const raised = state([
+      pod(0, "Running"),
+      pod(1, { failed: 1, message: summary("exitcode  : 1 (pid: 454)") }),
+    ]);
+    expect(raised).toMatchObject({ kind: "failed", retryable: false, reason: "PodFailed" });
   });
 });

@@ -128,7 +128,7 @@ type PodState =
   | "Pending"
   | "Running"
   | "Succeeded"
-  | { failed: number; at?: string }
+  | { failed: number; at?: string; message?: string }
   | { evicted: true }
   | "Deleting";
 
@@ -189,7 +189,13 @@ export function pod(rank: number, state: PodState, attempt = 0, node = `h100-${r
       containerStatuses: [
         {
           name: "trainer",
-          state: { terminated: { exitCode: state.failed, finishedAt: state.at ?? "2026-01-01T11:59:30Z" } },
+          state: {
+            terminated: {
+              exitCode: state.failed,
+              finishedAt: state.at ?? "2026-01-01T11:59:30Z",
+              ...(state.message ? { message: state.message } : {}),
+            },
+          },
         },
       ],
     },

@@ -6,12 +6,16 @@
 // process answers (for an engine: the model is loaded).
 //
 //   node cli/dev/pod-runner/main.ts --kubeconfig FILE --dir DIR [--namespace NS]
-// (--namespace: only that namespace's pods, for a test that shares its cluster with others).
+//     [--run-local-pools P1,P2 [--path-prefix DIR] [--workdir DIR]]
+// (--namespace: only that namespace's pods, for a test that shares its cluster with others;
+// --run-local-pools: pods the operator placed on those pools' simulated nodes run as themselves,
+// see local-pods.ts, with --path-prefix before PATH and --workdir as their working directory).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
+  builtin,
   describeError,
   Informer,
   KubeClient,
@@ -23,8 +27,9 @@ import {
 import { freePort } from "../loopback.ts";
 import { fateSharedCommand, findPythonVenv, venvEnv } from "../python.ts";
 import { allInterfacesPortFlags, localHeadArgs, type PortFlag } from "../ray-head.ts";
+import { LocalPods } from "./local-pods.ts";
 import { probeOnce } from "./probe.ts";
-import { type HttpProbe, type LocalProgram, localPrograms, type PodLike } from "./programs.ts";
+import { type HttpProbe, hasStandIn, type LocalProgram, localPrograms, type PodLike } from "./programs.ts";
 
 const podType = { apiVersion: "v1", kind: "Pod", plural: "pods", namespaced: true } as const;
 
@@ -59,7 +64,14 @@ const log = (msg: string, fields: Record<string, unknown> = {}): void => {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { kubeconfig: { type: "string" }, dir: { type: "string" }, namespace: { type: "string" } },
+    options: {
+      kubeconfig: { type: "string" },
+      dir: { type: "string" },
+      namespace: { type: "string" },
+      "run-local-pools": { type: "string" },
+      "path-prefix": { type: "string" },
+      workdir: { type: "string" },
+    },
   });
   if (!values.kubeconfig || !values.dir) throw new Error("usage: main.ts --kubeconfig FILE --dir DIR");
   const kubeconfig = values.kubeconfig;
@@ -78,6 +90,14 @@ async function main(): Promise<void> {
   });
   // Per pod key, per container name.
   const running = new Map<string, Map<string, Running>>();
+  const local = values["run-local-pools"]
+    ? await startLocalPods(client, values["run-local-pools"], pods, {
+        namespace: values.namespace,
+        dir,
+        pathPrefix: values["path-prefix"],
+        workdir: values.workdir ?? process.cwd(),
+      })
+    : undefined;
 
   const writeReady = async (pod: PodLike, ready: boolean): Promise<void> => {
     const now = new Date().toISOString();
@@ -241,6 +261,11 @@ async function main(): Promise<void> {
   };
 
   const sync = (pod: KubeObject & PodLike): void => {
+    // A vLLM pod on a local pool still gets the engine simulator: vLLM itself cannot run here.
+    if (local?.owns(pod) && !hasStandIn(pod)) {
+      local.sync(pod);
+      return;
+    }
     const key = objectKey(pod);
     const want = localPrograms(pod, { pythonVenv });
     const have = running.get(key) ?? new Map<string, Running>();
@@ -276,6 +301,7 @@ async function main(): Promise<void> {
     else running.delete(key);
   };
   const forget = (pod: KubeObject): void => {
+    local?.forget(pod);
     const key = objectKey(pod);
     for (const entry of running.get(key)?.values() ?? []) stop(entry);
     running.delete(key);
@@ -291,12 +317,36 @@ async function main(): Promise<void> {
     setTimeout(() => {
       for (const entry of rayHeads) killChild(entry, "SIGKILL");
     }, 1_500).unref();
-    void pods.stop().finally(() => setTimeout(() => process.exit(0), rayHeads.length > 0 ? 1_600 : 0));
-    setTimeout(() => process.exit(0), 2000).unref();
+    void Promise.all([pods.stop(), local?.stopAll()]).finally(() =>
+      setTimeout(() => process.exit(0), rayHeads.length > 0 ? 1_600 : 0),
+    );
+    setTimeout(() => process.exit(0), local ? 6000 : 2000).unref();
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
   log("watching pods", { kubeconfig });
+}
+
+/** The node and Service caches the local runs need, synced before the first pod arrives. */
+async function startLocalPods(
+  client: KubeClient,
+  poolList: string,
+  pods: Informer<KubeObject & PodLike>,
+  o: { namespace: string | undefined; dir: string; pathPrefix: string | undefined; workdir: string },
+): Promise<LocalPods> {
+  const nodes = new Informer<KubeObject>({ client, resource: builtin.nodes, transform: stripManagedFields });
+  const services = new Informer<KubeObject>({
+    client,
+    resource: builtin.services,
+    ...(o.namespace ? { namespaces: [o.namespace] } : {}),
+    transform: stripManagedFields,
+  });
+  nodes.start();
+  services.start();
+  await Promise.all([nodes.waitForSync(), services.waitForSync()]);
+  const pools = new Set(poolList.split(",").filter(Boolean));
+  log("running pods of these pools locally", { pools: [...pools], pathPrefix: o.pathPrefix });
+  return new LocalPods({ client, pods, nodes, services, pools, ...o, log });
 }
 
 main().catch((error) => {

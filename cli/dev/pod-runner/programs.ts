@@ -108,7 +108,7 @@ export function containerEnv(pod: PodLike, container: ContainerLike): Record<str
   return env;
 }
 
-function readinessOf(container: ContainerLike): HttpProbe | undefined {
+export function readinessOf(container: ContainerLike): HttpProbe | undefined {
   const probe = container.readinessProbe;
   const get = probe?.httpGet;
   if (!probe || !get) return undefined;
@@ -185,6 +185,14 @@ export function localProgram(
     usesApi,
     readiness: readinessOf(container),
   };
+}
+
+/** Whether a container of `pod` runs as a stand-in here (the simulator for vLLM, which cannot run here). */
+export function hasStandIn(pod: PodLike): boolean {
+  return (pod.spec?.containers ?? []).some((c) => {
+    const command = c.command ?? [];
+    return engineCommands.some((e) => startsWith(command, e)) || startsWith(command, routerCommand);
+  });
 }
 
 /** Every container of `pod` that runs locally, or [] while it is not running. */
