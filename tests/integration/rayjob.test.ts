@@ -10,7 +10,7 @@ import { resourceTypes } from "../../controllers/resources.ts";
 import type { RayJob } from "../../crds/index.ts";
 import { labels } from "../../crds/index.ts";
 import { ApiError, builtin, type KubeClient, type KubeObject } from "../../operator/index.ts";
-import { eventually, type TestNamespace } from "../support/cluster.ts";
+import { eventually, podAddressPattern, type TestNamespace } from "../support/cluster.ts";
 import { type RayTestbed, startRayTestbed } from "../support/ray-testbed.ts";
 import { dedicatedTaintKey } from "../support/workloads.ts";
 
@@ -283,7 +283,7 @@ describe("RayJob", { timeout: 240_000 }, () => {
       bare.name,
     );
     const c = job.status?.conditions?.find((x) => x.type === "DashboardReachable");
-    expect(c?.message).toMatch(/http:\/\/127\.64\.\d+\.\d+:8265/);
+    expect(c?.message).toMatch(new RegExp(`http://${podAddressPattern}:8265`));
     expect(c?.message).toContain("ECONNREFUSED");
     expect(job.status?.phase).toBe("Initializing");
   });

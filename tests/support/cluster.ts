@@ -111,3 +111,6 @@ export async function eventually<T>(
     `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
   );
 }
+
+/** A pod address of a local cluster: in the /16 of 127.0.0.0/8 it claimed (cli/dev/pod-range.ts). */
+export const podAddressPattern = "127\\.(?:6[4-9]|[7-9]\\d|1\\d\\d|2[0-4]\\d|25[0-4])\\.\\d+\\.\\d+";

@@ -28,8 +28,9 @@ process.once("exit", () => {
 
 export interface RayHeadOptions {
   /**
-   * The address Ray's node and dashboard bind; default a random one in 127.65.0.0/16 (not
-   * 127.0.0.1, which Ray replaces with the machine's outward address; not kwok's 127.64/16).
+   * The address Ray's node and dashboard bind; default a random one in 127.255.0.0/16 (not
+   * 127.0.0.1, which Ray replaces with the machine's outward address; past every pod range a
+   * local cluster may claim, 127.64-254/16: cli/dev/pod-range.ts).
    */
   ip?: string;
   /** Ray's logical CPUs on the head (what tasks and job drivers may use); default 1. */
@@ -54,7 +55,7 @@ export interface RayHead {
 export async function startRayHead(options: RayHeadOptions = {}): Promise<RayHead> {
   const venv = pythonVenv();
   const ip =
-    options.ip ?? `127.65.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
+    options.ip ?? `127.255.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
   const dashboardPort = await freePort();
   const ports = {} as Record<PortFlag, number>;
   for (const flag of allInterfacesPortFlags) ports[flag] = await freePort();
