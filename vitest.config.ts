@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["tests/unit/**/*.test.ts"],
+          setupFiles: ["tests/support/fast-check-seed.ts"],
         },
       },
       {

@@ -532,6 +532,30 @@ const situationArb = fc
 
 const RUNS = Number(process.env.AUTOSCALING_PROPERTY_RUNS ?? 500);
 
+const loadFields = [
+  "routerQueued",
+  "inFlight",
+  "engineRunning",
+  "engineWaiting",
+  "requestsPerSecond",
+  "tokensPerSecond",
+  "kvCacheUsageMean",
+] as const;
+
+/** More of every load figure never asks for fewer replicas. */
+const monotoneInLoad = fc.property(
+  situationArb,
+  fc.double({ min: 1, max: 2, noNaN: true }),
+  (input, factor) => {
+    const heavier = input.samples.map((s) => {
+      const out = { ...s };
+      for (const field of loadFields) out[field] = s[field] * factor;
+      return out;
+    });
+    return decide({ ...input, samples: heavier }).replicas >= decide(input).replicas;
+  },
+);
+
 describe("properties", () => {
   test("the count is always within [minReplicas, maxReplicas]", () => {
     fc.assert(
@@ -558,28 +582,18 @@ describe("properties", () => {
   });
 
   test("monotone in load: more of every figure never asks for fewer replicas", () => {
-    const loadFields = [
-      "routerQueued",
-      "inFlight",
-      "engineRunning",
-      "engineWaiting",
-      "requestsPerSecond",
-      "tokensPerSecond",
-      "kvCacheUsageMean",
-    ] as const;
-    fc.assert(
-      fc.property(situationArb, fc.double({ min: 1, max: 2, noNaN: true }), (input, factor) => {
-        const heavier = input.samples.map((s) => {
-          const out = { ...s };
-          for (const field of loadFields) out[field] = s[field] * factor;
-          return out;
-        });
-        const base = decide(input).replicas;
-        const more = decide({ ...input, samples: heavier }).replicas;
-        return more >= base;
-      }),
-      { numRuns: RUNS },
-    );
+    fc.assert(monotoneInLoad, { numRuns: RUNS });
+  });
+
+  // A counterexample a random run found (issue 14's open bug: a short-window threshold makes
+  // 0.3% more arrivals ask for 3 replicas instead of 4): replayed, so the test turns red the
+  // day the bug is fixed and this marker must go.
+  test.fails("known bug: slightly more load, one replica fewer (seed -1392289831)", () => {
+    fc.assert(monotoneInLoad, {
+      seed: -1392289831,
+      path: "465:0:3:4:5:5:5:8:8:11:8:19:19:82:85:85:85:85:85:85:85:85:85:87:87:87:87:87:87:87:87:87:89:89:89:89:89:89:89:90:90:90:90:90:90:152:91:91:91:91:7:7:7:7:7:7:79:79:79:79:80:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:79:80:80:81:80:80:81:80:81:87:69:16:86:81:7:144:140:83:78:146:149:147:68:81:82:86:77:24:7:23:23:23:24:23:2:5:78:80:76:76:145:145:67:83:81:5:138:81:81:67:40:21:19:19:21:21:19:19:22",
+      endOnFailure: true,
+    });
   });
 
   test("pure: the input, memory included, is left as it was", () => {
