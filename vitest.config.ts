@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["tests/unit/**/*.test.ts"],
+          sequence: { groupOrder: 0 },
           setupFiles: ["tests/support/fast-check-seed.ts"],
         },
       },
@@ -17,6 +18,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["tests/integration/**/*.test.ts"],
+          sequence: { groupOrder: 0 },
           globalSetup: ["tests/integration/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000,
@@ -28,6 +30,9 @@ export default defineConfig({
         test: {
           name: "real",
           include: ["tests/real/**/*.test.ts"],
+          // After the others: real Ray and torchrun under the integration files' load (their own
+          // Ray heads, a dozen control planes) once left a worker silent for 4 minutes.
+          sequence: { groupOrder: 1 },
           globalSetup: ["tests/real/global-setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 600_000,
@@ -39,6 +44,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["tests/e2e/**/*.test.ts"],
+          sequence: { groupOrder: 0 },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
