@@ -128,8 +128,14 @@ describe("team quotas with borrowing and preemption", () => {
     expect(preempted.status).toMatchObject({ resumeFrom: "/ckpt/step-1200", restarts: 0 });
     expect(preempted.status?.admission).toBeUndefined();
     expect(condition(preempted, "Preempting")).toMatchObject({ status: "False", reason: "Evicted" });
-    expect((await h.events("a-borrowed")).map((e) => e.reason)).toEqual(
-      expect.arrayContaining(["Preempting", "Preempted"]),
+    // Events are sent after the status they report, in the client's report lane: awaited.
+    await eventually(
+      async () => {
+        const seen = (await h.events("a-borrowed")).map((e) => e.reason);
+        return seen.includes("Preempting") && seen.includes("Preempted") ? seen : undefined;
+      },
+      30_000,
+      "the Preempting and Preempted events",
     );
 
     await h.when("b-job", "Running", (j) => j.status?.phase === "Running" || j.status?.phase === "Succeeded");

@@ -221,7 +221,15 @@ describe("RayJob", { timeout: 240_000 }, () => {
       expect(failed.status?.attempt).toBe(2);
       expect(failed.status?.message).toContain("input table is empty");
       expect(failed.status?.conditions?.find((c) => c.type === "Failed")?.reason).toBe("Failed");
-      expect(await reasons(failed)).toEqual(expect.arrayContaining(["Retrying", "Failed"]));
+      // Events are sent after the status they report, in the client's report lane: awaited.
+      await eventually(
+        async () => {
+          const seen = await reasons(failed);
+          return seen.includes("Retrying") && seen.includes("Failed") ? seen : undefined;
+        },
+        30_000,
+        "the Retrying and Failed events",
+      );
       expect(await clusterExists("shared")).toBe(true);
     });
 
