@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resourceTypes } from "../../controllers/resources.ts";
 import type { InferenceService } from "../../crds/index.ts";
 import { labels } from "../../crds/index.ts";
-import { builtin, type KubeObject } from "../../operator/index.ts";
+import { builtin, type KubeObject, resourcePath } from "../../operator/index.ts";
 import { eventually } from "../support/cluster.ts";
 import { isReady, type Pod, type ServingTestbed, startServingTestbed } from "../support/serving.ts";
 
@@ -204,14 +204,24 @@ describe("a 405B service with nodesPerReplica: 2", () => {
   it("rolls an image change in groups: a surge group first, then the group replaced whole, then the surge gone", async () => {
     const nv = bed.pools[0]?.name ?? "";
     const before = await members();
+    // Every member pod the API server adds, from a watch: a surge group can come and go between
+    // two polls when the machine is loaded, a watch misses none.
     const seen = new Set<string>();
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        for (const pod of (await members()).keys()) seen.add(pod);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
+    const listed = await bed.client.list<MemberPod>(builtin.pods, { namespace: bed.ns.name });
+    const stop = new AbortController();
+    const watching = bed.client
+      .watch<MemberPod>(
+        resourcePath(builtin.pods, bed.ns.name),
+        (e) => {
+          if (e.type === "ADDED" && e.object.metadata.labels?.[labels.name] === name)
+            seen.add(e.object.metadata.name ?? "");
+        },
+        {
+          signal: stop.signal,
+          query: { resourceVersion: listed.metadata.resourceVersion, timeoutSeconds: 170 },
+        },
+      )
+      .catch(() => undefined);
     const image = "vllm/vllm-openai:v0.11.1";
     await bed.client.patch(
       resourceTypes.inferenceService,
@@ -239,8 +249,8 @@ describe("a 405B service with nodesPerReplica: 2", () => {
       );
       expect([...rolled.keys()].sort()).toEqual([`${name}-${nv}-0-0`, `${name}-${nv}-0-1`]);
     } finally {
-      sampling = false;
-      await sampler;
+      stop.abort();
+      await watching;
     }
     // maxSurge 1: the surge group (index 1, after the count) came and went, both its members.
     expect(seen.has(`${name}-${nv}-1-0`) && seen.has(`${name}-${nv}-1-1`)).toBe(true);
