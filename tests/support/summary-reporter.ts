@@ -1,5 +1,7 @@
 // Prints one plain closing line, `tests: N passed, N failed, N skipped`, that tools reading
-// CI logs recognise whatever the test runner.
+// CI logs recognise whatever the test runner, and names every test that passed only on a retry
+// (the projects that talk to real processes retry once; see vitest.config.ts).
+import { relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
 
 export default class SummaryReporter implements Reporter {
@@ -7,11 +9,15 @@ export default class SummaryReporter implements Reporter {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    const flaky: string[] = [];
     for (const module of testModules) {
       for (const test of module.children.allTests()) {
         const state = test.result().state;
-        if (state === "passed") passed++;
-        else if (state === "failed") failed++;
+        if (state === "passed") {
+          passed++;
+          if (test.diagnostic()?.flaky)
+            flaky.push(`${relative(process.cwd(), module.moduleId)} > ${test.fullName}`);
+        } else if (state === "failed") failed++;
         else skipped++;
       }
       // A file that failed to load has no tests but must still count as a failure.
@@ -21,6 +27,7 @@ export default class SummaryReporter implements Reporter {
       )
         failed++;
     }
+    for (const name of flaky) process.stdout.write(`\nflaky (passed on its retry): ${name}`);
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }
