@@ -10,7 +10,7 @@
 // of the child that still has it, and the server is never asked to remove it.
 import { createHash } from "node:crypto";
 import { isSubset, normalize } from "./equality.ts";
-import type { KubeClient } from "./kube-client.ts";
+import { isAlreadyExists, type KubeClient } from "./kube-client.ts";
 import type { KubeObject, OwnerReference, ResourceType } from "./resource.ts";
 
 /** The annotation holding the hash of the intent last applied to a child. */
@@ -109,4 +109,20 @@ export async function applyObject(
     force: options.force ?? true,
   });
   return { object, written: true };
+}
+
+/** A create of a child written once; AlreadyExists (the cache is behind) is not an error. */
+export async function createObject(
+  client: KubeClient,
+  rt: ResourceType,
+  desired: KubeObject,
+  fieldManager: string,
+): Promise<ApplyResult> {
+  try {
+    const object = await client.create(rt, withTypeMeta(rt, desired), { fieldManager });
+    return { object, written: true };
+  } catch (error) {
+    if (isAlreadyExists(error)) return { object: desired, written: false };
+    throw error;
+  }
 }

@@ -56,6 +56,8 @@ export interface RunFigures {
   api_lists: number;
   /** The same window, by HTTP method, as the operator's own client counted them. */
   client_requests_by_method: Record<string, number>;
+  /** Ours only (a peer's client metrics have no resource label): "METHOD resource" counts. */
+  client_requests_by_resource?: Record<string, number>;
   host_load_average: string;
 }
 
@@ -128,7 +130,9 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       const deadline = Date.now() + spec.timeoutMs;
       const operator = await spec.start(cluster, identity.kubeconfigPath, deadline);
       const requestsAtIdle = dispatchedRequests(await apiServerMetrics(cluster.client), identity.name);
-      const clientAtIdle = sumByMethod(await (await fetch(operator.metricsUrl)).text());
+      const idleMetrics = await (await fetch(operator.metricsUrl)).text();
+      const clientAtIdle = sumByMethod(idleMetrics);
+      const resourcesAtIdle = bench.requestsByResource(idleMetrics.split("\n"));
 
       const { startedAt: t0, appliedAt } = await cluster.createAll(spec.resource, spec.bodies);
       const progress = bench.trackPods(pods, spec.totalPods);
@@ -157,10 +161,9 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
         requestsAtIdle,
         dispatchedRequests(await apiServerMetrics(cluster.client), identity.name),
       );
-      const clientRequests = minus(
-        sumByMethod(await (await fetch(operator.metricsUrl)).text()),
-        clientAtIdle,
-      );
+      const endMetrics = await (await fetch(operator.metricsUrl)).text();
+      const clientRequests = minus(sumByMethod(endMetrics), clientAtIdle);
+      const byResource = minus(bench.requestsByResource(endMetrics.split("\n")), resourcesAtIdle);
       const load = loadAverage();
       await bench.sleep(settleMs);
       const since = (t: number) => (t ? bench.roundedSeconds(t - t0) : null);
@@ -186,6 +189,7 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
         api_writes_per_workload: perWorkload(requests.writes),
         api_lists: requests.lists,
         client_requests_by_method: clientRequests,
+        ...(Object.keys(byResource).length > 0 ? { client_requests_by_resource: byResource } : {}),
         host_load_average: load,
       };
     },

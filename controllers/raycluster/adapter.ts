@@ -45,9 +45,16 @@ export function clusterWorkload(
   now: number,
 ): Workload | undefined {
   if (rc.spec.suspend || rc.metadata.deletionTimestamp) return undefined;
+  // An admitted cluster's gang is its spec and admission alone: every pass reads it for every
+  // admitted cluster, so it is computed once per version of the cached (immutable) object.
+  if (hasAdmission(rc)) {
+    const known = admittedWorkloads.get(rc);
+    if (known !== undefined || admittedWorkloads.has(rc)) return known;
+  }
   const specGroups = groupsInForce(rc);
   let groups: PodGroup[];
-  if (hasAdmission(rc)) {
+  const admitted = hasAdmission(rc);
+  if (admitted) {
     groups = [];
     for (const p of rc.status?.admission?.placements ?? []) {
       const g = specGroups.find((s) => s.name === p.group);
@@ -65,15 +72,21 @@ export function clusterWorkload(
         return workerGroupShape(g, plan.blocked ? g.replicas : n.pods, n.pool);
       });
   }
-  if (groups.length === 0) return undefined;
-  return {
-    key: workloadKey(resourceTypes.rayCluster, rc),
-    priority: 0,
-    creationTimestamp: Date.parse(rc.metadata.creationTimestamp ?? "") || 0,
-    groups,
-    mode: "gang",
-  };
+  const workload: Workload | undefined =
+    groups.length === 0
+      ? undefined
+      : {
+          key: workloadKey(resourceTypes.rayCluster, rc),
+          priority: 0,
+          creationTimestamp: Date.parse(rc.metadata.creationTimestamp ?? "") || 0,
+          groups,
+          mode: "gang",
+        };
+  if (admitted) admittedWorkloads.set(rc, workload);
+  return workload;
 }
+
+const admittedWorkloads = new WeakMap<RayClusterObject, Workload | undefined>();
 
 export function rayClusterAdapter(
   workersOf: (rc: RayClusterObject) => WorkerView[],

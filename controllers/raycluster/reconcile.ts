@@ -199,8 +199,8 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     let head: PodHealth | undefined = headObj ? podHealth(headObj) : undefined;
     let headRecreated = false;
     if (!headObj) {
-      // Pods are immutable: apply only a missing one, never re-send an existing one.
-      headWork.push(ctx.apply(resourceTypes.pod, headPod(rc)));
+      // Pods are immutable: create only a missing one, never re-send an existing one.
+      headWork.push(ctx.create(resourceTypes.pod, headPod(rc)));
       head = { terminating: false, finished: false, ready: false, broken: false };
       headRecreated = wasUp;
     } else if (head?.finished && !head.terminating) {
@@ -352,7 +352,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       await ctx.writeStatus(rt, rc, first);
       rc = { ...rc, status: first };
     }
-    await Promise.all(toCreate.map((c) => ctx.apply(resourceTypes.pod, c.pod)));
+    await Promise.all(toCreate.map((c) => ctx.create(resourceTypes.pod, c.pod)));
     for (const r of await headDone) if (r.status === "rejected") throw r.reason;
 
     // Blocked is what a stale cache looks like right after this controller recorded an
