@@ -7,6 +7,10 @@
 //
 //   npm run bench -- vs-kuberay [--clusters 1000] [--workers 3] [--nodes 100]
 //                               [--qps 100] [--burst 200] [--concurrency 16] [--timeout-seconds 900]
+//                               [--only ours]
+//
+// `--only ours` skips the ceiling and KubeRay and prints our figures alone (for working on
+// ours; BENCH_TRACE=1 adds queue depths and request latency to the progress lines).
 //
 // API requests are counted by the API server, per operator identity (bench/support/api-identity.ts).
 // The floor per cluster is what the work allows: its head pod, its Service, its W workers and
@@ -124,6 +128,25 @@ const ceilingPods = (): KubeObject[] =>
     }),
   ).flat();
 
+const common = { pools, namespaces, totalPods, timeoutMs };
+const oursAlone = bench.stringFlag("only") === "ours";
+if (oursAlone) {
+  const figures = await sbs.measureOurs(oursSpec(), budget);
+  bench.printResult(sbs.describeRun(figures, totalPods, clusters), { ours: figures });
+  process.exit(0);
+}
+
+function oursSpec() {
+  return {
+    ...common,
+    dirPrefix: "sovereign-bench-vsray-ours-",
+    resource: resourceTypes.rayCluster,
+    bodies: Array.from({ length: clusters }, (_, i) => ours(i)),
+    podSelector: `${labels.kind}=raycluster`,
+    isReady: (o: KubeObject) => (o.status as { phase?: string } | undefined)?.phase === "Ready",
+  };
+}
+
 const kuberay = await ensurePeer("kuberay", (l) => process.stderr.write(`${l}\n`));
 
 const ceiling = await sbs.measureCeiling({
@@ -135,7 +158,6 @@ const ceiling = await sbs.measureCeiling({
   timeoutMs,
 });
 
-const common = { pools, namespaces, totalPods, timeoutMs };
 const theirsRun = await sbs.measureRun({
   ...common,
   label: "kuberay",
@@ -164,17 +186,7 @@ const theirsRun = await sbs.measureRun({
   isReady: (o) => (o.status as { state?: string } | undefined)?.state === "ready",
 });
 
-const oursRun = await sbs.measureOurs(
-  {
-    ...common,
-    dirPrefix: "sovereign-bench-vsray-ours-",
-    resource: resourceTypes.rayCluster,
-    bodies: Array.from({ length: clusters }, (_, i) => ours(i)),
-    podSelector: `${labels.kind}=raycluster`,
-    isReady: (o) => (o.status as { phase?: string } | undefined)?.phase === "Ready",
-  },
-  budget,
-);
+const oursRun = await sbs.measureOurs(oursSpec(), budget);
 
 sbs.printSideBySide(
   {

@@ -7,7 +7,7 @@
 import http from "node:http";
 import https from "node:https";
 import { type ClusterConnection, type KubeConfigSource, toClusterConnection } from "./kubeconfig.ts";
-import type { Counter, MetricsRegistry } from "./metrics.ts";
+import type { Counter, Histogram, MetricsRegistry } from "./metrics.ts";
 import { type RequestLane, RequestLimiter } from "./request-limiter.ts";
 import {
   type KubeObject,
@@ -107,6 +107,7 @@ export class KubeClient {
   private readonly requestTimeoutMs: number;
   private readonly requestsTotal: Counter | undefined;
   private readonly requestsByResource: Counter | undefined;
+  private readonly requestSeconds: Histogram | undefined;
   private transport: Promise<Connection> | undefined;
   /** Connections replaced (expired or refused credentials), closed once their requests are done. */
   private readonly retired = new Set<Connection>();
@@ -126,6 +127,13 @@ export class KubeClient {
       "sovereign_api_requests_total",
       "API requests sent, partitioned by method and resource (with its subresource).",
       ["method", "resource"],
+    );
+    // From a request's token to its answer: the API server's time plus any wait for a socket.
+    this.requestSeconds = options.metrics?.histogram(
+      "rest_client_request_duration_seconds",
+      "Request latency in seconds, from its rate-limit token to its response, by method.",
+      ["verb"],
+      [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30],
     );
   }
 
@@ -241,13 +249,23 @@ export class KubeClient {
   }
 
   private async send<T>(method: string, path: string, options: RequestOptions): Promise<T> {
-    await this.limiter.take(options.lane ?? "work", options.signal);
+    const lane = options.lane ?? "work";
+    await this.limiter.take(lane, options.signal);
+    try {
+      return await this.sendNow<T>(method, path, options);
+    } finally {
+      this.limiter.done(lane);
+    }
+  }
+
+  private async sendNow<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     this.requestsByResource?.inc({ method, resource: resourceOfPath(path) });
     const conn = await this.connect();
     const headers = await this.authHeaders();
     const url = buildUrl(conn.base, path, options.query);
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    const sent = performance.now();
     return new Promise<T>((resolve, reject) => {
       const req = conn.transport.request(
         url,
@@ -281,6 +299,7 @@ export class KubeClient {
           res.on("end", () => {
             const status = res.statusCode ?? 0;
             this.requestsTotal?.inc({ code: String(status), method, host: conn.base.host });
+            this.requestSeconds?.observe({ verb: method }, (performance.now() - sent) / 1000);
             let body: unknown;
             try {
               body = text ? JSON.parse(text) : undefined;

@@ -1,10 +1,12 @@
 // The client's request budget (--kube-api-qps / --kube-api-burst) in two lanes. Work (reads,
 // child creates and deletes, admission records) takes tokens in order of arrival, as
-// client-go's limiter does. Reports (events, and the status write that ends a reconcile) take a
-// token only when no work request is owed one: under a burst the budget goes to creating what
-// workloads need first, and what reports on them follows. A report never waits longer than
-// maxReportDelayMs; past that it queues like work, so a cluster that never stops being busy
-// still sees its statuses, only later.
+// client-go's limiter does. Reports (events, and the status write that ends a reconcile) go
+// only when work can spare it: no work request is owed a token, and the API server is not busy
+// with this process's work (at most `reportsBelowWorkInFlight` work requests unanswered). The
+// second rule matters on a slow API server, where the token budget is never the limit but
+// every report sent during a burst makes the creates behind it slower. A report never waits
+// longer than maxReportDelayMs; past that it queues like work, so a cluster that never stops
+// being busy still sees its statuses, only later.
 import { sleep, TokenBucket } from "./token-bucket.ts";
 
 export type RequestLane = "work" | "report";
@@ -13,6 +15,8 @@ export interface RequestLimiterOptions {
   ratePerSecond: number;
   burst: number;
   maxReportDelayMs?: number;
+  /** Reports wait while more work requests than this are unanswered. */
+  reportsBelowWorkInFlight?: number;
   now?: () => number;
 }
 
@@ -28,7 +32,9 @@ export class RequestLimiter {
   private readonly bucket: TokenBucket;
   private readonly now: () => number;
   private readonly maxReportDelayMs: number;
+  private readonly reportsBelowWorkInFlight: number;
   private readonly reports: Waiter[] = [];
+  private workInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: RequestLimiterOptions) {
@@ -39,6 +45,7 @@ export class RequestLimiter {
       now: this.now,
     });
     this.maxReportDelayMs = options.maxReportDelayMs ?? 60_000;
+    this.reportsBelowWorkInFlight = options.reportsBelowWorkInFlight ?? 4;
   }
 
   /** Reports waiting for a token, for metrics and tests. */
@@ -46,10 +53,18 @@ export class RequestLimiter {
     return this.reports.length;
   }
 
+  /**
+   * Resolves when a request of `lane` may go. The caller calls done(lane) once it is answered
+   * (or failed), whatever the lane.
+   */
   take(lane: RequestLane, signal?: AbortSignal): Promise<void> {
-    if (lane === "work") return this.bucket.take(signal);
+    if (lane === "work") {
+      return this.bucket.take(signal).then(() => {
+        this.workInFlight++;
+      });
+    }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.reports.length === 0 && this.bucket.msUntilFree() === 0) {
+    if (this.reports.length === 0 && this.roomForReports()) {
       this.bucket.reserve();
       return Promise.resolve();
     }
@@ -71,14 +86,26 @@ export class RequestLimiter {
     });
   }
 
+  /** A request taken with take(lane) is answered. */
+  done(lane: RequestLane): void {
+    if (lane !== "work") return;
+    this.workInFlight = Math.max(0, this.workInFlight - 1);
+    if (this.reports.length > 0 && this.workInFlight <= this.reportsBelowWorkInFlight) this.release();
+  }
+
+  private roomForReports(): boolean {
+    return this.bucket.msUntilFree() === 0 && this.workInFlight <= this.reportsBelowWorkInFlight;
+  }
+
   /** Hands free tokens to waiting reports, oldest first; overdue ones queue as work. */
   private release(): void {
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     for (;;) {
       const oldest = this.reports[0];
       if (!oldest) return;
       const overdue = this.now() - oldest.since >= this.maxReportDelayMs;
-      if (!overdue && this.bucket.msUntilFree() > 0) break;
+      if (!overdue && !this.roomForReports()) break;
       this.reports.shift();
       oldest.signal?.removeEventListener("abort", oldest.onAbort);
       const delay = this.bucket.reserve();
@@ -91,9 +118,11 @@ export class RequestLimiter {
   private schedule(): void {
     const oldest = this.reports[0];
     if (this.timer || !oldest) return;
-    // Work reserved meanwhile pushes the free moment later; release() looks again then.
+    // Work reserved meanwhile pushes the free moment later; release() looks again then. When the
+    // token is free but work is in flight, done() looks again as that work is answered.
     const untilOverdue = oldest.since + this.maxReportDelayMs - this.now();
-    const wait = Math.max(1, Math.min(this.bucket.msUntilFree(), untilOverdue));
+    const untilToken = this.bucket.msUntilFree();
+    const wait = Math.max(1, untilToken > 0 ? Math.min(untilToken, untilOverdue) : untilOverdue);
     this.timer = setTimeout(() => this.release(), wait);
     this.timer.unref?.();
   }

@@ -104,6 +104,24 @@ const sumByMethod = (metricsText: string): Record<string, number> => {
 const minus = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
   Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
 
+/** Queue depths and requests so far, from an operator's metrics text. */
+function traceLine(metricsText: string): string {
+  const depths: string[] = [];
+  let requests = 0;
+  let seconds = 0;
+  let answered = 0;
+  for (const line of metricsText.split("\n")) {
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    const depth = /^workqueue_depth\{name="([^"]+)"/.exec(line);
+    if (depth && value > 0) depths.push(`${depth[1]} ${value}`);
+    if (line.startsWith("rest_client_requests_total{")) requests += value;
+    if (line.startsWith("rest_client_request_duration_seconds_sum{")) seconds += value;
+    if (line.startsWith("rest_client_request_duration_seconds_count{")) answered += value;
+  }
+  const mean = answered > 0 ? `${Math.round((seconds / answered) * 1000)} ms` : "-";
+  return `queued ${depths.join(", ") || "none"}; requests ${requests}, mean latency ${mean} so far`;
+}
+
 const loadAverage = (): string => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 /** How long a run waits after its last workload is ready before it reads the settled RSS. */
@@ -139,10 +157,19 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       const readyCount = () => workloads.store.list().filter(spec.isReady).length;
       let ready = 0;
       let tReady = 0;
+      // BENCH_TRACE=1 adds what the operator's own metrics say at each progress line: keys
+      // queued per controller and requests sent, to see whether the budget or the work binds.
+      const trace = process.env.BENCH_TRACE === "1";
       const report = bench.throttled(10_000, (now) => {
-        process.stderr.write(
-          `  ${spec.label} ${((now - t0) / 1000).toFixed(0)} s: ${progress.count} pods, ${ready} ready, ${operator.cpuSecondsSinceIdle().toFixed(0)} CPU s\n`,
-        );
+        const line = `  ${spec.label} ${((now - t0) / 1000).toFixed(0)} s: ${progress.count} pods, ${ready} ready, ${operator.cpuSecondsSinceIdle().toFixed(0)} CPU s`;
+        if (!trace) {
+          process.stderr.write(`${line}\n`);
+          return;
+        }
+        fetch(operator.metricsUrl)
+          .then((r) => r.text())
+          .then((text) => process.stderr.write(`${line}; ${traceLine(text)}\n`))
+          .catch(() => process.stderr.write(`${line}\n`));
       });
       while (Date.now() < deadline) {
         const now = performance.now();

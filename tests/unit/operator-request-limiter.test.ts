@@ -1,5 +1,6 @@
 // The client's two request lanes: work in order of arrival; reports only with a token that no
-// work request is owed, and never later than their maximum delay.
+// work request is owed and while little work is unanswered, and never later than their maximum
+// delay.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RequestLimiter } from "../../operator/request-limiter.ts";
 
@@ -88,7 +89,57 @@ describe("request lanes", () => {
     void start("r2", "report");
     abort.abort(new Error("stopped"));
     await vi.advanceTimersByTimeAsync(500);
-    expect(order).toEqual(["w1", "r1:aborted", "r2"]);
+    // The abort is seen at once; the reports left go after the work, in order.
+    expect([...order].sort()).toEqual(["r1:aborted", "r2", "w1"]);
+    expect(order.indexOf("r2")).toBeGreaterThan(order.indexOf("w1"));
     expect(limiter.waitingReports).toBe(0);
+  });
+
+  it("holds reports while more work is unanswered than allowed, and sends them as it is answered", async () => {
+    const limiter = new RequestLimiter({
+      ratePerSecond: 1000,
+      burst: 100,
+      reportsBelowWorkInFlight: 2,
+      now: () => Date.now(),
+    });
+    const { order, start } = recorder(limiter);
+    for (const w of ["w1", "w2", "w3", "w4"]) void start(w, "work");
+    await vi.advanceTimersByTimeAsync(0);
+    void start("r1", "report");
+    void start("r2", "report");
+    // Tokens are plenty; four work requests in flight hold the reports back.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(order).toEqual(["w1", "w2", "w3", "w4"]);
+    expect(limiter.waitingReports).toBe(2);
+    limiter.done("work");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(limiter.waitingReports).toBe(2);
+    // Down to two unanswered: both reports go.
+    limiter.done("work");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(order).toEqual(["w1", "w2", "w3", "w4", "r1", "r2"]);
+    // A report's own answer does not count as work answered.
+    limiter.done("report");
+    void start("r3", "report");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(order.at(-1)).toBe("r3");
+  });
+
+  it("sends a report held by unanswered work once it is overdue", async () => {
+    const limiter = new RequestLimiter({
+      ratePerSecond: 1000,
+      burst: 100,
+      reportsBelowWorkInFlight: 0,
+      maxReportDelayMs: 3000,
+      now: () => Date.now(),
+    });
+    const { order, start } = recorder(limiter);
+    void start("w1", "work");
+    await vi.advanceTimersByTimeAsync(0);
+    void start("r1", "report");
+    await vi.advanceTimersByTimeAsync(2900);
+    expect(order).toEqual(["w1"]);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(order).toEqual(["w1", "r1"]);
   });
 });
