@@ -202,7 +202,9 @@ export function decide(input: DecideInput): Decision {
   const shortWanted = (c: DemandContext) => {
     const fast = wantedIn(fastWindow, c);
     const mean = wantedIn(panicWindow, c);
-    return { fast, value: fast >= mean * FAST_RISE ? fast : mean };
+    // Forgiving float dust: the rule depends on the ratio alone, so the same load scaled up must
+    // take the same branch (one rounding past 1.5 once asked 0.3% more load for fewer replicas).
+    return { fast, value: fast >= mean * FAST_RISE * (1 - 1e-9) ? fast : mean };
   };
   const stableWanted = wantedIn(stableWindow);
   const { fast: fastWanted, value: panicWanted } = shortWanted(context);
