@@ -86,6 +86,26 @@ try {
       if (l[labels.group] === "head" && ip) headIp.set(`${p.metadata.namespace}/${l[labels.name]}`, ip);
     }
     const appeared = new Map<string, number>();
+    // The two steps between a demand and its pod, as the API server shows them: the
+    // autoscaler's count stored (status.autoscaling), then the gang admission stored.
+    const decided = new Map<string, number>();
+    const admitted = new Map<string, number>();
+    rcs.addHandler({
+      onUpdate: (_old, rc) => {
+        const key = `${rc.metadata.namespace}/${rc.metadata.name}`;
+        const s = rc.status as
+          | {
+              autoscaling?: { groups?: Array<{ name: string; replicas: number }> };
+              admission?: { placements?: Array<{ group: string }> };
+            }
+          | undefined;
+        const t = performance.now();
+        if (!decided.has(key) && s?.autoscaling?.groups?.some((g) => g.name === "gpu" && g.replicas > 0))
+          decided.set(key, t);
+        if (!admitted.has(key) && s?.admission?.placements?.some((p) => p.group === "gpu"))
+          admitted.set(key, t);
+      },
+    });
     pods.addHandler({
       onAdd: (p) => {
         const l = p.metadata.labels ?? {};
@@ -106,15 +126,21 @@ try {
       () => appeared.size >= demandAt.size,
       deadline,
     );
-    const latencies = [...demandAt]
-      .map(([key, t]) => (appeared.get(key) ?? Number.NaN) - t)
-      .sort((a, b) => a - b);
+    const since = (to: Map<string, number>, from: Map<string, number>) =>
+      [...demandAt.keys()]
+        .map((key) => (to.get(key) ?? Number.NaN) - (from.get(key) ?? Number.NaN))
+        .sort((a, b) => a - b);
+    const latencies = since(appeared, demandAt);
+    const toDecided = since(decided, demandAt);
+    const toAdmitted = since(admitted, decided);
+    const toPod = since(appeared, admitted);
     const usage = await operator.usage("raycluster");
     const ms = (v: number) => Math.round(v);
     bench.printResult(
       [
         `${flags.clusters} autoscaling RayClusters; a pending {GPU: 1} appears on each head, 100 ms apart`,
         `  demand -> GPU worker pod exists: p50 ${ms(percentile(latencies, 50))} ms, p99 ${ms(percentile(latencies, 99))} ms, max ${ms(latencies.at(-1) ?? Number.NaN)} ms (goal p99 <= 2000 ms)`,
+        `  of which: demand -> count stored p50 ${ms(percentile(toDecided, 50))} / p99 ${ms(percentile(toDecided, 99))} ms, -> admission stored ${ms(percentile(toAdmitted, 50))} / ${ms(percentile(toAdmitted, 99))} ms, -> pod ${ms(percentile(toPod, 50))} / ${ms(percentile(toPod, 99))} ms`,
         `  operator CPU ${usage.cpuSeconds.toFixed(1)} s during the run; RSS idle ${Math.round(usage.idleRssMb)} MB, peak ${Math.round(usage.peakRssMb)} MB`,
       ],
       {
@@ -122,6 +148,12 @@ try {
         reaction_p50_ms: ms(percentile(latencies, 50)),
         reaction_p99_ms: ms(percentile(latencies, 99)),
         reaction_max_ms: ms(latencies.at(-1) ?? Number.NaN),
+        decide_p50_ms: ms(percentile(toDecided, 50)),
+        decide_p99_ms: ms(percentile(toDecided, 99)),
+        admit_p50_ms: ms(percentile(toAdmitted, 50)),
+        admit_p99_ms: ms(percentile(toAdmitted, 99)),
+        create_p50_ms: ms(percentile(toPod, 50)),
+        create_p99_ms: ms(percentile(toPod, 99)),
         ...bench.operatorFigures(usage),
       },
     );

@@ -36,6 +36,7 @@ export const resourceTypes = {
   persistentVolumeClaim: builtin.persistentVolumeClaims,
   secret: builtin.secrets,
   deployment: builtin.deployments,
+  job: builtin.jobs,
   serviceAccount: builtin.serviceAccounts,
   role: builtin.roles,
   roleBinding: builtin.roleBindings,

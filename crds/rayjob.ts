@@ -44,10 +44,10 @@ export const rayJobSpec = withRules(
         )
         .optional(),
       submissionMode: z
-        .enum(["HTTP"])
+        .enum(["HTTP", "K8sJob"])
         .default("HTTP")
         .describe(
-          "How the entrypoint is submitted: HTTP, by the operator through the dashboard's Job Submission API.",
+          "How the entrypoint is submitted: HTTP, by the operator through the dashboard's Job Submission API; K8sJob, by a Kubernetes Job (<name>-submit-<attempt>) that runs `ray job submit` against the head Service's dashboard and streams the driver's log, as KubeRay's K8sJobMode does. Either way the operator follows the job through the dashboard.",
         ),
       shutdownAfterJobFinishes: z
         .boolean()

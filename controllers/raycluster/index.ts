@@ -21,6 +21,6 @@ export const rayClusterController =
       name: "raycluster",
       for: resourceTypes.rayCluster,
       owns: [resourceTypes.pod, resourceTypes.service],
-      reconcile: rayClusterReconciler({ admitter }),
+      reconcile: rayClusterReconciler({ admitter, enqueue: (key) => ctx.enqueue(key) }),
     };
   };

@@ -21,6 +21,7 @@ import { resourceTypes } from "../resources.ts";
 import type { RayClusterObject } from "./adapter.ts";
 import { decideScale, groupsInForce, nextIdleSince } from "./autoscale.ts";
 import { eventsFor } from "./events.ts";
+import { RayLoadPoller } from "./load-poller.ts";
 import { headPodName } from "./names.ts";
 import { headPod, headService, workerPod } from "./pods.ts";
 import { headPorts } from "./ray-start.ts";
@@ -42,10 +43,14 @@ export interface ReconcilerDeps {
   now?: () => Date;
   /** Ray's report from a head's dashboard; tests and the benchmark keep the default. */
   clusterLoad?: (dashboardUrl: string) => Promise<RayClusterLoad>;
+  /** Queues a cluster whose head reports a change (the controller's enqueue). */
+  enqueue?: (key: string) => void;
 }
 
-/** How often an autoscaling cluster's demand is read from its head. */
+/** How often an autoscaling cluster is reconciled without a change (idle timeouts expire). */
 export const autoscalePeriodMs = 1_000;
+/** How often the heads of autoscaling clusters are read (load-poller.ts). */
+export const loadPollMs = 500;
 const loadTimeoutMs = 2_000;
 
 const rt = resourceTypes.rayCluster;
@@ -65,6 +70,13 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
   // Per cluster, per worker pod: since when Ray reports it idle. In memory: a restarted
   // operator starts the timers again, which only delays a scale-down.
   const idleTimers = new Map<string, Map<string, number>>();
+  const poller = new RayLoadPoller({
+    fetch: clusterLoad,
+    onChange: (key) => deps.enqueue?.(key),
+    periodMs: loadPollMs,
+    maxBackoffMs: 8_000,
+    forgetAfterMs: 10 * autoscalePeriodMs,
+  });
   async function autoscale(
     rc: RayClusterObject,
     workers: readonly WorkerView[],
@@ -73,10 +85,8 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
   ): Promise<{ autoscaling: NonNullable<StatusInput["autoscaling"]>; change: ScaleChange | undefined }> {
     const key = `${rc.metadata.namespace}/${rc.metadata.name}`;
     const spec = rc.spec.autoscaling as NonNullable<RayClusterObject["spec"]["autoscaling"]>;
-    let load: RayClusterLoad;
-    try {
-      load = await clusterLoad(url);
-    } catch (error) {
+    const { load, error } = await poller.read(key, url);
+    if (!load) {
       return {
         autoscaling: {
           status: rc.status?.autoscaling,
@@ -219,7 +229,10 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       const result = await autoscale(rc, workers, url, now.getTime());
       autoscaling = result.autoscaling;
       autoscaled = result.change;
-    } else if (!rc.spec.autoscaling?.enabled) idleTimers.delete(key);
+    } else if (!rc.spec.autoscaling?.enabled) {
+      idleTimers.delete(key);
+      poller.forget(key);
+    }
     const groups = groupsInForce({
       spec: rc.spec,
       status: { autoscaling: autoscaling?.status ?? rc.status?.autoscaling },
@@ -387,8 +400,11 @@ async function finish(
   evicted?: string,
 ): Promise<void> {
   // The last write of the reconcile: it reports, and goes after other clusters' creates,
-  // unless it releases devices that others may wait for.
-  const report = statusEquals(rc.status?.admission, status.admission);
+  // unless it releases devices that others may wait for, or stores an autoscaler's count that
+  // the admitter waits for.
+  const report =
+    statusEquals(rc.status?.admission, status.admission) &&
+    statusEquals(rc.status?.autoscaling?.groups, status.autoscaling?.groups);
   await ctx.writeStatus(rt, rc, status, { report });
   if (evicted) ctx.recordEvent(rc, { type: "Warning", reason: "Evicted", action: "Admit", note: evicted });
   for (const event of eventsFor({ previous, next: status, ...done })) ctx.recordEvent(rc, event);

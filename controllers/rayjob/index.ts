@@ -9,7 +9,7 @@ export const rayJobController =
   (ctx) => ({
     name: "rayjob",
     for: resourceTypes.rayJob,
-    owns: [resourceTypes.rayCluster],
+    owns: [resourceTypes.rayCluster, resourceTypes.job],
     watches: [
       {
         // A selected cluster is not owned: its changes reach the jobs that select it.

@@ -13,3 +13,7 @@ export const submissionId = (job: KubeObject, attempt: number): string =>
 
 /** Added before the first submission: deleting the RayJob stops its Ray job first. */
 export const stopJobFinalizer = "stack.sovereign.dev/stop-ray-job";
+
+/** The Kubernetes Job that submits attempt `attempt` in K8sJob mode (at most 51 + 12 characters). */
+export const submitterJobName = (job: KubeObject, attempt: number): string =>
+  `${(job.metadata.name as string).slice(0, 51)}-submit-${attempt}`;

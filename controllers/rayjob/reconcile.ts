@@ -16,8 +16,9 @@ import {
 import { isTerminalJobStatus, JobSubmissionClient, RayApiError } from "../ray-api/index.ts";
 import { dashboardUrl } from "../raycluster/dashboard.ts";
 import { resourceTypes } from "../resources.ts";
-import { ownedClusterName, stopJobFinalizer, submissionId } from "./names.ts";
+import { ownedClusterName, stopJobFinalizer, submissionId, submitterJobName } from "./names.ts";
 import { clusterDeletionDelay, finishedPhases, mirrorJob, nextStep, pollIntervalMs } from "./progress.ts";
+import { submitterComplete, submitterFailure, submitterJob } from "./submitter.ts";
 
 export type RayJobObject = RayJob & KubeObject;
 type RayClusterObject = RayCluster & KubeObject;
@@ -138,9 +139,19 @@ export function rayJobReconciler(deps: RayJobDeps = {}) {
       return undefined;
     }
 
+    const k8sJobMode = job.spec.submissionMode === "K8sJob";
+    const submitterName = submitterJobName(job, status.attempt ?? 1);
+    const submitter = k8sJobMode ? ctx.cache.get(resourceTypes.job, ns, submitterName) : undefined;
+
     if (job.spec.suspend) {
       await stopRayJob("the RayJob is suspended");
       await deleteOwnedCluster();
+      if (submitter && !submitter.metadata.deletionTimestamp)
+        await ctx.client
+          .delete(resourceTypes.job, submitterName, ns, { propagationPolicy: "Background" })
+          .catch((error: unknown) => {
+            if (!isNotFound(error)) throw error;
+          });
       if (status.phase !== "Suspended" && status.jobId !== undefined)
         status.attempt = (status.attempt ?? 1) + 1;
       delete status.jobId;
@@ -188,6 +199,12 @@ export function rayJobReconciler(deps: RayJobDeps = {}) {
     }
 
     status.rayClusterName = cluster.metadata.name as string;
+    const on = cluster;
+    const applySubmitter = (id: string, url: string) =>
+      ctx.apply(
+        resourceTypes.job,
+        submitterJob({ job, cluster: on, attempt: status.attempt ?? 1, submissionId: id, dashboard: url }),
+      );
     const endpoints = cluster.status?.endpoints;
     if (endpoints?.dashboard) status.dashboardURL = endpoints.dashboard;
     // Admission is the cluster's: mirror it while the job waits for it.
@@ -216,37 +233,62 @@ export function rayJobReconciler(deps: RayJobDeps = {}) {
       if (!job.metadata.finalizers?.includes(stopJobFinalizer))
         job = (await ctx.addFinalizer(rt, job, stopJobFinalizer)) as RayJobObject;
       const id = submissionId(job, status.attempt);
-      try {
-        const submitted = await clientFor(dashboard).submit({
-          entrypoint: job.spec.entrypoint,
-          submissionId: id,
-          ...(job.spec.runtimeEnv ? { runtimeEnv: job.spec.runtimeEnv } : {}),
-          ...(job.spec.metadata ? { metadata: job.spec.metadata } : {}),
-        });
-        status.jobId = submitted.submissionId;
-      } catch (error) {
-        condition(
-          "DashboardReachable",
-          "False",
-          "SubmitFailed",
-          `submitting to ${dashboard}: ${describeRayError(error)}`,
-        );
-        await write();
-        return { requeue: true };
+      // How it was handed over: reason, condition message, event note.
+      let handed: [string, string, string];
+      if (k8sJobMode) {
+        // The Job submits; the operator follows the job through the dashboard from now on.
+        const serviceDashboard = endpoints?.dashboard;
+        if (!serviceDashboard) {
+          condition(
+            "ClusterReady",
+            "False",
+            "NoEndpoints",
+            `RayCluster ${cluster.metadata.name} has no endpoints yet`,
+          );
+          await write();
+          return undefined;
+        }
+        await applySubmitter(id, serviceDashboard);
+        status.jobId = id;
+        handed = [
+          "SubmitterCreated",
+          `submitter Job ${submitterName} submits ${id} to ${serviceDashboard}`,
+          `created Job ${submitterName} to submit Ray job ${id} to RayCluster ${cluster.metadata.name}`,
+        ];
+      } else {
+        try {
+          const submitted = await clientFor(dashboard).submit({
+            entrypoint: job.spec.entrypoint,
+            submissionId: id,
+            ...(job.spec.runtimeEnv ? { runtimeEnv: job.spec.runtimeEnv } : {}),
+            ...(job.spec.metadata ? { metadata: job.spec.metadata } : {}),
+          });
+          status.jobId = submitted.submissionId;
+        } catch (error) {
+          condition(
+            "DashboardReachable",
+            "False",
+            "SubmitFailed",
+            `submitting to ${dashboard}: ${describeRayError(error)}`,
+          );
+          await write();
+          return { requeue: true };
+        }
+        handed = [
+          "Submitted",
+          `submitted as ${id} to ${dashboard}`,
+          `submitted Ray job ${id} to RayCluster ${cluster.metadata.name}`,
+        ];
       }
-      condition("DashboardReachable", "True", "Submitted", `submitted as ${id} to ${dashboard}`);
+      const [reason, message, note] = handed;
+      condition("DashboardReachable", "True", reason, message);
       status.jobStatus = "PENDING";
       status.phase = "Running";
       delete status.startTime;
       delete status.endTime;
       delete status.message;
       delete status.logTail;
-      ctx.recordEvent(job, {
-        type: "Normal",
-        reason: "Submitted",
-        action: "Submit",
-        note: `submitted Ray job ${id} to RayCluster ${cluster.metadata.name}`,
-      });
+      ctx.recordEvent(job, { type: "Normal", reason, action: "Submit", note });
       await write();
       return { requeueAfter: pollIntervalMs };
     }
@@ -274,6 +316,37 @@ export function rayJobReconciler(deps: RayJobDeps = {}) {
       return { requeue: true };
     }
     condition("DashboardReachable", "True", "Reachable", `following ${status.jobId} at ${dashboard}`);
+    if (!details && k8sJobMode && !submitterComplete(submitter)) {
+      // Ray does not know the job yet: its submitter is starting, retrying, or gave up.
+      const failure = submitterFailure(submitter);
+      if (failure) {
+        status.phase = "Failed";
+        status.jobStatus = "FAILED";
+        status.endTime = now.toISOString();
+        status.message = failure.slice(0, 32768);
+        condition("Failed", "True", "SubmissionFailed", status.message);
+        ctx.recordEvent(job, {
+          type: "Warning",
+          reason: "SubmissionFailed",
+          action: "Submit",
+          note: failure.slice(0, 1000),
+        });
+        await write();
+        return { requeue: true };
+      }
+      if (!submitter) {
+        // Deleted by someone: the same attempt again (a pod that finds the job follows it).
+        await applySubmitter(status.jobId, endpoints?.dashboard ?? dashboard);
+      }
+      condition(
+        "DashboardReachable",
+        "True",
+        "Submitting",
+        `submitter Job ${submitterName} has not submitted ${status.jobId} yet`,
+      );
+      await write();
+      return { requeueAfter: pollIntervalMs };
+    }
     if (!details) {
       // The head no longer knows it (a new head after a crash): submit the attempt again.
       ctx.recordEvent(job, {
@@ -283,6 +356,8 @@ export function rayJobReconciler(deps: RayJobDeps = {}) {
         note: `the head at ${dashboard} does not know ${status.jobId}; submitting it again`,
       });
       delete status.jobId;
+      // A submitter that completed does not run again: the next attempt gets a Job of its own.
+      if (k8sJobMode) status.attempt = (status.attempt ?? 1) + 1;
       await write();
       return { requeue: true };
     }

@@ -136,3 +136,39 @@ export async function startRealTestbed(
 
 /** The label selector of a workload's pods. */
 export const podsOf = (kind: string, name: string): string => `${labels.kind}=${kind},${labels.name}=${name}`;
+
+/** Ray's object store small enough for a few Ray nodes on one machine. */
+export const smallObjectStore = { "object-store-memory": "78643200" };
+
+/** Ports of a real Ray head: each file its own, since a Ray another file ran may linger. */
+export interface RealHeadPorts {
+  gcs: number;
+  dashboard: number;
+  client: number;
+  metrics: number;
+}
+
+/** The head of a RayCluster run by real Ray, offering `cpus` CPUs to tasks (0: workers only). */
+export const realRayHead = (ports: RealHeadPorts, cpus: number) => ({
+  resources: { cpu: "1", memory: "1Gi" },
+  rayStartParams: {
+    ...smallObjectStore,
+    "num-cpus": String(cpus),
+    port: String(ports.gcs),
+    "dashboard-port": String(ports.dashboard),
+    "ray-client-server-port": String(ports.client),
+    "metrics-export-port": String(ports.metrics),
+  },
+});
+
+/** A RayCluster of Ray 2.60.0 (the venv's) named `name` in `namespace`. */
+export const realRayCluster = (
+  name: string,
+  namespace: string,
+  spec: Record<string, unknown>,
+): KubeObject => ({
+  apiVersion: "stack.sovereign.dev/v1alpha1",
+  kind: "RayCluster",
+  metadata: { name, namespace },
+  spec: { rayVersion: "2.60.0", image: "rayproject/ray:2.60.0", ...spec },
+});

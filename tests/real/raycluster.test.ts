@@ -11,14 +11,23 @@ import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import type { KubeObject } from "../../operator/index.ts";
 import { eventually } from "../support/cluster.ts";
-import { type Pod, podsOf, pool, type RealTestbed, startRealTestbed } from "./harness.ts";
+import {
+  type Pod,
+  podsOf,
+  pool,
+  type RealTestbed,
+  realRayCluster,
+  realRayHead,
+  smallObjectStore,
+  startRealTestbed,
+} from "./harness.ts";
 
 const rt = resourceTypes.rayCluster;
 const driver = join(import.meta.dirname, "ray_probe.py");
 // Not Ray's defaults, so a Ray another program runs on this machine cannot be in the way; the
 // client port stays below Ray's worker port range (10002-19999).
-const gcsPort = 6390;
-const small = { "object-store-memory": "78643200" };
+const ports = { gcs: 6390, dashboard: 8275, client: 10000, metrics: 8090 };
+const small = smallObjectStore;
 
 let t: RealTestbed;
 
@@ -55,24 +64,10 @@ const running = (pods: Pod[]) =>
 describe("a RayCluster run by real Ray", () => {
   it("joins the head, a GPU group and a TPU group into one cluster; a TPU task runs on the TPU worker", async () => {
     const [gpuPool, tpuPool] = t.pools;
-    await t.client.create(rt, {
-      apiVersion: rt.apiVersion,
-      kind: rt.kind,
-      metadata: { name: "rc", namespace: t.ns },
-      spec: {
-        rayVersion: "2.60.0",
-        image: "rayproject/ray:2.60.0",
-        head: {
-          resources: { cpu: "1", memory: "1Gi" },
-          rayStartParams: {
-            ...small,
-            "num-cpus": "0",
-            port: String(gcsPort),
-            "dashboard-port": "8275",
-            "ray-client-server-port": "10000",
-            "metrics-export-port": "8090",
-          },
-        },
+    await t.client.create(
+      rt,
+      realRayCluster("rc", t.ns, {
+        head: realRayHead(ports, 0),
         workerGroups: [
           {
             name: "gpu",
@@ -89,8 +84,8 @@ describe("a RayCluster run by real Ray", () => {
             rayStartParams: small,
           },
         ],
-      },
-    } as KubeObject);
+      }),
+    );
 
     const pods = await eventually(
       async () => {
@@ -114,7 +109,7 @@ describe("a RayCluster run by real Ray", () => {
 
     const { stdout } = await promisify(execFile)(
       join(t.venv, "bin", "python"),
-      [driver, ip("rc-head"), String(gcsPort)],
+      [driver, ip("rc-head"), String(ports.gcs)],
       {
         env: { PATH: process.env.PATH, HOME: process.env.HOME, RAY_USAGE_STATS_ENABLED: "0" },
         timeout: 240_000,
