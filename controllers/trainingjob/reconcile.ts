@@ -26,6 +26,7 @@ import type { TrainingJobMetrics } from "./metrics.ts";
 import { planReconcile } from "./plan.ts";
 import type { ChildPod, JobStatus, PodDeletion } from "./planner.ts";
 import type { TrainingJobObject } from "./pods.ts";
+import { readinessVerdict } from "./readiness-batch.ts";
 import { RESTARTING } from "./restart.ts";
 
 export interface ReconcilerDeps {
@@ -45,6 +46,8 @@ export class TrainingJobReconciler {
    * would, for one, not show the admission those pods were created under).
    */
   private readonly written = new Map<string, { rv: string | undefined; status: JobStatus }>();
+  /** Since when a job's readiness counts have been held back unwritten (readiness-batch.ts). */
+  private readonly heldSince = new Map<string, number>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -57,6 +60,7 @@ export class TrainingJobReconciler {
       // Garbage collection deletes the pods and the Service; the admitter stops counting the
       // job once it is gone from its cache.
       this.written.delete(key);
+      this.heldSince.delete(key);
       return undefined;
     }
     const rv = job.metadata.resourceVersion;
@@ -104,8 +108,25 @@ export class TrainingJobReconciler {
     // A new job that no pass has seen yet: its first status would say only that, and the pass,
     // milliseconds away, enqueues it with a verdict worth the write.
     const unseen = plan.requestPass && job.status === undefined;
+    const verdict = readinessVerdict({
+      before: status,
+      after: plan.status,
+      // Events are sent with the status they report; held back, the next reconcile would
+      // produce them a second time. The Service apply is no request once it exists.
+      batchable:
+        plan.create.length === 0 &&
+        plan.delete.length === 0 &&
+        !plan.deleteJob &&
+        plan.events.length === 0 &&
+        !recordsAdmission(status, plan.status),
+      heldSince: this.heldSince.get(key),
+      now,
+    });
+    if (verdict.write) this.heldSince.delete(key);
+    else this.heldSince.set(key, verdict.heldSince);
     if (
       !unseen &&
+      verdict.write &&
       (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status, { report }))
     ) {
       this.written.set(key, { rv, status: plan.status });
@@ -117,7 +138,9 @@ export class TrainingJobReconciler {
     }
 
     if (plan.requestPass) admitter.requestPass();
-    const requeueAfter = plan.requeueAfterMs;
+    const requeueAfter = verdict.write
+      ? plan.requeueAfterMs
+      : Math.min(plan.requeueAfterMs ?? Number.POSITIVE_INFINITY, verdict.retryAfterMs);
 
     if (plan.deleteJob) {
       await ctx.client
