@@ -10,7 +10,7 @@
 // while the leader books the same devices in status; on takeover it would be written, and the
 // node booked twice. Likewise a pass over half-listed workloads cannot see admissions that are
 // recorded in status but not yet listed. Until then a pass decides nothing.
-import { type AdmissionStatus, labels } from "../../crds/index.ts";
+import { type AdmissionStatus, labels } from "../../crds/runtime/index.ts";
 import type { Cache, Informer, KubeObject, Logger, ResourceType } from "../../operator/index.ts";
 import { objectKey } from "../../operator/index.ts";
 import type { Admission, PlacementResult, Preemption, Reservation, Workload } from "../placement/index.ts";

@@ -7,7 +7,7 @@
 // status.nodes) and stays fixed for the life of the admission (torchrun's static rendezvous
 // fixes the world size at start), so restarts reuse it; a job queued again (suspend and resume,
 // eviction, a restart that lost its node) is sized anew. Nothing about it is kept in memory.
-import { gangSize, type TrainingJobStatus } from "../../crds/index.ts";
+import { gangSize, type TrainingJobStatus } from "../../crds/runtime/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
 import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { AcceleratorRequirement, Toleration, Workload } from "../placement/index.ts";

@@ -7,7 +7,7 @@
 // write has succeeded, even when a child write after it fails: the next reconcile sees the
 // status already changed and would never produce them again (docs/architecture-notes.md).
 
-import type { AcceleratorPool } from "../../crds/index.ts";
+import type { AcceleratorPool } from "../../crds/runtime/index.ts";
 import {
   ApiError,
   controllerReference,
