@@ -1,6 +1,4 @@
 // spec.autoscaling's metrics and their default targets, apart from the schema (../autoscaling.ts).
-import type { AutoscalingSpec } from "../autoscaling.ts";
-
 export const autoscalingMetrics = ["concurrency", "queueDepth", "kvCacheUsage", "tokensPerSecond"] as const;
 export type AutoscalingMetric = (typeof autoscalingMetrics)[number];
 
@@ -13,5 +11,5 @@ export const defaultAutoscalingTargets: Readonly<Record<AutoscalingMetric, numbe
 };
 
 /** The target in force: the spec's, else the metric's default. */
-export const autoscalingTarget = (spec: Pick<AutoscalingSpec, "metric" | "target">): number =>
+export const autoscalingTarget = (spec: { metric: AutoscalingMetric; target?: number | undefined }): number =>
   spec.target ?? defaultAutoscalingTargets[spec.metric];
