@@ -56,6 +56,8 @@ export interface RunFigures {
   api_lists: number;
   /** The same window, by HTTP method, as the operator's own client counted them. */
   client_requests_by_method: Record<string, number>;
+  /** Ours only (sovereign_api_requests_total): the same window by method and resource. */
+  requests_by_resource?: Record<string, number>;
   host_load_average: string;
 }
 
@@ -128,7 +130,8 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       const deadline = Date.now() + spec.timeoutMs;
       const operator = await spec.start(cluster, identity.kubeconfigPath, deadline);
       const requestsAtIdle = dispatchedRequests(await apiServerMetrics(cluster.client), identity.name);
-      const clientAtIdle = sumByMethod(await (await fetch(operator.metricsUrl)).text());
+      const metricsAtIdle = await (await fetch(operator.metricsUrl)).text();
+      const clientAtIdle = sumByMethod(metricsAtIdle);
 
       const { startedAt: t0, appliedAt } = await cluster.createAll(spec.resource, spec.bodies);
       const progress = bench.trackPods(pods, spec.totalPods);
@@ -157,9 +160,11 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
         requestsAtIdle,
         dispatchedRequests(await apiServerMetrics(cluster.client), identity.name),
       );
-      const clientRequests = minus(
-        sumByMethod(await (await fetch(operator.metricsUrl)).text()),
-        clientAtIdle,
+      const metricsAtEnd = await (await fetch(operator.metricsUrl)).text();
+      const clientRequests = minus(sumByMethod(metricsAtEnd), clientAtIdle);
+      const byResource = minus(
+        bench.requestsByResource(metricsAtEnd.split("\n")),
+        bench.requestsByResource(metricsAtIdle.split("\n")),
       );
       const load = loadAverage();
       await bench.sleep(settleMs);
@@ -186,6 +191,7 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
         api_writes_per_workload: perWorkload(requests.writes),
         api_lists: requests.lists,
         client_requests_by_method: clientRequests,
+        ...(Object.keys(byResource).length > 0 ? { requests_by_resource: byResource } : {}),
         host_load_average: load,
       };
     },
@@ -303,6 +309,14 @@ export function describeRun(f: RunFigures, pods: number, workloads: number): str
     )
       .map(([m, n]) => `${m} ${n}`)
       .join(", ")}); load ${f.host_load_average}`,
+    ...(f.requests_by_resource
+      ? [
+          `    by resource: ${Object.entries(f.requests_by_resource)
+            .filter(([, n]) => n > 0)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")}`,
+        ]
+      : []),
   ];
 }
 

@@ -81,6 +81,12 @@ export class TrainingJobAdapter implements WorkloadAdapter<TrainingJobObject> {
   readonly resource = resourceTypes.trainingJob;
   private readonly options: AdapterOptions;
   private readonly now: () => number;
+  /**
+   * A job's workload depends on the cached object alone, which the cache replaces rather than
+   * changes: built once per object, not once per object and admission pass (a pass reads
+   * every job, and a busy cluster passes several times a second).
+   */
+  private readonly workloads = new WeakMap<TrainingJobObject, Workload>();
 
   constructor(options: AdapterOptions) {
     this.options = options;
@@ -93,7 +99,15 @@ export class TrainingJobAdapter implements WorkloadAdapter<TrainingJobObject> {
 
   toWorkload(job: TrainingJobObject): Workload | undefined {
     if (!wantsAdmission(job, this.now(), this.options.backoff)) return undefined;
-    const admitted = admittedNodes(job);
-    return workloadFor(job, admitted !== undefined ? { min: admitted, max: admitted } : gangSize(job.spec));
+    let workload = this.workloads.get(job);
+    if (!workload) {
+      const admitted = admittedNodes(job);
+      workload = workloadFor(
+        job,
+        admitted !== undefined ? { min: admitted, max: admitted } : gangSize(job.spec),
+      );
+      this.workloads.set(job, workload);
+    }
+    return workload;
   }
 }
