@@ -85,11 +85,22 @@ export function intentHash(intent: KubeObject): string {
   return createHash("sha256").update(canonicalJson(intent)).digest("base64url").slice(0, 22);
 }
 
+/**
+ * The intents already made of desired objects. A desired object is never changed once it is
+ * applied, so a controller that keeps one (a child that only depends on its owner's identity)
+ * has it hashed once rather than on every reconcile.
+ */
+const intents = new WeakMap<KubeObject, { rt: ResourceType; intent: KubeObject }>();
+
 /** The intent to send: `desired` with its type and the annotation recording its hash. */
 export function appliedIntent(rt: ResourceType, desired: KubeObject): KubeObject {
-  const intent = withTypeMeta(rt, desired);
-  const annotations = { ...intent.metadata.annotations, [appliedIntentHashAnnotation]: intentHash(intent) };
-  return { ...intent, metadata: { ...intent.metadata, annotations } };
+  const known = intents.get(desired);
+  if (known?.rt === rt) return known.intent;
+  const typed = withTypeMeta(rt, desired);
+  const annotations = { ...typed.metadata.annotations, [appliedIntentHashAnnotation]: intentHash(typed) };
+  const intent = { ...typed, metadata: { ...typed.metadata, annotations } };
+  intents.set(desired, { rt, intent });
+  return intent;
 }
 
 /**

@@ -48,6 +48,11 @@ export class TrainingJobReconciler {
   private readonly written = new Map<string, { rv: string | undefined; status: JobStatus }>();
   /** Since when a job's readiness counts have been held back unwritten (readiness-batch.ts). */
   private readonly heldSince = new Map<string, number>();
+  /**
+   * The job's Service, kept per job uid: it depends on the job's identity alone, and the same
+   * object applied again is not hashed again (operator/apply.ts) on every reconcile.
+   */
+  private readonly services = new Map<string, { uid: string | undefined; service: KubeObject }>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -61,6 +66,7 @@ export class TrainingJobReconciler {
       // job once it is gone from its cache.
       this.written.delete(key);
       this.heldSince.delete(key);
+      this.services.delete(key);
       return undefined;
     }
     const rv = job.metadata.resourceVersion;
@@ -167,10 +173,18 @@ export class TrainingJobReconciler {
       });
     await Promise.all([
       ...plan.delete.map((d) => deletePod(ctx, job.metadata.namespace, d)),
-      ...(plan.service ? [ctx.apply(resourceTypes.service, plan.service)] : []),
+      ...(plan.service ? [ctx.apply(resourceTypes.service, this.serviceOf(key, job, plan.service))] : []),
       ...plan.create.map(createPod),
     ]);
     return requeueAfter !== undefined ? { requeueAfter } : undefined;
+  }
+
+  private serviceOf(key: string, job: TrainingJobObject, desired: KubeObject): KubeObject {
+    const uid = job.metadata.uid;
+    const kept = this.services.get(key);
+    if (kept && kept.uid === uid) return kept.service;
+    this.services.set(key, { uid, service: desired });
+    return desired;
   }
 }
 

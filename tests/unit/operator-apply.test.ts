@@ -40,6 +40,14 @@ describe("appliedIntent", () => {
     expect(intent.data).toEqual({ k: "v" });
   });
 
+  it("makes the intent of one desired object once, per resource type", () => {
+    const desired = service({ x: "1" });
+    const first = appliedIntent(builtin.services, desired);
+    expect(appliedIntent(builtin.services, desired)).toBe(first);
+    expect(appliedIntent(builtin.services, service({ x: "1" }))).not.toBe(first);
+    expect(appliedIntent(builtin.configMaps, desired).kind).toBe("ConfigMap");
+  });
+
   it("hashes an intent as the JSON that is sent: undefined members out, undefined items null", () => {
     const desired: KubeObject = {
       metadata: { name: "c", labels: undefined },
