@@ -25,6 +25,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund --include=dev
 COPY tsconfig.json tsconfig.image.json ./
 COPY crds/*.ts ./crds/
+COPY crds/runtime/*.ts ./crds/runtime/
 COPY cmd/ ./cmd/
 COPY operator/ ./operator/
 COPY controllers/ ./controllers/

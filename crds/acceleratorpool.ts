@@ -12,10 +12,9 @@ import {
 } from "./common.ts";
 import { defineKind } from "./kind.ts";
 import { withRules } from "./kit.ts";
-import { interconnects, type Vendor, vendorCatalog, vendors } from "./vendors.ts";
-
-/** The node label that puts a node into the pool of that name when the pool has no nodeSelector. */
-export const POOL_LABEL = "sovereign.dev/pool";
+import { POOL_LABEL } from "./runtime/acceleratorpool.ts";
+import { acceleratorPoolNames } from "./runtime/kinds.ts";
+import { interconnects, vendorCatalog, vendors } from "./vendors.ts";
 
 const EXTENDED_RESOURCE_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
@@ -104,11 +103,7 @@ export const acceleratorPoolStatus = z
 export type AcceleratorPoolStatus = z.output<typeof acceleratorPoolStatus>;
 
 export const acceleratorPoolResource = defineKind({
-  kind: "AcceleratorPool",
-  plural: "acceleratorpools",
-  singular: "acceleratorpool",
-  shortNames: ["ap"],
-  scope: "Cluster",
+  ...acceleratorPoolNames,
   description:
     "AcceleratorPool is a set of nodes with identical accelerators (vendor, model, memory). TrainingJobs, RayClusters and InferenceServices are placed onto pools; the pool's vendor decides the resource name, image and runtime settings of their pods.",
   name: {
@@ -147,14 +142,4 @@ export const acceleratorPoolResource = defineKind({
 });
 export type AcceleratorPool = z.output<typeof acceleratorPoolResource.schema>;
 
-/** The extended resource the pool's devices are requested by (vendor default unless overridden). */
-export function poolResourceName(
-  spec: Pick<AcceleratorPoolSpec, "vendor" | "resourceName">,
-): string | undefined {
-  return spec.resourceName ?? vendorCatalog[spec.vendor as Vendor].resourceName;
-}
-
-/** The node selector of a pool, with the documented default. */
-export function poolNodeSelector(pool: Pick<AcceleratorPool, "metadata" | "spec">) {
-  return pool.spec.nodeSelector ?? { matchLabels: { [POOL_LABEL]: pool.metadata.name ?? "" } };
-}
+export * from "./runtime/acceleratorpool.ts";

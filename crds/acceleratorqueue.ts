@@ -5,6 +5,7 @@ import { z } from "zod";
 import { conditionsField, DNS_LABEL, dnsSubdomain, observedGenerationField } from "./common.ts";
 import { defineKind } from "./kind.ts";
 import { DEFAULT_QUEUE_LABEL } from "./queueing.ts";
+import { acceleratorQueueNames } from "./runtime/kinds.ts";
 
 export const acceleratorQueueSpec = z
   .strictObject({
@@ -30,11 +31,7 @@ export const acceleratorQueueStatus = z
 export type AcceleratorQueueStatus = z.output<typeof acceleratorQueueStatus>;
 
 export const acceleratorQueueResource = defineKind({
-  kind: "AcceleratorQueue",
-  plural: "acceleratorqueues",
-  singular: "acceleratorqueue",
-  shortNames: ["aq"],
-  scope: "Namespaced",
+  ...acceleratorQueueNames,
   description:
     "AcceleratorQueue is the queue a team submits workloads to (spec.queueName of a TrainingJob, RayCluster or InferenceService); it points at the TeamQuota that bounds what they use.",
   name: { maxLength: 63, pattern: DNS_LABEL, why: "queue names are label values" },

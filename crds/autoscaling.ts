@@ -3,19 +3,9 @@
 import { z } from "zod";
 import { timestampField } from "./common.ts";
 import { withRules } from "./kit.ts";
+import { autoscalingMetrics } from "./runtime/autoscaling.ts";
 
 const MAX_REPLICAS = 1000;
-
-export const autoscalingMetrics = ["concurrency", "queueDepth", "kvCacheUsage", "tokensPerSecond"] as const;
-export type AutoscalingMetric = (typeof autoscalingMetrics)[number];
-
-/** The target when spec.autoscaling.target is unset; one default cannot fit four units. */
-export const defaultAutoscalingTargets: Readonly<Record<AutoscalingMetric, number>> = {
-  concurrency: 32,
-  queueDepth: 8,
-  kvCacheUsage: 0.8,
-  tokensPerSecond: 2000,
-};
 
 const seconds = (what: string, fallback: number, min = 1) =>
   z.int().min(min).max(86400).default(fallback).describe(what);
@@ -115,10 +105,6 @@ export const autoscalingSpec = withRules(
 );
 export type AutoscalingSpec = z.output<typeof autoscalingSpec>;
 
-/** The target in force: the spec's, else the metric's default. */
-export const autoscalingTarget = (spec: Pick<AutoscalingSpec, "metric" | "target">): number =>
-  spec.target ?? defaultAutoscalingTargets[spec.metric];
-
 export const autoscalingStatus = z
   .strictObject({
     mode: z
@@ -145,3 +131,5 @@ export const autoscalingStatus = z
     "The autoscaler's state, while spec.autoscaling is set. Beside it, the condition ScalingLimited is True while the service cannot have the replicas the autoscaler wants: reason MaxReplicas or MinReplicas (the load asks for more or fewer than the limits allow), ScaleUpLimit (the step is capped until the replicas it ordered are ready) or NoCapacity (no pool has room for another replica; the message names the pools and what they lack); False with reason WithinLimits otherwise.",
   );
 export type AutoscalingStatus = z.output<typeof autoscalingStatus>;
+
+export * from "./runtime/autoscaling.ts";

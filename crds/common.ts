@@ -5,10 +5,7 @@ import { z } from "zod";
 import { boundedMap, listMap, listSet, withRules } from "./kit.ts";
 import { vendors } from "./vendors.ts";
 
-export const GROUP = "stack.sovereign.dev";
-export const VERSION = "v1alpha1";
-export const API_VERSION = `${GROUP}/${VERSION}`;
-export const CATEGORY = "aistack";
+export { API_VERSION, CATEGORY, GROUP, VERSION } from "./runtime/kinds.ts";
 
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // Names that become Service names must start with a letter (RFC 1035).

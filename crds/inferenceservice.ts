@@ -18,18 +18,10 @@ import {
 import { defineKind } from "./kind.ts";
 import { listMap, withRules } from "./kit.ts";
 import { priorityClassNameField, queueNameField } from "./queueing.ts";
+import { MAX_NODES_PER_REPLICA, MODEL_URI_PATTERN, modelUriRegExp } from "./runtime/inferenceservice.ts";
+import { inferenceServiceNames } from "./runtime/kinds.ts";
 
 const MAX_REPLICAS = 1000;
-/** Nodes one replica may span: pipeline stages beyond this cost more in bubbles than they hold. */
-export const MAX_NODES_PER_REPLICA = 16;
-
-// One source for both the CEL rule and Node, so the two can never disagree. No backslashes or
-// quotes: the text is pasted into a CEL string literal as is.
-export const MODEL_URI_PATTERN =
-  "^(hf://[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*(@[-A-Za-z0-9_./]+)?" +
-  "|s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9](/[-A-Za-z0-9_.=+/]*)?" +
-  "|pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[-A-Za-z0-9_.=+/]*)?)$";
-const modelUriRegExp = new RegExp(MODEL_URI_PATTERN);
 
 const modelUri = withRules(z.string().min(1).max(1024), [
   {
@@ -419,11 +411,7 @@ export const inferenceServiceStatus = z
 export type InferenceServiceStatus = z.output<typeof inferenceServiceStatus>;
 
 export const inferenceServiceResource = defineKind({
-  kind: "InferenceService",
-  plural: "inferenceservices",
-  singular: "inferenceservice",
-  shortNames: ["isvc"],
-  scope: "Namespaced",
+  ...inferenceServiceNames,
   description:
     "InferenceService serves a model through a vLLM-style OpenAI-compatible server: one Deployment per AcceleratorPool in use, each with its vendor's image, behind one Service on port 8000.",
   name: {
@@ -453,23 +441,4 @@ export const inferenceServiceResource = defineKind({
 });
 export type InferenceService = z.output<typeof inferenceServiceResource.schema>;
 
-/** The parts of a model URI; undefined when it is not one. */
-export function parseModelUri(
-  uri: string,
-):
-  | { scheme: "hf"; repo: string; revision: string | undefined }
-  | { scheme: "s3"; bucket: string; path: string }
-  | { scheme: "pvc"; claim: string; path: string }
-  | undefined {
-  if (!modelUriRegExp.test(uri)) return undefined;
-  const [scheme, rest = ""] = uri.split("://", 2) as [string, string | undefined];
-  const slash = rest.indexOf("/");
-  const head = slash < 0 ? rest : rest.slice(0, slash);
-  const tail = slash < 0 ? "" : rest.slice(slash + 1);
-  if (scheme === "hf") {
-    const [repo = rest, revision] = rest.split("@", 2);
-    return { scheme, repo, revision };
-  }
-  if (scheme === "s3") return { scheme, bucket: head, path: tail };
-  return { scheme: "pvc", claim: head, path: tail };
-}
+export * from "./runtime/inferenceservice.ts";

@@ -15,6 +15,7 @@ import {
 import { defineKind } from "./kind.ts";
 import { boundedMap, listMap, withRules } from "./kit.ts";
 import { priorityClassNameField, queueNameField } from "./queueing.ts";
+import { rayClusterNames } from "./runtime/kinds.ts";
 
 const MAX_REPLICAS = 1000;
 
@@ -204,11 +205,7 @@ export const rayClusterStatus = z
 export type RayClusterStatus = z.output<typeof rayClusterStatus>;
 
 export const rayClusterResource = defineKind({
-  kind: "RayCluster",
-  plural: "rayclusters",
-  singular: "raycluster",
-  shortNames: ["rayc"],
-  scope: "Namespaced",
+  ...rayClusterNames,
   description:
     "RayCluster runs a Ray head and groups of workers; each group is placed on an AcceleratorPool matching its accelerators, with the vendor's image and its devices declared to Ray.",
   name: {

@@ -5,17 +5,8 @@ import { conditionsField, DNS_1035_LABEL, observedGenerationField, timestampFiel
 import { defineKind } from "./kind.ts";
 import { boundedMap, passThroughObject, withRules } from "./kit.ts";
 import { rayClusterSpec } from "./raycluster.ts";
-
-export const rayJobStatuses = ["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"] as const;
-export const rayJobPhases = [
-  "Waiting",
-  "Initializing",
-  "Running",
-  "Complete",
-  "Failed",
-  "Suspended",
-] as const;
-export type RayJobPhase = (typeof rayJobPhases)[number];
+import { rayJobNames } from "./runtime/kinds.ts";
+import { rayJobPhases, rayJobStatuses } from "./runtime/rayjob.ts";
 
 export const rayJobSpec = withRules(
   z
@@ -150,11 +141,7 @@ export const rayJobStatus = z
 export type RayJobStatusFields = z.output<typeof rayJobStatus>;
 
 export const rayJobResource = defineKind({
-  kind: "RayJob",
-  plural: "rayjobs",
-  singular: "rayjob",
-  shortNames: ["rayjob"],
-  scope: "Namespaced",
+  ...rayJobNames,
   description:
     "RayJob runs one Ray entrypoint to completion: it creates a RayCluster (or selects one), waits until it is Ready, submits the entrypoint through Ray's Job Submission API and follows it to SUCCEEDED, FAILED or STOPPED.",
   name: {
@@ -196,3 +183,5 @@ export const rayJobResource = defineKind({
   ],
 });
 export type RayJob = z.output<typeof rayJobResource.schema>;
+
+export * from "./runtime/rayjob.ts";

@@ -1,27 +1,12 @@
 // RayService: Ray Serve applications on a RayCluster the service owns, behind a stable Service,
 // upgraded without downtime by bringing up a new cluster first, as KubeRay's RayService does.
-import { load } from "js-yaml";
 import { z } from "zod";
 import { conditionsField, DNS_1035_LABEL, observedGenerationField, timestampField } from "./common.ts";
 import { defineKind } from "./kind.ts";
 import { listMap } from "./kit.ts";
 import { rayClusterSpec } from "./raycluster.ts";
-
-/** The Serve config as Ray's REST API takes it, or the reason it is not one. */
-export function parseServeConfig(text: string): { config: Record<string, unknown> } | { error: string } {
-  let parsed: unknown;
-  try {
-    parsed = load(text);
-  } catch (error) {
-    return { error: `not YAML: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}` };
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    return { error: "must be a YAML mapping with an applications list" };
-  const apps = (parsed as { applications?: unknown }).applications;
-  if (!Array.isArray(apps) || apps.length === 0)
-    return { error: "must list at least one application under applications" };
-  return { config: parsed as Record<string, unknown> };
-}
+import { rayServiceNames } from "./runtime/kinds.ts";
+import { parseServeConfig } from "./runtime/rayservice.ts";
 
 export const rayServiceSpec = z
   .strictObject({
@@ -110,11 +95,7 @@ export const rayServiceStatus = z
 export type RayServiceStatusFields = z.output<typeof rayServiceStatus>;
 
 export const rayServiceResource = defineKind({
-  kind: "RayService",
-  plural: "rayservices",
-  singular: "rayservice",
-  shortNames: ["raysvc"],
-  scope: "Namespaced",
+  ...rayServiceNames,
   description:
     "RayService runs Ray Serve applications on a RayCluster it owns, deployed through the dashboard's Serve REST API, behind a stable Service on port 8000; a change of the cluster brings up a new one and moves traffic once its applications are RUNNING.",
   name: {
@@ -153,3 +134,5 @@ export const rayServiceResource = defineKind({
   ],
 });
 export type RayService = z.output<typeof rayServiceResource.schema>;
+
+export * from "./runtime/rayservice.ts";

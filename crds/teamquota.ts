@@ -6,6 +6,7 @@ import { POOL_NAME_MAX_LENGTH } from "./accelerators.ts";
 import { conditionsField, DNS_LABEL, dnsLabel, observedGenerationField, quantity } from "./common.ts";
 import { defineKind } from "./kind.ts";
 import { listMap, listSet, withRules } from "./kit.ts";
+import { teamQuotaNames } from "./runtime/kinds.ts";
 import { vendors } from "./vendors.ts";
 
 const MAX_DEVICES = 1_000_000;
@@ -150,11 +151,7 @@ export const teamQuotaStatus = z
 export type TeamQuotaStatus = z.output<typeof teamQuotaStatus>;
 
 export const teamQuotaResource = defineKind({
-  kind: "TeamQuota",
-  plural: "teamquotas",
-  singular: "teamquota",
-  shortNames: ["tq"],
-  scope: "Cluster",
+  ...teamQuotaNames,
   description:
     "TeamQuota is what one team may use of the accelerators, CPU and memory, what it may borrow from and lend to its cohort, and whom its workloads may preempt. AcceleratorQueues point at it.",
   name: { maxLength: 63, pattern: DNS_LABEL, why: "team names appear in labels and reasons" },

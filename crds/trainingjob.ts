@@ -24,6 +24,8 @@ import {
   priorityClassNameField,
   queueNameField,
 } from "./queueing.ts";
+import { trainingJobNames } from "./runtime/kinds.ts";
+import { trainingJobPhases } from "./runtime/trainingjob.ts";
 
 const MAX_NODES = 1024;
 
@@ -158,19 +160,6 @@ export const trainingJobSpec = withRules(
 );
 export type TrainingJobSpec = z.output<typeof trainingJobSpec>;
 
-export const trainingJobPhases = [
-  "Queued",
-  "Admitted",
-  "Running",
-  "Restarting",
-  "Succeeded",
-  "Failed",
-  "Suspended",
-  "Preempting",
-  "Preempted",
-] as const;
-export type TrainingJobPhase = (typeof trainingJobPhases)[number];
-
 const count = (what: string) => z.int().min(0).describe(what).optional();
 
 export const trainingJobStatus = z
@@ -214,11 +203,7 @@ export const trainingJobStatus = z
 export type TrainingJobStatus = z.output<typeof trainingJobStatus>;
 
 export const trainingJobResource = defineKind({
-  kind: "TrainingJob",
-  plural: "trainingjobs",
-  singular: "trainingjob",
-  shortNames: ["tj"],
-  scope: "Namespaced",
+  ...trainingJobNames,
   description:
     "TrainingJob runs multi-node PyTorch training under torchrun: one pod per node, admitted as a gang onto one AcceleratorPool, restarted as a whole on failure.",
   name: {
@@ -256,14 +241,4 @@ export const trainingJobResource = defineKind({
 });
 export type TrainingJob = z.output<typeof trainingJobResource.schema>;
 
-/** The gang sizes a job accepts: fixed (nodes, default 1) or elastic. */
-export function gangSize(spec: Pick<TrainingJobSpec, "nodes" | "elastic">): { min: number; max: number } {
-  if (spec.elastic) return { min: spec.elastic.minNodes, max: spec.elastic.maxNodes };
-  const n = spec.nodes ?? 1;
-  return { min: n, max: n };
-}
-
-/** Processes per node: explicit, else one per device, else one on CPU. */
-export function procsPerNode(spec: Pick<TrainingJobSpec, "procsPerNode" | "accelerators">): number {
-  return spec.procsPerNode ?? (spec.accelerators?.count || 1);
-}
+export * from "./runtime/trainingjob.ts";

@@ -9,7 +9,7 @@
 // the intent with the child alone is not enough: an intent that dropped a field is a subset
 // of the child that still has it, and the server is never asked to remove it.
 import { createHash } from "node:crypto";
-import { isSubset, normalize } from "./equality.ts";
+import { isSubset } from "./equality.ts";
 import { isAlreadyExists, type KubeClient } from "./kube-client.ts";
 import type { KubeObject, OwnerReference, ResourceType } from "./resource.ts";
 
@@ -61,13 +61,20 @@ export function withTypeMeta(rt: ResourceType, obj: KubeObject): KubeObject {
   return { ...obj, apiVersion: obj.apiVersion ?? rt.apiVersion, kind: obj.kind ?? rt.kind };
 }
 
-/** JSON with object keys sorted, so that equal intents hash equally whatever their key order. */
+/**
+ * JSON with object keys sorted, so that equal intents hash equally whatever their key order.
+ * Undefined members are left out and undefined array items are null, as JSON.stringify does.
+ */
 function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    const entries = Object.keys(value as Record<string, unknown>)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    const record = value as Record<string, unknown>;
+    const entries: string[] = [];
+    for (const k of Object.keys(record).sort()) {
+      const v = record[k];
+      if (v !== undefined) entries.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+    }
     return `{${entries.join(",")}}`;
   }
   return JSON.stringify(value);
@@ -78,11 +85,22 @@ export function intentHash(intent: KubeObject): string {
   return createHash("sha256").update(canonicalJson(intent)).digest("base64url").slice(0, 22);
 }
 
+/**
+ * The intents already made of desired objects. A desired object is never changed once it is
+ * applied, so a controller that keeps one (a child that only depends on its owner's identity)
+ * has it hashed once rather than on every reconcile.
+ */
+const intents = new WeakMap<KubeObject, { rt: ResourceType; intent: KubeObject }>();
+
 /** The intent to send: `desired` with its type and the annotation recording its hash. */
 export function appliedIntent(rt: ResourceType, desired: KubeObject): KubeObject {
-  const intent = normalize(withTypeMeta(rt, desired));
-  const annotations = { ...intent.metadata.annotations, [appliedIntentHashAnnotation]: intentHash(intent) };
-  return { ...intent, metadata: { ...intent.metadata, annotations } };
+  const known = intents.get(desired);
+  if (known?.rt === rt) return known.intent;
+  const typed = withTypeMeta(rt, desired);
+  const annotations = { ...typed.metadata.annotations, [appliedIntentHashAnnotation]: intentHash(typed) };
+  const intent = { ...typed, metadata: { ...typed.metadata, annotations } };
+  intents.set(desired, { rt, intent });
+  return intent;
 }
 
 /**

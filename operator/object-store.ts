@@ -57,9 +57,9 @@ export class ObjectStore<T extends KubeObject = KubeObject> {
   upsert(obj: T): T | undefined {
     const key = objectKey(obj);
     const old = this.objects.get(key);
-    if (old) this.unindex(key, old);
     this.objects.set(key, obj);
-    this.index(key, obj);
+    if (old) this.reindex(key, old, obj);
+    else this.index(key, obj);
     return old;
   }
 
@@ -79,8 +79,10 @@ export class ObjectStore<T extends KubeObject = KubeObject> {
   }
 
   byIndex(name: string, value: string): T[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`no index named ${name}`);
     const out: T[] = [];
-    for (const key of this.indexKeys(name, value)) {
+    for (const key of index.get(value) ?? []) {
       const obj = this.objects.get(key);
       if (obj) out.push(obj);
     }
@@ -133,14 +135,31 @@ export class ObjectStore<T extends KubeObject = KubeObject> {
   private unindex(key: string, obj: T): void {
     for (const [name, fn] of this.indexers) {
       const index = this.indexes.get(name) as Map<string, Set<string>>;
-      for (const value of fn(obj)) {
-        const keys = index.get(value);
-        if (!keys) continue;
-        keys.delete(key);
-        if (keys.size === 0) index.delete(value);
-      }
+      for (const value of fn(obj)) removeFrom(index, value, key);
     }
   }
+
+  /**
+   * Moves `key` from the old object's index values to the new one's. Most updates (a pod's
+   * status) change none of them: those touch no index at all.
+   */
+  private reindex(key: string, old: T, obj: T): void {
+    for (const [name, fn] of this.indexers) {
+      const before = fn(old);
+      const after = fn(obj);
+      if (before.length === after.length && before.every((v, i) => v === after[i])) continue;
+      const index = this.indexes.get(name) as Map<string, Set<string>>;
+      for (const value of before) removeFrom(index, value, key);
+      for (const value of after) addTo(index, value, key);
+    }
+  }
+}
+
+function removeFrom(index: Map<string, Set<string>>, value: string, key: string): void {
+  const keys = index.get(value);
+  if (!keys) return;
+  keys.delete(key);
+  if (keys.size === 0) index.delete(value);
 }
 
 function addTo(index: Map<string, Set<string>>, value: string, key: string): void {

@@ -3,7 +3,7 @@
 // watch event, which queues another reconcile: an unconditional write would loop forever.
 // The write is a server-side apply to the status subresource, so it can never touch spec
 // and fields the controller no longer reports disappear.
-import { deepEqual, normalize } from "./equality.ts";
+import { deepEqual } from "./equality.ts";
 import type { KubeClient } from "./kube-client.ts";
 import type { RequestLane } from "./request-limiter.ts";
 import type { KubeObject, ResourceType } from "./resource.ts";
@@ -23,8 +23,9 @@ export function withObservedGeneration<S extends object>(
   return generation === undefined ? status : { ...status, observedGeneration: generation };
 }
 
+/** deepEqual counts undefined members as absent already: no JSON round trip of both sides. */
 export function statusEquals(current: unknown, desired: unknown): boolean {
-  return deepEqual(normalize(current ?? {}), normalize(desired ?? {}));
+  return deepEqual(current ?? {}, desired ?? {});
 }
 
 /**
@@ -44,7 +45,7 @@ export async function writeStatus(
     apiVersion: rt.apiVersion,
     kind: rt.kind,
     metadata: namespace ? { name, namespace } : { name },
-    status: normalize(status),
+    status,
   };
   return client.apply(rt, patch, {
     fieldManager: options.fieldManager,

@@ -56,8 +56,8 @@ export interface RunFigures {
   api_lists: number;
   /** The same window, by HTTP method, as the operator's own client counted them. */
   client_requests_by_method: Record<string, number>;
-  /** Ours only (a peer's client metrics have no resource label): "METHOD resource" counts. */
-  client_requests_by_resource?: Record<string, number>;
+  /** Ours only (sovereign_api_requests_total): the same window by method and resource. */
+  requests_by_resource?: Record<string, number>;
   host_load_average: string;
 }
 
@@ -148,9 +148,8 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       const deadline = Date.now() + spec.timeoutMs;
       const operator = await spec.start(cluster, identity.kubeconfigPath, deadline);
       const requestsAtIdle = dispatchedRequests(await apiServerMetrics(cluster.client), identity.name);
-      const idleMetrics = await (await fetch(operator.metricsUrl)).text();
-      const clientAtIdle = sumByMethod(idleMetrics);
-      const resourcesAtIdle = bench.requestsByResource(idleMetrics.split("\n"));
+      const metricsAtIdle = await (await fetch(operator.metricsUrl)).text();
+      const clientAtIdle = sumByMethod(metricsAtIdle);
 
       const { startedAt: t0, appliedAt } = await cluster.createAll(spec.resource, spec.bodies);
       const progress = bench.trackPods(pods, spec.totalPods);
@@ -188,9 +187,12 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
         requestsAtIdle,
         dispatchedRequests(await apiServerMetrics(cluster.client), identity.name),
       );
-      const endMetrics = await (await fetch(operator.metricsUrl)).text();
-      const clientRequests = minus(sumByMethod(endMetrics), clientAtIdle);
-      const byResource = minus(bench.requestsByResource(endMetrics.split("\n")), resourcesAtIdle);
+      const metricsAtEnd = await (await fetch(operator.metricsUrl)).text();
+      const clientRequests = minus(sumByMethod(metricsAtEnd), clientAtIdle);
+      const byResource = minus(
+        bench.requestsByResource(metricsAtEnd.split("\n")),
+        bench.requestsByResource(metricsAtIdle.split("\n")),
+      );
       const load = loadAverage();
       await bench.sleep(settleMs);
       const since = (t: number) => (t ? bench.roundedSeconds(t - t0) : null);
@@ -216,7 +218,7 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
         api_writes_per_workload: perWorkload(requests.writes),
         api_lists: requests.lists,
         client_requests_by_method: clientRequests,
-        ...(Object.keys(byResource).length > 0 ? { client_requests_by_resource: byResource } : {}),
+        ...(Object.keys(byResource).length > 0 ? { requests_by_resource: byResource } : {}),
         host_load_average: load,
       };
     },
@@ -334,6 +336,14 @@ export function describeRun(f: RunFigures, pods: number, workloads: number): str
     )
       .map(([m, n]) => `${m} ${n}`)
       .join(", ")}); load ${f.host_load_average}`,
+    ...(f.requests_by_resource
+      ? [
+          `    by resource: ${Object.entries(f.requests_by_resource)
+            .filter(([, n]) => n > 0)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")}`,
+        ]
+      : []),
   ];
 }
 

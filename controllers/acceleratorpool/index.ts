@@ -1,8 +1,8 @@
 // The AcceleratorPool controller: keeps each pool's status (nodes, ready nodes, devices
 // capacity, allocated, free, the largest free slot on one node, Ready) in step with the Nodes
 // its selector matches and the Pods bound to them.
-import type { AcceleratorPool, AcceleratorPoolStatus } from "../../crds/index.ts";
-import { poolNodeSelector } from "../../crds/index.ts";
+import type { AcceleratorPool, AcceleratorPoolStatus } from "../../crds/runtime/index.ts";
+import { poolNodeSelector } from "../../crds/runtime/index.ts";
 import {
   type ControllerFactory,
   indexByNodeName,

@@ -1,5 +1,5 @@
 // The engine's Admission as the status.admission record the workload keeps.
-import type { AdmissionStatus } from "../../crds/index.ts";
+import type { AdmissionStatus } from "../../crds/runtime/index.ts";
 import { podNodes } from "../placement/index.ts";
 import type { Admission } from "../placement/types.ts";
 

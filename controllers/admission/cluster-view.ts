@@ -8,7 +8,7 @@ import {
   poolNodeSelector,
   poolResourceName,
   type Vendor,
-} from "../../crds/index.ts";
+} from "../../crds/runtime/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
 import type { NodeInput, PoolInput, Taint, Toleration } from "../placement/types.ts";
 import { bytes, cpuMillis, parseQuantity } from "./quantity.ts";

@@ -9,7 +9,7 @@ import {
   poolResourceName,
   type Vendor,
   vendorCatalog,
-} from "../../crds/index.ts";
+} from "../../crds/runtime/index.ts";
 
 export interface EnvVarLike {
   name: string;

@@ -2,7 +2,7 @@
 // less what its own pods already bound there use (those are counted as pod usage on the node).
 // When every pod is bound the reservation is empty; a pod that was deleted for a gang restart
 // makes its share reserved again, so a restarting gang never loses its place.
-import type { AdmissionStatus } from "../../crds/index.ts";
+import type { AdmissionStatus } from "../../crds/runtime/index.ts";
 import { devicesOnPool } from "../placement/replica-shape.ts";
 import type { PoolInput, Reservation, ReservedNode, Workload } from "../placement/types.ts";
 import { isTerminated, type PodLike, podRequest } from "./cluster-view.ts";

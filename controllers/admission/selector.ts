@@ -1,5 +1,5 @@
 // Label selector matching, as the API server defines it for matchLabels and matchExpressions.
-import type { LabelSelector } from "../../crds/index.ts";
+import type { LabelSelector } from "../../crds/runtime/index.ts";
 
 export function matchesSelector(
   labels: Record<string, string> | undefined,

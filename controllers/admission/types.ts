@@ -18,7 +18,7 @@
 // status.admission written (or the object gone), so a slow status write never lets two
 // workloads take the same devices.
 
-import type { AdmissionStatus } from "../../crds/index.ts";
+import type { AdmissionStatus } from "../../crds/runtime/index.ts";
 import type { KubeObject, ResourceType } from "../../operator/index.ts";
 import type {
   Admission,

@@ -7,7 +7,7 @@
 // any other workload. Its key carries the number already admitted, so once a decision has been
 // merged into status.admission the next request has a new key and the old decision can never
 // be merged twice.
-import type { InferenceService } from "../../crds/index.ts";
+import type { InferenceService } from "../../crds/runtime/index.ts";
 import type { KubeObject, ResourceType } from "../../operator/index.ts";
 import { bytes, cpuMillis, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { AcceleratorRequirement, Workload } from "../placement/index.ts";

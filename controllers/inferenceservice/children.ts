@@ -2,7 +2,7 @@
 // them, and the model cache claim when spec.modelCache asks for one. Pure: the reconcile
 // applies what these return.
 import { createHash } from "node:crypto";
-import { type AcceleratorPool, labels } from "../../crds/index.ts";
+import { type AcceleratorPool, labels } from "../../crds/runtime/index.ts";
 import { controllerReference, type KubeObject } from "../../operator/index.ts";
 import { parseQuantity, placePod } from "../admission/index.ts";
 import type { PodTemplateLike } from "../admission/pod-placement.ts";

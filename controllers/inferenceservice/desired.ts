@@ -2,7 +2,7 @@
 // subresource, so kubectl scale and an HPA work). With it: the autoscaler's count, kept in
 // status.desiredReplicas so that the admitter (which reads the cached object) and a restarted
 // operator see it too; before its first decision, spec.replicas within the limits.
-import type { InferenceService } from "../../crds/index.ts";
+import type { InferenceService } from "../../crds/runtime/index.ts";
 
 type ServiceLike = Pick<InferenceService, "spec" | "status">;
 

@@ -4,7 +4,7 @@
 // --distributed-executor-backend ray, tensor parallel over its node's devices and pipeline
 // parallel over the nodes; the workers join the leader's Ray cluster and serve nothing. Pure:
 // the reconcile creates what these return.
-import { type AcceleratorPool, labels } from "../../crds/index.ts";
+import { type AcceleratorPool, labels } from "../../crds/runtime/index.ts";
 import { controllerReference, type KubeObject } from "../../operator/index.ts";
 import { type ContainerLike, hostnameLabel, type PodTemplateLike } from "../admission/pod-placement.ts";
 import type { InferenceServiceObject } from "./adapter.ts";

@@ -1,7 +1,7 @@
 // The reconcile's part for replicas spanning nodes: per pool in use, observe the member pods,
 // plan (groups.ts) and write: the pool's headless Service, whole groups created, members deleted.
 // A pool no longer in use loses its members and its Service.
-import { type AcceleratorPool, type AdmissionStatus, labels } from "../../crds/index.ts";
+import { type AcceleratorPool, type AdmissionStatus, labels } from "../../crds/runtime/index.ts";
 import { ApiError, isNotFound, type KubeObject, type ReconcileContext } from "../../operator/index.ts";
 import { resourceTypes } from "../resources.ts";
 import type { InferenceServiceObject } from "./adapter.ts";

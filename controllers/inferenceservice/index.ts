@@ -1,7 +1,7 @@
 // The InferenceService controller: a vLLM-style model server as one Deployment per
 // AcceleratorPool in use (each with its vendor's image and device resource) behind one Service,
 // admitted replica by replica through the shared admitter. See README.md for the design.
-import { labels } from "../../crds/index.ts";
+import { labels } from "../../crds/runtime/index.ts";
 import { type ControllerFactory, fieldManagerFor, type KubeObject } from "../../operator/index.ts";
 import type { AdmitterApi } from "../admission/index.ts";
 import { resourceTypes } from "../resources.ts";

@@ -5,7 +5,7 @@
 //                         server starts; credentials reach only that container.
 //   pvc://claim/path      the claim is mounted read-only and the server loads from it.
 import { posix } from "node:path";
-import { type InferenceServiceSpec, parseModelUri } from "../../crds/index.ts";
+import { type InferenceServiceSpec, parseModelUri } from "../../crds/runtime/index.ts";
 import type { ContainerLike } from "../admission/pod-placement.ts";
 
 /** Where the cache volume (PVC or emptyDir) is mounted; vLLM's --download-dir. */

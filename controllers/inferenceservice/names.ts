@@ -1,7 +1,7 @@
 // Child names, labels and addresses. Deterministic, so a repeated reconcile (or a restarted
 // operator) finds and re-applies the same objects instead of creating new ones.
 import { createHash } from "node:crypto";
-import { labels } from "../../crds/index.ts";
+import { labels } from "../../crds/runtime/index.ts";
 
 /** The one pod group of a service; placements are keyed `server/<pool>`. */
 export const serverGroup = "server";

@@ -1,6 +1,6 @@
 // The model server pod, before placement: placePod (controllers/admission) then adds what the
 // pool's vendor needs (image, device resource, node selector, tolerations, runtime class, env).
-import type { InferenceService, InferenceServiceSpec } from "../../crds/index.ts";
+import type { InferenceService, InferenceServiceSpec } from "../../crds/runtime/index.ts";
 import type { ContainerLike, PodTemplateLike } from "../admission/pod-placement.ts";
 import { cacheMountPath, cacheVolumeName, modelPlumbing, type VolumeLike } from "./model.ts";
 import { cacheClaimName, poolLabels, serverPort } from "./names.ts";

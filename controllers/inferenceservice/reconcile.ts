@@ -6,7 +6,7 @@ import {
   type AdmissionStatus,
   type InferenceServiceStatus,
   labels,
-} from "../../crds/index.ts";
+} from "../../crds/runtime/index.ts";
 import {
   isNotFound,
   type KubeObject,

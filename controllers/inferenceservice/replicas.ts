@@ -10,7 +10,7 @@
 // the scheduler has not bound them yet; once every pod of the pool is bound, the pods
 // themselves hold the devices and the nodes are forgotten (they were never a pin: the
 // Deployment's pods may land on any node of the pool).
-import type { AdmissionStatus } from "../../crds/index.ts";
+import type { AdmissionStatus } from "../../crds/runtime/index.ts";
 
 export type Placement = NonNullable<AdmissionStatus["placements"]>[number];
 

@@ -10,7 +10,7 @@
 // - A Deployment with no surge and no unavailability could never replace a pod. When the
 //   service allows no surge, a pool whose share of unavailability is 0 gets 1: with more pools
 //   than maxUnavailable and maxSurge 0 there is no way to roll without it.
-import type { InferenceServiceSpec } from "../../crds/index.ts";
+import type { InferenceServiceSpec } from "../../crds/runtime/index.ts";
 
 export type Amount = number | string;
 export interface DeploymentStrategy {

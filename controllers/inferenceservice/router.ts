@@ -6,7 +6,7 @@
 // cannot take another service's router down with it, its RBAC is confined to one namespace and
 // one Secret, and it scales with the service it fronts. The router itself can front several
 // services (repeat --service); the operator just never needs it to.
-import { labels } from "../../crds/index.ts";
+import { labels } from "../../crds/runtime/index.ts";
 import { controllerReference, type KubeObject } from "../../operator/index.ts";
 import type { InferenceServiceObject } from "./adapter.ts";
 import { kindLabelValue, routerName, routerPort, selectorString, serverLabels } from "./names.ts";

@@ -7,7 +7,7 @@
 // instead the reconcile looks again after secretRecheckMs while the condition stands.
 // Existence is all it keeps; the contents are dropped as soon as the answer arrives.
 
-import type { InferenceService } from "../../crds/index.ts";
+import type { InferenceService } from "../../crds/runtime/index.ts";
 import { findCondition, isNotFound, type KubeClient, type KubeObject } from "../../operator/index.ts";
 import { resourceTypes } from "../resources.ts";
 

@@ -1,7 +1,7 @@
 // A replica's size from the model: weights (model.sizeGiB, or parameters × bytes per parameter)
 // plus the KV cache, over the share of device memory the engine may use. With it and no fixed
 // count, the placement engine gives each pool its own device count (placement/replica-shape.ts).
-import type { InferenceServiceSpec } from "../../crds/index.ts";
+import type { InferenceServiceSpec } from "../../crds/runtime/index.ts";
 import { type ReplicaShape, shapeOnDevices } from "../placement/index.ts";
 
 const GiB = 2 ** 30;

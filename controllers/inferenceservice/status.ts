@@ -7,7 +7,7 @@
 //   Ready     at least spec.replicas ready
 //   Degraded  fewer ready than asked and something is wrong: a replica failing, a rollout
 //             stuck, or ready replicas serving while the rest wait for capacity
-import type { AdmissionStatus, InferenceServiceStatus } from "../../crds/index.ts";
+import type { AdmissionStatus, InferenceServiceStatus } from "../../crds/runtime/index.ts";
 import { type Condition, removeCondition, setCondition } from "../../operator/index.ts";
 import type { Decision } from "../admission/index.ts";
 import type { InferenceServiceObject } from "./adapter.ts";

@@ -1,7 +1,7 @@
 // The admitter's quota hook: before each pass it resolves every waiting workload's team (queue,
 // TeamQuota, PriorityClass) and describes the admitted ones to the engine; after the pass it keeps
 // what the TeamQuota and AcceleratorQueue statuses report, and wakes those whose figures changed.
-import { PREEMPTING_CONDITION } from "../../crds/index.ts";
+import { PREEMPTING_CONDITION } from "../../crds/runtime/index.ts";
 import { findCondition, type KubeObject } from "../../operator/index.ts";
 import type { AdmittedForQuota, Decision, QuotaHook } from "../admission/index.ts";
 import type {

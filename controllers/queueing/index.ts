@@ -3,7 +3,7 @@
 // (controllers/placement/quota). The controllers only report: TeamQuota status says what each
 // team uses, borrows and waits for; AcceleratorQueue status whether its TeamQuota exists and how
 // many of its workloads wait or run. README.md in this folder has the design.
-import type { AcceleratorQueueStatus, Condition, TeamQuotaStatus } from "../../crds/index.ts";
+import type { AcceleratorQueueStatus, Condition, TeamQuotaStatus } from "../../crds/runtime/index.ts";
 import {
   type ControllerFactory,
   type ControllerSpec,

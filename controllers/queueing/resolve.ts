@@ -6,7 +6,7 @@ import {
   type QueueingFields,
   queueNameOf,
   type TeamQuota,
-} from "../../crds/index.ts";
+} from "../../crds/runtime/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
 import { bytes, cpuMillis } from "../admission/index.ts";
 import type { ResourceQuota, TeamInput } from "../placement/index.ts";

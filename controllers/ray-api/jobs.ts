@@ -2,7 +2,7 @@
 // it: submit an entrypoint under a submission id of our choosing (so a repeated submit after an
 // operator restart finds the job instead of starting a second one), read its status and logs,
 // stop it, delete it.
-import { rayJobStatuses } from "../../crds/index.ts";
+import { rayJobStatuses } from "../../crds/runtime/index.ts";
 import { isRayNotFound, RayApiError, type RayHttpOptions, rayJson } from "./http.ts";
 
 export type RayJobStatus = (typeof rayJobStatuses)[number];

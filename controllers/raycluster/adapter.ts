@@ -1,7 +1,7 @@
 // The RayCluster as a placement Workload: one gang, one pod group per worker group. The head
 // is not part of it: it runs on CPU wherever the scheduler puts it, and it must not wait for
 // accelerators to be free.
-import type { RayCluster, RayWorkerGroup } from "../../crds/index.ts";
+import type { RayCluster, RayWorkerGroup } from "../../crds/runtime/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
 import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { PodGroup, Workload } from "../placement/index.ts";

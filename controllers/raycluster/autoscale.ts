@@ -10,8 +10,8 @@
 // while the group has no demand. Workers go newest first (pods are numbered and the plan removes
 // the highest numbers), so only the idle workers above the newest busy one can go; an idle
 // worker below a busy one stays until the ones above it have gone.
-import type { RayClusterSpec, RayWorkerGroup, Vendor } from "../../crds/index.ts";
-import { vendorCatalog, vendors } from "../../crds/index.ts";
+import type { RayClusterSpec, RayWorkerGroup, Vendor } from "../../crds/runtime/index.ts";
+import { vendorCatalog, vendors } from "../../crds/runtime/index.ts";
 import { bytes, parseQuantity } from "../admission/index.ts";
 import type { Demand, ResourceBundle } from "../ray-api/index.ts";
 

@@ -1,6 +1,6 @@
 // Where the operator reaches a RayCluster's dashboard: the head pod's own address, as in a
 // real cluster (the Service's DNS name only resolves inside it). For RayJob and RayService.
-import type { RayCluster } from "../../crds/index.ts";
+import type { RayCluster } from "../../crds/runtime/index.ts";
 import type { Cache, KubeObject } from "../../operator/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { headLabels } from "./pods.ts";

@@ -1,6 +1,6 @@
 // Events a person reads with `kubectl describe rayc`: transitions and the operator's own
 // actions, never the steady state (a reconcile that changes nothing says nothing).
-import type { RayClusterStatus } from "../../crds/index.ts";
+import type { RayClusterStatus } from "../../crds/runtime/index.ts";
 import type { EventInput } from "../../operator/index.ts";
 import { describeAdmission } from "./status.ts";
 import type { PlannedDelete } from "./workers.ts";

@@ -1,7 +1,13 @@
 // The head Pod, the head Service and the worker Pods as the operator wants them. Pure: the
 // same cluster, group, index and placement always give the same objects.
-import type { AcceleratorPool, Quantity, RayCluster, RayWorkerGroup, Vendor } from "../../crds/index.ts";
-import { labels, vendorCatalog } from "../../crds/index.ts";
+import type {
+  AcceleratorPool,
+  Quantity,
+  RayCluster,
+  RayWorkerGroup,
+  Vendor,
+} from "../../crds/runtime/index.ts";
+import { labels, vendorCatalog } from "../../crds/runtime/index.ts";
 import { controllerReference, type KubeObject } from "../../operator/index.ts";
 import { imageFor, placePod } from "../admission/index.ts";
 import type { ContainerLike, PodTemplateLike } from "../admission/pod-placement.ts";

@@ -1,8 +1,8 @@
 // The `ray start` command lines. The operator decides where a node finds the head and what
 // devices it declares; everything else is a default the user may override through
 // rayStartParams (the API rejects overriding address, block, head and num-gpus).
-import type { Quantity, Vendor } from "../../crds/index.ts";
-import { vendorCatalog } from "../../crds/index.ts";
+import type { Quantity, Vendor } from "../../crds/runtime/index.ts";
+import { vendorCatalog } from "../../crds/runtime/index.ts";
 import { bytes, parseQuantity } from "../admission/index.ts";
 import { defaultPorts, type HeadPorts } from "./names.ts";
 

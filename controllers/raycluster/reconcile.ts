@@ -6,7 +6,7 @@ import {
   poolResourceName,
   type RayClusterStatus,
   type Vendor,
-} from "../../crds/index.ts";
+} from "../../crds/runtime/index.ts";
 import {
   isConflict,
   isNotFound,

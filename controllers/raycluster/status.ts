@@ -5,7 +5,12 @@
 // cluster has been Ready once, and Degraded after that (a lost head, failing workers).
 // Workers that are merely starting, after a scale-up or a replacement, do not make a Ready
 // cluster Degraded: a cluster that grows is not unhealthy.
-import type { AdmissionStatus, RayCluster, RayClusterPhase, RayClusterStatus } from "../../crds/index.ts";
+import type {
+  AdmissionStatus,
+  RayCluster,
+  RayClusterPhase,
+  RayClusterStatus,
+} from "../../crds/runtime/index.ts";
 import { type Condition, setCondition } from "../../operator/index.ts";
 import { groupsInForce } from "./autoscale.ts";
 import { clusterEndpoints } from "./pods.ts";

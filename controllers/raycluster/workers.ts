@@ -13,8 +13,8 @@
 //     If it does not fit, the running workers are untouched and the rest stays queued.
 // A failed worker is deleted and then recreated on its admitted node; a deleted one is
 // recreated there.
-import type { AdmissionStatus, RayWorkerGroup } from "../../crds/index.ts";
-import { labels } from "../../crds/index.ts";
+import type { AdmissionStatus, RayWorkerGroup } from "../../crds/runtime/index.ts";
+import { labels } from "../../crds/runtime/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
 
 export type Placement = NonNullable<AdmissionStatus["placements"]>[number];

@@ -1,6 +1,6 @@
 // What a RayJob does next, from what Ray last said about its submission. Pure: the reconcile
 // asks Ray, calls this, and carries out the one action it names.
-import type { RayJobPhase, RayJobSpec, RayJobStatusFields } from "../../crds/index.ts";
+import type { RayJobPhase, RayJobSpec, RayJobStatusFields } from "../../crds/runtime/index.ts";
 import { isTerminalJobStatus, type JobDetails } from "../ray-api/index.ts";
 
 /** How often a running job's status is read from the head. */

@@ -2,8 +2,8 @@
 // its admission while it waits), submit the entrypoint to the head's dashboard at the head
 // pod's address, follow the job, and clean up as the spec says. Every call to Ray is bounded;
 // an unreachable dashboard is a condition and a retry with backoff, never a crash loop.
-import type { RayCluster, RayJob, RayJobStatusFields } from "../../crds/index.ts";
-import { labels } from "../../crds/index.ts";
+import type { RayCluster, RayJob, RayJobStatusFields } from "../../crds/runtime/index.ts";
+import { labels } from "../../crds/runtime/index.ts";
 import {
   controllerReference,
   findCondition,

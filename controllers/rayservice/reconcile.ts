@@ -6,8 +6,8 @@
 // switches to it and the old cluster is deleted: traffic never meets a cluster that is not
 // serving.
 import { createHash } from "node:crypto";
-import type { RayCluster, RayService, RayServiceStatusFields } from "../../crds/index.ts";
-import { labels, parseServeConfig } from "../../crds/index.ts";
+import type { RayCluster, RayService, RayServiceStatusFields } from "../../crds/runtime/index.ts";
+import { labels, parseServeConfig } from "../../crds/runtime/index.ts";
 import {
   controllerReference,
   isNotFound,

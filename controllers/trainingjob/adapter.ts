@@ -7,7 +7,7 @@
 // status.nodes) and stays fixed for the life of the admission (torchrun's static rendezvous
 // fixes the world size at start), so restarts reuse it; a job queued again (suspend and resume,
 // eviction, a restart that lost its node) is sized anew. Nothing about it is kept in memory.
-import { gangSize, type TrainingJobStatus } from "../../crds/index.ts";
+import { gangSize, type TrainingJobStatus } from "../../crds/runtime/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
 import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
 import type { AcceleratorRequirement, Toleration, Workload } from "../placement/index.ts";
@@ -28,13 +28,25 @@ export function admittedNodes(job: TrainingJobObject): number | undefined {
   return workers?.replicas ?? workers?.nodes?.length;
 }
 
+/** What the object alone says about wanting admission; only a restart backoff needs the clock too. */
+type Wanted = "yes" | "no" | "unless backing off";
+
+function wantedByObject(job: TrainingJobObject): Wanted {
+  if (job.metadata.deletionTimestamp || job.spec.suspend || isFinished(job.status)) return "no";
+  if (hasAdmission(job)) return "yes";
+  if (claimBlocked(job)) return "no";
+  return "unless backing off";
+}
+
+function backingOff(job: TrainingJobObject, now: number, backoff: BackoffPolicy): boolean {
+  const status = job.status as TrainingJobStatus | undefined;
+  return restartBackoffLeftMs(status?.conditions, status?.restarts ?? 0, now, backoff) > 0;
+}
+
 /** Whether the job asks for admission now (or holds one): not finished, suspended, deleted or backing off. */
 export function wantsAdmission(job: TrainingJobObject, now: number, backoff: BackoffPolicy): boolean {
-  if (job.metadata.deletionTimestamp || job.spec.suspend || isFinished(job.status)) return false;
-  if (hasAdmission(job)) return true;
-  if (claimBlocked(job)) return false;
-  const status = job.status as TrainingJobStatus | undefined;
-  return restartBackoffLeftMs(status?.conditions, status?.restarts ?? 0, now, backoff) === 0;
+  const wanted = wantedByObject(job);
+  return wanted === "yes" || (wanted === "unless backing off" && !backingOff(job, now, backoff));
 }
 
 /** The engine's workload for `job` with a gang of `nodes.min` to `nodes.max` pods. */
@@ -81,6 +93,12 @@ export class TrainingJobAdapter implements WorkloadAdapter<TrainingJobObject> {
   readonly resource = resourceTypes.trainingJob;
   private readonly options: AdapterOptions;
   private readonly now: () => number;
+  /**
+   * A job's workload depends on the cached object alone, which the cache replaces rather than
+   * changes: built once per object, not once per object and admission pass (a pass reads
+   * every job, and a busy cluster passes several times a second).
+   */
+  private readonly workloads = new WeakMap<TrainingJobObject, { wanted: Wanted; workload: Workload }>();
 
   constructor(options: AdapterOptions) {
     this.options = options;
@@ -92,8 +110,16 @@ export class TrainingJobAdapter implements WorkloadAdapter<TrainingJobObject> {
   }
 
   toWorkload(job: TrainingJobObject): Workload | undefined {
-    if (!wantsAdmission(job, this.now(), this.options.backoff)) return undefined;
-    const admitted = admittedNodes(job);
-    return workloadFor(job, admitted !== undefined ? { min: admitted, max: admitted } : gangSize(job.spec));
+    let known = this.workloads.get(job);
+    if (!known) {
+      const admitted = admittedNodes(job);
+      const nodes = admitted !== undefined ? { min: admitted, max: admitted } : gangSize(job.spec);
+      known = { wanted: wantedByObject(job), workload: workloadFor(job, nodes) };
+      this.workloads.set(job, known);
+    }
+    if (known.wanted === "no") return undefined;
+    if (known.wanted === "unless backing off" && backingOff(job, this.now(), this.options.backoff))
+      return undefined;
+    return known.workload;
   }
 }

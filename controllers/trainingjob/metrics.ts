@@ -1,7 +1,7 @@
 // Metrics of the TrainingJob controller. Jobs per phase are counted from the informer's cache
 // when /metrics is scraped, so the gauge is exact whatever order reconciles run in, and costs
 // nothing between scrapes. Restarts are counted as they are decided.
-import { trainingJobPhases } from "../../crds/index.ts";
+import { trainingJobPhases } from "../../crds/runtime/index.ts";
 import type { KubeObject, MetricsRegistry } from "../../operator/index.ts";
 
 type Counter = ReturnType<MetricsRegistry["counter"]>;

@@ -1,8 +1,8 @@
 // Deterministic names of a TrainingJob's children. Everything here is derived from the job's
 // name, namespace, attempt and rank, so a repeated reconcile (or a restarted operator) always
 // computes the same objects.
-import type { TrainingJob } from "../../crds/index.ts";
-import { labels } from "../../crds/index.ts";
+import type { TrainingJob } from "../../crds/runtime/index.ts";
+import { labels } from "../../crds/runtime/index.ts";
 
 /** The container that runs torchrun; a template may add containers beside it, by other names. */
 export const TRAINER_CONTAINER = "trainer";

@@ -9,7 +9,7 @@ import {
   CHECKPOINT_REQUESTED_ANNOTATION,
   DEFAULT_PREEMPTION_GRACE_SECONDS,
   PREEMPTING_CONDITION,
-} from "../../crds/index.ts";
+} from "../../crds/runtime/index.ts";
 import { findCondition, formatTime } from "../../operator/index.ts";
 import { rankOf, TRAINER_CONTAINER } from "./names.ts";
 import type { ChildPod, Planner } from "./planner.ts";

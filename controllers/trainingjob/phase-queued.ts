@@ -1,6 +1,6 @@
 // Not admitted: the job follows the admitter's decision (queued, unschedulable, admitted), waits
 // out a restart backoff, or waits for its checkpoint claim.
-import { gangSize } from "../../crds/index.ts";
+import { gangSize } from "../../crds/runtime/index.ts";
 import { findCondition, formatTime } from "../../operator/index.ts";
 import { toAdmissionStatus } from "../admission/index.ts";
 import { claimNotFoundMessage, claimNotFoundReason } from "./claim.ts";

@@ -1,7 +1,7 @@
 // What a plan of one TrainingJob reconcile is made of: what the cache shows (Observed), what the
 // reconcile must do (Plan: the complete new status, the pods to create and delete, the events,
 // when to look again), and the Planner that the phase files fill in. Pure.
-import type { AcceleratorPool, TrainingJobPhase, TrainingJobStatus } from "../../crds/index.ts";
+import type { AcceleratorPool, TrainingJobPhase, TrainingJobStatus } from "../../crds/runtime/index.ts";
 import {
   type ConditionInput,
   type EventInput,

@@ -8,7 +8,7 @@ import {
   labels,
   procsPerNode,
   type TrainingJob,
-} from "../../crds/index.ts";
+} from "../../crds/runtime/index.ts";
 import type { KubeObject, OwnerReference } from "../../operator/index.ts";
 import { placePod } from "../admission/index.ts";
 import type { PodTemplateLike } from "../admission/pod-placement.ts";

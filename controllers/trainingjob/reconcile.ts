@@ -7,7 +7,7 @@
 // write has succeeded, even when a child write after it fails: the next reconcile sees the
 // status already changed and would never produce them again (docs/architecture-notes.md).
 
-import type { AcceleratorPool } from "../../crds/index.ts";
+import type { AcceleratorPool } from "../../crds/runtime/index.ts";
 import {
   ApiError,
   controllerReference,
@@ -26,6 +26,7 @@ import type { TrainingJobMetrics } from "./metrics.ts";
 import { planReconcile } from "./plan.ts";
 import type { ChildPod, JobStatus, PodDeletion } from "./planner.ts";
 import type { TrainingJobObject } from "./pods.ts";
+import { readinessVerdict } from "./readiness-batch.ts";
 import { RESTARTING } from "./restart.ts";
 
 export interface ReconcilerDeps {
@@ -45,6 +46,13 @@ export class TrainingJobReconciler {
    * would, for one, not show the admission those pods were created under).
    */
   private readonly written = new Map<string, { rv: string | undefined; status: JobStatus }>();
+  /** Since when a job's readiness counts have been held back unwritten (readiness-batch.ts). */
+  private readonly heldSince = new Map<string, number>();
+  /**
+   * The job's Service, kept per job uid: it depends on the job's identity alone, and the same
+   * object applied again is not hashed again (operator/apply.ts) on every reconcile.
+   */
+  private readonly services = new Map<string, { uid: string | undefined; service: KubeObject }>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -57,6 +65,8 @@ export class TrainingJobReconciler {
       // Garbage collection deletes the pods and the Service; the admitter stops counting the
       // job once it is gone from its cache.
       this.written.delete(key);
+      this.heldSince.delete(key);
+      this.services.delete(key);
       return undefined;
     }
     const rv = job.metadata.resourceVersion;
@@ -104,8 +114,25 @@ export class TrainingJobReconciler {
     // A new job that no pass has seen yet: its first status would say only that, and the pass,
     // milliseconds away, enqueues it with a verdict worth the write.
     const unseen = plan.requestPass && job.status === undefined;
+    const verdict = readinessVerdict({
+      before: status,
+      after: plan.status,
+      // Events are sent with the status they report; held back, the next reconcile would
+      // produce them a second time. The Service apply is no request once it exists.
+      batchable:
+        plan.create.length === 0 &&
+        plan.delete.length === 0 &&
+        !plan.deleteJob &&
+        plan.events.length === 0 &&
+        !recordsAdmission(status, plan.status),
+      heldSince: this.heldSince.get(key),
+      now,
+    });
+    if (verdict.write) this.heldSince.delete(key);
+    else this.heldSince.set(key, verdict.heldSince);
     if (
       !unseen &&
+      verdict.write &&
       (await ctx.writeStatus(resourceTypes.trainingJob, { ...job, status }, plan.status, { report }))
     ) {
       this.written.set(key, { rv, status: plan.status });
@@ -117,7 +144,9 @@ export class TrainingJobReconciler {
     }
 
     if (plan.requestPass) admitter.requestPass();
-    const requeueAfter = plan.requeueAfterMs;
+    const requeueAfter = verdict.write
+      ? plan.requeueAfterMs
+      : Math.min(plan.requeueAfterMs ?? Number.POSITIVE_INFINITY, verdict.retryAfterMs);
 
     if (plan.deleteJob) {
       await ctx.client
@@ -144,10 +173,18 @@ export class TrainingJobReconciler {
       });
     await Promise.all([
       ...plan.delete.map((d) => deletePod(ctx, job.metadata.namespace, d)),
-      ...(plan.service ? [ctx.apply(resourceTypes.service, plan.service)] : []),
+      ...(plan.service ? [ctx.apply(resourceTypes.service, this.serviceOf(key, job, plan.service))] : []),
       ...plan.create.map(createPod),
     ]);
     return requeueAfter !== undefined ? { requeueAfter } : undefined;
+  }
+
+  private serviceOf(key: string, job: TrainingJobObject, desired: KubeObject): KubeObject {
+    const uid = job.metadata.uid;
+    const kept = this.services.get(key);
+    if (kept && kept.uid === uid) return kept.service;
+    this.services.set(key, { uid, service: desired });
+    return desired;
   }
 }
 

@@ -39,6 +39,26 @@ describe("appliedIntent", () => {
     expect(intent.metadata.annotations?.mine).toBe("yes");
     expect(intent.data).toEqual({ k: "v" });
   });
+
+  it("makes the intent of one desired object once, per resource type", () => {
+    const desired = service({ x: "1" });
+    const first = appliedIntent(builtin.services, desired);
+    expect(appliedIntent(builtin.services, desired)).toBe(first);
+    expect(appliedIntent(builtin.services, service({ x: "1" }))).not.toBe(first);
+    expect(appliedIntent(builtin.configMaps, desired).kind).toBe("ConfigMap");
+  });
+
+  it("hashes an intent as the JSON that is sent: undefined members out, undefined items null", () => {
+    const desired: KubeObject = {
+      metadata: { name: "c", labels: undefined },
+      data: { k: "v", gone: undefined, list: [1, undefined, { a: undefined, b: 2 }] } as never,
+    };
+    const sent = JSON.parse(JSON.stringify(desired)) as KubeObject;
+    const hash = (o: KubeObject) =>
+      appliedIntent(builtin.configMaps, o).metadata.annotations?.[appliedIntentHashAnnotation];
+    expect(hash(desired)).toBe(hash(sent));
+    expect(hash(desired)).not.toBe(hash({ ...sent, data: { k: "v" } }));
+  });
 });
 
 describe("isApplied (the no-request check)", () => {

@@ -2,7 +2,7 @@
 // are (and how many of them still load the model), the service's limits and the time, plus what
 // the previous decision remembered. The operator calls it once a second per service and applies
 // the count; see README.md in this folder for the rules and why they are what they are.
-import { type AutoscalingSpec, autoscalingTarget } from "../../../crds/index.ts";
+import { type AutoscalingSpec, autoscalingTarget } from "../../../crds/runtime/index.ts";
 import {
   type DemandContext,
   isActive,

@@ -1,7 +1,7 @@
 // What one sample of the router's figures asks for, in replicas (a real number, before any
 // rounding), for each metric; and what the autoscaler learns from the samples about the
 // service: how long a request stays in flight, how many requests a replica runs at most.
-import type { AutoscalingMetric } from "../../../crds/index.ts";
+import type { AutoscalingMetric } from "../../../crds/runtime/index.ts";
 
 /** The router's per-service figures at one tick (GET /router/stats), times in ms. */
 export interface RouterSample {

@@ -4,7 +4,7 @@
 // are rebuilt within a stable window after a restart, while status.desiredReplicas keeps the
 // count itself, so a restarted operator neither forgets nor jumps.
 import { request } from "node:http";
-import type { AutoscalingSpec } from "../../../crds/index.ts";
+import type { AutoscalingSpec } from "../../../crds/runtime/index.ts";
 import { type AutoscalerMemory, type Decision, decide } from "./decide.ts";
 import type { RouterSample } from "./demand.ts";
 

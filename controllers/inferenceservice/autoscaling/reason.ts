@@ -1,5 +1,5 @@
 // The words of a decision's reason: "queue depth 412 over 8 replicas, target 16 → 26".
-import type { AutoscalingMetric } from "../../../crds/index.ts";
+import type { AutoscalingMetric } from "../../../crds/runtime/index.ts";
 
 /** Whole numbers from 10 on, one decimal below: 412, 7.5, 0.3. */
 export function formatCount(n: number): string {
