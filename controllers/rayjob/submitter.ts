@@ -5,7 +5,7 @@
 // follows the Ray job through the dashboard either way; the Job only says whether the
 // submission itself failed. Pure.
 import type { RayCluster, RayJob } from "../../crds/index.ts";
-import { labels } from "../../crds/index.ts";
+import { labels } from "../../crds/runtime/index.ts";
 import { controllerReference, type KubeObject } from "../../operator/index.ts";
 import { headAffinity } from "../raycluster/pods.ts";
 import { submitterJobName } from "./names.ts";

@@ -160,7 +160,7 @@ export class TrainingJobReconciler {
     // The plan never both deletes and creates pods (a new gang waits until the old one is
     // gone), so every child write can go at once.
     const createPod = (pod: KubeObject) =>
-      ctx.apply(resourceTypes.pod, pod).catch((error: unknown) => {
+      ctx.create(resourceTypes.pod, pod).catch((error: unknown) => {
         if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
           ctx.recordEvent(job, {
             type: "Warning",
