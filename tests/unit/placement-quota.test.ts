@@ -290,17 +290,11 @@ describe("quotas and cohorts", () => {
     },
   );
 
-  // An open bug of issue 16, found by this property: in some pools a preemption is chosen that
-  // a fresh pass without the victims does not confirm (seen: "b1 fits once a0 are gone" false),
-  // so a job could be evicted for nothing. Marked as failing, under the suite's fixed seed
-  // (tests/support/fast-check-seed.ts) and under the seed that first found it, so both turn red
-  // the day it is fixed and the markers must go.
-  it.fails(
-    "known bug: a preemption always makes the preemptor fit, with no victim to spare",
-    () => scenarios(RUNS, preemptorFits),
-    TIMEOUT,
-  );
-  it.fails("known bug, as first found (seed -1940814846)", () =>
+  property("a preemption always makes the preemptor fit, with no victim to spare", RUNS, preemptorFits);
+  // Found by the property above from a random seed, kept as a replay: the preemptor kept only the
+  // free devices it could use alone, not the few beside its victim's that make a pod with them,
+  // and a workload behind it in the pass took those (quota/pass.ts, keep()).
+  it("a preemption always makes the preemptor fit: the replay of the case first found", () =>
     fc.assert(fc.property(teamArb, workloadArb("a"), workloadArb("b", [0, 100, 1000]), preemptorFits), {
       seed: -1940814846,
       path: "51:1:1:1:1:1:1:1:5:1:4:4:4:8:5:5:5:8:6:3:7:3:3:8:7:7:7:15:23:23:25:27:2:26:33:33:29:13:23:23:26:9:29:30:30:33:16:34:34:40:36:39:41:41:41:42:49:49:49:51:51:52:44:52:52:53:52:52:52:52",
@@ -382,6 +376,50 @@ describe("status reasons", () => {
     const next = schedule(passInput(teams, leaving, [gang("b0", "b", 4, 0, 100)]));
     expect(next.preempted).toEqual([]);
     expect(next.queued[0]?.reason).toMatch(/^waiting for 2 preempted workloads to checkpoint/);
+  });
+
+  it("a preemptor keeps the free devices beside its victim's: nobody behind it takes them", () => {
+    // p0-n0 has 8 devices: 4 held by pods of no team, 2 by team t's low-priority job, 2 free. hi
+    // needs 4 on one node: the 2 free and the victim's 2. small (no team) would fit in the 2 free.
+    const teams = [team("t", 16, { cohort: undefined })];
+    const nodes = emptyNodes().map((n) => ({ ...n, freeDevices: n.name === "p0-n0" ? 4 : 0 }));
+    const low: AdmittedWorkload = {
+      key: "low",
+      team: "t",
+      priority: 0,
+      creationTimestamp: 0,
+      pools: [{ pool: "p0", devices: 2 }],
+      cpuMillis: 0,
+      memoryBytes: 0,
+      nodes: [{ node: "p0-n0", devices: 2, cpuMillis: 0, memoryBytes: 0 }],
+      preemptible: true,
+    };
+    const one = (key: string, devices: number, priority: number, teamName?: string): Workload => ({
+      key,
+      priority,
+      creationTimestamp: 0,
+      ...(teamName ? { team: teamName } : {}),
+      groups: [{ name: "w", pods: 1, cpuMillis: 0, memoryBytes: 0, accelerators: { count: devices } }],
+    });
+    const input = (admitted: AdmittedWorkload[], queue: Workload[]): PlacementInput => ({
+      pools,
+      nodes,
+      reservations: admitted.map((a) => ({ key: a.key, nodes: a.nodes })),
+      workloads: queue,
+      quota: { teams, admitted },
+    });
+    const result = schedule(input([low], [one("hi", 4, 10, "t"), one("small", 2, 0)]));
+    expect(result.preempted).toEqual([expect.objectContaining({ key: "low", by: "hi" })]);
+    expect(result.admitted).toEqual([]);
+    // Without the victim (and with no one else), hi fits: the preemption was worth it.
+    expect(schedule(input([], [one("hi", 4, 10, "t")])).admitted.map((a) => a.key)).toEqual(["hi"]);
+    // A second preemptor does not count the same leaving victim's devices: hi2 finds no room.
+    const leaving = { ...low, preempting: true };
+    const two = schedule(input([leaving], [one("hi", 4, 10, "t"), one("hi2", 4, 10, "t")]));
+    expect(two.queued.map((q) => [q.key, q.code])).toEqual([
+      ["hi", "Preempting"],
+      ["hi2", "InsufficientCapacity"],
+    ]);
   });
 
   it("fair sharing: idle quota goes to the team with the lower weighted share first", () => {

@@ -3,7 +3,7 @@
 // team may use (the pool gate), whether what was placed fits the team's quota (else the engine
 // rolls it back), and, for a workload that did not fit, whom to preempt. Pure and deterministic:
 // a function of the pass's input only.
-import type { ClusterState } from "../cluster.ts";
+import type { ClusterState, Shape } from "../cluster.ts";
 import { plural } from "../format.ts";
 import {
   type Placed,
@@ -22,6 +22,10 @@ interface Victim extends VictimCandidate {
   readonly admitted: AdmittedWorkload;
   readonly team: number;
 }
+
+/** Devices, CPU (millicores) and memory (bytes) on a node. */
+type Room = readonly [number, number, number];
+const NO_ROOM: Room = [0, 0, 0];
 
 interface Attempt {
   /** The gate turned a pool down for quota. */
@@ -48,6 +52,8 @@ export class QuotaPass {
   private readonly admittedByTeam = new Map<number, AdmittedWorkload[]>();
   /** Quota charged for preemptors that are not admitted: not part of what a team uses. */
   private readonly heldQuota = new Map<number, Map<number, number>>();
+  /** Per node: devices, CPU and memory of leaving victims already promised to a preemptor. */
+  private readonly promised = new Map<number, Room>();
 
   constructor(input: QuotaInput, state: ClusterState) {
     this.state = state;
@@ -300,16 +306,11 @@ export class QuotaPass {
       return undefined;
     }
     const poolName = this.state.pool(best.pool).input.name;
-    // What it counted on stays its own for the pass: the free devices it will use beside its
-    // victims' (taken as if placed) and the quota (charged though it is not admitted, so nobody
-    // behind it borrows what it will need once its victims are gone).
+    // What it counted on stays its own for the pass: the capacity its victims will free, and the
+    // free capacity it will use beside it (taken as if placed), and the quota (charged though it
+    // is not admitted), so that nobody behind it takes what it will need once they are gone.
     const classes = this.state.toleratedClasses(best.pool, w.tolerationId, w.tolerations);
-    const shape = shapeOn(g, best.pool);
-    const free = this.state.plan(best.pool, classes, shape, need);
-    if (free.placed > 0) {
-      this.state.commit(free, shape);
-      this.state.settle();
-    }
+    this.keep([...best.leaving, ...best.victims], g, best.pool, classes, need);
     const held = this.groupDemand(t, g, best.pool, need).demand;
     this.ledger.charge(t, held);
     const mine = this.heldQuota.get(t) ?? new Map<number, number>();
@@ -380,6 +381,73 @@ export class QuotaPass {
     return out;
   }
 
+  /**
+   * What the victims' eviction frees per node of pool p (the classes' nodes), less what an earlier
+   * preemptor of this pass was promised of it: a leaving victim's room is counted once.
+   */
+  private freedOn(victims: readonly Victim[], p: number, classes: readonly number[]): Map<number, Room> {
+    const freed = new Map<number, Room>();
+    for (const v of victims) {
+      for (const r of v.admitted.nodes) {
+        const i = this.state.nodeIndex.get(r.node);
+        if (i === undefined || !this.inPool(i, p, classes)) continue;
+        const [d, c, m] = freed.get(i) ?? NO_ROOM;
+        freed.set(i, [d + r.devices, c + r.cpuMillis, m + r.memoryBytes]);
+      }
+    }
+    for (const [i, [d, c, m]] of freed) {
+      const promised = this.promised.get(i);
+      if (promised)
+        freed.set(i, [
+          Math.max(0, d - promised[0]),
+          Math.max(0, c - promised[1]),
+          Math.max(0, m - promised[2]),
+        ]);
+    }
+    return freed;
+  }
+
+  /**
+   * Keeps for a preemptor, for the rest of the pass, the room it was found to fit in: on the
+   * victims' nodes, pods up to what those nodes hold once the victims are gone, their part of the
+   * victims' capacity promised and the rest taken from what is free there; then what is free on
+   * other nodes, taken as if placed. Taking only the free part of nodes the victims leave would
+   * let a workload behind it take the few free devices that, with the freed ones, make a pod.
+   */
+  private keep(
+    victims: readonly Victim[],
+    g: PreparedGroup,
+    p: number,
+    classes: readonly number[],
+    need: number,
+  ) {
+    const s = this.state;
+    const shape = shapeOn(g, p);
+    let left = need;
+    const freed = [...this.freedOn(victims, p, classes)].sort((a, b) => a[0] - b[0]);
+    for (const [i, [d, c, m]] of freed) {
+      if (left <= 0) break;
+      const fd = s.freeDevices[i] as number;
+      const fc = s.freeCpu[i] as number;
+      const fm = s.freeMemory[i] as number;
+      const pods = Math.min(left, podsOn(shape, fd + d, fc + c, fm + m));
+      if (pods <= 0) continue;
+      left -= pods;
+      // The victims' part first: what is free now stays free for others where it can.
+      const vd = Math.min(pods * shape.devices, d);
+      const vc = Math.min(pods * shape.cpuMillis, c);
+      const vm = Math.min(pods * shape.memoryBytes, m);
+      const [pd, pc, pm] = this.promised.get(i) ?? NO_ROOM;
+      this.promised.set(i, [pd + vd, pc + vc, pm + vm]);
+      s.reserve(i, pods * shape.devices - vd, pods * shape.cpuMillis - vc, pods * shape.memoryBytes - vm);
+    }
+    if (left > 0) {
+      const free = s.plan(p, classes, shape, left);
+      if (free.placed > 0) s.commit(free, shape);
+    }
+    s.settle();
+  }
+
   private inPool(i: number, p: number, classes: readonly number[]): boolean {
     const m = this.state.memberships[i] as number[];
     for (let k = 0; k < m.length; k += 2) if (m[k] === p && classes.includes(m[k + 1] as number)) return true;
@@ -402,30 +470,15 @@ export class QuotaPass {
     }));
     if (!this.ledger.fitsWithout(t, demand, released)) return false;
     const shape = shapeOn(g, p);
-    const freed = new Map<number, [number, number, number]>();
-    for (const v of victims) {
-      for (const r of v.admitted.nodes) {
-        const i = this.state.nodeIndex.get(r.node);
-        if (i === undefined || !this.inPool(i, p, classes)) continue;
-        const f = freed.get(i) ?? [0, 0, 0];
-        freed.set(i, [f[0] + r.devices, f[1] + r.cpuMillis, f[2] + r.memoryBytes]);
-      }
-    }
+    const freed = this.freedOn(victims, p, classes);
     const s = this.state;
     let room = s.roomNow(p, classes, shape, poolKeyOn(g, p)).pods;
     if (room >= need) return true;
-    const podsOn = (d: number, c: number, m: number): number => {
-      let k = Number.POSITIVE_INFINITY;
-      if (shape.devices > 0) k = Math.min(k, Math.floor(d / shape.devices));
-      if (shape.cpuMillis > 0) k = Math.min(k, Math.floor(c / shape.cpuMillis));
-      if (shape.memoryBytes > 0) k = Math.min(k, Math.floor(m / shape.memoryBytes));
-      return Number.isFinite(k) ? Math.max(0, k) : 1;
-    };
     for (const [i, [d, c, m]] of freed) {
       const fd = s.freeDevices[i] as number;
       const fc = s.freeCpu[i] as number;
       const fm = s.freeMemory[i] as number;
-      room += podsOn(fd + d, fc + c, fm + m) - podsOn(fd, fc, fm);
+      room += podsOn(shape, fd + d, fc + c, fm + m) - podsOn(shape, fd, fc, fm);
       if (room >= need) return true;
     }
     return false;
@@ -455,6 +508,15 @@ export class QuotaPass {
       };
     });
   }
+}
+
+/** Pods of the shape that free devices, CPU and memory d, c, m hold. */
+function podsOn(shape: Shape, d: number, c: number, m: number): number {
+  let k = Number.POSITIVE_INFINITY;
+  if (shape.devices > 0) k = Math.min(k, Math.floor(d / shape.devices));
+  if (shape.cpuMillis > 0) k = Math.min(k, Math.floor(c / shape.cpuMillis));
+  if (shape.memoryBytes > 0) k = Math.min(k, Math.floor(m / shape.memoryBytes));
+  return Number.isFinite(k) ? Math.max(0, k) : 1;
 }
 
 function noClass(team: string, pool: string): QuotaBlock {
