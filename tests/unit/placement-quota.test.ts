@@ -422,6 +422,62 @@ describe("status reasons", () => {
     ]);
   });
 
+  it("fair sharing within nominal: the team furthest below its nominal goes first", () => {
+    // One free node of 8 devices; both teams are entitled to 16, a already holds 8 and is older.
+    const teams = [team("a", 16), team("b", 16)];
+    const nodes = emptyNodes().map((n) => ({ ...n, freeDevices: n.name === "p0-n0" ? 8 : 0 }));
+    const held: AdmittedWorkload = {
+      key: "a-old",
+      team: "a",
+      priority: 0,
+      creationTimestamp: 0,
+      pools: [{ pool: "p1", devices: 8 }],
+      cpuMillis: 0,
+      memoryBytes: 0,
+      nodes: [],
+      preemptible: false,
+    };
+    const result = schedule({
+      pools,
+      nodes,
+      workloads: [gang("a1", "a", 1, 0, 1), gang("b1", "b", 1, 0, 2)],
+      quota: { teams, admitted: [held] },
+    });
+    expect(result.admitted.map((a) => a.key)).toEqual(["b1"]);
+  });
+
+  it("fair sharing counts the class a workload would land on, not its first pool's", () => {
+    // H100s (p0, first by name) are full; the only room is 8 A100s. a already borrows A100s, b
+    // uses none: b goes first although a's job is older and both are within their H100 nominal.
+    const perPool = (name: string): TeamInput =>
+      team(name, 0, {
+        devices: [
+          { name: "h100", pools: ["p0"], nominal: 16 },
+          { name: "a100", pools: ["p1"], nominal: 16 },
+        ],
+      });
+    const nodes = emptyNodes().map((n) => ({ ...n, freeDevices: n.name === "p1-n3" ? 8 : 0 }));
+    const borrowed: AdmittedWorkload = {
+      key: "a-old",
+      team: "a",
+      priority: 0,
+      creationTimestamp: 0,
+      pools: [{ pool: "p1", devices: 24 }],
+      cpuMillis: 0,
+      memoryBytes: 0,
+      nodes: [],
+      preemptible: false,
+    };
+    const result = schedule({
+      pools,
+      nodes,
+      workloads: [gang("a1", "a", 1, 0, 1), gang("b1", "b", 1, 0, 2)],
+      quota: { teams: [perPool("a"), perPool("b"), perPool("idle")], admitted: [borrowed] },
+    });
+    expect(result.admitted.map((a) => a.key)).toEqual(["b1"]);
+    expect(result.admitted[0]?.groups[0]?.placements[0]?.pool).toBe("p1");
+  });
+
   it("fair sharing: idle quota goes to the team with the lower weighted share first", () => {
     const teams = [team("a", 16, { weight: 1 }), team("b", 16, { weight: 3 }), team("idle", 32)];
     // 64 devices; a and b each want 6 nodes (48 devices) of one-node gangs, a's all older.

@@ -21,11 +21,33 @@ import { chooseVictims, type VictimCandidate } from "./victims.ts";
 interface Victim extends VictimCandidate {
   readonly admitted: AdmittedWorkload;
   readonly team: number;
+  readonly demand: Demand;
+  /** What its eviction frees on the nodes of the pool searched: node index, devices, CPU, memory. */
+  readonly freed: readonly number[];
+}
+
+/** An admitted workload's facts, resolved to indices once per pass. */
+interface AdmittedFacts {
+  readonly admitted: AdmittedWorkload;
+  readonly team: number;
+  readonly demand: Demand;
+  /** Pool index and devices pairs, flattened. */
+  readonly pools: readonly number[];
+  /** Node index, devices, CPU and memory, flattened. */
+  readonly nodes: readonly number[];
 }
 
 /** Devices, CPU (millicores) and memory (bytes) on a node. */
 type Room = readonly [number, number, number];
 const NO_ROOM: Room = [0, 0, 0];
+
+/** Where a waiting workload would go now, and its quota demand there (see demandWhereRoom). */
+interface Where {
+  readonly demand: Demand;
+  readonly pools: readonly number[];
+  readonly groups: readonly PreparedGroup[];
+  readonly versions: number[];
+}
 
 interface Attempt {
   /** The gate turned a pool down for quota. */
@@ -48,8 +70,10 @@ export class QuotaPass {
   private readonly admittedCount = new Map<number, number>();
   private readonly failedSearches = new Set<string>();
   /** Each admitted workload's team and quota demand, computed once. */
-  private readonly admittedDemand = new Map<string, { team: number; demand: Demand }>();
-  private readonly admittedByTeam = new Map<number, AdmittedWorkload[]>();
+  private readonly admittedByTeam = new Map<number, AdmittedFacts[]>();
+  /** Scratch per node for summing what victims free, reset after each use. */
+  private readonly scratch: Float64Array;
+  private readonly touched: number[] = [];
   /** Quota charged for preemptors that are not admitted: not part of what a team uses. */
   private readonly heldQuota = new Map<number, Map<number, number>>();
   /** Per node: devices, CPU and memory of leaving victims already promised to a preemptor. */
@@ -64,13 +88,23 @@ export class QuotaPass {
     this.ledger = new QuotaLedger(input.teams, pools);
     this.admitted = [...input.admitted].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     this.attemptsLeft = input.maxPreemptionAttempts ?? 64;
+    this.scratch = new Float64Array(state.nodeNames.length * 3);
     for (const a of this.admitted) {
       const t = this.ledger.teamIndex.get(a.team);
       if (t === undefined) continue;
       const demand = this.demandOfAdmitted(t, a);
-      this.admittedDemand.set(a.key, { team: t, demand });
+      const pools: number[] = [];
+      for (const { pool, devices } of a.pools) {
+        const q = this.poolIndex.get(pool);
+        if (q !== undefined) pools.push(q, devices);
+      }
+      const nodes: number[] = [];
+      for (const r of a.nodes) {
+        const i = state.nodeIndex.get(r.node);
+        if (i !== undefined) nodes.push(i, r.devices, r.cpuMillis, r.memoryBytes);
+      }
       const mine = this.admittedByTeam.get(t) ?? [];
-      mine.push(a);
+      mine.push({ admitted: a, team: t, demand, pools, nodes });
       this.admittedByTeam.set(t, mine);
       this.ledger.charge(t, demand);
       this.admittedCount.set(t, (this.admittedCount.get(t) ?? 0) + 1);
@@ -104,13 +138,65 @@ export class QuotaPass {
     );
   }
 
-  /** The demand w would make on its first candidate pool: what fair sharing orders it by. */
+  /** The demand w would make on its first candidate pool: what it is counted as waiting for. */
   private nominalDemand(t: number, w: PreparedWorkload): Demand {
+    return this.demandOn(t, w, false, (g) => g.candidates.matching[0]?.pool);
+  }
+
+  /**
+   * The demand w would make where it would go now: per group, the first candidate pool that may
+   * have room (a bound, never below the room). Fair sharing orders it by this, not by its first
+   * pool: a serving job whose cheapest pools are full lands on the next kind of device, and that
+   * is the class its team's share must count, or a team low on L4s floods the inf2 pools too.
+   * Also the pools chosen and their versions: capacity only shrinks in a pass, so the choice
+   * holds while they are unchanged.
+   */
+  private demandWhereRoom(t: number, w: PreparedWorkload): Where {
+    const pools: number[] = [];
+    const groups: PreparedGroup[] = [];
+    const demand = this.demandOn(t, w, w.mode === "replicas", (g) => {
+      let chosen: number | undefined;
+      for (const { pool: p } of g.candidates.matching) {
+        if (this.mayHaveRoom(w, g, p)) {
+          chosen = p;
+          break;
+        }
+      }
+      chosen ??= g.candidates.matching[0]?.pool;
+      if (chosen !== undefined) {
+        pools.push(chosen);
+        groups.push(g);
+      }
+      return chosen;
+    });
+    return { demand, pools, groups, versions: pools.map((p) => this.state.pool(p).version) };
+  }
+
+  /** Pool p may have room for the fewest pods of group g that admit w (a bound, never below). */
+  private mayHaveRoom(w: PreparedWorkload, g: PreparedGroup, p: number): boolean {
+    const pool = this.state.pool(p);
+    if (pool.input.paused) return false;
+    const classes = this.state.toleratedClasses(p, w.tolerationId, w.tolerations);
+    if (classes.length === 0) return false;
+    const pods = w.mode === "replicas" ? w.minPods : podsNeeded(w, g);
+    return this.state.roomUpperBound(p, classes, shapeOn(g, p), pods) >= pods;
+  }
+
+  /**
+   * The quota demand of w with each group on the pool `poolOf` gives. `all`: every pod a replicas
+   * workload asks for (it takes as many as fit), not only the fewest that admit it.
+   */
+  private demandOn(
+    t: number,
+    w: PreparedWorkload,
+    all: boolean,
+    poolOf: (g: PreparedGroup) => number | undefined,
+  ): Demand {
     const merged = new Map<number, number>();
     for (const g of w.groups) {
-      const p = g.candidates.matching[0]?.pool;
+      const p = poolOf(g);
       if (p === undefined) continue;
-      const pods = w.mode === "replicas" ? w.minPods : podsNeeded(w, g);
+      const pods = all ? g.pods : w.mode === "replicas" ? w.minPods : podsNeeded(w, g);
       for (const [r, n] of this.groupDemand(t, g, p, pods).demand) merged.set(r, (merged.get(r) ?? 0) + n);
     }
     return [...merged];
@@ -128,12 +214,13 @@ export class QuotaPass {
     interface Lane {
       team: number;
       items: PreparedWorkload[];
-      demands: Demand[];
       at: number;
       /** The head's share, while the cohort's ledger is at `version` and the head at `for`. */
       share: number;
       version: number;
       for: number;
+      /** The head's demand where it would go, while those pools are at these versions. */
+      where: Where | undefined;
     }
     const lanes = new Map<string, Lane>();
     for (const w of sorted) {
@@ -142,13 +229,24 @@ export class QuotaPass {
       const laneKey = `${t}|${demand[0]?.[0] ?? -1}`;
       let lane = lanes.get(laneKey);
       if (!lane) {
-        lane = { team: t, items: [], demands: [], at: 0, share: 0, version: -1, for: -1 };
+        lane = { team: t, items: [], at: 0, share: 0, version: -1, for: -1, where: undefined };
         lanes.set(laneKey, lane);
       }
       lane.items.push(w);
-      lane.demands.push(demand);
     }
     const heads = [...lanes.values()];
+    // A pool changed since: still the choice while it may have room (pools before it only filled).
+    const stale = (w: PreparedWorkload, where: Lane["where"]): boolean => {
+      if (!where) return true;
+      for (let k = 0; k < where.pools.length; k++) {
+        const p = where.pools[k] as number;
+        const version = this.state.pool(p).version;
+        if (version === where.versions[k]) continue;
+        if (!this.mayHaveRoom(w, where.groups[k] as PreparedGroup, p)) return true;
+        where.versions[k] = version;
+      }
+      return false;
+    };
     for (;;) {
       let best: Lane | undefined;
       let bestShare = 0;
@@ -156,11 +254,14 @@ export class QuotaPass {
       for (const lane of heads) {
         const w = lane.items[lane.at];
         if (!w) continue;
-        // A share moves only when its cohort's usage does: recomputed then, or for a new head.
+        // A share moves only when its cohort's usage does, or where the head would go: recomputed
+        // then, or for a new head.
         if (lane.team >= 0) {
           const version = this.ledger.cohortVersion(lane.team);
-          if (lane.version !== version || lane.for !== lane.at) {
-            lane.share = this.ledger.share(lane.team, lane.demands[lane.at] ?? []);
+          const moved = lane.for !== lane.at || stale(w, lane.where);
+          if (moved) lane.where = this.demandWhereRoom(lane.team, w);
+          if (moved || lane.version !== version) {
+            lane.share = this.ledger.share(lane.team, lane.where?.demand ?? []);
             lane.version = version;
             lane.for = lane.at;
           }
@@ -284,7 +385,7 @@ export class QuotaPass {
       if (classes.length === 0) continue;
       const { demand, noClassPool } = this.groupDemand(t, g, p, need);
       if (noClassPool !== undefined) continue;
-      const candidates = this.candidatesFor(w, t, p, demand);
+      const candidates = this.candidatesFor(w, t, p, classes, demand);
       const leaving = candidates.filter((v) => this.taken.has(v.key));
       const open = candidates.filter((v) => !this.taken.has(v.key) && v.admitted.preemptible);
       const fits = (victims: readonly Victim[]): boolean =>
@@ -338,7 +439,13 @@ export class QuotaPass {
   }
 
   /** Admitted workloads the policy of team t lets w preempt, that hold something w could use. */
-  private candidatesFor(w: PreparedWorkload, t: number, p: number, demand: Demand): Victim[] {
+  private candidatesFor(
+    w: PreparedWorkload,
+    t: number,
+    p: number,
+    classes: readonly number[],
+    demand: Demand,
+  ): Victim[] {
     const team = this.ledger.team(t);
     const deviceClass = team.classOfPool[p] as number;
     const entitled = this.ledger.withinNominal(t, demand);
@@ -356,17 +463,23 @@ export class QuotaPass {
       if (!allowed) continue;
       const victimTeam = this.ledger.team(vt);
       const borrower = this.ledger.borrows(vt, deviceClass);
-      for (const a of list) {
+      for (const f of list) {
+        const a = f.admitted;
         if (a.key === w.key || !allowed(a)) continue;
         let devices = 0;
         let sameClass = false;
-        for (const { pool, devices: n } of a.pools) {
-          const q = this.poolIndex.get(pool);
-          if (q === undefined) continue;
-          if (q === p) devices += n;
+        for (let k = 0; k < f.pools.length; k += 2) {
+          const q = f.pools[k] as number;
+          if (q === p) devices += f.pools[k + 1] as number;
           if (victimTeam.classOfPool[q] === deviceClass) sameClass = true;
         }
         if (devices === 0 && !sameClass) continue;
+        const freed: number[] = [];
+        for (let k = 0; k < f.nodes.length; k += 4) {
+          const i = f.nodes[k] as number;
+          if (this.inPool(i, p, classes))
+            freed.push(i, f.nodes[k + 1] as number, f.nodes[k + 2] as number, f.nodes[k + 3] as number);
+        }
         out.push({
           key: a.key,
           borrower,
@@ -375,6 +488,8 @@ export class QuotaPass {
           devices,
           admitted: a,
           team: vt,
+          demand: f.demand,
+          freed,
         });
       }
     }
@@ -382,29 +497,48 @@ export class QuotaPass {
   }
 
   /**
-   * What the victims' eviction frees per node of pool p (the classes' nodes), less what an earlier
-   * preemptor of this pass was promised of it: a leaving victim's room is counted once.
+   * What the victims' eviction frees per node of the pool searched, less what an earlier
+   * preemptor of this pass was promised of it (a leaving victim's room is counted once): calls
+   * `each` per node with devices, CPU and memory, in node order, and stops when it returns true.
    */
-  private freedOn(victims: readonly Victim[], p: number, classes: readonly number[]): Map<number, Room> {
-    const freed = new Map<number, Room>();
+  private freedOn(
+    victims: readonly Victim[],
+    each: (i: number, d: number, c: number, m: number) => boolean,
+  ): boolean {
+    const sum = this.scratch;
+    const touched = this.touched;
     for (const v of victims) {
-      for (const r of v.admitted.nodes) {
-        const i = this.state.nodeIndex.get(r.node);
-        if (i === undefined || !this.inPool(i, p, classes)) continue;
-        const [d, c, m] = freed.get(i) ?? NO_ROOM;
-        freed.set(i, [d + r.devices, c + r.cpuMillis, m + r.memoryBytes]);
+      const f = v.freed;
+      for (let k = 0; k < f.length; k += 4) {
+        const i = f[k] as number;
+        const at = i * 3;
+        if (sum[at] === 0 && sum[at + 1] === 0 && sum[at + 2] === 0) touched.push(i);
+        sum[at] = (sum[at] as number) + (f[k + 1] as number);
+        sum[at + 1] = (sum[at + 1] as number) + (f[k + 2] as number);
+        sum[at + 2] = (sum[at + 2] as number) + (f[k + 3] as number);
       }
     }
-    for (const [i, [d, c, m]] of freed) {
+    if (touched.length > 1) touched.sort((a, b) => a - b);
+    let stopped = false;
+    for (const i of touched) {
+      const at = i * 3;
+      let d = sum[at] as number;
+      let c = sum[at + 1] as number;
+      let m = sum[at + 2] as number;
+      sum[at] = 0;
+      sum[at + 1] = 0;
+      sum[at + 2] = 0;
+      if (stopped) continue;
       const promised = this.promised.get(i);
-      if (promised)
-        freed.set(i, [
-          Math.max(0, d - promised[0]),
-          Math.max(0, c - promised[1]),
-          Math.max(0, m - promised[2]),
-        ]);
+      if (promised) {
+        d = Math.max(0, d - promised[0]);
+        c = Math.max(0, c - promised[1]);
+        m = Math.max(0, m - promised[2]);
+      }
+      if (each(i, d, c, m)) stopped = true;
     }
-    return freed;
+    touched.length = 0;
+    return stopped;
   }
 
   /**
@@ -424,14 +558,12 @@ export class QuotaPass {
     const s = this.state;
     const shape = shapeOn(g, p);
     let left = need;
-    const freed = [...this.freedOn(victims, p, classes)].sort((a, b) => a[0] - b[0]);
-    for (const [i, [d, c, m]] of freed) {
-      if (left <= 0) break;
+    this.freedOn(victims, (i, d, c, m) => {
       const fd = s.freeDevices[i] as number;
       const fc = s.freeCpu[i] as number;
       const fm = s.freeMemory[i] as number;
       const pods = Math.min(left, podsOn(shape, fd + d, fc + c, fm + m));
-      if (pods <= 0) continue;
+      if (pods <= 0) return false;
       left -= pods;
       // The victims' part first: what is free now stays free for others where it can.
       const vd = Math.min(pods * shape.devices, d);
@@ -440,7 +572,8 @@ export class QuotaPass {
       const [pd, pc, pm] = this.promised.get(i) ?? NO_ROOM;
       this.promised.set(i, [pd + vd, pc + vc, pm + vm]);
       s.reserve(i, pods * shape.devices - vd, pods * shape.cpuMillis - vc, pods * shape.memoryBytes - vm);
-    }
+      return left <= 0;
+    });
     if (left > 0) {
       const free = s.plan(p, classes, shape, left);
       if (free.placed > 0) s.commit(free, shape);
@@ -464,24 +597,18 @@ export class QuotaPass {
     demand: Demand,
     need: number,
   ): boolean {
-    const released = victims.map((v) => ({
-      team: v.team,
-      demand: this.admittedDemand.get(v.key)?.demand ?? [],
-    }));
-    if (!this.ledger.fitsWithout(t, demand, released)) return false;
+    if (!this.ledger.fitsWithout(t, demand, victims)) return false;
     const shape = shapeOn(g, p);
-    const freed = this.freedOn(victims, p, classes);
     const s = this.state;
     let room = s.roomNow(p, classes, shape, poolKeyOn(g, p)).pods;
     if (room >= need) return true;
-    for (const [i, [d, c, m]] of freed) {
+    return this.freedOn(victims, (i, d, c, m) => {
       const fd = s.freeDevices[i] as number;
       const fc = s.freeCpu[i] as number;
       const fm = s.freeMemory[i] as number;
       room += podsOn(shape, fd + d, fc + c, fm + m) - podsOn(shape, fd, fc, fm);
-      if (room >= need) return true;
-    }
-    return false;
+      return room >= need;
+    });
   }
 
   /** Per team: nominal, used, borrowed and pending devices per class, as the pass leaves them. */
