@@ -422,6 +422,20 @@ describe("status reasons", () => {
     ]);
   });
 
+  it("an elastic gang or a replicas workload is admitted at the size its team's quota allows", () => {
+    // Team solo may use 24 devices; the cluster has room for 8 nodes of 8.
+    const teams = [team("solo", 24, { cohort: undefined })];
+    const elastic: Workload = { ...gang("e", "solo", 6), minPods: 2 };
+    const first = schedule(passInput(teams, [], [elastic]));
+    expect(first.admitted.map((a) => [a.key, a.groups[0]?.pods])).toEqual([["e", 3]]);
+    const serving: Workload = { ...gang("s", "solo", 6), mode: "replicas", minPods: 1 };
+    const second = schedule(passInput(teams, [], [serving]));
+    expect(second.admitted.map((a) => [a.key, a.groups[0]?.pods, a.pendingPods])).toEqual([["s", 3, 3]]);
+    // Below its minimum it waits, as before.
+    const tooBig: Workload = { ...gang("big", "solo", 6), minPods: 4 };
+    expect(schedule(passInput(teams, [], [tooBig])).admitted).toEqual([]);
+  });
+
   it("fair sharing within nominal: the team furthest below its nominal goes first", () => {
     // One free node of 8 devices; both teams are entitled to 16, a already holds 8 and is older.
     const teams = [team("a", 16), team("b", 16)];

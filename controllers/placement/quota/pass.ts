@@ -3,7 +3,7 @@
 // team may use (the pool gate), whether what was placed fits the team's quota (else the engine
 // rolls it back), and, for a workload that did not fit, whom to preempt. Pure and deterministic:
 // a function of the pass's input only.
-import type { ClusterState, Shape } from "../cluster.ts";
+import type { ClusterState, Plan, Shape } from "../cluster.ts";
 import { plural } from "../format.ts";
 import {
   type Placed,
@@ -280,10 +280,17 @@ export class QuotaPass {
     }
   }
 
-  /** Before w is placed: the pools its team's quota lets it use. */
+  /** Before w is placed: the pools its team's quota lets it use, and how many pods there. */
   gate(w: PreparedWorkload, t: number): void {
     const attempt: Attempt = { gated: false, block: undefined };
     this.attempts.set(w.key, attempt);
+    if (w.groups.length === 1 && (w.elastic || w.mode === "replicas"))
+      w.podCap = (g, p, placed) => {
+        const cap = this.podCap(t, g, p, placed);
+        // Held to fewer pods by the quota: a failure says nothing about room for others.
+        if (cap < g.pods) attempt.gated = true;
+        return cap;
+      };
     const one = w.groups.length === 1 ? w.groups[0] : undefined;
     w.poolAllowed = (p) => {
       // Several groups: the total is checked once placed; here only that the pool is covered.
@@ -305,9 +312,29 @@ export class QuotaPass {
     };
   }
 
+  /**
+   * The most pods of g team t's quota allows on pool p on top of `placed` (plans of the same
+   * workload), for a workload that may be admitted at less than its size.
+   */
+  private podCap(t: number, g: PreparedGroup, p: number, placed: readonly Plan[]): number {
+    const one = this.groupDemand(t, g, p, 1);
+    if (one.noClassPool !== undefined) return 0;
+    const before = new Map<number, number>();
+    for (const plan of placed)
+      for (const [r, n] of this.groupDemand(t, g, plan.pool, plan.placed).demand)
+        before.set(r, (before.get(r) ?? 0) + n);
+    let cap = Number.POSITIVE_INFINITY;
+    for (const [r, perPod] of one.demand) {
+      const left = this.ledger.maxAdmissible(t, r) - (before.get(r) ?? 0);
+      cap = Math.min(cap, Math.floor(Math.max(0, left) / perPod));
+    }
+    return cap;
+  }
+
   /** After w was placed: charges its team, or returns why its quota does not allow it (roll back). */
   admit(w: PreparedWorkload, t: number, placed: readonly Placed[]): QuotaBlock | undefined {
     w.poolAllowed = undefined;
+    w.podCap = undefined;
     const byPool: [number, number][] = [];
     let cpu = 0;
     let memory = 0;
@@ -340,6 +367,7 @@ export class QuotaPass {
   /** After w did not fit: whether the quota (not capacity) held it, so no failure may be memoized. */
   wasGated(w: PreparedWorkload): boolean {
     w.poolAllowed = undefined;
+    w.podCap = undefined;
     return this.attempts.get(w.key)?.gated ?? false;
   }
 
