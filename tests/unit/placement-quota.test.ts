@@ -162,6 +162,58 @@ interface Admitted {
   preempting?: boolean;
 }
 
+/** Its pods in admission order, one entry per pod: pool, node and the devices it holds. */
+function podsOf(admission: Admission): { group: string; pool: string; node: string; devices: number }[] {
+  return admission.groups.flatMap((g) =>
+    g.placements.flatMap((p) =>
+      p.nodes.flatMap((n) =>
+        Array.from({ length: n.pods }, () => ({
+          group: g.group,
+          pool: p.pool,
+          node: n.node,
+          devices: n.devices / n.pods,
+        })),
+      ),
+    ),
+  );
+}
+
+/**
+ * Every other admitted workload of several pods stands for a Ray cluster or a serving workload:
+ * not preemptible as a whole, its pods after the first given back one at a time, last first.
+ */
+const givesBackPods = (a: Admitted): boolean =>
+  Number(a.workload.key.slice(1)) % 2 === 1 && podsOf(a.admission).length > 1;
+
+/** The admission without its last `k` pods. */
+function shrunk(a: Admitted, k: number): Admitted {
+  let drop = k;
+  const groups = [...a.admission.groups].reverse().map((g) => {
+    const placements = [...g.placements].reverse().map((p) => {
+      const nodes = [...p.nodes].reverse().flatMap((n) => {
+        const off = Math.min(drop, n.pods);
+        drop -= off;
+        const pods = n.pods - off;
+        const per = (x: number) => (x / n.pods) * pods;
+        return pods === 0
+          ? []
+          : [
+              {
+                ...n,
+                pods,
+                devices: per(n.devices),
+                cpuMillis: per(n.cpuMillis),
+                memoryBytes: per(n.memoryBytes),
+              },
+            ];
+      });
+      return { ...p, pods: nodes.reduce((m, n) => m + n.pods, 0), nodes: nodes.reverse() };
+    });
+    return { ...g, pods: placements.reduce((m, p) => m + p.pods, 0), placements: placements.reverse() };
+  });
+  return { ...a, admission: { ...a.admission, groups: groups.reverse() } };
+}
+
 function admittedInput(list: readonly Admitted[]): {
   reservations: Reservation[];
   admitted: AdmittedWorkload[];
@@ -186,8 +238,16 @@ function admittedInput(list: readonly Admitted[]): {
         cpuMillis: pods * 1000,
         memoryBytes: pods * GiB,
         nodes: reservationFor(a.admission).nodes,
-        preemptible: true,
+        preemptible: !givesBackPods(a),
         preempting: a.preempting ?? false,
+        ...(givesBackPods(a)
+          ? {
+              surplus: podsOf(a.admission)
+                .slice(1)
+                .reverse()
+                .map((x) => ({ ...x, cpuMillis: 1000, memoryBytes: GiB })),
+            }
+          : {}),
       };
     });
   return { reservations, admitted };
@@ -259,12 +319,20 @@ const preemptorFits: Scenario = (teams, first, second) => {
   const admittedNow = [...after1, ...admittedOf(second, result)];
   const byPreemptor = new Map<string, string[]>();
   for (const p of result.preempted ?? []) byPreemptor.set(p.by, [...(byPreemptor.get(p.by) ?? []), p.key]);
-  const allVictims = new Set((result.preempted ?? []).map((p) => p.key));
+  const allVictims = new Map((result.preempted ?? []).map((p) => [p.key, p]));
   for (const [by, victims] of byPreemptor) {
     const preemptor = second.find((w) => w.key === by) as Workload;
     expect(result.admitted.some((a) => a.key === by)).toBe(false);
+    // A victim that gives back pods loses only those: the last ones, never its first.
     const without = (spared: string | undefined) =>
-      admittedNow.filter((a) => !allVictims.has(a.workload.key) || a.workload.key === spared);
+      admittedNow.flatMap((a) => {
+        const p = allVictims.get(a.workload.key);
+        if (!p || a.workload.key === spared) return [a];
+        if (!p.pods) return [];
+        const k = p.pods.reduce((n, x) => n + x.pods, 0);
+        expect(k).toBeLessThan(podsOf(a.admission).length);
+        return [shrunk(a, k)];
+      });
     const fitsWithout = (spared: string | undefined) =>
       schedule(passInput(teams, without(spared), [preemptor])).admitted.length === 1;
     expect(fitsWithout(undefined), `${by} fits once ${victims.join(", ")} are gone`).toBe(true);
@@ -420,6 +488,47 @@ describe("status reasons", () => {
       ["hi", "Preempting"],
       ["hi2", "InsufficientCapacity"],
     ]);
+  });
+
+  it("takes back surplus pods (Ray workers, serving replicas above their minimum), highest first", () => {
+    // Team a borrows 32 of b's devices: a training job on p1 and a Ray cluster on p0 whose 4
+    // workers (min 1) each hold a node. b needs 2 nodes: 2 workers go, not the training job.
+    const teams = [team("a", 32), team("b", 32)];
+    const onNode = (node: string) => ({ node, devices: 8, cpuMillis: 0, memoryBytes: 0 });
+    const held = (key: string, pool: string, extra: Partial<AdmittedWorkload>): AdmittedWorkload => ({
+      key,
+      team: "a",
+      priority: 0,
+      creationTimestamp: 0,
+      pools: [{ pool, devices: 32 }],
+      cpuMillis: 0,
+      memoryBytes: 0,
+      nodes: [0, 1, 2, 3].map((i) => onNode(`${pool}-n${i}`)),
+      preemptible: true,
+      ...extra,
+    });
+    const ray = held("ray", "p0", {
+      preemptible: false,
+      surplus: [3, 2, 1].map((i) => ({ group: "workers", pool: "p0", ...onNode(`p0-n${i}`) })),
+    });
+    const admitted = [held("train", "p1", {}), ray];
+    const input = (queue: Workload[]): PlacementInput => ({
+      pools,
+      nodes: emptyNodes(),
+      reservations: admitted.map((a) => ({ key: a.key, nodes: a.nodes })),
+      workloads: queue,
+      quota: { teams, admitted },
+    });
+    const result = schedule(input([gang("b0", "b", 2)]));
+    expect(result.preempted).toEqual([
+      expect.objectContaining({ key: "ray", by: "b0", pods: [{ group: "workers", pods: 2 }] }),
+    ]);
+    expect(result.queued[0]?.reason).toBe(
+      "preempting 2 pods of ray to make room on pool p0; admitted once they are gone",
+    );
+    // Never below the minimum: 4 nodes are more than its surplus frees, so the training job goes.
+    const more = schedule(input([gang("b1", "b", 4)]));
+    expect(more.preempted?.map((p) => [p.key, p.pods])).toEqual([["train", undefined]]);
   });
 
   it("an elastic gang or a replicas workload is admitted at the size its team's quota allows", () => {

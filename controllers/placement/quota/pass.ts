@@ -24,6 +24,18 @@ interface Victim extends VictimCandidate {
   readonly demand: Demand;
   /** What its eviction frees on the nodes of the pool searched: node index, devices, CPU, memory. */
   readonly freed: readonly number[];
+  /** Only its first `pods.length` surplus pods go (a RayCluster's workers, serving replicas). */
+  readonly surplus?: readonly SurplusFacts[] | undefined;
+}
+
+/** A surplus pod resolved to indices (undefined node or pool: not in the cluster as known). */
+interface SurplusFacts {
+  readonly group: string;
+  readonly pool: number | undefined;
+  readonly node: number | undefined;
+  readonly devices: number;
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
 }
 
 /** An admitted workload's facts, resolved to indices once per pass. */
@@ -35,6 +47,7 @@ interface AdmittedFacts {
   readonly pools: readonly number[];
   /** Node index, devices, CPU and memory, flattened. */
   readonly nodes: readonly number[];
+  readonly surplus: readonly SurplusFacts[];
 }
 
 /** Devices, CPU (millicores) and memory (bytes) on a node. */
@@ -104,7 +117,15 @@ export class QuotaPass {
         if (i !== undefined) nodes.push(i, r.devices, r.cpuMillis, r.memoryBytes);
       }
       const mine = this.admittedByTeam.get(t) ?? [];
-      mine.push({ admitted: a, team: t, demand, pools, nodes });
+      const surplus = (a.surplus ?? []).map((x) => ({
+        group: x.group,
+        pool: this.poolIndex.get(x.pool),
+        node: state.nodeIndex.get(x.node),
+        devices: x.devices,
+        cpuMillis: x.cpuMillis,
+        memoryBytes: x.memoryBytes,
+      }));
+      mine.push({ admitted: a, team: t, demand, pools, nodes, surplus });
       this.admittedByTeam.set(t, mine);
       this.ledger.charge(t, demand);
       this.admittedCount.set(t, (this.admittedCount.get(t) ?? 0) + 1);
@@ -415,11 +436,23 @@ export class QuotaPass {
       if (noClassPool !== undefined) continue;
       const candidates = this.candidatesFor(w, t, p, classes, demand);
       const leaving = candidates.filter((v) => this.taken.has(v.key));
-      const open = candidates.filter((v) => !this.taken.has(v.key) && v.admitted.preemptible);
+      const open = candidates.filter(
+        (v) => !this.taken.has(v.key) && (v.admitted.preemptible || v.surplus !== undefined),
+      );
       const fits = (victims: readonly Victim[]): boolean =>
         this.fitsWithout([...leaving, ...victims], t, g, p, classes, demand, need);
-      const victims = chooseVictims(open, fits);
-      if (!victims) continue;
+      const chosen = chooseVictims(open, fits);
+      if (!chosen) continue;
+      // Of a workload that gives back surplus pods, only as many as needed, the first ones.
+      const victims = chosen.map((v, k) => {
+        if (!v.surplus) return v;
+        const others = chosen.filter((_, j) => j !== k);
+        for (let n = 1; n < v.surplus.length; n++) {
+          const part = this.surplusVictim(v, v.surplus.slice(0, n), p, classes);
+          if (fits([...others, part])) return part;
+        }
+        return v;
+      });
       const devices = victims.reduce((n, v) => n + v.devices, 0);
       if (
         !best ||
@@ -458,11 +491,20 @@ export class QuotaPass {
       const why = own
         ? `team ${team.input.name} needs its quota for ${w.key}, of higher priority (${w.workload.priority} > ${v.priority})`
         : `team ${team.input.name} reclaims the quota team ${this.ledger.team(v.team).input.name} borrowed, for ${w.key}`;
-      this.preemptions.push({ key: v.key, by: w.key, reason: why });
+      this.preemptions.push({
+        key: v.key,
+        by: w.key,
+        reason: why,
+        ...(v.surplus ? { pods: podsByGroup(v.surplus) } : {}),
+      });
     }
+    const named = best.victims.map((v) =>
+      v.surplus ? `${plural(v.surplus.length, "pod")} of ${v.key}` : v.key,
+    );
+    const whole = best.victims.filter((v) => !v.surplus).length;
     return {
       code: "Preempting",
-      reason: `preempting ${best.victims.map((v) => v.key).join(", ")} to make room on pool ${poolName}; admitted once ${best.victims.length === 1 ? "it has" : "they have"} checkpointed and left`,
+      reason: `preempting ${named.join(", ")} to make room on pool ${poolName}; admitted once ${whole === 0 ? "they are gone" : `${whole === 1 ? "it has" : "they have"} checkpointed and left`}`,
     };
   }
 
@@ -494,6 +536,26 @@ export class QuotaPass {
       for (const f of list) {
         const a = f.admitted;
         if (a.key === w.key || !allowed(a)) continue;
+        if (!a.preemptible && f.surplus.length > 0) {
+          const v = this.surplusVictim(
+            {
+              key: a.key,
+              borrower,
+              priority: a.priority,
+              creationTimestamp: a.creationTimestamp,
+              admitted: a,
+              team: vt,
+            },
+            f.surplus,
+            p,
+            classes,
+          );
+          const sameClass = f.surplus.some(
+            (x) => x.pool !== undefined && victimTeam.classOfPool[x.pool] === deviceClass,
+          );
+          if (v.devices > 0 || sameClass) out.push(v);
+          continue;
+        }
         let devices = 0;
         let sameClass = false;
         for (let k = 0; k < f.pools.length; k += 2) {
@@ -522,6 +584,41 @@ export class QuotaPass {
       }
     }
     return out;
+  }
+
+  /** A victim that gives back only `pods` (the first of its surplus pods), searched on pool p. */
+  private surplusVictim(
+    base: Pick<Victim, "key" | "borrower" | "priority" | "creationTimestamp" | "admitted" | "team">,
+    pods: readonly SurplusFacts[],
+    p: number,
+    classes: readonly number[],
+  ): Victim {
+    const byPool: [number, number][] = [];
+    const freed: number[] = [];
+    let devices = 0;
+    let cpu = 0;
+    let memory = 0;
+    for (const x of pods) {
+      cpu += x.cpuMillis;
+      memory += x.memoryBytes;
+      if (x.pool !== undefined) byPool.push([x.pool, x.devices]);
+      if (x.pool === p) devices += x.devices;
+      if (x.node !== undefined && this.inPool(x.node, p, classes))
+        freed.push(x.node, x.devices, x.cpuMillis, x.memoryBytes);
+    }
+    const demand = this.ledger.demand(base.team, byPool, cpu, memory).demand;
+    return {
+      key: base.key,
+      borrower: base.borrower,
+      priority: base.priority,
+      creationTimestamp: base.creationTimestamp,
+      admitted: base.admitted,
+      team: base.team,
+      devices,
+      demand,
+      freed,
+      surplus: pods,
+    };
   }
 
   /**
@@ -663,6 +760,16 @@ export class QuotaPass {
       };
     });
   }
+}
+
+function podsByGroup(pods: readonly SurplusFacts[]): { group: string; pods: number }[] {
+  const out: { group: string; pods: number }[] = [];
+  for (const x of pods) {
+    const entry = out.find((e) => e.group === x.group);
+    if (entry) entry.pods++;
+    else out.push({ group: x.group, pods: 1 });
+  }
+  return out;
 }
 
 /** Pods of the shape that free devices, CPU and memory d, c, m hold. */
