@@ -55,3 +55,30 @@ export function reservationFromAdmission(
     .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   return { key: workload.key, nodes };
 }
+
+/**
+ * What the bound, unfinished pods of a workload without admission hold per node: a RayCluster
+ * asking for more workers keeps running the ones it has, and its team's quota must count them.
+ */
+export function heldByPods(
+  key: string,
+  pods: readonly PodLike[],
+  resources: ReadonlySet<string>,
+): Reservation {
+  const held = new Map<string, ReservedNode>();
+  for (const pod of pods) {
+    const node = pod.spec?.nodeName;
+    if (!node || isTerminated(pod)) continue;
+    let devices = 0;
+    for (const r of resources) devices += podRequest(pod, r);
+    const r = held.get(node) ?? { node, devices: 0, cpuMillis: 0, memoryBytes: 0 };
+    held.set(node, {
+      node,
+      devices: r.devices + devices,
+      cpuMillis: r.cpuMillis + cpuMillis(podRequest(pod, "cpu")),
+      memoryBytes: r.memoryBytes + bytes(podRequest(pod, "memory")),
+    });
+  }
+  const nodes = [...held.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return { key, nodes };
+}

@@ -31,6 +31,7 @@ interface Victim extends VictimCandidate {
 /** A surplus pod resolved to indices (undefined node or pool: not in the cluster as known). */
 interface SurplusFacts {
   readonly group: string;
+  readonly index: number;
   readonly pool: number | undefined;
   readonly node: number | undefined;
   readonly devices: number;
@@ -119,6 +120,7 @@ export class QuotaPass {
       const mine = this.admittedByTeam.get(t) ?? [];
       const surplus = (a.surplus ?? []).map((x) => ({
         group: x.group,
+        index: x.index,
         pool: this.poolIndex.get(x.pool),
         node: state.nodeIndex.get(x.node),
         devices: x.devices,
@@ -762,12 +764,14 @@ export class QuotaPass {
   }
 }
 
-function podsByGroup(pods: readonly SurplusFacts[]): { group: string; pods: number }[] {
-  const out: { group: string; pods: number }[] = [];
+function podsByGroup(pods: readonly SurplusFacts[]): { group: string; pods: number; keep: number }[] {
+  const out: { group: string; pods: number; keep: number }[] = [];
   for (const x of pods) {
     const entry = out.find((e) => e.group === x.group);
-    if (entry) entry.pods++;
-    else out.push({ group: x.group, pods: 1 });
+    if (entry) {
+      entry.pods++;
+      entry.keep = Math.min(entry.keep, x.index);
+    } else out.push({ group: x.group, pods: 1, keep: x.index });
   }
   return out;
 }

@@ -64,6 +64,8 @@ export interface AdmittedWorkload {
 
 export interface SurplusPod {
   group: string;
+  /** Its index in the group: taking it back leaves the group at most this many pods. */
+  index: number;
   pool: string;
   node: string;
   devices: number;
@@ -84,8 +86,12 @@ export interface Preemption {
   /** The workload it makes room for. */
   by: string;
   reason: string;
-  /** Only this many of the victim's surplus pods, per group (the first ones); absent: all of it. */
-  pods?: { group: string; pods: number }[] | undefined;
+  /**
+   * Only some of the victim's surplus pods, per group: how many, and the count the group keeps
+   * at most (its pods from that index up go; stated so that applying it twice does no harm).
+   * Absent: the whole workload.
+   */
+  pods?: { group: string; pods: number; keep: number }[] | undefined;
 }
 
 /** Per team, after the pass: what it holds and what waits, per device class. */
