@@ -1,8 +1,9 @@
-// A quota preemption that takes back part of a workload on the real control plane: team A's
-// RayCluster borrows B's idle H100s with workers above its group's minReplicas; when B submits a
-// training job, the cluster gives back its two highest-index workers (deleted, the admission
-// trimmed, a Preempted event) instead of being evicted, and B runs. The workers come back once
-// there is room again.
+// Quotas that take back or hold to part of a workload, on the real control plane: an elastic
+// training job is admitted with the nodes its team's quota allows, not refused; team A's
+// RayCluster borrows B's idle H100s with workers above its group's minReplicas, and when B
+// submits a training job the cluster gives back its two highest-index workers (deleted, the
+// admission trimmed, a Preempted event) instead of being evicted, and B runs. The workers come
+// back once there is room again.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resourceTypes } from "../../controllers/resources.ts";
@@ -15,6 +16,7 @@ let h: Harness;
 const suffix = randomBytes(3).toString("hex");
 const teamA = `sa-${suffix}`;
 const teamB = `sb-${suffix}`;
+const solo = `ss-${suffix}`;
 const rc = resourceTypes.rayCluster;
 
 type RC = KubeObject & { status?: { admission?: AdmissionStatus } };
@@ -28,9 +30,16 @@ beforeAll(async () => {
       metadata: { name },
       spec: { cohort: `sc-${suffix}`, devices: [{ name: "h100", pools: [h.pool], nominal: 8 }] },
     });
+  await h.client.create(resourceTypes.teamQuota, {
+    apiVersion: resourceTypes.teamQuota.apiVersion,
+    kind: "TeamQuota",
+    metadata: { name: solo },
+    spec: { devices: [{ name: "h100", pools: [h.pool], nominal: 8 }] },
+  });
   for (const [name, team] of [
     ["a", teamA],
     ["b", teamB],
+    ["solo", solo],
   ] as const)
     await h.client.create(resourceTypes.acceleratorQueue, {
       apiVersion: resourceTypes.acceleratorQueue.apiVersion,
@@ -42,7 +51,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.client.delete(rc, "ray", h.ns).catch(() => {});
-  for (const name of [teamA, teamB]) await h?.client.delete(resourceTypes.teamQuota, name).catch(() => {});
+  for (const name of [teamA, teamB, solo])
+    await h?.client.delete(resourceTypes.teamQuota, name).catch(() => {});
   await h?.stop();
 });
 
@@ -89,6 +99,21 @@ const cluster = (): KubeObject => ({
 });
 
 describe("quota preemption of surplus pods", () => {
+  it("an elastic job starts with the nodes its team's quota allows", async () => {
+    // Both nodes are free, the team may use 8 devices: one node of the 1 to 2 it could use.
+    await h.create(
+      "stretchy",
+      dedicatedJob(h, 0, {}, {
+        nodes: undefined,
+        elastic: { minNodes: 1, maxNodes: 2 },
+        queueName: "solo",
+      } as never),
+    );
+    const running = await h.when("stretchy", "Running", (j) => j.status?.phase === "Running");
+    expect(running.status?.nodes).toBe(1);
+    await h.retire("stretchy");
+  });
+
   it("a RayCluster gives back its highest workers above minReplicas to the team it borrowed from", async () => {
     await h.client.create(rc, cluster());
     // 4 workers × 4 H100: A uses 16 of its 8, borrowing B's idle 8.

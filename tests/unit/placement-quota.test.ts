@@ -245,7 +245,7 @@ function admittedInput(list: readonly Admitted[]): {
               surplus: podsOf(a.admission)
                 .slice(1)
                 .reverse()
-                .map((x) => ({ ...x, cpuMillis: 1000, memoryBytes: GiB })),
+                .map((x, k, all) => ({ ...x, index: all.length - k, cpuMillis: 1000, memoryBytes: GiB })),
             }
           : {}),
       };
@@ -509,7 +509,7 @@ describe("status reasons", () => {
     });
     const ray = held("ray", "p0", {
       preemptible: false,
-      surplus: [3, 2, 1].map((i) => ({ group: "workers", pool: "p0", ...onNode(`p0-n${i}`) })),
+      surplus: [3, 2, 1].map((i) => ({ group: "workers", index: i, pool: "p0", ...onNode(`p0-n${i}`) })),
     });
     const admitted = [held("train", "p1", {}), ray];
     const input = (queue: Workload[]): PlacementInput => ({
@@ -521,7 +521,7 @@ describe("status reasons", () => {
     });
     const result = schedule(input([gang("b0", "b", 2)]));
     expect(result.preempted).toEqual([
-      expect.objectContaining({ key: "ray", by: "b0", pods: [{ group: "workers", pods: 2 }] }),
+      expect.objectContaining({ key: "ray", by: "b0", pods: [{ group: "workers", pods: 2, keep: 2 }] }),
     ]);
     expect(result.queued[0]?.reason).toBe(
       "preempting 2 pods of ray to make room on pool p0; admitted once they are gone",
