@@ -17,7 +17,7 @@ import type { Admission, PlacementResult, Preemption, Reservation, Workload } fr
 import { reservationFor, schedule } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { type ClusterView, clusterView, isTerminated, type NodeLike, type PodLike } from "./cluster-view.ts";
-import { heldByPods, reservationFromAdmission } from "./reservations.ts";
+import { heldByPods, heldByWorkload, reservationFromAdmission } from "./reservations.ts";
 import type { AdmittedForQuota, AdmitterApi, Decision, QuotaHook, WorkloadAdapter } from "./types.ts";
 
 /** The engine's key for a workload: kind, then namespace/name. */
@@ -231,7 +231,7 @@ export class Admitter implements AdmitterApi {
               key,
               obj,
               workload,
-              holds: reservationFromAdmission(workload, admission, poolOf, []),
+              holds: heldByWorkload(workload, admission, poolOf, ownPods()),
             }));
           // Replicas wanted beyond the admitted ones queue on their own key (see types.ts).
           const extra = adapter.toAdditionalWorkload?.(obj);
