@@ -530,6 +530,9 @@ function main(): void {
     cohorts: withQuotas ? COHORTS : 0,
     preempted: preemptedTotal,
     fairShareMaxDeviationPct: withQuotas ? fairShareDeviation(teams, last?.teams ?? []) : 0,
+    fairShareMaxDeviationOfLendablePct: withQuotas
+      ? fairShareDeviation(teams, last?.teams ?? [], "lendable")
+      : 0,
   };
   const sample = last?.queued[0];
   console.log(
@@ -550,7 +553,7 @@ function main(): void {
   );
   if (withQuotas)
     console.log(
-      `  quotas: ${teams.length} teams in ${COHORTS} cohorts, ${preemptedTotal} preempted; largest deviation from a team's fair share ${figures.fairShareMaxDeviationPct} points`,
+      `  quotas: ${teams.length} teams in ${COHORTS} cohorts, ${preemptedTotal} preempted; largest deviation from a team's fair share ${figures.fairShareMaxDeviationPct} points (${figures.fairShareMaxDeviationOfLendablePct} against nominal plus the idle nominal split by weight)`,
     );
   if (sample) console.log(`  e.g. #${sample.position} ${sample.key}: ${sample.reason}`);
   console.log(JSON.stringify(figures));

@@ -43,35 +43,51 @@ export function benchTeams(pools: readonly PoolInput[], devicesOf: (pool: PoolIn
 }
 
 /**
- * The largest deviation, in percentage points, of a hungry team's share of its cohort's use of a
- * device class from its fair share: nominal plus the idle teams' nominal split by weight, over the
- * same for all hungry teams. Hungry: it has work waiting for the class (a team that wants no
- * more is not short of anything). Classes a cohort uses little of (under 64 devices) are left
- * out: a single gang there moves the share by more than the goal.
+ * How a fair share of a cohort's use of a device class is reckoned for the busy teams (those with
+ * work waiting for it; a team that wants no more is not short of anything):
+ * - "used": what the busy teams use together, split as the quota promises it: in proportion to
+ *   nominal while that is not all used, else nominal plus the rest split by weight (weighted
+ *   max-min with guarantees, what dominant resource fairness with nominal quotas aims at);
+ * - "lendable": nominal plus the idle teams' nominal split by weight, as if the cohort always got
+ *   its whole nominal (it does not when the cluster cannot hold what the quotas promise).
  */
-export function fairShareDeviation(teams: readonly BenchTeam[], usage: readonly TeamUsage[]): number {
+export type FairShareBasis = "used" | "lendable";
+
+/**
+ * The largest deviation, in percentage points, of a busy team's part of its cohort's use of a
+ * device class from its fair part (see FairShareBasis). Classes a cohort uses little of (under
+ * 64 devices) are left out: a single gang there moves the share by more than the goal.
+ */
+export function fairShareDeviation(
+  teams: readonly BenchTeam[],
+  usage: readonly TeamUsage[],
+  basis: FairShareBasis = "used",
+): number {
   let worst = 0;
   for (let c = 0; c < COHORTS; c++) {
     const members = teams.filter((t) => t.input.cohort === `cohort-${c}`);
     const classes = new Set(members.flatMap((t) => t.input.devices.map((d) => d.name)));
     for (const cls of classes) {
       const nominal = (t: BenchTeam) => t.input.devices.find((d) => d.name === cls)?.nominal ?? 0;
-      const used = (t: BenchTeam) =>
-        usage.find((u) => u.team === t.input.name)?.devices.find((d) => d.name === cls)?.used ?? 0;
-      const pending = (t: BenchTeam) =>
-        usage.find((u) => u.team === t.input.name)?.devices.find((d) => d.name === cls)?.pending ?? 0;
-      const busy = members.filter((t) => !t.idle && pending(t) > 0);
+      const figures = (t: BenchTeam) =>
+        usage.find((u) => u.team === t.input.name)?.devices.find((d) => d.name === cls);
+      const used = (t: BenchTeam) => figures(t)?.used ?? 0;
+      const busy = members.filter((t) => !t.idle && (figures(t)?.pending ?? 0) > 0);
       if (busy.length < 2) continue;
-      const idleNominal = members.filter((t) => t.idle).reduce((n, t) => n + nominal(t), 0);
       const weights = busy.reduce((n, t) => n + t.input.weight, 0);
-      const entitled = (t: BenchTeam) => nominal(t) + (idleNominal * t.input.weight) / weights;
-      const totalEntitled = busy.reduce((n, t) => n + entitled(t), 0);
+      const nominals = busy.reduce((n, t) => n + nominal(t), 0);
       const totalUsed = busy.reduce((n, t) => n + used(t), 0);
-      if (totalUsed < 64 || totalEntitled <= 0) continue;
-      for (const t of busy) {
-        const deviation = Math.abs(used(t) / totalUsed - entitled(t) / totalEntitled) * 100;
-        worst = Math.max(worst, deviation);
-      }
+      if (totalUsed < 64 || weights <= 0) continue;
+      const idleNominal = members.filter((t) => t.idle).reduce((n, t) => n + nominal(t), 0);
+      const fair = (t: BenchTeam): number => {
+        if (basis === "lendable") {
+          const entitled = (u: BenchTeam) => nominal(u) + (idleNominal * u.input.weight) / weights;
+          return entitled(t) / busy.reduce((n, u) => n + entitled(u), 0);
+        }
+        if (totalUsed <= nominals) return nominals > 0 ? nominal(t) / nominals : 1 / busy.length;
+        return (nominal(t) + ((totalUsed - nominals) * t.input.weight) / weights) / totalUsed;
+      };
+      for (const t of busy) worst = Math.max(worst, Math.abs(used(t) / totalUsed - fair(t)) * 100);
     }
   }
   return Math.round(worst * 100) / 100;

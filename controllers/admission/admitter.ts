@@ -17,7 +17,7 @@ import type { Admission, PlacementResult, Preemption, Reservation, Workload } fr
 import { reservationFor, schedule } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { type ClusterView, clusterView, isTerminated, type NodeLike, type PodLike } from "./cluster-view.ts";
-import { reservationFromAdmission } from "./reservations.ts";
+import { heldByPods, heldByWorkload, reservationFromAdmission } from "./reservations.ts";
 import type { AdmittedForQuota, AdmitterApi, Decision, QuotaHook, WorkloadAdapter } from "./types.ts";
 
 /** The engine's key for a workload: kind, then namespace/name. */
@@ -237,7 +237,7 @@ export class Admitter implements AdmitterApi {
               key,
               obj,
               workload,
-              holds: reservationFromAdmission(workload, admission, poolOf, []),
+              holds: heldByWorkload(workload, admission, poolOf, ownPods()),
             }));
           // Replicas wanted beyond the admitted ones queue on their own key (see types.ts).
           const extra = adapter.toAdditionalWorkload?.(obj);
@@ -268,6 +268,13 @@ export class Admitter implements AdmitterApi {
         }
         this.assumed.delete(key);
         waiting.push(workload);
+        // Pods it runs while it waits for more (a RayCluster scaling up) count for its team.
+        if (this.quota)
+          forQuota.push(() => {
+            const resources = new Set((view?.pools ?? []).map((p) => p.resourceName));
+            const holds = heldByPods(`${key}#running`, ownPods(), resources);
+            return { key: holds.key, obj, workload, holds, running: true };
+          });
       }
     }
     // Forget assumptions about objects that no longer exist.
@@ -285,7 +292,7 @@ export class Admitter implements AdmitterApi {
       const reservations = holding.map((reservation) => reservation());
       quota = this.quota?.prepare(
         waiting,
-        forQuota.map((entry) => entry()),
+        forQuota.map((entry) => entry()).filter((a) => a.holds.nodes.length > 0),
         (key) => seen.get(key)?.obj,
         cluster.pools,
       );

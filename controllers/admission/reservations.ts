@@ -55,3 +55,69 @@ export function reservationFromAdmission(
     .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   return { key: workload.key, nodes };
 }
+
+/** Per node, the sums of the entries, in node order. */
+function sumByNode(key: string, entries: Iterable<ReservedNode>): Reservation {
+  const byNode = new Map<string, ReservedNode>();
+  for (const r of entries) {
+    const n = byNode.get(r.node);
+    byNode.set(
+      r.node,
+      n
+        ? {
+            node: r.node,
+            devices: n.devices + r.devices,
+            cpuMillis: n.cpuMillis + r.cpuMillis,
+            memoryBytes: n.memoryBytes + r.memoryBytes,
+          }
+        : r,
+    );
+  }
+  const nodes = [...byNode.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return { key, nodes };
+}
+
+/**
+ * What the bound, unfinished pods of a workload without admission hold per node: a RayCluster
+ * asking for more workers keeps running the ones it has, and its team's quota must count them.
+ */
+export function heldByPods(
+  key: string,
+  pods: readonly PodLike[],
+  resources: ReadonlySet<string>,
+): Reservation {
+  const entries: ReservedNode[] = [];
+  for (const pod of pods) {
+    const node = pod.spec?.nodeName;
+    if (!node || isTerminated(pod)) continue;
+    let devices = 0;
+    for (const r of resources) devices += podRequest(pod, r);
+    entries.push({
+      node,
+      devices,
+      cpuMillis: cpuMillis(podRequest(pod, "cpu")),
+      memoryBytes: bytes(podRequest(pod, "memory")),
+    });
+  }
+  return sumByNode(key, entries);
+}
+
+/**
+ * Everything an admitted workload holds, for its team's quota: what its admission still reserves
+ * plus what its bound pods use. Its admission alone is not enough: an InferenceService forgets the
+ * nodes of a pool once its pods there are bound (they hold the devices then).
+ */
+export function heldByWorkload(
+  workload: Workload,
+  admission: AdmissionStatus,
+  poolOf: (pool: string) => Pick<PoolInput, "resourceName" | "memoryGiB"> | undefined,
+  ownPods: readonly PodLike[],
+): Reservation {
+  const resources = new Set<string>();
+  for (const p of admission.placements ?? []) {
+    const pool = poolOf(p.pool);
+    if (pool) resources.add(pool.resourceName);
+  }
+  const reserved = reservationFromAdmission(workload, admission, poolOf, ownPods).nodes;
+  return sumByNode(workload.key, [...reserved, ...heldByPods(workload.key, ownPods, resources).nodes]);
+}

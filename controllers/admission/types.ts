@@ -64,6 +64,8 @@ export interface AdmittedForQuota {
   obj: KubeObject;
   workload: Workload;
   holds: Reservation;
+  /** Not admitted: the pods it runs while it waits for more (counted, but not as admitted). */
+  running?: boolean;
 }
 
 /**

@@ -485,6 +485,11 @@ export class ClusterState {
     if (known === undefined || pods < known) noRoom[key] = pods;
   }
 
+  /** Takes capacity of node i outside any plan (undoable like a commit): what a preemptor keeps. */
+  reserve(i: number, devices: number, cpu: number, memory: number): void {
+    if (devices !== 0 || cpu !== 0 || memory !== 0) this.take(i, devices, cpu, memory);
+  }
+
   private take(i: number, devices: number, cpu: number, memory: number): void {
     this.undoLog.push(i, devices, cpu, memory);
     const memberships = this.memberships[i] as number[];

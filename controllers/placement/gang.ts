@@ -43,7 +43,10 @@ function bestPool(state: ClusterState, w: PreparedWorkload, g: PreparedGroup, ho
     const whole = best !== undefined && best.placed === g.pods;
     if (best && whole && (c.rank > bestRank || best.fragmentationDelta <= unbeatable)) break;
     if (!usable(state, c.pool, w, holds)) continue;
-    const plan = tryPool(state, w, g, c.pool, g.pods, podsNeeded(w, g));
+    // An elastic gang takes no more pods than its team's quota allows there.
+    const want = w.podCap ? Math.min(g.pods, w.podCap(g, c.pool, [])) : g.pods;
+    if (want < podsNeeded(w, g)) continue;
+    const plan = tryPool(state, w, g, c.pool, want, podsNeeded(w, g));
     if (!plan) continue;
     const better =
       !best ||

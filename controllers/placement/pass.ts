@@ -52,6 +52,12 @@ export interface PreparedWorkload {
   readonly queuedForMs: number;
   /** Set by the quota pass while the workload is being placed: pools its team's quota allows. */
   poolAllowed?: ((p: number) => boolean) | undefined;
+  /**
+   * Set by the quota pass for a workload of one group that may be admitted at less than its
+   * size (an elastic gang, replicas): the most pods of g its team's quota allows on pool p, on
+   * top of the plans already made for it.
+   */
+  podCap?: ((g: PreparedGroup, p: number, placed: readonly Plan[]) => number) | undefined;
 }
 
 export interface Placed {

@@ -29,7 +29,10 @@ export function placeReplicas(
     for (const c of g.candidates.matching) {
       if (best && c.rank > bestRank) break;
       if (!usable(state, c.pool, w, holds)) continue;
-      const plan = fitOn(state, w, g, c.pool, remaining, 1);
+      // No more replicas than its team's quota allows there, with those already placed.
+      const want = w.podCap ? Math.min(remaining, w.podCap(g, c.pool, plans)) : remaining;
+      if (want <= 0) continue;
+      const plan = fitOn(state, w, g, c.pool, want, 1);
       if (plan && (!best || betterSpill(state, g, plan, best, remaining))) {
         best = plan;
         bestRank = c.rank;

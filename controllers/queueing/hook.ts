@@ -22,6 +22,7 @@ import {
   type TeamQuotaObject,
   teamInputOf,
 } from "./resolve.ts";
+import { surplusOf } from "./surplus.ts";
 
 export interface QueueFigures {
   pending: number;
@@ -112,7 +113,7 @@ export class QueueingHook implements QuotaHook {
     const list: AdmittedWorkload[] = [];
     for (const a of admitted) {
       const m = membership(a.obj);
-      count(a.obj, m, "admitted");
+      if (!a.running) count(a.obj, m, "admitted");
       if (m.kind !== "team") continue;
       const byPool = new Map<string, number>();
       let cpuMillis = 0;
@@ -133,9 +134,10 @@ export class QueueingHook implements QuotaHook {
         cpuMillis,
         memoryBytes,
         nodes: a.holds.nodes,
-        // Training checkpoints and resumes; serving and Ray clusters are not preempted yet.
+        // Training checkpoints and resumes; a Ray cluster gives back workers above its minimum.
         preemptible: a.obj.kind === resourceTypes.trainingJob.kind,
         preempting: isPreempting(a.obj),
+        surplus: a.running ? undefined : surplusOf(a.obj, a.workload),
       });
     }
     this.nextFigures = figures;

@@ -27,6 +27,7 @@ import { headPod, headService, workerPod } from "./pods.ts";
 import { headPorts } from "./ray-start.ts";
 import { type AdmissionWait, computeStatus, type StatusInput } from "./status.ts";
 import {
+  keepWorkers,
   mergeAdmission,
   type PlannedCreate,
   type PlannedDelete,
@@ -309,6 +310,22 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
         }
       }
       if (admission && (admission.placements?.length ?? 0) === 0) admission = undefined;
+    }
+
+    // A quota preemption takes back workers above minReplicas: the admission keeps fewer, so the
+    // plan deletes the highest indices (a plain graceful delete) and asks for them again.
+    const preempted = admission ? deps.admitter.preemptionFor?.(rt, key) : undefined;
+    if (admission && preempted?.pods) {
+      const kept = keepWorkers(admission, preempted.pods);
+      if (kept !== admission) {
+        admission = kept;
+        ctx.recordEvent(rc, {
+          type: "Warning",
+          reason: "Preempted",
+          action: "Preempt",
+          note: preempted.reason,
+        });
+      }
     }
 
     let creates: PlannedCreate[] = [];

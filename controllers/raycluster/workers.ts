@@ -202,6 +202,24 @@ export function planAdmitted(
   return { creates: released ? [] : creates, deletes, admission: next, wantMore, released, trimmed };
 }
 
+/**
+ * The admission with at most `keep` workers in each group a quota preemption names; the same
+ * object when it already holds no more (a decision read twice is applied once).
+ */
+export function keepWorkers(
+  admission: AdmissionStatus,
+  cuts: readonly { group: string; keep: number }[],
+): AdmissionStatus {
+  let changed = false;
+  const placements = (admission.placements ?? []).map((p) => {
+    const cut = cuts.find((c) => c.group === p.group);
+    if (!cut || admittedReplicas(p) <= cut.keep) return p;
+    changed = true;
+    return trimPlacement(p, cut.keep);
+  });
+  return changed ? { ...admission, placements } : admission;
+}
+
 function trimPlacement(p: Placement, keep: number): Placement {
   const out: Placement = { ...p, replicas: keep };
   if (p.nodes) out.nodes = p.nodes.slice(0, keep);

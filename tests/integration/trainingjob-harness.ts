@@ -8,6 +8,7 @@ import { simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { acceleratorPoolController } from "../../controllers/acceleratorpool/index.ts";
 import { Admitter } from "../../controllers/admission/index.ts";
 import { queueingControllers } from "../../controllers/queueing/index.ts";
+import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { trainingJobController } from "../../controllers/trainingjob/index.ts";
 import type { TrainingJob } from "../../crds/index.ts";
@@ -85,6 +86,11 @@ export interface HarnessOptions {
   sharedPools?: string[];
   /** Run the TeamQuota and AcceleratorQueue controllers too, so admission honours quotas. */
   queueing?: boolean;
+  /**
+   * Run the RayCluster controller too; the dedicated pool then tolerates its own taint, since a
+   * RayCluster's workers take their tolerations from their pool.
+   */
+  rayClusters?: boolean;
 }
 
 const devices = {
@@ -119,7 +125,15 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
     apiVersion: resourceTypes.acceleratorPool.apiVersion,
     kind: resourceTypes.acceleratorPool.kind,
     metadata: { name: pool },
-    spec: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", memoryGiB: 80, interconnect: "nvlink" },
+    spec: {
+      vendor: "nvidia",
+      model: "NVIDIA-H100-80GB-HBM3",
+      memoryGiB: 80,
+      interconnect: "nvlink",
+      ...(options.rayClusters
+        ? { tolerations: [{ key: TAINT_KEY, operator: "Equal", value: pool, effect: "NoSchedule" }] }
+        : {}),
+    },
   });
   if (amdPool)
     await client.create(resourceTypes.acceleratorPool, {
@@ -135,6 +149,7 @@ export async function startHarness(prefix: string, options: HarnessOptions): Pro
   const admitter = new Admitter(manager);
   manager.add(trainingJobController(admitter, { backoff: { baseMs: 500, maxMs: 2000 } }));
   if (options.queueing) for (const controller of queueingControllers(admitter)) manager.add(controller);
+  if (options.rayClusters) manager.add(rayClusterController(admitter));
   const phases = trackPhases(manager, rt);
   // The manager's pod cache is trimmed (no env or volumes); a watch of full pods of our own
   // keeps what the controller created, even after it is deleted.

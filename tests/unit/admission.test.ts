@@ -9,7 +9,7 @@ import {
 import { evictionCheck } from "../../controllers/admission/eviction.ts";
 import { type PodTemplateLike, placePod } from "../../controllers/admission/pod-placement.ts";
 import { bytes, cpuMillis, parseQuantity } from "../../controllers/admission/quantity.ts";
-import { reservationFromAdmission } from "../../controllers/admission/reservations.ts";
+import { heldByWorkload, reservationFromAdmission } from "../../controllers/admission/reservations.ts";
 import { matchesSelector } from "../../controllers/admission/selector.ts";
 import type { Workload } from "../../controllers/placement/types.ts";
 import type { AcceleratorPool } from "../../crds/index.ts";
@@ -170,6 +170,21 @@ describe("reservations of admitted workloads", () => {
       pod("job-1", undefined, 8, "Pending"),
     ]);
     expect(r.nodes.map((n) => [n.node, n.devices])).toEqual([["n1", 8]]);
+  });
+
+  it("for its team's quota: what it reserves plus what its bound pods use, nodes forgotten or not", () => {
+    const pods = [pod("job-0", "n0", 8), pod("job-1", undefined, 8, "Pending")];
+    expect(heldByWorkload(workload, admission, poolOf, pods).nodes.map((n) => [n.node, n.devices])).toEqual([
+      ["n0", 8],
+      ["n1", 8],
+    ]);
+    // A serving workload forgets the nodes of a pool once its pods there are bound.
+    const forgotten = { placements: [{ group: "workers", pool: "h100", replicas: 2 }] };
+    const bound = [pod("job-0", "n0", 8), pod("job-1", "n1", 8), pod("old", "n1", 8, "Failed")];
+    expect(heldByWorkload(workload, forgotten, poolOf, bound).nodes.map((n) => [n.node, n.devices])).toEqual([
+      ["n0", 8],
+      ["n1", 8],
+    ]);
   });
 
   it("holds again the share of a pod that terminated (a gang restart keeps its place)", () => {

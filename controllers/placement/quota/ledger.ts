@@ -252,25 +252,33 @@ export class QuotaLedger {
   /**
    * Dominant resource share of team t once `extra` is added: the largest fraction, over the
    * resources `extra` asks for (all of the team's when it asks for none), of the cohort's pooled
-   * capacity that the team uses beyond nominal, divided by its weight. 0 while the team stays
-   * within nominal, so entitled work always goes before borrowing. Only the resources asked for
-   * count: borrowing idle A100s that nobody wants must not cost a team its share of the H100s.
+   * capacity that the team uses beyond nominal, divided by its weight. Only the resources asked
+   * for count: borrowing idle A100s that nobody wants must not cost a team its share of the H100s.
+   * Within nominal on all of them it is negative, the largest fraction of nominal the team would
+   * use minus 1: entitled work always goes before borrowing, and among entitled teams the one
+   * furthest below its nominal goes first (when the cluster cannot give every team its nominal,
+   * queue age alone would decide who gets it).
    */
   share(t: number, extra: Demand = []): number {
     const team = this.team(t);
     const cohort = this.cohorts[team.cohort] as CohortState;
     let dominant = 0;
+    let within = Number.NEGATIVE_INFINITY;
     const consider = (r: number, add: number): void => {
       const q = team.quotas.get(r);
       if (!q) return;
-      const borrowed = get(team.used, r) + add - q.nominal;
-      if (borrowed <= 0) return;
+      const used = get(team.used, r) + add;
+      const borrowed = used - q.nominal;
+      if (borrowed <= 0) {
+        if (q.nominal > 0) within = Math.max(within, used / q.nominal - 1);
+        return;
+      }
       const capacity = get(cohort.capacity, r);
       dominant = Math.max(dominant, capacity > 0 ? borrowed / capacity : Number.POSITIVE_INFINITY);
     };
     if (extra.length > 0) for (const [r, amount] of extra) consider(r, amount);
     else for (const r of team.quotas.keys()) consider(r, 0);
-    if (dominant === 0) return 0;
+    if (dominant === 0) return Number.isFinite(within) ? within : 0;
     const weight = team.input.weight;
     return weight > 0 ? dominant / weight : Number.POSITIVE_INFINITY;
   }

@@ -3,7 +3,7 @@
 // team may use (the pool gate), whether what was placed fits the team's quota (else the engine
 // rolls it back), and, for a workload that did not fit, whom to preempt. Pure and deterministic:
 // a function of the pass's input only.
-import type { ClusterState } from "../cluster.ts";
+import type { ClusterState, Plan, Shape } from "../cluster.ts";
 import { plural } from "../format.ts";
 import {
   type Placed,
@@ -21,6 +21,46 @@ import { chooseVictims, type VictimCandidate } from "./victims.ts";
 interface Victim extends VictimCandidate {
   readonly admitted: AdmittedWorkload;
   readonly team: number;
+  readonly demand: Demand;
+  /** What its eviction frees on the nodes of the pool searched: node index, devices, CPU, memory. */
+  readonly freed: readonly number[];
+  /** Only its first `pods.length` surplus pods go (a RayCluster's workers, serving replicas). */
+  readonly surplus?: readonly SurplusFacts[] | undefined;
+}
+
+/** A surplus pod resolved to indices (undefined node or pool: not in the cluster as known). */
+interface SurplusFacts {
+  readonly group: string;
+  readonly index: number;
+  readonly pool: number | undefined;
+  readonly node: number | undefined;
+  readonly devices: number;
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+}
+
+/** An admitted workload's facts, resolved to indices once per pass. */
+interface AdmittedFacts {
+  readonly admitted: AdmittedWorkload;
+  readonly team: number;
+  readonly demand: Demand;
+  /** Pool index and devices pairs, flattened. */
+  readonly pools: readonly number[];
+  /** Node index, devices, CPU and memory, flattened. */
+  readonly nodes: readonly number[];
+  readonly surplus: readonly SurplusFacts[];
+}
+
+/** Devices, CPU (millicores) and memory (bytes) on a node. */
+type Room = readonly [number, number, number];
+const NO_ROOM: Room = [0, 0, 0];
+
+/** Where a waiting workload would go now, and its quota demand there (see demandWhereRoom). */
+interface Where {
+  readonly demand: Demand;
+  readonly pools: readonly number[];
+  readonly groups: readonly PreparedGroup[];
+  readonly versions: number[];
 }
 
 interface Attempt {
@@ -44,10 +84,14 @@ export class QuotaPass {
   private readonly admittedCount = new Map<number, number>();
   private readonly failedSearches = new Set<string>();
   /** Each admitted workload's team and quota demand, computed once. */
-  private readonly admittedDemand = new Map<string, { team: number; demand: Demand }>();
-  private readonly admittedByTeam = new Map<number, AdmittedWorkload[]>();
+  private readonly admittedByTeam = new Map<number, AdmittedFacts[]>();
+  /** Scratch per node for summing what victims free, reset after each use. */
+  private readonly scratch: Float64Array;
+  private readonly touched: number[] = [];
   /** Quota charged for preemptors that are not admitted: not part of what a team uses. */
   private readonly heldQuota = new Map<number, Map<number, number>>();
+  /** Per node: devices, CPU and memory of leaving victims already promised to a preemptor. */
+  private readonly promised = new Map<number, Room>();
 
   constructor(input: QuotaInput, state: ClusterState) {
     this.state = state;
@@ -58,13 +102,32 @@ export class QuotaPass {
     this.ledger = new QuotaLedger(input.teams, pools);
     this.admitted = [...input.admitted].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     this.attemptsLeft = input.maxPreemptionAttempts ?? 64;
+    this.scratch = new Float64Array(state.nodeNames.length * 3);
     for (const a of this.admitted) {
       const t = this.ledger.teamIndex.get(a.team);
       if (t === undefined) continue;
       const demand = this.demandOfAdmitted(t, a);
-      this.admittedDemand.set(a.key, { team: t, demand });
+      const pools: number[] = [];
+      for (const { pool, devices } of a.pools) {
+        const q = this.poolIndex.get(pool);
+        if (q !== undefined) pools.push(q, devices);
+      }
+      const nodes: number[] = [];
+      for (const r of a.nodes) {
+        const i = state.nodeIndex.get(r.node);
+        if (i !== undefined) nodes.push(i, r.devices, r.cpuMillis, r.memoryBytes);
+      }
       const mine = this.admittedByTeam.get(t) ?? [];
-      mine.push(a);
+      const surplus = (a.surplus ?? []).map((x) => ({
+        group: x.group,
+        index: x.index,
+        pool: this.poolIndex.get(x.pool),
+        node: state.nodeIndex.get(x.node),
+        devices: x.devices,
+        cpuMillis: x.cpuMillis,
+        memoryBytes: x.memoryBytes,
+      }));
+      mine.push({ admitted: a, team: t, demand, pools, nodes, surplus });
       this.admittedByTeam.set(t, mine);
       this.ledger.charge(t, demand);
       this.admittedCount.set(t, (this.admittedCount.get(t) ?? 0) + 1);
@@ -98,13 +161,65 @@ export class QuotaPass {
     );
   }
 
-  /** The demand w would make on its first candidate pool: what fair sharing orders it by. */
+  /** The demand w would make on its first candidate pool: what it is counted as waiting for. */
   private nominalDemand(t: number, w: PreparedWorkload): Demand {
+    return this.demandOn(t, w, false, (g) => g.candidates.matching[0]?.pool);
+  }
+
+  /**
+   * The demand w would make where it would go now: per group, the first candidate pool that may
+   * have room (a bound, never below the room). Fair sharing orders it by this, not by its first
+   * pool: a serving job whose cheapest pools are full lands on the next kind of device, and that
+   * is the class its team's share must count, or a team low on L4s floods the inf2 pools too.
+   * Also the pools chosen and their versions: capacity only shrinks in a pass, so the choice
+   * holds while they are unchanged.
+   */
+  private demandWhereRoom(t: number, w: PreparedWorkload): Where {
+    const pools: number[] = [];
+    const groups: PreparedGroup[] = [];
+    const demand = this.demandOn(t, w, w.mode === "replicas", (g) => {
+      let chosen: number | undefined;
+      for (const { pool: p } of g.candidates.matching) {
+        if (this.mayHaveRoom(w, g, p)) {
+          chosen = p;
+          break;
+        }
+      }
+      chosen ??= g.candidates.matching[0]?.pool;
+      if (chosen !== undefined) {
+        pools.push(chosen);
+        groups.push(g);
+      }
+      return chosen;
+    });
+    return { demand, pools, groups, versions: pools.map((p) => this.state.pool(p).version) };
+  }
+
+  /** Pool p may have room for the fewest pods of group g that admit w (a bound, never below). */
+  private mayHaveRoom(w: PreparedWorkload, g: PreparedGroup, p: number): boolean {
+    const pool = this.state.pool(p);
+    if (pool.input.paused) return false;
+    const classes = this.state.toleratedClasses(p, w.tolerationId, w.tolerations);
+    if (classes.length === 0) return false;
+    const pods = w.mode === "replicas" ? w.minPods : podsNeeded(w, g);
+    return this.state.roomUpperBound(p, classes, shapeOn(g, p), pods) >= pods;
+  }
+
+  /**
+   * The quota demand of w with each group on the pool `poolOf` gives. `all`: every pod a replicas
+   * workload asks for (it takes as many as fit), not only the fewest that admit it.
+   */
+  private demandOn(
+    t: number,
+    w: PreparedWorkload,
+    all: boolean,
+    poolOf: (g: PreparedGroup) => number | undefined,
+  ): Demand {
     const merged = new Map<number, number>();
     for (const g of w.groups) {
-      const p = g.candidates.matching[0]?.pool;
+      const p = poolOf(g);
       if (p === undefined) continue;
-      const pods = w.mode === "replicas" ? w.minPods : podsNeeded(w, g);
+      const pods = all ? g.pods : w.mode === "replicas" ? w.minPods : podsNeeded(w, g);
       for (const [r, n] of this.groupDemand(t, g, p, pods).demand) merged.set(r, (merged.get(r) ?? 0) + n);
     }
     return [...merged];
@@ -122,12 +237,13 @@ export class QuotaPass {
     interface Lane {
       team: number;
       items: PreparedWorkload[];
-      demands: Demand[];
       at: number;
       /** The head's share, while the cohort's ledger is at `version` and the head at `for`. */
       share: number;
       version: number;
       for: number;
+      /** The head's demand where it would go, while those pools are at these versions. */
+      where: Where | undefined;
     }
     const lanes = new Map<string, Lane>();
     for (const w of sorted) {
@@ -136,13 +252,24 @@ export class QuotaPass {
       const laneKey = `${t}|${demand[0]?.[0] ?? -1}`;
       let lane = lanes.get(laneKey);
       if (!lane) {
-        lane = { team: t, items: [], demands: [], at: 0, share: 0, version: -1, for: -1 };
+        lane = { team: t, items: [], at: 0, share: 0, version: -1, for: -1, where: undefined };
         lanes.set(laneKey, lane);
       }
       lane.items.push(w);
-      lane.demands.push(demand);
     }
     const heads = [...lanes.values()];
+    // A pool changed since: still the choice while it may have room (pools before it only filled).
+    const stale = (w: PreparedWorkload, where: Lane["where"]): boolean => {
+      if (!where) return true;
+      for (let k = 0; k < where.pools.length; k++) {
+        const p = where.pools[k] as number;
+        const version = this.state.pool(p).version;
+        if (version === where.versions[k]) continue;
+        if (!this.mayHaveRoom(w, where.groups[k] as PreparedGroup, p)) return true;
+        where.versions[k] = version;
+      }
+      return false;
+    };
     for (;;) {
       let best: Lane | undefined;
       let bestShare = 0;
@@ -150,11 +277,14 @@ export class QuotaPass {
       for (const lane of heads) {
         const w = lane.items[lane.at];
         if (!w) continue;
-        // A share moves only when its cohort's usage does: recomputed then, or for a new head.
+        // A share moves only when its cohort's usage does, or where the head would go: recomputed
+        // then, or for a new head.
         if (lane.team >= 0) {
           const version = this.ledger.cohortVersion(lane.team);
-          if (lane.version !== version || lane.for !== lane.at) {
-            lane.share = this.ledger.share(lane.team, lane.demands[lane.at] ?? []);
+          const moved = lane.for !== lane.at || stale(w, lane.where);
+          if (moved) lane.where = this.demandWhereRoom(lane.team, w);
+          if (moved || lane.version !== version) {
+            lane.share = this.ledger.share(lane.team, lane.where?.demand ?? []);
             lane.version = version;
             lane.for = lane.at;
           }
@@ -173,10 +303,17 @@ export class QuotaPass {
     }
   }
 
-  /** Before w is placed: the pools its team's quota lets it use. */
+  /** Before w is placed: the pools its team's quota lets it use, and how many pods there. */
   gate(w: PreparedWorkload, t: number): void {
     const attempt: Attempt = { gated: false, block: undefined };
     this.attempts.set(w.key, attempt);
+    if (w.groups.length === 1 && (w.elastic || w.mode === "replicas"))
+      w.podCap = (g, p, placed) => {
+        const cap = this.podCap(t, g, p, placed);
+        // Held to fewer pods by the quota: a failure says nothing about room for others.
+        if (cap < g.pods) attempt.gated = true;
+        return cap;
+      };
     const one = w.groups.length === 1 ? w.groups[0] : undefined;
     w.poolAllowed = (p) => {
       // Several groups: the total is checked once placed; here only that the pool is covered.
@@ -198,9 +335,29 @@ export class QuotaPass {
     };
   }
 
+  /**
+   * The most pods of g team t's quota allows on pool p on top of `placed` (plans of the same
+   * workload), for a workload that may be admitted at less than its size.
+   */
+  private podCap(t: number, g: PreparedGroup, p: number, placed: readonly Plan[]): number {
+    const one = this.groupDemand(t, g, p, 1);
+    if (one.noClassPool !== undefined) return 0;
+    const before = new Map<number, number>();
+    for (const plan of placed)
+      for (const [r, n] of this.groupDemand(t, g, plan.pool, plan.placed).demand)
+        before.set(r, (before.get(r) ?? 0) + n);
+    let cap = Number.POSITIVE_INFINITY;
+    for (const [r, perPod] of one.demand) {
+      const left = this.ledger.maxAdmissible(t, r) - (before.get(r) ?? 0);
+      cap = Math.min(cap, Math.floor(Math.max(0, left) / perPod));
+    }
+    return cap;
+  }
+
   /** After w was placed: charges its team, or returns why its quota does not allow it (roll back). */
   admit(w: PreparedWorkload, t: number, placed: readonly Placed[]): QuotaBlock | undefined {
     w.poolAllowed = undefined;
+    w.podCap = undefined;
     const byPool: [number, number][] = [];
     let cpu = 0;
     let memory = 0;
@@ -233,6 +390,7 @@ export class QuotaPass {
   /** After w did not fit: whether the quota (not capacity) held it, so no failure may be memoized. */
   wasGated(w: PreparedWorkload): boolean {
     w.poolAllowed = undefined;
+    w.podCap = undefined;
     return this.attempts.get(w.key)?.gated ?? false;
   }
 
@@ -278,13 +436,25 @@ export class QuotaPass {
       if (classes.length === 0) continue;
       const { demand, noClassPool } = this.groupDemand(t, g, p, need);
       if (noClassPool !== undefined) continue;
-      const candidates = this.candidatesFor(w, t, p, demand);
+      const candidates = this.candidatesFor(w, t, p, classes, demand);
       const leaving = candidates.filter((v) => this.taken.has(v.key));
-      const open = candidates.filter((v) => !this.taken.has(v.key) && v.admitted.preemptible);
+      const open = candidates.filter(
+        (v) => !this.taken.has(v.key) && (v.admitted.preemptible || v.surplus !== undefined),
+      );
       const fits = (victims: readonly Victim[]): boolean =>
         this.fitsWithout([...leaving, ...victims], t, g, p, classes, demand, need);
-      const victims = chooseVictims(open, fits);
-      if (!victims) continue;
+      const chosen = chooseVictims(open, fits);
+      if (!chosen) continue;
+      // Of a workload that gives back surplus pods, only as many as needed, the first ones.
+      const victims = chosen.map((v, k) => {
+        if (!v.surplus) return v;
+        const others = chosen.filter((_, j) => j !== k);
+        for (let n = 1; n < v.surplus.length; n++) {
+          const part = this.surplusVictim(v, v.surplus.slice(0, n), p, classes);
+          if (fits([...others, part])) return part;
+        }
+        return v;
+      });
       const devices = victims.reduce((n, v) => n + v.devices, 0);
       if (
         !best ||
@@ -300,16 +470,11 @@ export class QuotaPass {
       return undefined;
     }
     const poolName = this.state.pool(best.pool).input.name;
-    // What it counted on stays its own for the pass: the free devices it will use beside its
-    // victims' (taken as if placed) and the quota (charged though it is not admitted, so nobody
-    // behind it borrows what it will need once its victims are gone).
+    // What it counted on stays its own for the pass: the capacity its victims will free, and the
+    // free capacity it will use beside it (taken as if placed), and the quota (charged though it
+    // is not admitted), so that nobody behind it takes what it will need once they are gone.
     const classes = this.state.toleratedClasses(best.pool, w.tolerationId, w.tolerations);
-    const shape = shapeOn(g, best.pool);
-    const free = this.state.plan(best.pool, classes, shape, need);
-    if (free.placed > 0) {
-      this.state.commit(free, shape);
-      this.state.settle();
-    }
+    this.keep([...best.leaving, ...best.victims], g, best.pool, classes, need);
     const held = this.groupDemand(t, g, best.pool, need).demand;
     this.ledger.charge(t, held);
     const mine = this.heldQuota.get(t) ?? new Map<number, number>();
@@ -328,16 +493,31 @@ export class QuotaPass {
       const why = own
         ? `team ${team.input.name} needs its quota for ${w.key}, of higher priority (${w.workload.priority} > ${v.priority})`
         : `team ${team.input.name} reclaims the quota team ${this.ledger.team(v.team).input.name} borrowed, for ${w.key}`;
-      this.preemptions.push({ key: v.key, by: w.key, reason: why });
+      this.preemptions.push({
+        key: v.key,
+        by: w.key,
+        reason: why,
+        ...(v.surplus ? { pods: podsByGroup(v.surplus) } : {}),
+      });
     }
+    const named = best.victims.map((v) =>
+      v.surplus ? `${plural(v.surplus.length, "pod")} of ${v.key}` : v.key,
+    );
+    const whole = best.victims.filter((v) => !v.surplus).length;
     return {
       code: "Preempting",
-      reason: `preempting ${best.victims.map((v) => v.key).join(", ")} to make room on pool ${poolName}; admitted once ${best.victims.length === 1 ? "it has" : "they have"} checkpointed and left`,
+      reason: `preempting ${named.join(", ")} to make room on pool ${poolName}; admitted once ${whole === 0 ? "they are gone" : `${whole === 1 ? "it has" : "they have"} checkpointed and left`}`,
     };
   }
 
   /** Admitted workloads the policy of team t lets w preempt, that hold something w could use. */
-  private candidatesFor(w: PreparedWorkload, t: number, p: number, demand: Demand): Victim[] {
+  private candidatesFor(
+    w: PreparedWorkload,
+    t: number,
+    p: number,
+    classes: readonly number[],
+    demand: Demand,
+  ): Victim[] {
     const team = this.ledger.team(t);
     const deviceClass = team.classOfPool[p] as number;
     const entitled = this.ledger.withinNominal(t, demand);
@@ -355,17 +535,43 @@ export class QuotaPass {
       if (!allowed) continue;
       const victimTeam = this.ledger.team(vt);
       const borrower = this.ledger.borrows(vt, deviceClass);
-      for (const a of list) {
+      for (const f of list) {
+        const a = f.admitted;
         if (a.key === w.key || !allowed(a)) continue;
+        if (!a.preemptible && f.surplus.length > 0) {
+          const v = this.surplusVictim(
+            {
+              key: a.key,
+              borrower,
+              priority: a.priority,
+              creationTimestamp: a.creationTimestamp,
+              admitted: a,
+              team: vt,
+            },
+            f.surplus,
+            p,
+            classes,
+          );
+          const sameClass = f.surplus.some(
+            (x) => x.pool !== undefined && victimTeam.classOfPool[x.pool] === deviceClass,
+          );
+          if (v.devices > 0 || sameClass) out.push(v);
+          continue;
+        }
         let devices = 0;
         let sameClass = false;
-        for (const { pool, devices: n } of a.pools) {
-          const q = this.poolIndex.get(pool);
-          if (q === undefined) continue;
-          if (q === p) devices += n;
+        for (let k = 0; k < f.pools.length; k += 2) {
+          const q = f.pools[k] as number;
+          if (q === p) devices += f.pools[k + 1] as number;
           if (victimTeam.classOfPool[q] === deviceClass) sameClass = true;
         }
         if (devices === 0 && !sameClass) continue;
+        const freed: number[] = [];
+        for (let k = 0; k < f.nodes.length; k += 4) {
+          const i = f.nodes[k] as number;
+          if (this.inPool(i, p, classes))
+            freed.push(i, f.nodes[k + 1] as number, f.nodes[k + 2] as number, f.nodes[k + 3] as number);
+        }
         out.push({
           key: a.key,
           borrower,
@@ -374,10 +580,132 @@ export class QuotaPass {
           devices,
           admitted: a,
           team: vt,
+          demand: f.demand,
+          freed,
         });
       }
     }
     return out;
+  }
+
+  /** A victim that gives back only `pods` (the first of its surplus pods), searched on pool p. */
+  private surplusVictim(
+    base: Pick<Victim, "key" | "borrower" | "priority" | "creationTimestamp" | "admitted" | "team">,
+    pods: readonly SurplusFacts[],
+    p: number,
+    classes: readonly number[],
+  ): Victim {
+    const byPool: [number, number][] = [];
+    const freed: number[] = [];
+    let devices = 0;
+    let cpu = 0;
+    let memory = 0;
+    for (const x of pods) {
+      cpu += x.cpuMillis;
+      memory += x.memoryBytes;
+      if (x.pool !== undefined) byPool.push([x.pool, x.devices]);
+      if (x.pool === p) devices += x.devices;
+      if (x.node !== undefined && this.inPool(x.node, p, classes))
+        freed.push(x.node, x.devices, x.cpuMillis, x.memoryBytes);
+    }
+    const demand = this.ledger.demand(base.team, byPool, cpu, memory).demand;
+    return {
+      key: base.key,
+      borrower: base.borrower,
+      priority: base.priority,
+      creationTimestamp: base.creationTimestamp,
+      admitted: base.admitted,
+      team: base.team,
+      devices,
+      demand,
+      freed,
+      surplus: pods,
+    };
+  }
+
+  /**
+   * What the victims' eviction frees per node of the pool searched, less what an earlier
+   * preemptor of this pass was promised of it (a leaving victim's room is counted once): calls
+   * `each` per node with devices, CPU and memory, in node order, and stops when it returns true.
+   */
+  private freedOn(
+    victims: readonly Victim[],
+    each: (i: number, d: number, c: number, m: number) => boolean,
+  ): boolean {
+    const sum = this.scratch;
+    const touched = this.touched;
+    for (const v of victims) {
+      const f = v.freed;
+      for (let k = 0; k < f.length; k += 4) {
+        const i = f[k] as number;
+        const at = i * 3;
+        if (sum[at] === 0 && sum[at + 1] === 0 && sum[at + 2] === 0) touched.push(i);
+        sum[at] = (sum[at] as number) + (f[k + 1] as number);
+        sum[at + 1] = (sum[at + 1] as number) + (f[k + 2] as number);
+        sum[at + 2] = (sum[at + 2] as number) + (f[k + 3] as number);
+      }
+    }
+    if (touched.length > 1) touched.sort((a, b) => a - b);
+    let stopped = false;
+    for (const i of touched) {
+      const at = i * 3;
+      let d = sum[at] as number;
+      let c = sum[at + 1] as number;
+      let m = sum[at + 2] as number;
+      sum[at] = 0;
+      sum[at + 1] = 0;
+      sum[at + 2] = 0;
+      if (stopped) continue;
+      const promised = this.promised.get(i);
+      if (promised) {
+        d = Math.max(0, d - promised[0]);
+        c = Math.max(0, c - promised[1]);
+        m = Math.max(0, m - promised[2]);
+      }
+      if (each(i, d, c, m)) stopped = true;
+    }
+    touched.length = 0;
+    return stopped;
+  }
+
+  /**
+   * Keeps for a preemptor, for the rest of the pass, the room it was found to fit in: on the
+   * victims' nodes, pods up to what those nodes hold once the victims are gone, their part of the
+   * victims' capacity promised and the rest taken from what is free there; then what is free on
+   * other nodes, taken as if placed. Taking only the free part of nodes the victims leave would
+   * let a workload behind it take the few free devices that, with the freed ones, make a pod.
+   */
+  private keep(
+    victims: readonly Victim[],
+    g: PreparedGroup,
+    p: number,
+    classes: readonly number[],
+    need: number,
+  ) {
+    const s = this.state;
+    const shape = shapeOn(g, p);
+    let left = need;
+    this.freedOn(victims, (i, d, c, m) => {
+      const fd = s.freeDevices[i] as number;
+      const fc = s.freeCpu[i] as number;
+      const fm = s.freeMemory[i] as number;
+      const pods = Math.min(left, podsOn(shape, fd + d, fc + c, fm + m));
+      if (pods <= 0) return false;
+      left -= pods;
+      // The victims' part first: what is free now stays free for others where it can.
+      const vd = Math.min(pods * shape.devices, d);
+      const vc = Math.min(pods * shape.cpuMillis, c);
+      const vm = Math.min(pods * shape.memoryBytes, m);
+      const [pd, pc, pm] = this.promised.get(i) ?? NO_ROOM;
+      this.promised.set(i, [pd + vd, pc + vc, pm + vm]);
+      s.reserve(i, pods * shape.devices - vd, pods * shape.cpuMillis - vc, pods * shape.memoryBytes - vm);
+      return left <= 0;
+    });
+    if (left > 0) {
+      const free = s.plan(p, classes, shape, left);
+      if (free.placed > 0) s.commit(free, shape);
+    }
+    s.settle();
   }
 
   private inPool(i: number, p: number, classes: readonly number[]): boolean {
@@ -396,39 +724,18 @@ export class QuotaPass {
     demand: Demand,
     need: number,
   ): boolean {
-    const released = victims.map((v) => ({
-      team: v.team,
-      demand: this.admittedDemand.get(v.key)?.demand ?? [],
-    }));
-    if (!this.ledger.fitsWithout(t, demand, released)) return false;
+    if (!this.ledger.fitsWithout(t, demand, victims)) return false;
     const shape = shapeOn(g, p);
-    const freed = new Map<number, [number, number, number]>();
-    for (const v of victims) {
-      for (const r of v.admitted.nodes) {
-        const i = this.state.nodeIndex.get(r.node);
-        if (i === undefined || !this.inPool(i, p, classes)) continue;
-        const f = freed.get(i) ?? [0, 0, 0];
-        freed.set(i, [f[0] + r.devices, f[1] + r.cpuMillis, f[2] + r.memoryBytes]);
-      }
-    }
     const s = this.state;
     let room = s.roomNow(p, classes, shape, poolKeyOn(g, p)).pods;
     if (room >= need) return true;
-    const podsOn = (d: number, c: number, m: number): number => {
-      let k = Number.POSITIVE_INFINITY;
-      if (shape.devices > 0) k = Math.min(k, Math.floor(d / shape.devices));
-      if (shape.cpuMillis > 0) k = Math.min(k, Math.floor(c / shape.cpuMillis));
-      if (shape.memoryBytes > 0) k = Math.min(k, Math.floor(m / shape.memoryBytes));
-      return Number.isFinite(k) ? Math.max(0, k) : 1;
-    };
-    for (const [i, [d, c, m]] of freed) {
+    return this.freedOn(victims, (i, d, c, m) => {
       const fd = s.freeDevices[i] as number;
       const fc = s.freeCpu[i] as number;
       const fm = s.freeMemory[i] as number;
-      room += podsOn(fd + d, fc + c, fm + m) - podsOn(fd, fc, fm);
-      if (room >= need) return true;
-    }
-    return false;
+      room += podsOn(shape, fd + d, fc + c, fm + m) - podsOn(shape, fd, fc, fm);
+      return room >= need;
+    });
   }
 
   /** Per team: nominal, used, borrowed and pending devices per class, as the pass leaves them. */
@@ -455,6 +762,27 @@ export class QuotaPass {
       };
     });
   }
+}
+
+function podsByGroup(pods: readonly SurplusFacts[]): { group: string; pods: number; keep: number }[] {
+  const out: { group: string; pods: number; keep: number }[] = [];
+  for (const x of pods) {
+    const entry = out.find((e) => e.group === x.group);
+    if (entry) {
+      entry.pods++;
+      entry.keep = Math.min(entry.keep, x.index);
+    } else out.push({ group: x.group, pods: 1, keep: x.index });
+  }
+  return out;
+}
+
+/** Pods of the shape that free devices, CPU and memory d, c, m hold. */
+function podsOn(shape: Shape, d: number, c: number, m: number): number {
+  let k = Number.POSITIVE_INFINITY;
+  if (shape.devices > 0) k = Math.min(k, Math.floor(d / shape.devices));
+  if (shape.cpuMillis > 0) k = Math.min(k, Math.floor(c / shape.cpuMillis));
+  if (shape.memoryBytes > 0) k = Math.min(k, Math.floor(m / shape.memoryBytes));
+  return Number.isFinite(k) ? Math.max(0, k) : 1;
 }
 
 function noClass(team: string, pool: string): QuotaBlock {

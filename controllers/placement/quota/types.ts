@@ -50,10 +50,27 @@ export interface AdmittedWorkload {
   memoryBytes: number;
   /** Everything it holds per node (pods and reservation alike): what its eviction frees. */
   nodes: readonly { node: string; devices: number; cpuMillis: number; memoryBytes: number }[];
-  /** May be chosen as a victim (by its kind's policy). */
+  /** May be chosen as a victim as a whole (by its kind's policy). */
   preemptible: boolean;
+  /**
+   * Pods that may be taken back one at a time, the first to go first: a RayCluster's workers
+   * and an InferenceService's replicas above their minimum, highest index first. A workload
+   * with surplus pods that is not preemptible as a whole loses only some of these.
+   */
+  surplus?: readonly SurplusPod[] | undefined;
   /** Already told to checkpoint and go: counted as freed when a preemptor checks whether it fits. */
   preempting?: boolean | undefined;
+}
+
+export interface SurplusPod {
+  group: string;
+  /** Its index in the group: taking it back leaves the group at most this many pods. */
+  index: number;
+  pool: string;
+  node: string;
+  devices: number;
+  cpuMillis: number;
+  memoryBytes: number;
 }
 
 export interface QuotaInput {
@@ -69,6 +86,12 @@ export interface Preemption {
   /** The workload it makes room for. */
   by: string;
   reason: string;
+  /**
+   * Only some of the victim's surplus pods, per group: how many, and the count the group keeps
+   * at most (its pods from that index up go; stated so that applying it twice does no harm).
+   * Absent: the whole workload.
+   */
+  pods?: { group: string; pods: number; keep: number }[] | undefined;
 }
 
 /** Per team, after the pass: what it holds and what waits, per device class. */
