@@ -3,17 +3,39 @@
 // accelerators to be free.
 import type { RayCluster, RayWorkerGroup } from "../../crds/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
-import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
+import {
+  bytes,
+  cpuMillis,
+  groupOfPlacement,
+  hasAdmission,
+  type WorkloadAdapter,
+  workloadKey,
+} from "../admission/index.ts";
 import type { PodGroup, Workload } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { groupsInForce } from "./autoscale.ts";
 import { waitRequests } from "./pods.ts";
-import { admittedReplicas, planUnadmitted, type WorkerView } from "./workers.ts";
+import { groupAdmitted, planUnadmitted, type WorkerView } from "./workers.ts";
 
 export type RayClusterObject = RayCluster & KubeObject;
 
+/**
+ * The pools a group's added workers may take, best first: the pools it runs on (`running`, the
+ * newest worker's first), then every other pool its accelerators allow (its own pin list, or
+ * all pools, which the engine filters by vendor, model and memory). Undefined: no preference.
+ */
+export function growthPools(
+  pinned: readonly string[] | undefined,
+  running: readonly string[],
+  allPools: () => readonly string[],
+): string[] | undefined {
+  if (running.length === 0) return pinned === undefined || pinned.length === 0 ? undefined : [...pinned];
+  const rest = pinned !== undefined && pinned.length > 0 ? pinned : [...allPools()].sort();
+  return [...new Set([...running, ...rest])];
+}
+
 /** What one worker holds: its container, or the init container when that asks for more. */
-export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool?: string): PodGroup {
+export function workerGroupShape(group: RayWorkerGroup, pods: number, pools?: readonly string[]): PodGroup {
   const acc = group.accelerators;
   const accelerators: PodGroup["accelerators"] = acc
     ? {
@@ -21,10 +43,10 @@ export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool
         minMemoryGiB: acc.minMemoryGiB,
         vendors: acc.vendors,
         models: acc.models,
-        pools: pinnedPool === undefined ? acc.pools : [pinnedPool],
+        pools: pools ?? acc.pools,
         interconnect: acc.interconnect,
       }
-    : { count: 0, pools: pinnedPool === undefined ? undefined : [pinnedPool] };
+    : { count: 0, pools };
   return {
     name: group.name,
     pods,
@@ -36,13 +58,14 @@ export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool
 
 /**
  * The gang for `rc` as it is now. Admitted: the admitted groups, for their shapes. Not
- * admitted: the workers missing from each group, a group that already runs workers pinned
- * to their pool. Undefined when nothing is wanted (suspended, deleted, nothing missing).
+ * admitted: the workers missing from each group, a group that already runs workers preferring
+ * their pools (growthPools). Undefined when nothing is wanted (suspended, deleted, nothing missing).
  */
 export function clusterWorkload(
   rc: RayClusterObject,
   workers: readonly WorkerView[] | (() => readonly WorkerView[]),
   now: number,
+  poolNames: () => readonly string[] = () => [],
 ): Workload | undefined {
   if (rc.spec.suspend || rc.metadata.deletionTimestamp) return undefined;
   // An admitted cluster's gang is its spec and admission alone: every pass reads it for every
@@ -56,9 +79,12 @@ export function clusterWorkload(
   const admitted = hasAdmission(rc);
   if (admitted) {
     groups = [];
-    for (const p of rc.status?.admission?.placements ?? []) {
-      const g = specGroups.find((s) => s.name === p.group);
-      if (g) groups.push(workerGroupShape(g, admittedReplicas(p)));
+    // One pod group per worker group, however many pools its runs are on.
+    const admission = rc.status?.admission;
+    const names = new Set((admission?.placements ?? []).map((p) => groupOfPlacement(p.group)));
+    for (const name of names) {
+      const g = specGroups.find((s) => s.name === name);
+      if (g) groups.push(workerGroupShape(g, groupAdmitted(admission, name)));
     }
   } else {
     const plan = planUnadmitted(specGroups, typeof workers === "function" ? workers() : workers, now);
@@ -69,7 +95,8 @@ export function clusterWorkload(
       .filter((n) => plan.blocked || n.pods > 0)
       .map((n) => {
         const g = specGroups.find((s) => s.name === n.group) as RayWorkerGroup;
-        return workerGroupShape(g, plan.blocked ? g.replicas : n.pods, n.pool);
+        const pools = growthPools(g.accelerators?.pools, n.pools, poolNames);
+        return workerGroupShape(g, plan.blocked ? g.replicas : n.pods, pools);
       });
   }
   const workload: Workload | undefined =
@@ -91,12 +118,13 @@ const admittedWorkloads = new WeakMap<RayClusterObject, Workload | undefined>();
 export function rayClusterAdapter(
   workersOf: (rc: RayClusterObject) => WorkerView[],
   enqueue: (key: string) => void,
+  poolNames: () => readonly string[] = () => [],
   now: () => number = Date.now,
 ): WorkloadAdapter<RayClusterObject> {
   return {
     resource: resourceTypes.rayCluster,
     // The admitter asks for every cluster on every pass: read the pods only when they matter.
-    toWorkload: (rc) => clusterWorkload(rc, () => workersOf(rc), now()),
+    toWorkload: (rc) => clusterWorkload(rc, () => workersOf(rc), now(), poolNames),
     enqueue,
   };
 }

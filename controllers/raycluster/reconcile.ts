@@ -27,6 +27,7 @@ import { headPod, headService, workerPod } from "./pods.ts";
 import { headPorts } from "./ray-start.ts";
 import { type AdmissionWait, computeStatus, type StatusInput } from "./status.ts";
 import {
+  groupRuns,
   mergeAdmission,
   type PlannedCreate,
   type PlannedDelete,
@@ -114,8 +115,9 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     const idleSince = nextIdleSince(idleTimers.get(key) ?? new Map(), views, now);
     idleTimers.set(key, idleSince);
     const inForce = groupsInForce(rc);
+    // A group on several pools declares its first pool's devices to the decision.
     const vendorOf = (group: string) =>
-      rc.status?.admission?.placements?.find((p) => p.group === group)?.vendor as Vendor | undefined;
+      groupRuns(rc.status?.admission, group)[0]?.vendor as Vendor | undefined;
     const decisions = decideScale({
       autoscaling: spec,
       demand: load.demand,
