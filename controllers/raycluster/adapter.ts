@@ -34,6 +34,20 @@ export function growthPools(
   return [...new Set([...running, ...rest])];
 }
 
+/** status.admission.placements holds at most this many entries (crds/admission.ts). */
+const maxPlacements = 64;
+
+/** Runs of one pool among a group's running workers, by index (each a placement once merged). */
+function runCount(live: readonly WorkerView[]): number {
+  let runs = 0;
+  let last: string | undefined;
+  for (const w of [...live].sort((a, b) => a.index - b.index)) {
+    if (runs === 0 || w.pool !== last) runs++;
+    last = w.pool;
+  }
+  return runs;
+}
+
 /** What one worker holds: its container, or the init container when that asks for more. */
 export function workerGroupShape(group: RayWorkerGroup, pods: number, pools?: readonly string[]): PodGroup {
   const acc = group.accelerators;
@@ -91,11 +105,15 @@ export function clusterWorkload(
     // Blocked mostly means "just admitted, and the cache does not show our status write yet":
     // the admitter then still holds its admission for us, and reads only the group shapes.
     // Returning nothing would make it forget that reservation.
+    const growing = plan.needs.filter((n) => n.pods > 0).length;
+    const crowded = plan.needs.reduce((r, n) => r + runCount(n.live), 0) + growing > maxPlacements;
     groups = plan.needs
       .filter((n) => plan.blocked || n.pods > 0)
       .map((n) => {
         const g = specGroups.find((s) => s.name === n.group) as RayWorkerGroup;
-        const pools = growthPools(g.accelerators?.pools, n.pools, poolNames);
+        // Each group may add one run; past the record's limit it grows only where it runs.
+        const pools =
+          crowded && n.pools.length > 0 ? n.pools : growthPools(g.accelerators?.pools, n.pools, poolNames);
         return workerGroupShape(g, plan.blocked ? g.replicas : n.pods, pools);
       });
   }

@@ -144,6 +144,16 @@ describe("the cluster as a placement workload", () => {
     expect(wl?.groups.map((g) => [g.pods, g.accelerators.pools])).toEqual([[2, ["mi300x", "h100", "a100"]]]);
   });
 
+  test("a cluster whose runs would pass the record's 64 placements grows only where it runs", () => {
+    const spec = { workerGroups: [{ name: "gpu", replicas: 70, accelerators: { count: 1 } }] };
+    // 64 workers alternating between two pools: 64 runs already.
+    const live = Array.from({ length: 64 }, (_, i) => w("gpu", i, { pool: i % 2 === 0 ? "a" : "b" }));
+    const wl = clusterWorkload(cluster({ spec }), live, 0, () => ["a", "b", "c"]);
+    expect(wl?.groups.map((g) => g.accelerators.pools)).toEqual([["b", "a"]]);
+    const few = clusterWorkload(cluster({ spec }), live.slice(0, 2), 0, () => ["a", "b", "c"]);
+    expect(few?.groups.map((g) => g.accelerators.pools)).toEqual([["b", "a", "c"]]);
+  });
+
   test("admitted on two pools: one pod group with every run's workers", () => {
     const status: RayClusterStatus = {
       admission: {
