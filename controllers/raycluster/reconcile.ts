@@ -63,6 +63,8 @@ interface ScaleChange {
 
 /** How soon to look again at a cluster whose worker pods must settle before a decision. */
 const settleRecheckMs = 2_000;
+/** How soon to look again at a scale-up held back until the admitter has seen the admission. */
+const staleGrantRecheckMs = 200;
 
 export function rayClusterReconciler(deps: ReconcilerDeps) {
   const clock = deps.now ?? (() => new Date());
@@ -317,7 +319,15 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     let released = false;
     let trimmed = new Map<string, [number, number]>();
     if (admission) {
-      const plan = planAdmitted(groups, admission, workers);
+      // Until a pass has seen this admission, the admitter still offers the grant it was made
+      // from: released now, that stale grant would be taken for the added workers (on devices
+      // the running ones use). A pass that sees it drops the grant; look again right after.
+      const staleGrant = deps.admitter.decisionFor(rt, key)?.type === "admitted";
+      const plan = planAdmitted(groups, admission, workers, !staleGrant);
+      if (staleGrant && plan.wantMore.size > 0) {
+        deps.admitter.requestPass();
+        requeueAfter = Math.min(requeueAfter ?? staleGrantRecheckMs, staleGrantRecheckMs);
+      }
       deletes.push(...plan.deletes);
       markDeleted(plan.deletes);
       creates = plan.creates;

@@ -179,11 +179,15 @@ function runOf(runs: readonly Placement[], index: number): [Placement, number] |
   return undefined;
 }
 
-/** The plan for a cluster that holds an admission. */
+/**
+ * The plan for a cluster that holds an admission. `mayRelease` false holds a scale-up back
+ * (the admitter has not yet seen the admission it granted, and would offer that grant again).
+ */
 export function planAdmitted(
   groups: readonly RayWorkerGroup[],
   admission: AdmissionStatus,
   workers: readonly WorkerView[],
+  mayRelease = true,
 ): AdmittedPlan {
   const creates: PlannedCreate[] = [];
   const deletes: PlannedDelete[] = [];
@@ -236,7 +240,7 @@ export function planAdmitted(
 
   // Releasing drops the reservation of pods not yet bound, so wait until every worker kept
   // sits on its node: from then on the scheduler's own accounting holds their capacity.
-  const released = wantMore.size > 0 && settled;
+  const released = wantMore.size > 0 && settled && mayRelease;
   const next: AdmissionStatus | undefined = released ? undefined : { ...admission, placements };
   return { creates: released ? [] : creates, deletes, admission: next, wantMore, released, trimmed };
 }

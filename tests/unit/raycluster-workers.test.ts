@@ -189,6 +189,14 @@ describe("planAdmitted", () => {
     expect(plan.wantMore.get("gpu")).toBe(2);
   });
 
+  test("scale up is held back while the admitter may still offer the grant it was made from", () => {
+    const a = admission(placement("gpu", 2));
+    const plan = planAdmitted([g("gpu", 4)], a, [w("gpu", 0), w("gpu", 1)], false);
+    expect(plan).toMatchObject({ released: false, creates: [], deletes: [] });
+    expect(plan.admission).toEqual(a);
+    expect(plan.wantMore.get("gpu")).toBe(2);
+  });
+
   test("scale up waits while a kept worker is not bound yet, and creates what is missing first", () => {
     const a = admission(placement("gpu", 2));
     const unbound = planAdmitted([g("gpu", 4)], a, [w("gpu", 0), w("gpu", 1, { node: undefined })]);
