@@ -3,17 +3,53 @@
 // accelerators to be free.
 import type { RayCluster, RayWorkerGroup } from "../../crds/runtime/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
-import { bytes, cpuMillis, hasAdmission, type WorkloadAdapter, workloadKey } from "../admission/index.ts";
+import {
+  bytes,
+  cpuMillis,
+  groupOfPlacement,
+  hasAdmission,
+  type WorkloadAdapter,
+  workloadKey,
+} from "../admission/index.ts";
 import type { PodGroup, Workload } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { groupsInForce } from "./autoscale.ts";
 import { waitRequests } from "./pods.ts";
-import { admittedReplicas, planUnadmitted, type WorkerView } from "./workers.ts";
+import { groupAdmitted, planUnadmitted, type WorkerView } from "./workers.ts";
 
 export type RayClusterObject = RayCluster & KubeObject;
 
+/**
+ * The pools a group's added workers may take, best first: the pools it runs on (`running`, the
+ * newest worker's first), then every other pool its accelerators allow (its own pin list, or
+ * all pools, which the engine filters by vendor, model and memory). Undefined: no preference.
+ */
+export function growthPools(
+  pinned: readonly string[] | undefined,
+  running: readonly string[],
+  allPools: () => readonly string[],
+): string[] | undefined {
+  if (running.length === 0) return pinned === undefined || pinned.length === 0 ? undefined : [...pinned];
+  const rest = pinned !== undefined && pinned.length > 0 ? pinned : [...allPools()].sort();
+  return [...new Set([...running, ...rest])];
+}
+
+/** status.admission.placements holds at most this many entries (crds/admission.ts). */
+const maxPlacements = 64;
+
+/** Runs of one pool among a group's running workers, by index (each a placement once merged). */
+function runCount(live: readonly WorkerView[]): number {
+  let runs = 0;
+  let last: string | undefined;
+  for (const w of [...live].sort((a, b) => a.index - b.index)) {
+    if (runs === 0 || w.pool !== last) runs++;
+    last = w.pool;
+  }
+  return runs;
+}
+
 /** What one worker holds: its container, or the init container when that asks for more. */
-export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool?: string): PodGroup {
+export function workerGroupShape(group: RayWorkerGroup, pods: number, pools?: readonly string[]): PodGroup {
   const acc = group.accelerators;
   const accelerators: PodGroup["accelerators"] = acc
     ? {
@@ -21,10 +57,10 @@ export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool
         minMemoryGiB: acc.minMemoryGiB,
         vendors: acc.vendors,
         models: acc.models,
-        pools: pinnedPool === undefined ? acc.pools : [pinnedPool],
+        pools: pools ?? acc.pools,
         interconnect: acc.interconnect,
       }
-    : { count: 0, pools: pinnedPool === undefined ? undefined : [pinnedPool] };
+    : { count: 0, pools };
   return {
     name: group.name,
     pods,
@@ -36,13 +72,14 @@ export function workerGroupShape(group: RayWorkerGroup, pods: number, pinnedPool
 
 /**
  * The gang for `rc` as it is now. Admitted: the admitted groups, for their shapes. Not
- * admitted: the workers missing from each group, a group that already runs workers pinned
- * to their pool. Undefined when nothing is wanted (suspended, deleted, nothing missing).
+ * admitted: the workers missing from each group, a group that already runs workers preferring
+ * their pools (growthPools). Undefined when nothing is wanted (suspended, deleted, nothing missing).
  */
 export function clusterWorkload(
   rc: RayClusterObject,
   workers: readonly WorkerView[] | (() => readonly WorkerView[]),
   now: number,
+  poolNames: () => readonly string[] = () => [],
 ): Workload | undefined {
   if (rc.spec.suspend || rc.metadata.deletionTimestamp) return undefined;
   // An admitted cluster's gang is its spec and admission alone: every pass reads it for every
@@ -56,20 +93,28 @@ export function clusterWorkload(
   const admitted = hasAdmission(rc);
   if (admitted) {
     groups = [];
-    for (const p of rc.status?.admission?.placements ?? []) {
-      const g = specGroups.find((s) => s.name === p.group);
-      if (g) groups.push(workerGroupShape(g, admittedReplicas(p)));
+    // One pod group per worker group, however many pools its runs are on.
+    const admission = rc.status?.admission;
+    const names = new Set((admission?.placements ?? []).map((p) => groupOfPlacement(p.group)));
+    for (const name of names) {
+      const g = specGroups.find((s) => s.name === name);
+      if (g) groups.push(workerGroupShape(g, groupAdmitted(admission, name)));
     }
   } else {
     const plan = planUnadmitted(specGroups, typeof workers === "function" ? workers() : workers, now);
     // Blocked mostly means "just admitted, and the cache does not show our status write yet":
     // the admitter then still holds its admission for us, and reads only the group shapes.
     // Returning nothing would make it forget that reservation.
+    const growing = plan.needs.filter((n) => n.pods > 0).length;
+    const crowded = plan.needs.reduce((r, n) => r + runCount(n.live), 0) + growing > maxPlacements;
     groups = plan.needs
       .filter((n) => plan.blocked || n.pods > 0)
       .map((n) => {
         const g = specGroups.find((s) => s.name === n.group) as RayWorkerGroup;
-        return workerGroupShape(g, plan.blocked ? g.replicas : n.pods, n.pool);
+        // Each group may add one run; past the record's limit it grows only where it runs.
+        const pools =
+          crowded && n.pools.length > 0 ? n.pools : growthPools(g.accelerators?.pools, n.pools, poolNames);
+        return workerGroupShape(g, plan.blocked ? g.replicas : n.pods, pools);
       });
   }
   const workload: Workload | undefined =
@@ -91,12 +136,13 @@ const admittedWorkloads = new WeakMap<RayClusterObject, Workload | undefined>();
 export function rayClusterAdapter(
   workersOf: (rc: RayClusterObject) => WorkerView[],
   enqueue: (key: string) => void,
+  poolNames: () => readonly string[] = () => [],
   now: () => number = Date.now,
 ): WorkloadAdapter<RayClusterObject> {
   return {
     resource: resourceTypes.rayCluster,
     // The admitter asks for every cluster on every pass: read the pods only when they matter.
-    toWorkload: (rc) => clusterWorkload(rc, () => workersOf(rc), now()),
+    toWorkload: (rc) => clusterWorkload(rc, () => workersOf(rc), now(), poolNames),
     enqueue,
   };
 }

@@ -16,7 +16,8 @@ export const rayClusterController =
       ctx.cache
         .childrenOf<KubeObject>(resourceTypes.pod, rc)
         .flatMap((p) => viewWorker(p, rc.metadata.name ?? "") ?? []);
-    admitter.register(rayClusterAdapter(workersOf, (key) => ctx.enqueue(key)));
+    const poolNames = () => ctx.cache.list(resourceTypes.acceleratorPool).map((p) => p.metadata.name ?? "");
+    admitter.register(rayClusterAdapter(workersOf, (key) => ctx.enqueue(key), poolNames));
     return {
       name: "raycluster",
       for: resourceTypes.rayCluster,

@@ -27,6 +27,7 @@ import { headPod, headService, workerPod } from "./pods.ts";
 import { headPorts } from "./ray-start.ts";
 import { type AdmissionWait, computeStatus, type StatusInput } from "./status.ts";
 import {
+  groupRuns,
   keepWorkers,
   mergeAdmission,
   type PlannedCreate,
@@ -63,6 +64,8 @@ interface ScaleChange {
 
 /** How soon to look again at a cluster whose worker pods must settle before a decision. */
 const settleRecheckMs = 2_000;
+/** How soon to look again at a scale-up held back until the admitter has seen the admission. */
+const staleGrantRecheckMs = 200;
 
 export function rayClusterReconciler(deps: ReconcilerDeps) {
   const clock = deps.now ?? (() => new Date());
@@ -115,8 +118,9 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     const idleSince = nextIdleSince(idleTimers.get(key) ?? new Map(), views, now);
     idleTimers.set(key, idleSince);
     const inForce = groupsInForce(rc);
+    // A group on several pools declares its first pool's devices to the decision.
     const vendorOf = (group: string) =>
-      rc.status?.admission?.placements?.find((p) => p.group === group)?.vendor as Vendor | undefined;
+      groupRuns(rc.status?.admission, group)[0]?.vendor as Vendor | undefined;
     const decisions = decideScale({
       autoscaling: spec,
       demand: load.demand,
@@ -332,7 +336,15 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     let released = false;
     let trimmed = new Map<string, [number, number]>();
     if (admission) {
-      const plan = planAdmitted(groups, admission, workers);
+      // Until a pass has seen this admission, the admitter still offers the grant it was made
+      // from: released now, that stale grant would be taken for the added workers (on devices
+      // the running ones use). A pass that sees it drops the grant; look again right after.
+      const staleGrant = deps.admitter.decisionFor(rt, key)?.type === "admitted";
+      const plan = planAdmitted(groups, admission, workers, !staleGrant);
+      if (staleGrant && plan.wantMore.size > 0) {
+        deps.admitter.requestPass();
+        requeueAfter = Math.min(requeueAfter ?? staleGrantRecheckMs, staleGrantRecheckMs);
+      }
       deletes.push(...plan.deletes);
       markDeleted(plan.deletes);
       creates = plan.creates;

@@ -12,9 +12,10 @@ import type {
   RayClusterStatus,
 } from "../../crds/runtime/index.ts";
 import { type Condition, setCondition } from "../../operator/index.ts";
+import { groupOfPlacement } from "../admission/index.ts";
 import { groupsInForce } from "./autoscale.ts";
 import { clusterEndpoints } from "./pods.ts";
-import { admittedReplicas, type PodHealth, type WorkerView } from "./workers.ts";
+import { admittedReplicas, groupAdmitted, groupRuns, type PodHealth, type WorkerView } from "./workers.ts";
 
 /** Why a cluster without admission is waiting, as the admitter last said. */
 export type AdmissionWait =
@@ -48,7 +49,7 @@ const listNames = (names: string[], max = 3): string =>
 
 export function describeAdmission(admission: AdmissionStatus): string {
   const parts = (admission.placements ?? []).map(
-    (p) => `group ${p.group} on pool ${p.pool} (${plural(admittedReplicas(p), "worker")})`,
+    (p) => `group ${groupOfPlacement(p.group)} on pool ${p.pool} (${plural(admittedReplicas(p), "worker")})`,
   );
   return parts.length === 0 ? "no workers to place" : parts.join(", ");
 }
@@ -70,8 +71,10 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
 
   const workerGroups = groups.map((g) => {
     const mine = active.filter((w) => w.group === g.name);
+    // A group that grew onto other pools reports the pool of its first workers.
     const pool =
-      admission?.placements?.find((p) => p.group === g.name)?.pool ?? mine.find((w) => w.pool)?.pool;
+      groupRuns(admission, g.name)[0]?.pool ??
+      [...mine].sort((a, b) => a.index - b.index).find((w) => w.pool)?.pool;
     const entry: NonNullable<RayClusterStatus["workerGroups"]>[number] = {
       name: g.name,
       replicas: mine.length,
@@ -89,9 +92,7 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
   const missing: string[] = [];
   for (const g of groups) {
     const mine = active.filter((w) => w.group === g.name && !w.finished && w.index < g.replicas);
-    const target = admission
-      ? Math.min(g.replicas, admittedReplicas(admission.placements?.find((p) => p.group === g.name)))
-      : mine.length;
+    const target = admission ? Math.min(g.replicas, groupAdmitted(admission, g.name)) : mine.length;
     held += target;
     heldReady += Math.min(target, mine.filter((w) => w.ready).length);
     for (let i = 0; i < target; i++) {

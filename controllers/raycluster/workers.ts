@@ -1,21 +1,25 @@
 // Which worker pods to create and delete, and what admission the cluster holds afterwards.
 //
 // Every worker group is one pod group of a single gang admission for the whole cluster
-// (status.admission, one placement per group; pod i of a group runs on placement.nodes[i]).
+// (status.admission). A group holds one placement per run of consecutive workers on one pool:
+// `<group>` for the run from worker 0, `<group>/<first index>` for each run a scale-up added on
+// another pool; worker i runs on the node at its offset in the run that holds i.
 // Changes of replicas on an admitted cluster:
 //   - scale down: the workers with the highest indices (the newest) are deleted and the
 //     admission is trimmed to the remaining ones, which releases their capacity at once;
 //   - scale up: once every worker the cluster holds is bound to its node, the admission is
 //     released while those workers keep running (their pods now hold their nodes' capacity
 //     as any bound pod does), and only the missing workers are asked for, as the cluster's
-//     next gang, each group pinned to the pool it already runs on. When that gang is
-//     admitted, the new admission is the running workers' nodes plus the admitted ones.
+//     next gang, each group preferring the pools it already runs on but free to take any
+//     pool its accelerators allow. When that gang is admitted, the new admission is the
+//     running workers' nodes plus the admitted ones, a new run where they landed elsewhere.
 //     If it does not fit, the running workers are untouched and the rest stays queued.
 // A failed worker is deleted and then recreated on its admitted node; a deleted one is
 // recreated there.
 import type { AdmissionStatus, RayWorkerGroup } from "../../crds/runtime/index.ts";
 import { labels } from "../../crds/runtime/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
+import { groupOfPlacement } from "../admission/index.ts";
 
 export type Placement = NonNullable<AdmissionStatus["placements"]>[number];
 
@@ -147,11 +151,43 @@ export const admittedReplicas = (p: Placement | undefined): number =>
 
 const byIndexDesc = (a: WorkerView, b: WorkerView) => b.index - a.index;
 
-/** The plan for a cluster that holds an admission. */
+/** A run's first worker index, from its key: `gpu` holds worker 0 on, `gpu/3` worker 3 on. */
+export function runStart(p: Placement): number {
+  const tail = p.group.slice(groupOfPlacement(p.group).length + 1);
+  return /^(0|[1-9][0-9]*)$/.test(tail) ? Number(tail) : 0;
+}
+
+export const runKey = (group: string, start: number): string => (start === 0 ? group : `${group}/${start}`);
+
+/** The placements of `group`, by first worker index. */
+export function groupRuns(admission: AdmissionStatus | undefined, group: string): Placement[] {
+  return (admission?.placements ?? [])
+    .filter((p) => groupOfPlacement(p.group) === group)
+    .sort((a, b) => runStart(a) - runStart(b));
+}
+
+/** Workers the admission holds for `group`, over all its runs. */
+export const groupAdmitted = (admission: AdmissionStatus | undefined, group: string): number =>
+  groupRuns(admission, group).reduce((n, p) => n + admittedReplicas(p), 0);
+
+/** The run that holds worker `index`, and the worker's offset in it. */
+function runOf(runs: readonly Placement[], index: number): [Placement, number] | undefined {
+  for (const p of runs) {
+    const offset = index - runStart(p);
+    if (offset >= 0 && offset < admittedReplicas(p)) return [p, offset];
+  }
+  return undefined;
+}
+
+/**
+ * The plan for a cluster that holds an admission. `mayRelease` false holds a scale-up back
+ * (the admitter has not yet seen the admission it granted, and would offer that grant again).
+ */
 export function planAdmitted(
   groups: readonly RayWorkerGroup[],
   admission: AdmissionStatus,
   workers: readonly WorkerView[],
+  mayRelease = true,
 ): AdmittedPlan {
   const creates: PlannedCreate[] = [];
   const deletes: PlannedDelete[] = [];
@@ -165,8 +201,8 @@ export function planAdmitted(
     if (!specGroups.has(w.group) && !w.terminating) deletes.push({ ...pick(w), reason: "GroupRemoved" });
   }
   for (const g of groups) {
-    const placement = admission.placements?.find((p) => p.group === g.name);
-    const admitted = admittedReplicas(placement);
+    const runs = groupRuns(admission, g.name);
+    const admitted = runs.reduce((n, p) => n + admittedReplicas(p), 0);
     const keep = Math.min(g.replicas, admitted);
     if (g.replicas > admitted) wantMore.set(g.name, g.replicas - admitted);
     const mine = workers.filter((w) => w.group === g.name).sort(byIndexDesc);
@@ -183,21 +219,28 @@ export function planAdmitted(
         settled = false;
       } else if (w.node === undefined) settled = false;
     }
-    if (placement === undefined || keep === 0) continue;
+    if (keep === 0) continue;
     for (let i = 0; i < keep; i++) {
       if (taken.has(i)) continue;
-      creates.push({ group: g.name, index: i, placement, node: placement.nodes?.[i] || undefined });
+      const at = runOf(runs, i);
+      if (!at) continue;
+      const [placement, offset] = at;
+      creates.push({ group: g.name, index: i, placement, node: placement.nodes?.[offset] || undefined });
       settled = false;
     }
-    if (keep < admitted) {
-      trimmed.set(g.name, [admitted, keep]);
-      placements.push(trimPlacement(placement, keep));
-    } else placements.push(placement);
+    if (keep < admitted) trimmed.set(g.name, [admitted, keep]);
+    // The newest workers go first: runs that start at or above `keep` go whole, the one across
+    // it is cut.
+    for (const p of runs) {
+      const start = runStart(p);
+      if (start >= keep) continue;
+      placements.push(start + admittedReplicas(p) > keep ? trimPlacement(p, keep - start) : p);
+    }
   }
 
   // Releasing drops the reservation of pods not yet bound, so wait until every worker kept
   // sits on its node: from then on the scheduler's own accounting holds their capacity.
-  const released = wantMore.size > 0 && settled;
+  const released = wantMore.size > 0 && settled && mayRelease;
   const next: AdmissionStatus | undefined = released ? undefined : { ...admission, placements };
   return { creates: released ? [] : creates, deletes, admission: next, wantMore, released, trimmed };
 }
@@ -211,11 +254,19 @@ export function keepWorkers(
   cuts: readonly { group: string; keep: number }[],
 ): AdmissionStatus {
   let changed = false;
-  const placements = (admission.placements ?? []).map((p) => {
-    const cut = cuts.find((c) => c.group === p.group);
-    if (!cut || admittedReplicas(p) <= cut.keep) return p;
+  // A group on several pools holds one run each: the newest workers go first, so runs that start
+  // at or above `keep` go whole and the one across it is cut (as a scale-down does).
+  const placements = (admission.placements ?? []).flatMap((p) => {
+    const cut = cuts.find((c) => c.group === groupOfPlacement(p.group));
+    if (!cut) return [p];
+    const start = runStart(p);
+    if (start >= cut.keep) {
+      changed = true;
+      return [];
+    }
+    if (start + admittedReplicas(p) <= cut.keep) return [p];
     changed = true;
-    return trimPlacement(p, cut.keep);
+    return [trimPlacement(p, cut.keep - start)];
   });
   return changed ? { ...admission, placements } : admission;
 }
@@ -235,8 +286,8 @@ export interface GroupNeed {
   group: string;
   /** Workers to admit. */
   pods: number;
-  /** The pool the group's running workers are on; the new ones must join them there. */
-  pool: string | undefined;
+  /** The pools the group's running workers are on, the newest worker's first: the new ones prefer them. */
+  pools: string[];
   /** Running workers kept, by index. */
   live: WorkerView[];
 }
@@ -280,7 +331,8 @@ export function planUnadmitted(
   for (const g of groups) {
     if (g.replicas === 0) continue;
     const kept = (live.get(g.name) ?? []).sort((a, b) => a.index - b.index);
-    needs.push({ group: g.name, pods: g.replicas - kept.length, pool: kept[0]?.pool, live: kept });
+    const pools = [...new Set(kept.flatMap((w) => (w.pool === undefined ? [] : [w.pool])).reverse())];
+    needs.push({ group: g.name, pods: g.replicas - kept.length, pools, live: kept });
   }
   return { deletes, needs, blocked };
 }
@@ -292,8 +344,10 @@ export interface PoolFacts {
 
 /**
  * The admission of a cluster whose running workers are `needs[].live` and whose missing
- * workers were admitted as `delta` (absent when none were missing). Undefined when the delta
- * no longer matches what is missing (a worker failed since the pass): the next pass decides.
+ * workers were admitted as `delta` (absent when none were missing), on any pool. Each group's
+ * workers, by index, are cut into runs of one pool (the admitted ones fill the gaps between
+ * running ones). Undefined when the delta no longer matches what is missing (a worker failed
+ * since the pass): the next pass decides.
  */
 export function mergeAdmission(
   needs: readonly GroupNeed[],
@@ -303,28 +357,41 @@ export function mergeAdmission(
 ): AdmissionStatus | undefined {
   const placements: Placement[] = [];
   const deltaGroups = delta?.placements ?? [];
-  for (const p of deltaGroups) if (!needs.some((n) => n.group === p.group && n.pods > 0)) return undefined;
+  for (const p of deltaGroups) {
+    if (!needs.some((n) => n.group === groupOfPlacement(p.group) && n.pods > 0)) return undefined;
+  }
   for (const need of needs) {
-    const d = deltaGroups.find((p) => p.group === need.group);
+    const ds = deltaGroups.filter((p) => groupOfPlacement(p.group) === need.group);
+    // A gang places each group on one pool.
+    if (ds.length > 1) return undefined;
+    const d = ds[0];
     if (need.pods > 0 && (d === undefined || admittedReplicas(d) !== need.pods)) return undefined;
-    const pool = d?.pool ?? need.pool;
-    if (pool === undefined) return undefined;
-    if (need.pool !== undefined && d !== undefined && d.pool !== need.pool) return undefined;
     const replicas = need.live.length + need.pods;
-    const byIndex = new Map(need.live.map((w) => [w.index, w.node]));
+    const byIndex = new Map(need.live.map((w) => [w.index, w]));
     const fresh = [...(d?.nodes ?? [])];
-    const nodes: string[] = [];
+    const slots: Array<{ pool: string | undefined; node: string | undefined }> = [];
     for (let i = 0; i < replicas; i++) {
-      const node = byIndex.has(i) ? byIndex.get(i) : fresh.shift();
-      if (node) nodes.push(node);
+      const w = byIndex.get(i);
+      slots.push(w ? { pool: w.pool, node: w.node } : { pool: d?.pool, node: fresh.shift() });
     }
-    const facts = d ? { vendor: d.vendor, resourceName: d.resourceName } : poolFacts(pool);
-    const placement: Placement = { group: need.group, pool, replicas };
-    if (facts?.vendor !== undefined) placement.vendor = facts.vendor;
-    if (facts?.resourceName !== undefined) placement.resourceName = facts.resourceName;
-    // Either every pod has its node or the scheduler chooses for all of them within the pool.
-    if (nodes.length === replicas) placement.nodes = nodes;
-    placements.push(placement);
+    let start = 0;
+    while (start < replicas) {
+      const pool = slots[start]?.pool;
+      if (pool === undefined) return undefined;
+      let end = start + 1;
+      while (end < replicas && slots[end]?.pool === pool) end++;
+      const run = slots.slice(start, end);
+      const facts =
+        d && d.pool === pool ? { vendor: d.vendor, resourceName: d.resourceName } : poolFacts(pool);
+      const placement: Placement = { group: runKey(need.group, start), pool, replicas: end - start };
+      if (facts?.vendor !== undefined) placement.vendor = facts.vendor;
+      if (facts?.resourceName !== undefined) placement.resourceName = facts.resourceName;
+      // Either every pod of the run has its node or the scheduler chooses for all of them within the pool.
+      const nodes = run.flatMap((s) => (s.node ? [s.node] : []));
+      if (nodes.length === run.length) placement.nodes = nodes;
+      placements.push(placement);
+      start = end;
+    }
   }
   return { admittedAt: now, placements };
 }

@@ -125,9 +125,47 @@ describe("the cluster as a placement workload", () => {
     expect(wl?.groups.map((g) => [g.name, g.pods, g.accelerators.count])).toEqual([["gpu", 2, 1]]);
   });
 
-  test("scaling up without admission asks only for the missing workers, pinned to their group's pool", () => {
-    const wl = clusterWorkload(cluster(), [w("gpu", 0), w("gpu", 1), w("tpu", 0), w("small", 0)], 0);
-    expect(wl?.groups.map((g) => [g.name, g.pods, g.accelerators.pools])).toEqual([["tpu", 1, ["tpu-pool"]]]);
+  test("scaling up without admission asks only for the missing workers, their group's pool first", () => {
+    const pools = () => ["v5e", "h100", "tpu-pool"];
+    const wl = clusterWorkload(cluster(), [w("gpu", 0), w("gpu", 1), w("tpu", 0), w("small", 0)], 0, pools);
+    expect(wl?.groups.map((g) => [g.name, g.pods, g.accelerators.pools])).toEqual([
+      ["tpu", 1, ["tpu-pool", "h100", "v5e"]],
+    ]);
+  });
+
+  test("a group with its own pool list grows on its pools, the ones it runs on first", () => {
+    const spec = {
+      workerGroups: [
+        { name: "gpu", replicas: 4, accelerators: { count: 1, pools: ["h100", "mi300x", "a100"] } },
+      ],
+    };
+    const live = [w("gpu", 0, { pool: "h100" }), w("gpu", 1, { pool: "mi300x" })];
+    const wl = clusterWorkload(cluster({ spec }), live, 0, () => ["other"]);
+    expect(wl?.groups.map((g) => [g.pods, g.accelerators.pools])).toEqual([[2, ["mi300x", "h100", "a100"]]]);
+  });
+
+  test("a cluster whose runs would pass the record's 64 placements grows only where it runs", () => {
+    const spec = { workerGroups: [{ name: "gpu", replicas: 70, accelerators: { count: 1 } }] };
+    // 64 workers alternating between two pools: 64 runs already.
+    const live = Array.from({ length: 64 }, (_, i) => w("gpu", i, { pool: i % 2 === 0 ? "a" : "b" }));
+    const wl = clusterWorkload(cluster({ spec }), live, 0, () => ["a", "b", "c"]);
+    expect(wl?.groups.map((g) => g.accelerators.pools)).toEqual([["b", "a"]]);
+    const few = clusterWorkload(cluster({ spec }), live.slice(0, 2), 0, () => ["a", "b", "c"]);
+    expect(few?.groups.map((g) => g.accelerators.pools)).toEqual([["b", "a", "c"]]);
+  });
+
+  test("admitted on two pools: one pod group with every run's workers", () => {
+    const status: RayClusterStatus = {
+      admission: {
+        admittedAt: "2026-01-01T00:00:05Z",
+        placements: [
+          { group: "gpu", pool: "h100", replicas: 2, nodes: ["a", "b"] },
+          { group: "gpu/2", pool: "mi300x", replicas: 3, nodes: ["c", "c", "d"] },
+        ],
+      },
+    };
+    const wl = clusterWorkload(cluster({ status }), [], 0);
+    expect(wl?.groups.map((g) => [g.name, g.pods])).toEqual([["gpu", 5]]);
   });
 
   test("nothing missing: nothing to admit", () => {

@@ -283,3 +283,31 @@ describe("events", () => {
     expect(reasons(suspended, pending)).toEqual(["Normal/Admitted", "Normal/Resumed"]);
   });
 });
+
+describe("a group on two pools", () => {
+  const spec = { workerGroups: [{ name: "gpu", replicas: 4, accelerators: { count: 1 } }] };
+  const twoPools: AdmissionStatus = {
+    admittedAt: "2026-03-01T11:00:00.000Z",
+    placements: [
+      { group: "gpu", pool: "h100", replicas: 2, nodes: ["n-gpu-0", "n-gpu-1"] },
+      { group: "gpu/2", pool: "mi300x", replicas: 2, nodes: ["n-gpu-2", "n-gpu-3"] },
+    ],
+  };
+  const workers = [0, 1, 2, 3].map((i) => w("gpu", i, { pool: i < 2 ? "h100" : "mi300x" }));
+
+  test("counts every run's workers, names the first run's pool and says where each run is", () => {
+    const s = computeStatus(input({ rc: cluster({ spec }), workers, admission: twoPools }));
+    expect(s.phase).toBe("Ready");
+    expect(s.workerGroups).toEqual([{ name: "gpu", pool: "h100", replicas: 4, readyReplicas: 4 }]);
+    expect(cond(s, "Admitted")?.message).toBe(
+      "group gpu on pool h100 (2 workers), group gpu on pool mi300x (2 workers)",
+    );
+  });
+
+  test("a worker of the second run missing is a worker being replaced", () => {
+    const s = computeStatus(
+      input({ rc: cluster({ spec }), workers: workers.slice(0, 3), admission: twoPools }),
+    );
+    expect(cond(s, "Ready")?.message).toBe("1 worker failing or being replaced: rc-gpu-3");
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import {
+  keepWorkers,
   mergeAdmission,
   planAdmitted,
   planUnadmitted,
@@ -189,6 +190,14 @@ describe("planAdmitted", () => {
     expect(plan.wantMore.get("gpu")).toBe(2);
   });
 
+  test("scale up is held back while the admitter may still offer the grant it was made from", () => {
+    const a = admission(placement("gpu", 2));
+    const plan = planAdmitted([g("gpu", 4)], a, [w("gpu", 0), w("gpu", 1)], false);
+    expect(plan).toMatchObject({ released: false, creates: [], deletes: [] });
+    expect(plan.admission).toEqual(a);
+    expect(plan.wantMore.get("gpu")).toBe(2);
+  });
+
   test("scale up waits while a kept worker is not bound yet, and creates what is missing first", () => {
     const a = admission(placement("gpu", 2));
     const unbound = planAdmitted([g("gpu", 4)], a, [w("gpu", 0), w("gpu", 1, { node: undefined })]);
@@ -210,18 +219,27 @@ describe("planAdmitted", () => {
 describe("planUnadmitted", () => {
   test("a new cluster needs every worker, unpinned", () => {
     const plan = planUnadmitted([g("gpu", 2), g("tpu", 1), g("idle", 0)], [], 0);
-    expect(plan.needs.map((n) => [n.group, n.pods, n.pool])).toEqual([
-      ["gpu", 2, undefined],
-      ["tpu", 1, undefined],
+    expect(plan.needs.map((n) => [n.group, n.pods, n.pools])).toEqual([
+      ["gpu", 2, []],
+      ["tpu", 1, []],
     ]);
     expect(plan.blocked).toBe(false);
   });
 
-  test("a released cluster needs the missing workers, pinned to the group's pool, gaps included", () => {
+  test("a released cluster needs the missing workers, preferring the group's pool, gaps included", () => {
     const plan = planUnadmitted([g("gpu", 4)], [w("gpu", 0), w("gpu", 2)], 0);
     expect(plan.needs).toEqual([
-      { group: "gpu", pods: 2, pool: "gpu-pool", live: [w("gpu", 0), w("gpu", 2)] },
+      { group: "gpu", pods: 2, pools: ["gpu-pool"], live: [w("gpu", 0), w("gpu", 2)] },
     ]);
+  });
+
+  test("a group on two pools prefers the pool of its newest worker", () => {
+    const plan = planUnadmitted(
+      [g("gpu", 5)],
+      [w("gpu", 0, { pool: "h100" }), w("gpu", 1, { pool: "h100" }), w("gpu", 2, { pool: "mi300x" })],
+      0,
+    );
+    expect(plan.needs.map((n) => [n.pods, n.pools])).toEqual([[2, ["mi300x", "h100"]]]);
   });
 
   test("failed, surplus and removed-group workers are deleted and counted as missing", () => {
@@ -321,12 +339,119 @@ describe("mergeAdmission", () => {
     { what: "fewer admitted than missing", delta: admission(placement("gpu", 1)) },
     { what: "a group that misses nothing", delta: admission(placement("gpu", 2), placement("tpu", 1)) },
     {
-      what: "another pool than the running workers'",
-      delta: admission({ ...placement("gpu", 2), pool: "elsewhere" }),
+      what: "a group split over two pools by the gang",
+      delta: admission(
+        { ...placement("gpu", 1), pool: "a" },
+        { ...placement("gpu", 1), group: "gpu/x", pool: "b" },
+      ),
     },
     { what: "no delta although workers are missing", delta: undefined },
   ])("a stale decision ($what) is refused", ({ delta }) => {
     const needs = planUnadmitted([g("gpu", 3), g("tpu", 1)], [w("gpu", 0), w("tpu", 0)], 0).needs;
     expect(mergeAdmission(needs, delta, facts, now)).toBeUndefined();
+  });
+});
+
+describe("a group on several pools", () => {
+  const facts = (pool: string) => ({ vendor: `${pool}-vendor`, resourceName: `${pool}/dev` });
+  const now = "2026-02-02T00:00:00.000Z";
+  const nv = (n: number, start = 0) => ({
+    group: start === 0 ? "gpu" : `gpu/${start}`,
+    pool: "h100",
+    vendor: "nvidia",
+    resourceName: "nvidia.com/gpu",
+    replicas: n,
+    nodes: Array.from({ length: n }, (_, i) => `h100-${start + i}`),
+  });
+  const amd = (n: number, start: number) => ({
+    group: start === 0 ? "gpu" : `gpu/${start}`,
+    pool: "mi300x",
+    vendor: "amd",
+    resourceName: "amd.com/gpu",
+    replicas: n,
+    nodes: Array.from({ length: n }, (_, i) => `mi300x-${start + i}`),
+  });
+  const onNv = (i: number) => w("gpu", i, { pool: "h100", node: `h100-${i}` });
+  const onAmd = (i: number) => w("gpu", i, { pool: "mi300x", node: `mi300x-${i}` });
+
+  test("added workers admitted on a second pool become a second placement, keyed by their first index", () => {
+    const needs = planUnadmitted([g("gpu", 4)], [onNv(0), onNv(1)], 0).needs;
+    const delta = admission({ ...amd(2, 0), nodes: ["mi300x-2", "mi300x-3"] });
+    expect(mergeAdmission(needs, delta, facts, now)).toEqual({
+      admittedAt: now,
+      placements: [{ ...nv(2), vendor: "h100-vendor", resourceName: "h100/dev" }, amd(2, 2)],
+    });
+  });
+
+  test("added workers on the pool of the newest run extend that run", () => {
+    const needs = planUnadmitted([g("gpu", 4)], [onNv(0), onNv(1), onAmd(2)], 0).needs;
+    const delta = admission({ ...amd(1, 0), nodes: ["mi300x-3"] });
+    expect(mergeAdmission(needs, delta, facts, now)?.placements).toEqual([
+      { ...nv(2), vendor: "h100-vendor", resourceName: "h100/dev" },
+      amd(2, 2),
+    ]);
+  });
+
+  test("a gap in the first run filled on another pool cuts the runs by pool", () => {
+    const needs = planUnadmitted([g("gpu", 3)], [onNv(0), onNv(2)], 0).needs;
+    const delta = admission({ ...amd(1, 0), nodes: ["mi300x-1"] });
+    expect(
+      mergeAdmission(needs, delta, facts, now)?.placements?.map((p) => [p.group, p.pool, p.nodes]),
+    ).toEqual([
+      ["gpu", "h100", ["h100-0"]],
+      ["gpu/1", "mi300x", ["mi300x-1"]],
+      ["gpu/2", "h100", ["h100-2"]],
+    ]);
+  });
+
+  test("each worker is created on its own run's pool and node", () => {
+    const plan = planAdmitted([g("gpu", 4)], admission(amd(2, 2), nv(2)), []);
+    expect(plan.creates.map((c) => [c.index, c.placement.pool, c.node])).toEqual([
+      [0, "h100", "h100-0"],
+      [1, "h100", "h100-1"],
+      [2, "mi300x", "mi300x-2"],
+      [3, "mi300x", "mi300x-3"],
+    ]);
+    expect(plan.wantMore.size).toBe(0);
+  });
+
+  test("steady on two pools: the admission is kept as it is", () => {
+    const a = admission(nv(2), amd(2, 2));
+    const plan = planAdmitted([g("gpu", 4)], a, [onNv(0), onNv(1), onAmd(2), onAmd(3)]);
+    expect(plan).toMatchObject({ creates: [], deletes: [], released: false });
+    expect(plan.admission).toEqual(a);
+  });
+
+  test("scale down removes the newest first across placements: the second run is cut, then dropped", () => {
+    const all = [onNv(0), onNv(1), onAmd(2), onAmd(3)];
+    const three = planAdmitted([g("gpu", 3)], admission(nv(2), amd(2, 2)), all);
+    expect(three.deletes.map((d) => d.name)).toEqual(["rc-gpu-3"]);
+    expect(three.admission?.placements).toEqual([nv(2), amd(1, 2)]);
+    expect(three.trimmed.get("gpu")).toEqual([4, 3]);
+
+    const one = planAdmitted([g("gpu", 1)], admission(nv(2), amd(2, 2)), all);
+    expect(one.deletes.map((d) => d.name)).toEqual(["rc-gpu-3", "rc-gpu-2", "rc-gpu-1"]);
+    expect(one.admission?.placements).toEqual([nv(1)]);
+  });
+
+  test("a quota preemption keeps the oldest workers across placements: the newest run goes first", () => {
+    const a = admission(nv(2), amd(2, 2));
+    expect(keepWorkers(a, [{ group: "gpu", keep: 3 }]).placements).toEqual([nv(2), amd(1, 2)]);
+    expect(keepWorkers(a, [{ group: "gpu", keep: 1 }]).placements).toEqual([nv(1)]);
+    // Applied twice, or asking for no fewer than it holds: the same record.
+    expect(keepWorkers(a, [{ group: "gpu", keep: 4 }])).toBe(a);
+    const cut = keepWorkers(a, [{ group: "gpu", keep: 3 }]);
+    expect(keepWorkers(cut, [{ group: "gpu", keep: 3 }])).toBe(cut);
+  });
+
+  test("scale up of a group on two pools releases the admission once all are bound", () => {
+    const plan = planAdmitted([g("gpu", 6)], admission(nv(2), amd(2, 2)), [
+      onNv(0),
+      onNv(1),
+      onAmd(2),
+      onAmd(3),
+    ]);
+    expect(plan).toMatchObject({ released: true, admission: undefined });
+    expect(plan.wantMore.get("gpu")).toBe(2);
   });
 });
