@@ -7,7 +7,7 @@ import type { Cache } from "./cache.ts";
 import type { EventInput, EventRecorder } from "./events.ts";
 import { addFinalizer, removeFinalizer } from "./finalizers.ts";
 import type { Informer } from "./informer.ts";
-import type { KubeClient } from "./kube-client.ts";
+import { isNotFound, type KubeClient } from "./kube-client.ts";
 import { describeError, type Logger } from "./log.ts";
 import {
   type Counter,
@@ -337,7 +337,15 @@ export class Controller {
         const report = options?.report === true;
         if (report) releaseWorker();
         const lane = report ? "report" : "work";
-        const written = (await writeStatus(client, rt, obj, status, { fieldManager, lane })) !== undefined;
+        let written: boolean;
+        try {
+          written = (await writeStatus(client, rt, obj, status, { fieldManager, lane })) !== undefined;
+        } catch (error) {
+          // The object was deleted after the cache showed it: this reconcile has nothing left
+          // to do (its delete event reconciles again), and it did not fail.
+          if (isNotFound(error)) throw new ObjectGone();
+          throw error;
+        }
         committed = recorded;
         return written;
       },
@@ -361,6 +369,12 @@ export class Controller {
     this.m.active.child(labels).dec();
     this.m.time.observe(labels, seconds);
 
+    if (failure instanceof ObjectGone) {
+      this.m.total.inc({ ...labels, result: "success" });
+      this.queue.forget(key);
+      log.debug("the object went away during its reconcile");
+      return;
+    }
     if (failure !== undefined) {
       this.m.total.inc({ ...labels, result: "error" });
       this.m.errors.inc(labels);
@@ -389,5 +403,12 @@ export class Controller {
       this.queue.forget(key);
     }
     log.debug("reconciled", { seconds: Number(seconds.toFixed(6)) });
+  }
+}
+
+/** A status write found its object deleted: the reconcile ends, successfully. */
+class ObjectGone extends Error {
+  constructor() {
+    super("the object was deleted during its reconcile");
   }
 }

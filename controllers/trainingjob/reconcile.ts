@@ -14,6 +14,7 @@ import {
   isConflict,
   isNotFound,
   type KubeObject,
+  keyOf,
   type ReconcileContext,
   type ReconcileResult,
   statusEquals,
@@ -159,8 +160,14 @@ export class TrainingJobReconciler {
     }
     // The plan never both deletes and creates pods (a new gang waits until the old one is
     // gone), so every child write can go at once.
+    // A pod the cache does not show is created; one it shows is applied again (a checkpoint
+    // request adds an annotation to the running gang's pods).
+    const writePod = (pod: KubeObject) =>
+      ctx.cache.get(resourceTypes.pod, keyOf(pod.metadata.namespace, pod.metadata.name ?? ""))
+        ? ctx.apply(resourceTypes.pod, pod)
+        : ctx.create(resourceTypes.pod, pod);
     const createPod = (pod: KubeObject) =>
-      ctx.create(resourceTypes.pod, pod).catch((error: unknown) => {
+      writePod(pod).catch((error: unknown) => {
         if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
           ctx.recordEvent(job, {
             type: "Warning",

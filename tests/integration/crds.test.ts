@@ -152,11 +152,12 @@ describe("samples", () => {
   test("kubectl get aistack lists every namespaced kind", async () => {
     const listed = await eventually(async () => {
       const result = await kubectl(["get", "aistack", "-n", ns.name, "-o", "name"]);
-      // The category also lists cluster-scoped AcceleratorPools, which other tests may own.
+      // The category also lists the cluster-scoped kinds (AcceleratorPools, TeamQuotas), which
+      // other tests own.
       const names = result.stdout
         .trim()
         .split("\n")
-        .filter((n) => !n.startsWith("acceleratorpool."));
+        .filter((n) => !n.startsWith("acceleratorpool.") && !n.startsWith("teamquota."));
       return names.length >= 5 ? names : undefined;
     });
     expect(listed.sort()).toEqual(
