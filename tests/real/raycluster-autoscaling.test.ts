@@ -143,10 +143,14 @@ describe("RayCluster autoscaling with real Ray workers", () => {
     const holding = await jobs.get("hold-0");
     expect(holding?.status, `${holding?.message} ${await jobs.logs("hold-0")}`).toBe("RUNNING");
 
-    // The busy one stays however long it is busy: three timeouts later it is still there.
+    // The busy one stays however long it is busy: three timeouts later the same pod is still
+    // there. (A worker may come back meanwhile: on a loaded machine Ray can report a moment of
+    // demand, a job's runtime env setting up, and a scale-up for it is right.)
+    const uid0 = grown.find((p) => p.metadata.name === "auto-cpu-0")?.metadata.uid;
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setTimeout(r, idleTimeoutSeconds * 1000));
-      expect(names(await workers())).toEqual(["auto-cpu-0"]);
+      const now = await workers();
+      expect(now.find((p) => p.metadata.name === "auto-cpu-0")?.metadata.uid).toBe(uid0);
     }
     expect((await jobs.get("hold-0"))?.status).toBe("RUNNING");
 
@@ -166,11 +170,10 @@ describe("RayCluster autoscaling with real Ray workers", () => {
       .filter(
         (e) => (e.regarding as { uid?: string }).uid === rc.metadata.uid && e.reason === "AutoscaledDown",
       )
-      .map((e) => String(e.note))
-      .sort();
-    expect(downs).toEqual([
-      `group cpu: idle for ${idleTimeoutSeconds} s: auto-cpu-0`,
-      `group cpu: idle for ${idleTimeoutSeconds} s: auto-cpu-1`,
-    ]);
+      .map((e) => String(e.note));
+    const prefix = `group cpu: idle for ${idleTimeoutSeconds} s: `;
+    for (const note of downs) expect(note.startsWith(prefix), note).toBe(true);
+    const removed = new Set(downs.flatMap((n) => n.slice(prefix.length).split(", ")));
+    expect([...removed].sort()).toEqual(["auto-cpu-0", "auto-cpu-1"]);
   });
 });
