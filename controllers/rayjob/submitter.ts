@@ -17,8 +17,14 @@ export const submitterBackoffLimit = 2;
 // `ray job submit` quotes each of its words again and Ray runs the result in a shell on the
 // head; so the entrypoint goes as `sh -c <entrypoint>`, which that shell runs exactly as it runs
 // an entrypoint submitted over HTTP (quotes, variables and all, expanded on the head, not here).
-// Runtime env and metadata as JSON, only when given.
+// Runtime env and metadata as JSON, only when given. The head pod turns Ready a moment before
+// its dashboard answers (and a loaded node can make that a long moment): the script waits for
+// the dashboard, at most two minutes, rather than spending the Job's few retries on refusals.
 const script = `set -u
+for _ in $(seq 1 60); do
+  python -c 'import os, urllib.request; urllib.request.urlopen(os.environ["RAY_DASHBOARD_ADDRESS"].rstrip("/") + "/api/version", timeout=5)' >/dev/null 2>&1 && break
+  sleep 2
+done
 if ray job status --address "$RAY_DASHBOARD_ADDRESS" "$RAY_JOB_SUBMISSION_ID" >/dev/null 2>&1; then
   exec ray job logs --address "$RAY_DASHBOARD_ADDRESS" --follow "$RAY_JOB_SUBMISSION_ID"
 fi

@@ -44,6 +44,8 @@ async function createService(name: string, autoscaling: Record<string, unknown>)
   });
 }
 
+let idleAttempts = 0;
+
 const status = async (name: string) =>
   (await bed.client.get<Isvc>(resourceTypes.inferenceService, name, bed.ns.name)).status;
 
@@ -122,7 +124,8 @@ describe("autoscaling through the router", () => {
   }, 240_000);
 
   it("goes to zero when idle, and the next request waits for a replica and succeeds", async () => {
-    const name = "idle";
+    // A service of its own per attempt, so that a retry does not find the first one's.
+    const name = `idle-${++idleAttempts}`;
     await createService(name, {
       minReplicas: 0,
       maxReplicas: 2,
