@@ -71,6 +71,8 @@ afterAll(async () => {
   await ns?.[Symbol.asyncDispose]();
 });
 
+let finalizerAttempts = 0;
+
 describe("reconcile loop on a real API server", () => {
   it("creates the owned child, reports Ready with observedGeneration, then records an event", async () => {
     await client.create(widgets, widget("alpha", { message: "hello" }));
@@ -253,24 +255,34 @@ describe("reconcile loop on a real API server", () => {
   });
 
   it("finalizer helpers add and remove a finalizer without clobbering others", async () => {
+    // Objects of their own per attempt, so that a retry does not find the first one's.
+    const final = `final-${++finalizerAttempts}`;
+    const finalBare = `final-bare-${finalizerAttempts}`;
     const created = await client.create<Widget>(widgets, {
-      ...widget("final", { message: "f" }),
-      metadata: { name: "final", namespace: ns.name, finalizers: ["example.com/other"] },
+      ...widget(final, { message: "f" }),
+      metadata: { name: final, namespace: ns.name, finalizers: ["example.com/other"] },
     });
     const withOurs = await addFinalizer(client, widgets, created, "sovereign.dev/cleanup");
     expect(withOurs.metadata.finalizers).toEqual(["example.com/other", "sovereign.dev/cleanup"]);
-    await client.delete(widgets, "final", ns.name);
-    const deleting = await client.get(widgets, "final", ns.name);
+    await client.delete(widgets, final, ns.name);
+    const deleting = await client.get(widgets, final, ns.name);
     expect(deleting.metadata.deletionTimestamp).toBeDefined();
     const without = await removeFinalizer(client, widgets, deleting, "sovereign.dev/cleanup");
     expect(without.metadata.finalizers).toEqual(["example.com/other"]);
     await removeFinalizer(client, widgets, without, "example.com/other");
-    await eventually(async () =>
-      (await client.getOrUndefined(widgets, "final", ns.name)) ? undefined : true,
+    await eventually(async () => ((await client.getOrUndefined(widgets, final, ns.name)) ? undefined : true));
+    // A finalizer on an object without any: the resourceVersion guard lets it through on the
+    // version read. This file's controller writes the widget's status meanwhile, so it is read
+    // again and tried again until it goes, as a reconcile would.
+    const bare = await client.create<Widget>(widgets, widget(finalBare));
+    const guarded = await eventually(async () =>
+      addFinalizer(
+        client,
+        widgets,
+        await client.get<Widget>(widgets, finalBare, ns.name),
+        "sovereign.dev/cleanup",
+      ).catch(() => undefined),
     );
-    // A finalizer on an object without any: the resourceVersion guard lets it through once.
-    const bare = await client.create<Widget>(widgets, widget("final-bare"));
-    const guarded = await addFinalizer(client, widgets, bare, "sovereign.dev/cleanup");
     expect(guarded.metadata.finalizers).toEqual(["sovereign.dev/cleanup"]);
     await expect(addFinalizer(client, widgets, { ...bare }, "sovereign.dev/second")).rejects.toThrow();
     await removeFinalizer(client, widgets, guarded, "sovereign.dev/cleanup");
