@@ -2,7 +2,7 @@
 // an object goes away. Written as JSON patches with a `test` op, so adding or removing ours
 // never overwrites a finalizer another controller added at the same moment, and needs no
 // resourceVersion (no conflicts to retry).
-import type { KubeClient } from "./kube-client.ts";
+import { ApiError, type KubeClient } from "./kube-client.ts";
 import type { KubeObject, ResourceType } from "./resource.ts";
 
 /** JSON patch adding `finalizer` (none when present). Exported for tests. */
@@ -31,8 +31,8 @@ export function removeFinalizerPatch(obj: KubeObject, finalizer: string): unknow
 }
 
 /**
- * Adds `finalizer` to `obj`. A failed `test` (someone changed the list meanwhile) surfaces
- * as an error, and the reconcile retries with a fresh copy.
+ * Adds `finalizer` to `obj`. A failed `test` (the object changed since it was read) is tried
+ * again on a fresh copy, at most three times; then it surfaces and the reconcile retries.
  */
 export async function addFinalizer(
   client: KubeClient,
@@ -40,9 +40,25 @@ export async function addFinalizer(
   obj: KubeObject,
   finalizer: string,
 ): Promise<KubeObject> {
-  const patch = addFinalizerPatch(obj, finalizer);
-  if (!patch) return obj;
-  return client.patch(rt, obj.metadata.name as string, obj.metadata.namespace, patch, "json");
+  let current = obj;
+  // The guard on an empty list fails (422) when the object moved on since it was read (a status
+  // write of its own controller, say): read it again and add to what it is now, a few times.
+  for (let attempt = 0; ; attempt++) {
+    const patch = addFinalizerPatch(current, finalizer);
+    if (!patch) return current;
+    try {
+      return await client.patch(
+        rt,
+        current.metadata.name as string,
+        current.metadata.namespace,
+        patch,
+        "json",
+      );
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 422) || attempt >= 3) throw error;
+      current = await client.get(rt, current.metadata.name as string, current.metadata.namespace);
+    }
+  }
 }
 
 export async function removeFinalizer(
