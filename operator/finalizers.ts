@@ -1,7 +1,7 @@
 // Finalizers, for the few controllers that must clean up something outside the API before
 // an object goes away. Written as JSON patches with a `test` op, so adding or removing ours
-// never overwrites a finalizer another controller added at the same moment, and needs no
-// resourceVersion (no conflicts to retry).
+// never overwrites a finalizer another controller added at the same moment. Only the first
+// finalizer of an object is guarded by its resourceVersion (see addFinalizerPatch).
 import { ApiError, type KubeClient } from "./kube-client.ts";
 import type { KubeObject, ResourceType } from "./resource.ts";
 

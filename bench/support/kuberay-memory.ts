@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControlPlane } from "../../cli/dev/control-plane.ts";
-import { forEachConcurrently, freePort } from "../../cli/dev/loopback.ts";
+import { forEachConcurrently, freePorts } from "../../cli/dev/loopback.ts";
 import { controllerReference } from "../../operator/apply.ts";
 import { isAlreadyExists, KubeClient } from "../../operator/kube-client.ts";
 import { loadClusterConnection } from "../../operator/kubeconfig.ts";
@@ -154,7 +154,8 @@ export async function measureKuberayMemory(o: {
     await client.close();
     process.stderr.write(`  KubeRay's objects: ${o.clusters} RayClusters, ${pods.length} pods\n`);
 
-    const ports = { metrics: await freePort(), health: await freePort() };
+    const [metricsPort = 0, healthPort = 0] = await freePorts(2);
+    const ports = { metrics: metricsPort, health: healthPort };
     const started = performance.now();
     child = spawn(
       kuberay.binary,

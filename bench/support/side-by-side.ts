@@ -106,18 +106,15 @@ const minus = (a: Record<string, number>, b: Record<string, number>): Record<str
 
 /** Queue depths and requests so far, from an operator's metrics text. */
 function traceLine(metricsText: string): string {
-  const depths: string[] = [];
-  let requests = 0;
-  let seconds = 0;
-  let answered = 0;
-  for (const line of metricsText.split("\n")) {
-    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
-    const depth = /^workqueue_depth\{name="([^"]+)"/.exec(line);
-    if (depth && value > 0) depths.push(`${depth[1]} ${value}`);
-    if (line.startsWith("rest_client_requests_total{")) requests += value;
-    if (line.startsWith("rest_client_request_duration_seconds_sum{")) seconds += value;
-    if (line.startsWith("rest_client_request_duration_seconds_count{")) answered += value;
-  }
+  const lines = metricsText.split("\n");
+  const metric = bench.metricSumOf(lines);
+  const depths = lines.flatMap((line) => {
+    const depth = /^workqueue_depth\{name="([^"]+)"[^}]*\} (\S+)/.exec(line);
+    return depth && Number(depth[2]) > 0 ? [`${depth[1]} ${depth[2]}`] : [];
+  });
+  const requests = metric("rest_client_requests_total{");
+  const answered = metric("rest_client_request_duration_seconds_count{");
+  const seconds = metric("rest_client_request_duration_seconds_sum{");
   const mean = answered > 0 ? `${Math.round((seconds / answered) * 1000)} ms` : "-";
   return `queued ${depths.join(", ") || "none"}; requests ${requests}, mean latency ${mean} so far`;
 }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { installCrds, waitForNodesReady } from "../../cli/dev/cluster-setup.ts";
 import { type ControlPlane, startControlPlane } from "../../cli/dev/control-plane.ts";
-import { forEachConcurrently, freePort } from "../../cli/dev/loopback.ts";
+import { forEachConcurrently, freePorts } from "../../cli/dev/loopback.ts";
 import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
 import { ensureTools } from "../../cli/dev/tools.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
@@ -218,6 +218,14 @@ export function memoryMbOf(pid: number, field: "VmRSS" | "VmHWM"): number {
 
 /** Sums every sample of a metric whose line contains filter (a label such as 'phase="Running"'). */
 export type MetricSum = (name: string, filter?: string) => number;
+
+/** The MetricSum of a metrics text's lines. */
+export const metricSumOf =
+  (lines: readonly string[]): MetricSum =>
+  (name, filter = "") =>
+    lines
+      .filter((l) => l.startsWith(name) && l.includes(filter))
+      .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
 
 /** What every workload benchmark reports of the operator once its workload is done. */
 export interface OperatorUsage {
@@ -433,13 +441,15 @@ async function startCluster(options: BenchClusterOptions): Promise<BenchCluster>
       client: connected,
       async startOperator(o) {
         if (operator) throw new Error("this cluster already runs an operator");
-        const ports = { health: await freePort(), metrics: await freePort() };
+        const [health = 0, metrics = 0] = await freePorts(2);
+        const ports = { health, metrics };
         operator = spawnOperator(o.kubeconfigPath ?? kubeconfigPath, ports, o);
         return measureOnceReady(operator, ports, o.deadline);
       },
       async startProcess(o) {
         if (operator) throw new Error("this cluster already runs an operator");
-        const ports = { health: await freePort(), metrics: await freePort() };
+        const [health = 0, metrics = 0] = await freePorts(2);
+        const ports = { health, metrics };
         const out = o.logFile ? openSync(o.logFile, "w") : "ignore";
         operator = spawn(o.command, o.args(ports), {
           stdio: ["ignore", out, out],
@@ -570,10 +580,7 @@ async function measureOnceReady(
       const cpuSeconds = cpuSecondsSinceIdle();
       const peakRssMb = memoryMbOf(pid, "VmHWM");
       const lines = (await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text()).split("\n");
-      const metric: MetricSum = (name, filter = "") =>
-        lines
-          .filter((l) => l.startsWith(name) && l.includes(filter))
-          .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+      const metric = metricSumOf(lines);
       return {
         controller,
         cpuSeconds,

@@ -21,7 +21,7 @@ import {
   schedulerConfigYaml,
 } from "./components.ts";
 import { kwokStagesYaml } from "./kwok-stages.ts";
-import { forEachConcurrently, freePort } from "./loopback.ts";
+import { forEachConcurrently, freePorts } from "./loopback.ts";
 import { claimPodRange } from "./pod-range.ts";
 import { type SimulatedPool, simulatedNodes } from "./simulated-nodes.ts";
 import type { SupervisorReport, SupervisorRequest } from "./supervisor.ts";
@@ -139,7 +139,7 @@ async function prepare(
   await writeFile(f.schedulerConfig, schedulerConfigYaml(f.kubeconfig));
   await writeFile(f.kwokConfig, kwokStagesYaml());
   const [etcd, etcdPeer, apiserver, controllerManager, scheduler, kwok, operatorMetrics, operatorHealth] =
-    await Promise.all(Array.from({ length: 8 }, freePort));
+    await freePorts(8);
   const podRange = await claimPodRange();
   const layout: ClusterLayout = {
     dir,
@@ -262,10 +262,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (name === "operator") {
       // The operator starts long after the ports were chosen; a port free then may have been
       // taken since (by another process's listen on port 0), so it gets two chosen now.
-      [layout.ports.operatorMetrics, layout.ports.operatorHealth] = await Promise.all([
-        freePort(),
-        freePort(),
-      ]);
+      [layout.ports.operatorMetrics = 0, layout.ports.operatorHealth = 0] = await freePorts(2);
       command = componentCommands(layout).find((c) => c.name === "operator");
     }
     request({ type: "start", name, ...(command ? { command } : {}) });

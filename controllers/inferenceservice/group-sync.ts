@@ -211,7 +211,7 @@ export function groupWrites(
 }
 
 function createPod(ctx: ReconcileContext, svc: InferenceServiceObject, pod: KubeObject): Promise<unknown> {
-  return ctx.create(resourceTypes.pod, pod).catch((error: unknown) => {
+  return ctx.apply(resourceTypes.pod, pod, { createWhenAbsent: true }).catch((error: unknown) => {
     if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
       ctx.recordEvent(svc, {
         type: "Warning",

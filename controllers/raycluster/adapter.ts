@@ -84,13 +84,10 @@ export function clusterWorkload(
   if (rc.spec.suspend || rc.metadata.deletionTimestamp) return undefined;
   // An admitted cluster's gang is its spec and admission alone: every pass reads it for every
   // admitted cluster, so it is computed once per version of the cached (immutable) object.
-  if (hasAdmission(rc)) {
-    const known = admittedWorkloads.get(rc);
-    if (known !== undefined || admittedWorkloads.has(rc)) return known;
-  }
+  const admitted = hasAdmission(rc);
+  if (admitted && admittedWorkloads.has(rc)) return admittedWorkloads.get(rc);
   const specGroups = groupsInForce(rc);
   let groups: PodGroup[];
-  const admitted = hasAdmission(rc);
   if (admitted) {
     groups = [];
     // One pod group per worker group, however many pools its runs are on.

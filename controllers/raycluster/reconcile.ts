@@ -215,7 +215,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     let headRecreated = false;
     if (!headObj) {
       // Pods are immutable: create only a missing one, never re-send an existing one.
-      headWork.push(ctx.create(resourceTypes.pod, headPod(rc)));
+      headWork.push(ctx.apply(resourceTypes.pod, headPod(rc), { createWhenAbsent: true }));
       head = { terminating: false, finished: false, ready: false, broken: false };
       headRecreated = wasUp;
     } else if (head?.finished && !head.terminating) {
@@ -394,7 +394,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       await ctx.writeStatus(rt, rc, first);
       rc = { ...rc, status: first };
     }
-    await Promise.all(toCreate.map((c) => ctx.create(resourceTypes.pod, c.pod)));
+    await Promise.all(toCreate.map((c) => ctx.apply(resourceTypes.pod, c.pod, { createWhenAbsent: true })));
     for (const r of await headDone) if (r.status === "rejected") throw r.reason;
 
     // Blocked is what a stale cache looks like right after this controller recorded an

@@ -14,7 +14,6 @@ import {
   isConflict,
   isNotFound,
   type KubeObject,
-  keyOf,
   type ReconcileContext,
   type ReconcileResult,
   statusEquals,
@@ -160,14 +159,10 @@ export class TrainingJobReconciler {
     }
     // The plan never both deletes and creates pods (a new gang waits until the old one is
     // gone), so every child write can go at once.
-    // A pod the cache does not show is created; one it shows is applied again (a checkpoint
-    // request adds an annotation to the running gang's pods).
-    const writePod = (pod: KubeObject) =>
-      ctx.cache.get(resourceTypes.pod, keyOf(pod.metadata.namespace, pod.metadata.name ?? ""))
-        ? ctx.apply(resourceTypes.pod, pod)
-        : ctx.create(resourceTypes.pod, pod);
+    // A pod the cache shows is applied again: a checkpoint request adds an annotation to the
+    // running gang's pods.
     const createPod = (pod: KubeObject) =>
-      writePod(pod).catch((error: unknown) => {
+      ctx.apply(resourceTypes.pod, pod, { createWhenAbsent: true }).catch((error: unknown) => {
         if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
           ctx.recordEvent(job, {
             type: "Warning",

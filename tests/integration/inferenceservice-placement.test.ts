@@ -67,7 +67,6 @@ const ownPools: SimulatedPool[] = [
     accelerator: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", devicesPerNode: 8, memoryGiB: 80 },
     cpu: "192",
     memory: "2Ti",
-    taints: [{ key: taintKey, value: H100, effect: "NoSchedule" }],
   },
   {
     name: MI300X,
@@ -75,7 +74,6 @@ const ownPools: SimulatedPool[] = [
     accelerator: { vendor: "amd", model: "AMD-Instinct-MI300X", devicesPerNode: 8, memoryGiB: 192 },
     cpu: "192",
     memory: "2Ti",
-    taints: [{ key: taintKey, value: MI300X, effect: "NoSchedule" }],
   },
 ];
 

@@ -12,12 +12,7 @@ import { resourceTypes } from "../../controllers/resources.ts";
 import { labels, type RayCluster } from "../../crds/index.ts";
 import { KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
-import {
-  createDedicatedPools,
-  dedicatedTaintKey,
-  deleteDedicatedPools,
-  namespaceManager,
-} from "../support/workloads.ts";
+import { createDedicatedPools, deleteDedicatedPools, namespaceManager } from "../support/workloads.ts";
 
 const kc = loadKubeConfig();
 const client = new KubeClient({ kubeConfig: kc });
@@ -44,7 +39,6 @@ const ownPools: SimulatedPool[] = [
     accelerator: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", devicesPerNode: 2, memoryGiB: 80 },
     cpu: "64",
     memory: "512Gi",
-    taints: [{ key: dedicatedTaintKey, value: NV, effect: "NoSchedule" }],
   },
   {
     name: AMD,
@@ -52,7 +46,6 @@ const ownPools: SimulatedPool[] = [
     accelerator: { vendor: "amd", model: "AMD-Instinct-MI300X", devicesPerNode: 8, memoryGiB: 192 },
     cpu: "64",
     memory: "512Gi",
-    taints: [{ key: dedicatedTaintKey, value: AMD, effect: "NoSchedule" }],
   },
 ];
 

@@ -55,7 +55,6 @@ export const pool = (
   ...(accelerator ? { accelerator } : {}),
   cpu: "16",
   memory: "64Gi",
-  taints: [{ key: dedicatedTaintKey, value: name, effect: "NoSchedule" }],
 });
 
 /**

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { freePort } from "../../cli/dev/loopback.ts";
+import { freePorts } from "../../cli/dev/loopback.ts";
 import { fateSharedCommand, venvEnv, venvProgram } from "../../cli/dev/python.ts";
 import { allInterfacesPortFlags, localHeadArgs, type PortFlag } from "../../cli/dev/ray-head.ts";
 import { headStartArgs } from "../../controllers/raycluster/ray-start.ts";
@@ -56,9 +56,13 @@ export async function startRayHead(options: RayHeadOptions = {}): Promise<RayHea
   const venv = pythonVenv();
   const ip =
     options.ip ?? `127.255.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
-  const dashboardPort = await freePort();
+  // Distinct: a dashboard port equal to the metrics export port once had Prometheus's exporter
+  // answer for the dashboard.
+  const [dashboardPort = 0, ...rest] = await freePorts(1 + allInterfacesPortFlags.length);
   const ports = {} as Record<PortFlag, number>;
-  for (const flag of allInterfacesPortFlags) ports[flag] = await freePort();
+  allInterfacesPortFlags.forEach((flag, i) => {
+    ports[flag] = rest[i] ?? 0;
+  });
   const tempDir = mkdtempSync("/tmp/rayh-");
   const args = localHeadArgs(
     headStartArgs({

@@ -16,7 +16,7 @@ import {
 import { loadKubeConfig, type TestNamespace, testNamespace } from "./cluster.ts";
 import { type PodRunner, startPodRunner } from "./pod-runner.ts";
 import { pythonVenv } from "./python.ts";
-import { createDedicatedPools, dedicatedTaintKey, deleteDedicatedPools } from "./workloads.ts";
+import { createDedicatedPools, deleteDedicatedPools } from "./workloads.ts";
 
 export interface RayTestbed {
   client: KubeClient;
@@ -44,7 +44,6 @@ export async function startRayTestbed(
     accelerator: { vendor: "nvidia", model: "NVIDIA-H100-80GB-HBM3", devicesPerNode: 2, memoryGiB: 80 },
     cpu: "64",
     memory: "512Gi",
-    taints: [{ key: dedicatedTaintKey, value: name, effect: "NoSchedule" }],
   };
   const ns = await testNamespace(prefix, kc);
   const bare = options.bareNamespace ? await testNamespace(`${prefix}-bare`, kc) : undefined;

@@ -11,12 +11,7 @@ import { labels } from "../../crds/index.ts";
 import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "./cluster.ts";
 import { startPodRunner } from "./pod-runner.ts";
-import {
-  createDedicatedPools,
-  dedicatedTaintKey,
-  deleteDedicatedPools,
-  namespaceManager,
-} from "./workloads.ts";
+import { createDedicatedPools, deleteDedicatedPools, namespaceManager } from "./workloads.ts";
 
 export type Pod = KubeObject & {
   status?: { podIP?: string; conditions?: { type: string; status: string }[] };
@@ -54,7 +49,6 @@ export async function startServingTestbed(
     accelerator: { vendor, model, devicesPerNode, memoryGiB },
     cpu: "64",
     memory: "512Gi",
-    taints: [{ key: dedicatedTaintKey, value: name, effect: "NoSchedule" }],
   });
   const pools = [
     pool(`${prefix}-nv-${suffix}`, "nvidia", "NVIDIA-H100-80GB-HBM3", 80),

@@ -33,7 +33,7 @@ export async function ensureSamplePools(client: KubeClient, names: readonly stri
 export const dedicatedTaintKey = "sovereign.dev/dedicated";
 
 /**
- * A test file's own pools: their simulated nodes (tainted by the caller's SimulatedPool) and an
+ * A test file's own pools: their simulated nodes, tainted `dedicatedTaintKey=<pool>`, and an
  * AcceleratorPool each whose pods tolerate that taint, so no other file's workload lands there.
  */
 export async function createDedicatedPools(
@@ -41,7 +41,9 @@ export async function createDedicatedPools(
   pools: readonly SimulatedPool[],
 ): Promise<void> {
   for (const pool of pools) {
-    for (const body of simulatedNodes(pool)) await client.create(builtin.nodes, body as KubeObject);
+    const taint = { key: dedicatedTaintKey, value: pool.name, effect: "NoSchedule" as const };
+    const tainted = { ...pool, taints: [...(pool.taints ?? []), taint] };
+    for (const body of simulatedNodes(tainted)) await client.create(builtin.nodes, body as KubeObject);
     // A CPU-only pool still needs an AcceleratorPool to place workloads on: vendor "other" with
     // a device resource no node advertises, so its pods ask for CPU and memory only.
     const acc = pool.accelerator;

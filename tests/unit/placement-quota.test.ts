@@ -306,6 +306,26 @@ function checkQuota(teams: readonly TeamInput[], admitted: readonly Admitted[]):
   }
 }
 
+/** An admitted workload of `team` holding `devices` on `pool`; no CPU, memory or nodes unless given. */
+const heldBy = (
+  key: string,
+  team: string,
+  pool: string,
+  devices: number,
+  extra: Partial<AdmittedWorkload> = {},
+): AdmittedWorkload => ({
+  key,
+  team,
+  priority: 0,
+  creationTimestamp: 0,
+  pools: [{ pool, devices }],
+  cpuMillis: 0,
+  memoryBytes: 0,
+  nodes: [],
+  preemptible: false,
+  ...extra,
+});
+
 const admittedOf = (queue: Workload[], result: { admitted: Admission[] }): Admitted[] =>
   result.admitted.map((admission) => ({
     workload: queue.find((w) => w.key === admission.key) as Workload,
@@ -451,17 +471,10 @@ describe("status reasons", () => {
     // needs 4 on one node: the 2 free and the victim's 2. small (no team) would fit in the 2 free.
     const teams = [team("t", 16, { cohort: undefined })];
     const nodes = emptyNodes().map((n) => ({ ...n, freeDevices: n.name === "p0-n0" ? 4 : 0 }));
-    const low: AdmittedWorkload = {
-      key: "low",
-      team: "t",
-      priority: 0,
-      creationTimestamp: 0,
-      pools: [{ pool: "p0", devices: 2 }],
-      cpuMillis: 0,
-      memoryBytes: 0,
+    const low = heldBy("low", "t", "p0", 2, {
       nodes: [{ node: "p0-n0", devices: 2, cpuMillis: 0, memoryBytes: 0 }],
       preemptible: true,
-    };
+    });
     const one = (key: string, devices: number, priority: number, teamName?: string): Workload => ({
       key,
       priority,
@@ -495,18 +508,12 @@ describe("status reasons", () => {
     // workers (min 1) each hold a node. b needs 2 nodes: 2 workers go, not the training job.
     const teams = [team("a", 32), team("b", 32)];
     const onNode = (node: string) => ({ node, devices: 8, cpuMillis: 0, memoryBytes: 0 });
-    const held = (key: string, pool: string, extra: Partial<AdmittedWorkload>): AdmittedWorkload => ({
-      key,
-      team: "a",
-      priority: 0,
-      creationTimestamp: 0,
-      pools: [{ pool, devices: 32 }],
-      cpuMillis: 0,
-      memoryBytes: 0,
-      nodes: [0, 1, 2, 3].map((i) => onNode(`${pool}-n${i}`)),
-      preemptible: true,
-      ...extra,
-    });
+    const held = (key: string, pool: string, extra: Partial<AdmittedWorkload>): AdmittedWorkload =>
+      heldBy(key, "a", pool, 32, {
+        nodes: [0, 1, 2, 3].map((i) => onNode(`${pool}-n${i}`)),
+        preemptible: true,
+        ...extra,
+      });
     const ray = held("ray", "p0", {
       preemptible: false,
       surplus: [3, 2, 1].map((i) => ({ group: "workers", index: i, pool: "p0", ...onNode(`p0-n${i}`) })),
@@ -549,17 +556,7 @@ describe("status reasons", () => {
     // One free node of 8 devices; both teams are entitled to 16, a already holds 8 and is older.
     const teams = [team("a", 16), team("b", 16)];
     const nodes = emptyNodes().map((n) => ({ ...n, freeDevices: n.name === "p0-n0" ? 8 : 0 }));
-    const held: AdmittedWorkload = {
-      key: "a-old",
-      team: "a",
-      priority: 0,
-      creationTimestamp: 0,
-      pools: [{ pool: "p1", devices: 8 }],
-      cpuMillis: 0,
-      memoryBytes: 0,
-      nodes: [],
-      preemptible: false,
-    };
+    const held = heldBy("a-old", "a", "p1", 8);
     const result = schedule({
       pools,
       nodes,
@@ -580,17 +577,7 @@ describe("status reasons", () => {
         ],
       });
     const nodes = emptyNodes().map((n) => ({ ...n, freeDevices: n.name === "p1-n3" ? 8 : 0 }));
-    const borrowed: AdmittedWorkload = {
-      key: "a-old",
-      team: "a",
-      priority: 0,
-      creationTimestamp: 0,
-      pools: [{ pool: "p1", devices: 24 }],
-      cpuMillis: 0,
-      memoryBytes: 0,
-      nodes: [],
-      preemptible: false,
-    };
+    const borrowed = heldBy("a-old", "a", "p1", 24);
     const result = schedule({
       pools,
       nodes,

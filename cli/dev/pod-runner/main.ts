@@ -24,7 +24,7 @@ import {
   objectKey,
   stripManagedFields,
 } from "../../../operator/index.ts";
-import { freePort } from "../loopback.ts";
+import { freePorts } from "../loopback.ts";
 import { fateSharedCommand, findPythonVenv, venvEnv } from "../python.ts";
 import { allInterfacesPortFlags, localHeadArgs, type PortFlag } from "../ray-head.ts";
 import { LocalPods } from "./local-pods.ts";
@@ -170,8 +170,11 @@ async function main(): Promise<void> {
     let args = program.args;
     if (program.rayHead && pythonVenv) {
       const ip = pod.status?.podIP ?? "";
+      const chosen = await freePorts(allInterfacesPortFlags.length);
       const ports = {} as Record<PortFlag, number>;
-      for (const flag of allInterfacesPortFlags) ports[flag] = await freePort();
+      allInterfacesPortFlags.forEach((flag, i) => {
+        ports[flag] = chosen[i] ?? 0;
+      });
       // Short: Ray puts Unix sockets under it, and a socket path has at most 107 bytes.
       entry.tempDir ??= mkdtempSync("/tmp/rayp-");
       // A pod runner killed outright must not leave a Ray head behind.
