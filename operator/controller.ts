@@ -308,6 +308,17 @@ export class Controller {
     }
   }
 
+  /** A 404 on a write to the reconciled object itself means it is gone: {@link ObjectGone}. */
+  private async unlessGone<T>(rt: ResourceType, obj: KubeObject, write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } catch (error) {
+      const own = rt.plural === this.spec.for.plural && groupOf(rt.apiVersion) === groupOf(this.spec.for.apiVersion);
+      if (own && isNotFound(error)) throw new ObjectGone();
+      throw error;
+    }
+  }
+
   private async reconcileKey(key: string, releaseWorker: () => void): Promise<void> {
     const labels = { controller: this.name };
     const reconcileID = randomUUID();
@@ -355,8 +366,10 @@ export class Controller {
       recordEvent: (regarding, event) => {
         events.push([regarding, event]);
       },
-      addFinalizer: (rt, obj, finalizer) => addFinalizer(client, rt, obj, finalizer),
-      removeFinalizer: (rt, obj, finalizer) => removeFinalizer(client, rt, obj, finalizer),
+      // A finalizer patch that finds the reconciled object deleted ends the reconcile as a
+      // status write does (a delete racing the add, or a removal that let it go already).
+      addFinalizer: (rt, obj, finalizer) => this.unlessGone(rt, obj, addFinalizer(client, rt, obj, finalizer)),
+      removeFinalizer: (rt, obj, finalizer) => this.unlessGone(rt, obj, removeFinalizer(client, rt, obj, finalizer)),
     };
 
     this.m.active.child(labels).inc();

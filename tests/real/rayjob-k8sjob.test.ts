@@ -10,6 +10,7 @@ import { rayJobController } from "../../controllers/rayjob/index.ts";
 import { submitterContainerName } from "../../controllers/rayjob/submitter.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import type { RayJob } from "../../crds/index.ts";
+import { labels } from "../../crds/runtime/index.ts";
 import { builtin, type KubeObject } from "../../operator/index.ts";
 import { eventually } from "../support/cluster.ts";
 import { type Pod, type RealTestbed, realRayHead, startRealTestbed } from "./harness.ts";
@@ -21,6 +22,8 @@ type Job = KubeObject & { status?: { conditions?: Array<{ type: string; status: 
 const ports = { gcs: 6393, dashboard: 8278, client: 9992, metrics: 8093 };
 
 let t: RealTestbed;
+// Objects of their own per attempt, so that a retry does not find the first attempt's.
+let attempts = 0;
 
 beforeAll(async () => {
   t = await startRealTestbed(
@@ -65,7 +68,11 @@ const until = (name: string, what: string, ok: (j: RJ) => boolean) =>
     `RayJob ${name}: ${what}`,
   ).catch(async (e) => {
     const j = await t.client.get<RJ>(rt, name, t.ns);
-    throw new Error(`${String(e)}; last status ${JSON.stringify(j.status)}`);
+    // What the submitter pods printed says why a submission failed (the Job only says it did).
+    const logs = (await t.pods(`${labels.name}=${name}`))
+      .filter((p) => p.metadata.labels?.[labels.group] === "submitter")
+      .map((p) => `--- ${p.metadata.name}:\n${t.log(p.metadata.name as string, submitterContainerName).slice(-2000)}`);
+    throw new Error(`${String(e)}; last status ${JSON.stringify(j.status)}\n${logs.join("\n")}`);
   });
 
 const submitterPod = async (job: string): Promise<Pod> =>
@@ -77,22 +84,23 @@ const submitterPod = async (job: string): Promise<Pod> =>
 
 describe("RayJob submissionMode K8sJob with real Ray", () => {
   it("submits through a submitter Job whose pod runs ray job submit and streams the driver's log", async () => {
+    const name = `hello-${++attempts}`;
     await t.client.create(
       rt,
-      rayJob("hello", `python -c "import os, ray; ray.init(); print('hello', os.environ['GREETING'])"`),
+      rayJob(name, `python -c "import os, ray; ray.init(); print('hello', os.environ['GREETING'])"`),
     );
-    const done = await until("hello", "Complete", (j) => j.status?.phase === "Complete");
+    const done = await until(name, "Complete", (j) => j.status?.phase === "Complete");
     expect(done.status).toMatchObject({
       jobStatus: "SUCCEEDED",
-      jobId: expect.stringMatching(/^hello-.*-1$/),
+      jobId: expect.stringMatching(new RegExp(`^${name}-.*-1$`)),
     });
     expect(done.status?.logTail).toContain("hello from a submitter pod");
 
-    const job = await t.client.get<Job>(builtin.jobs, "hello-submit-1", t.ns);
-    expect(job.metadata.ownerReferences?.[0]).toMatchObject({ kind: "RayJob", name: "hello" });
+    const job = await t.client.get<Job>(builtin.jobs, `${name}-submit-1`, t.ns);
+    expect(job.metadata.ownerReferences?.[0]).toMatchObject({ kind: "RayJob", name });
     const complete = await eventually(
       async () => {
-        const j = await t.client.get<Job>(builtin.jobs, "hello-submit-1", t.ns);
+        const j = await t.client.get<Job>(builtin.jobs, `${name}-submit-1`, t.ns);
         return j.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True")
           ? j
           : undefined;
@@ -100,28 +108,29 @@ describe("RayJob submissionMode K8sJob with real Ray", () => {
       60_000,
       "the submitter Job Complete",
     );
-    expect(complete.metadata.name).toBe("hello-submit-1");
+    expect(complete.metadata.name).toBe(`${name}-submit-1`);
     // The pod ran the real CLI: its log is `ray job submit`'s, with the driver's line in it.
-    const pod = await submitterPod("hello-submit-1");
+    const pod = await submitterPod(`${name}-submit-1`);
     const log = t.log(pod.metadata.name as string, submitterContainerName);
     expect(log).toContain(`Job '${done.status?.jobId}' submitted successfully`);
     expect(log).toContain("hello from a submitter pod");
     expect(log).toContain(`Job '${done.status?.jobId}' succeeded`);
     // The operator itself submitted nothing: one submission, the pod's.
     const events = (await t.client.list(builtin.events, { namespace: t.ns })).items.filter(
-      (e) => (e.regarding as { name?: string }).name === "hello" && e.reason === "SubmitterCreated",
+      (e) => (e.regarding as { name?: string }).name === name && e.reason === "SubmitterCreated",
     );
     expect(events).toHaveLength(1);
   });
 
   it("follows a failing entrypoint to FAILED with Ray's message; the submitter pod exits 1", async () => {
-    await t.client.create(rt, rayJob("boom", `python -c "raise SystemExit('no data at /x')"`));
-    const failed = await until("boom", "Failed", (j) => j.status?.phase === "Failed");
+    const name = `boom-${++attempts}`;
+    await t.client.create(rt, rayJob(name, `python -c "raise SystemExit('no data at /x')"`));
+    const failed = await until(name, "Failed", (j) => j.status?.phase === "Failed");
     expect(failed.status?.jobStatus).toBe("FAILED");
     expect(failed.status?.message).toContain("no data at /x");
     const pod = await eventually(
       async () => {
-        const p = (await t.pods("batch.kubernetes.io/job-name=boom-submit-1")).find(
+        const p = (await t.pods(`batch.kubernetes.io/job-name=${name}-submit-1`)).find(
           (x) => x.status?.phase === "Failed",
         );
         return p;
