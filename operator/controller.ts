@@ -309,11 +309,12 @@ export class Controller {
   }
 
   /** A 404 on a write to the reconciled object itself means it is gone: {@link ObjectGone}. */
-  private async unlessGone<T>(rt: ResourceType, obj: KubeObject, write: Promise<T>): Promise<T> {
+  private async unlessGone<T>(rt: ResourceType, write: Promise<T>): Promise<T> {
     try {
       return await write;
     } catch (error) {
-      const own = rt.plural === this.spec.for.plural && groupOf(rt.apiVersion) === groupOf(this.spec.for.apiVersion);
+      const own =
+        rt.plural === this.spec.for.plural && groupOf(rt.apiVersion) === groupOf(this.spec.for.apiVersion);
       if (own && isNotFound(error)) throw new ObjectGone();
       throw error;
     }
@@ -368,8 +369,9 @@ export class Controller {
       },
       // A finalizer patch that finds the reconciled object deleted ends the reconcile as a
       // status write does (a delete racing the add, or a removal that let it go already).
-      addFinalizer: (rt, obj, finalizer) => this.unlessGone(rt, obj, addFinalizer(client, rt, obj, finalizer)),
-      removeFinalizer: (rt, obj, finalizer) => this.unlessGone(rt, obj, removeFinalizer(client, rt, obj, finalizer)),
+      addFinalizer: (rt, obj, finalizer) => this.unlessGone(rt, addFinalizer(client, rt, obj, finalizer)),
+      removeFinalizer: (rt, obj, finalizer) =>
+        this.unlessGone(rt, removeFinalizer(client, rt, obj, finalizer)),
     };
 
     this.m.active.child(labels).inc();

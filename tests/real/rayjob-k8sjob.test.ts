@@ -71,7 +71,10 @@ const until = (name: string, what: string, ok: (j: RJ) => boolean) =>
     // What the submitter pods printed says why a submission failed (the Job only says it did).
     const logs = (await t.pods(`${labels.name}=${name}`))
       .filter((p) => p.metadata.labels?.[labels.group] === "submitter")
-      .map((p) => `--- ${p.metadata.name}:\n${t.log(p.metadata.name as string, submitterContainerName).slice(-2000)}`);
+      .map(
+        (p) =>
+          `--- ${p.metadata.name}:\n${t.log(p.metadata.name as string, submitterContainerName).slice(-2000)}`,
+      );
     throw new Error(`${String(e)}; last status ${JSON.stringify(j.status)}\n${logs.join("\n")}`);
   });
 
