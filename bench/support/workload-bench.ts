@@ -28,6 +28,7 @@ import {
   type ResourceType,
   silentLogger,
 } from "../../operator/index.ts";
+import { operatorNodeFlags } from "../../operator/node-flags.ts";
 import { compiledOperatorEntry } from "./compiled-operator.ts";
 
 /** `--name N` from the command line; the fallback when it is absent or not a number. */
@@ -546,7 +547,11 @@ function spawnOperator(kubeconfigPath: string, ports: OperatorPorts, o: StartOpe
     "--log-level",
     logFile ? "debug" : "warn",
   ];
-  const nodeFlags = cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : [];
+  // With the operator's own V8 flags given, its entry point does not re-execute itself, so the
+  // profile is of the process that does the work (an exec'd image writes none at exit).
+  const nodeFlags = cpuProfileDir
+    ? [...operatorNodeFlags, "--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`]
+    : [];
   return spawn(process.execPath, [...nodeFlags, main, ...flags], {
     stdio: ["ignore", logFile ? openSync(logFile, "w") : "ignore", "inherit"],
   });
