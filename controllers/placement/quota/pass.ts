@@ -32,6 +32,9 @@ interface Victim extends VictimCandidate {
 interface SurplusFacts {
   readonly group: string;
   readonly index: number;
+  readonly name: string | undefined;
+  /** Pods of its group: the first surplus pod's index plus one. */
+  readonly groupSize: number;
   readonly pool: number | undefined;
   readonly node: number | undefined;
   readonly devices: number;
@@ -118,9 +121,14 @@ export class QuotaPass {
         if (i !== undefined) nodes.push(i, r.devices, r.cpuMillis, r.memoryBytes);
       }
       const mine = this.admittedByTeam.get(t) ?? [];
+      const groupSize = new Map<string, number>();
+      for (const x of a.surplus ?? [])
+        groupSize.set(x.group, Math.max(groupSize.get(x.group) ?? 0, x.index + 1));
       const surplus = (a.surplus ?? []).map((x) => ({
         group: x.group,
         index: x.index,
+        name: x.name,
+        groupSize: groupSize.get(x.group) ?? x.index + 1,
         pool: this.poolIndex.get(x.pool),
         node: state.nodeIndex.get(x.node),
         devices: x.devices,
@@ -445,16 +453,14 @@ export class QuotaPass {
         this.fitsWithout([...leaving, ...victims], t, g, p, classes, demand, need);
       const chosen = chooseVictims(open, fits);
       if (!chosen) continue;
-      // Of a workload that gives back surplus pods, only as many as needed, the first ones.
-      const victims = chosen.map((v, k) => {
-        if (!v.surplus) return v;
-        const others = chosen.filter((_, j) => j !== k);
-        for (let n = 1; n < v.surplus.length; n++) {
-          const part = this.surplusVictim(v, v.surplus.slice(0, n), p, classes);
-          if (fits([...others, part])) return part;
-        }
-        return v;
-      });
+      // Of a workload that gives back surplus pods, only as many as needed.
+      const victims = chosen.map((v, k) =>
+        v.surplus
+          ? this.fewestSurplus(v, v.surplus, p, classes, (part) =>
+              fits([...chosen.filter((_, j) => j !== k), part]),
+            )
+          : v,
+      );
       const devices = victims.reduce((n, v) => n + v.devices, 0);
       if (
         !best ||
@@ -588,7 +594,41 @@ export class QuotaPass {
     return out;
   }
 
-  /** A victim that gives back only `pods` (the first of its surplus pods), searched on pool p. */
+  /**
+   * The fewest of a victim's surplus pods that still make room (`fits`): the shortest prefix of
+   * the list, its first pods first; then, for named pods (any may go), each pod of that prefix
+   * that is not needed is spared, the last-preferred first, so that a pod on a node the
+   * preemptor cannot use does not go only because the list named it early.
+   */
+  private fewestSurplus(
+    v: Victim,
+    pods: readonly SurplusFacts[],
+    p: number,
+    classes: readonly number[],
+    fits: (part: Victim) => boolean,
+  ): Victim {
+    let part = v;
+    for (let n = 1; n < pods.length; n++) {
+      const prefix = this.surplusVictim(v, pods.slice(0, n), p, classes);
+      if (fits(prefix)) {
+        part = prefix;
+        break;
+      }
+    }
+    let taken = part.surplus ?? pods;
+    if (taken.length < 2 || !taken.every((x) => x.name !== undefined)) return part;
+    for (let k = taken.length - 2; k >= 0; k--) {
+      const without = taken.filter((_, j) => j !== k);
+      const smaller = this.surplusVictim(v, without, p, classes);
+      if (fits(smaller)) {
+        taken = without;
+        part = smaller;
+      }
+    }
+    return part;
+  }
+
+  /** A victim that gives back only `pods` (some of its surplus pods), searched on pool p. */
   private surplusVictim(
     base: Pick<Victim, "key" | "borrower" | "priority" | "creationTimestamp" | "admitted" | "team">,
     pods: readonly SurplusFacts[],
@@ -764,14 +804,24 @@ export class QuotaPass {
   }
 }
 
-function podsByGroup(pods: readonly SurplusFacts[]): { group: string; pods: number; keep: number }[] {
-  const out: { group: string; pods: number; keep: number }[] = [];
+/**
+ * Per group, how many pods go and how many the group keeps: from the lowest index taken up, or
+ * for named pods (any of the group's may go) its size less those taken, and their names.
+ */
+function podsByGroup(pods: readonly SurplusFacts[]): NonNullable<Preemption["pods"]> {
+  const out: NonNullable<Preemption["pods"]> = [];
   for (const x of pods) {
-    const entry = out.find((e) => e.group === x.group);
-    if (entry) {
-      entry.pods++;
-      entry.keep = Math.min(entry.keep, x.index);
-    } else out.push({ group: x.group, pods: 1, keep: x.index });
+    let entry = out.find((e) => e.group === x.group);
+    if (!entry) {
+      entry = { group: x.group, pods: 0, keep: x.name === undefined ? x.index : x.groupSize };
+      out.push(entry);
+    }
+    entry.pods++;
+    if (x.name === undefined) entry.keep = Math.min(entry.keep, x.index);
+    else {
+      entry.keep = x.groupSize - entry.pods;
+      entry.names = [...(entry.names ?? []), x.name];
+    }
   }
   return out;
 }
