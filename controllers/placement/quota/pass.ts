@@ -453,14 +453,14 @@ export class QuotaPass {
         this.fitsWithout([...leaving, ...victims], t, g, p, classes, demand, need);
       const chosen = chooseVictims(open, fits);
       if (!chosen) continue;
-      // Of a workload that gives back surplus pods, only as many as needed.
-      const victims = chosen.map((v, k) =>
-        v.surplus
-          ? this.fewestSurplus(v, v.surplus, p, classes, (part) =>
-              fits([...chosen.filter((_, j) => j !== k), part]),
-            )
-          : v,
-      );
+      // Of a workload that gives back surplus pods, only as many as needed, counting the others
+      // as already cut: the set stays one that fits after every cut.
+      const victims = [...chosen];
+      for (const [k, v] of chosen.entries())
+        if (v.surplus)
+          victims[k] = this.fewestSurplus(v, v.surplus, p, classes, (part) =>
+            fits(victims.map((x, j) => (j === k ? part : x))),
+          );
       const devices = victims.reduce((n, v) => n + v.devices, 0);
       if (
         !best ||
