@@ -56,17 +56,19 @@ export interface SurplusFacts {
 }
 
 /**
- * The replicas above the minimum, by pod, the first to go first, or undefined when there are
- * none. Only pods that exist, are not going already and stand for an admitted replica count.
+ * What a preemption may take: every live server pod, the first to go first, and how many of
+ * them may go (those above the minimum); undefined when none may. All are offered because any
+ * of a Deployment's pods may go: the engine takes the fewest whose nodes make room, the earlier
+ * ones of the list among equals.
  */
 export function surplusReplicas(
   svc: InferenceServiceObject,
   pods: readonly ReplicaPod[],
   facts: SurplusFacts,
-): SurplusPod[] | undefined {
+): { pods: SurplusPod[]; limit: number } | undefined {
   const admission = svc.status?.admission;
-  let left = admittedReplicas(admission) - minimumReplicas(svc);
-  if (left <= 0) return undefined;
+  const limit = admittedReplicas(admission) - minimumReplicas(svc);
+  if (limit <= 0) return undefined;
   const placements = placementsOf(admission);
   const out: SurplusPod[] = [];
   for (const i of shrinkOrder(placements, byCost(svc) ? facts.costOf : undefined)) {
@@ -74,9 +76,9 @@ export function surplusReplicas(
     const devices = facts.devicesOn(p.pool);
     const replicas = p.replicas ?? 0;
     if (devices === undefined || replicas <= 0) continue;
+    // Pods beyond the admitted count (a scale-down under way) are going anyway.
     const live = pods.filter((pod) => pod.pool === p.pool && !pod.terminating).sort(victimOrder);
-    const taken = live.slice(0, Math.min(replicas, left));
-    for (const [k, pod] of taken.entries())
+    for (const [k, pod] of live.slice(0, replicas).entries())
       out.push({
         group: p.group,
         index: replicas - 1 - k,
@@ -87,10 +89,8 @@ export function surplusReplicas(
         cpuMillis: facts.cpuMillis,
         memoryBytes: facts.memoryBytes,
       });
-    left -= taken.length;
-    if (left <= 0) break;
   }
-  return out.length > 0 ? out : undefined;
+  return out.length > 0 ? { pods: out, limit: Math.min(limit, out.length) } : undefined;
 }
 
 /** Whether the scale-down order weighs cost (as settleAdmission's does). */

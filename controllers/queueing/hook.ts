@@ -128,6 +128,7 @@ export class QueueingHook implements QuotaHook {
         memoryBytes += n.memoryBytes;
       }
       const priority = priorityOf(a.obj, (n) => this.source.priorityClass(n));
+      const surplus = a.running ? undefined : surplusOf(a.obj, a.workload, surplusContext);
       list.push({
         key: a.key,
         team: m.team,
@@ -141,7 +142,8 @@ export class QueueingHook implements QuotaHook {
         // a serving workload replicas above its own.
         preemptible: a.obj.kind === resourceTypes.trainingJob.kind,
         preempting: isPreempting(a.obj),
-        surplus: a.running ? undefined : surplusOf(a.obj, a.workload, surplusContext),
+        surplus: surplus?.pods,
+        ...(surplus?.limit !== undefined ? { surplusLimit: surplus.limit } : {}),
       });
     }
     this.nextFigures = figures;

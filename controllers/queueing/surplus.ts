@@ -24,11 +24,17 @@ export interface SurplusContext {
   pools: readonly PoolInput[];
 }
 
+export interface Surplus {
+  pods: SurplusPod[];
+  /** How many may go; absent: all. */
+  limit?: number;
+}
+
 export function surplusOf(
   obj: KubeObject,
   workload: Workload,
   context: SurplusContext,
-): SurplusPod[] | undefined {
+): Surplus | undefined {
   if (obj.kind === resourceTypes.inferenceService.kind) return serviceSurplus(obj, workload, context);
   if (obj.kind !== resourceTypes.rayCluster.kind) return undefined;
   const spec = (obj as KubeObject & RayCluster).spec;
@@ -49,14 +55,14 @@ export function surplusOf(
         memoryBytes: shape.memoryBytes,
       });
   }
-  return out.length > 0 ? out : undefined;
+  return out.length > 0 ? { pods: out } : undefined;
 }
 
 function serviceSurplus(
   obj: KubeObject,
   workload: Workload,
   context: SurplusContext,
-): SurplusPod[] | undefined {
+): Surplus | undefined {
   const svc = obj as InferenceServiceObject;
   const shape = workload.groups[0];
   if (!shape) return undefined;

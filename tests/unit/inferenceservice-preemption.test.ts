@@ -100,14 +100,17 @@ describe("which replicas go first", () => {
       pod("l-b", "l4", { createdAt: 2 }),
       pod("l-gone", "l4", { createdAt: 9, terminating: true }),
     ];
-    const surplus = surplusReplicas(s, pods, facts) ?? [];
-    expect(surplus.map((x) => [x.name, x.group, x.index])).toEqual([
+    const surplus = surplusReplicas(s, pods, facts);
+    // Every live pod is offered (any may go), 4 of the 5 at most (the minimum is 1).
+    expect(surplus?.limit).toBe(4);
+    expect(surplus?.pods.map((x) => [x.name, x.group, x.index])).toEqual([
       ["l-b", "server/l4", 1],
       ["l-a", "server/l4", 0],
       ["h-loading", "server/h100", 2],
       ["h-new", "server/h100", 1],
+      ["h-old", "server/h100", 0],
     ]);
-    expect(surplus[0]).toMatchObject({ pool: "l4", node: "l4-node-l-b", devices: 4, cpuMillis: 8000 });
+    expect(surplus?.pods[0]).toMatchObject({ pool: "l4", node: "l4-node-l-b", devices: 4, cpuMillis: 8000 });
   });
 
   it("the server pods only: not the router's, not finished ones", () => {
@@ -163,11 +166,15 @@ describe("never below the minimum", () => {
               return pod(`pod-${k}`, p.pool, { ready: readiness[k] ?? true, createdAt: k });
             }),
           );
-          const surplus = surplusReplicas(s, pods, facts) ?? [];
+          const offered = surplusReplicas(s, pods, facts);
           const minimum = minimumReplicas(s);
-          expect(surplus.length).toBe(Math.max(0, admitted - minimum));
-          // Any subset the engine may take, as it states it: per group, names and the count kept.
-          const chosen = surplus.filter((_, k) => (take[k] ?? 0) > 1);
+          expect(offered?.limit ?? 0).toBe(Math.max(0, admitted - minimum));
+          if (offered) expect(offered.pods).toHaveLength(admitted);
+          // Any subset the engine may take (at most the limit), as it states it: per group, the
+          // names and the count kept.
+          const chosen = (offered?.pods ?? [])
+            .filter((_, k) => (take[k] ?? 0) > 1)
+            .slice(0, offered?.limit ?? 0);
           const pods_ = new Map<string, string[]>();
           for (const x of chosen) pods_.set(x.group, [...(pods_.get(x.group) ?? []), x.name ?? ""]);
           const preemption: Preemption = {

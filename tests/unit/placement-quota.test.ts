@@ -276,17 +276,19 @@ function admittedInput(
         preempting: a.preempting ?? false,
         ...(givesBackPods(a)
           ? {
+              // By index, the pods after the first; by name (any may go) all, but one at most.
               surplus: podsOf(a.admission)
                 .map((x, position) => ({ ...x, position }))
-                .slice(1)
+                .slice(named ? 0 : 1)
                 .reverse()
                 .map(({ position, ...x }, k, all) => ({
                   ...x,
-                  index: all.length - k,
+                  index: all.length - k - (named ? 1 : 0),
                   cpuMillis: 1000,
                   memoryBytes: GiB,
                   ...(named ? { name: podName(a.workload.key, position) } : {}),
                 })),
+              ...(named ? { surplusLimit: podsOf(a.admission).length - 1 } : {}),
             }
           : {}),
       };
@@ -409,9 +411,9 @@ const preemptorFits: Scenario = (teams, first, second) => {
 };
 
 /**
- * With serving workloads that offer their pods by name (any may go): every preemption makes its
- * preemptor fit once the named pods are gone, never takes a workload's first pod (its minimum),
- * and with one preemptor in the pass no named pod could be spared.
+ * With serving workloads that offer all their pods by name (any may go, all but one at most):
+ * every preemption makes its preemptor fit once the named pods are gone, never takes more than
+ * the limit, and with one preemptor in the pass no named pod could be spared.
  */
 const preemptorFitsNamed: Scenario = (teams, first, second) => {
   const after1 = admittedOf(first, schedule(passInput(teams, [], first, true)));
@@ -423,12 +425,15 @@ const preemptorFitsNamed: Scenario = (teams, first, second) => {
     const preemptor = second.find((w) => w.key === by) as Workload;
     const taken = new Map(preemptions.map((p) => [p.key, p]));
     const named = preemptions.flatMap((p) => (p.pods ?? []).flatMap((x) => x.names ?? []));
-    for (const p of preemptions)
-      for (const x of p.pods ?? []) {
-        expect(x.names).toHaveLength(x.pods);
-        // Never the first pod: what the workload keeps is its minimum.
-        expect(x.names).not.toContain(podName(p.key, 0));
-      }
+    for (const p of preemptions) {
+      const a = after1.find((x) => x.workload.key === p.key) as Admitted;
+      for (const x of p.pods ?? []) expect(x.names).toHaveLength(x.pods);
+      // Never below its minimum: one pod stays, and each group is left with what it keeps.
+      const gone = (p.pods ?? []).reduce((n, x) => n + x.pods, 0);
+      if (p.pods) expect(gone).toBeLessThan(podsOf(a.admission).length);
+      for (const x of p.pods ?? [])
+        expect(x.keep).toBe(podsOf(a.admission).filter((y) => y.group === x.group).length - x.pods);
+    }
     const without = (spared: string | undefined) =>
       admittedNow.flatMap((a) => {
         const p = taken.get(a.workload.key);
@@ -670,6 +675,10 @@ describe("status reasons", () => {
         pods: [{ group: "server/p0", pods: 2, keep: 2, names: ["svc-1", "svc-2"] }],
       }),
     ]);
+    // At most one may go: no one pod makes room, so the service is not touched.
+    const limited = input(true);
+    const one = { ...service(true), surplusLimit: 1 };
+    expect(schedule({ ...limited, quota: { teams, admitted: [one] } }).preempted ?? []).toEqual([]);
     // By index (a Ray cluster's workers go from the highest down), the prefix it takes is all three.
     expect(schedule(input(false)).preempted?.[0]?.pods).toEqual([{ group: "server/p0", pods: 3, keep: 1 }]);
   });

@@ -24,8 +24,10 @@ interface Victim extends VictimCandidate {
   readonly demand: Demand;
   /** What its eviction frees on the nodes of the pool searched: node index, devices, CPU, memory. */
   readonly freed: readonly number[];
-  /** Only its first `pods.length` surplus pods go (a RayCluster's workers, serving replicas). */
+  /** Only these of its surplus pods go (a RayCluster's workers, serving replicas). */
   readonly surplus?: readonly SurplusFacts[] | undefined;
+  /** All the surplus pods it offers, and how many of them may go. */
+  readonly offered?: { readonly pods: readonly SurplusFacts[]; readonly limit: number } | undefined;
 }
 
 /** A surplus pod resolved to indices (undefined node or pool: not in the cluster as known). */
@@ -52,6 +54,8 @@ interface AdmittedFacts {
   /** Node index, devices, CPU and memory, flattened. */
   readonly nodes: readonly number[];
   readonly surplus: readonly SurplusFacts[];
+  /** How many of `surplus` may go. */
+  readonly surplusLimit: number;
 }
 
 /** Devices, CPU (millicores) and memory (bytes) on a node. */
@@ -135,7 +139,8 @@ export class QuotaPass {
         cpuMillis: x.cpuMillis,
         memoryBytes: x.memoryBytes,
       }));
-      mine.push({ admitted: a, team: t, demand, pools, nodes, surplus });
+      const surplusLimit = Math.max(0, Math.min(surplus.length, a.surplusLimit ?? surplus.length));
+      mine.push({ admitted: a, team: t, demand, pools, nodes, surplus, surplusLimit });
       this.admittedByTeam.set(t, mine);
       this.ledger.charge(t, demand);
       this.admittedCount.set(t, (this.admittedCount.get(t) ?? 0) + 1);
@@ -456,11 +461,17 @@ export class QuotaPass {
       // Of a workload that gives back surplus pods, only as many as needed, counting the others
       // as already cut: the set stays one that fits after every cut.
       const victims = [...chosen];
-      for (const [k, v] of chosen.entries())
-        if (v.surplus)
-          victims[k] = this.fewestSurplus(v, v.surplus, p, classes, (part) =>
-            fits(victims.map((x, j) => (j === k ? part : x))),
-          );
+      let cut = true;
+      for (const [k, v] of chosen.entries()) {
+        if (!v.surplus) continue;
+        const part = this.fewestSurplus(v, p, classes, (x) => fits(victims.map((y, j) => (j === k ? x : y))));
+        if (!part) {
+          cut = false;
+          break;
+        }
+        victims[k] = part;
+      }
+      if (!cut) continue;
       const devices = victims.reduce((n, v) => n + v.devices, 0);
       if (
         !best ||
@@ -544,7 +555,8 @@ export class QuotaPass {
       for (const f of list) {
         const a = f.admitted;
         if (a.key === w.key || !allowed(a)) continue;
-        if (!a.preemptible && f.surplus.length > 0) {
+        if (!a.preemptible && f.surplusLimit > 0) {
+          // It stands for the first pods it may give (the cut below may choose others).
           const v = this.surplusVictim(
             {
               key: a.key,
@@ -553,8 +565,9 @@ export class QuotaPass {
               creationTimestamp: a.creationTimestamp,
               admitted: a,
               team: vt,
+              offered: { pods: f.surplus, limit: f.surplusLimit },
             },
-            f.surplus,
+            f.surplus.slice(0, f.surplusLimit),
             p,
             classes,
           );
@@ -595,42 +608,56 @@ export class QuotaPass {
   }
 
   /**
-   * The fewest of a victim's surplus pods that still make room (`fits`): the shortest prefix of
-   * the list, its first pods first; then, for named pods (any may go), each pod of that prefix
-   * that is not needed is spared, the last-preferred first, so that a pod on a node the
-   * preemptor cannot use does not go only because the list named it early.
+   * The fewest of a victim's surplus pods that still make room (`fits`), or undefined when no
+   * set it may give does. Pods by index (a Ray cluster's workers): the shortest prefix of the
+   * list. Named pods (any may go): the fewest pods of one node, when one node's suffice (a
+   * preemptor of a node's worth is made room for there); else the shortest prefix, less each pod
+   * of it that is not needed. Among equals the list's order decides.
    */
   private fewestSurplus(
     v: Victim,
-    pods: readonly SurplusFacts[],
     p: number,
     classes: readonly number[],
     fits: (part: Victim) => boolean,
-  ): Victim {
-    let part = v;
-    for (let n = 1; n < pods.length; n++) {
-      const prefix = this.surplusVictim(v, pods.slice(0, n), p, classes);
-      if (fits(prefix)) {
-        part = prefix;
-        break;
+  ): Victim | undefined {
+    const pods = v.offered?.pods ?? v.surplus ?? [];
+    const limit = Math.min(pods.length, v.offered?.limit ?? pods.length);
+    const part = (list: readonly SurplusFacts[]) => this.surplusVictim(v, list, p, classes);
+    const named = pods.every((x) => x.name !== undefined);
+    if (named) {
+      const byNode = new Map<number | undefined, SurplusFacts[]>();
+      for (const x of pods) byNode.set(x.node, [...(byNode.get(x.node) ?? []), x]);
+      let best: Victim | undefined;
+      for (const [node, list] of byNode) {
+        if (node === undefined) continue;
+        const most = Math.min(list.length, limit, best?.surplus?.length ?? Number.POSITIVE_INFINITY);
+        for (let n = 1; n <= most; n++) {
+          const candidate = part(list.slice(0, n));
+          if (!fits(candidate)) continue;
+          if (!best || n < (best.surplus?.length ?? 0)) best = candidate;
+          break;
+        }
       }
+      if (best) return best;
     }
-    let taken = part.surplus ?? pods;
-    if (taken.length < 2 || !taken.every((x) => x.name !== undefined)) return part;
-    for (let k = taken.length - 2; k >= 0; k--) {
-      const without = taken.filter((_, j) => j !== k);
-      const smaller = this.surplusVictim(v, without, p, classes);
-      if (fits(smaller)) {
-        taken = without;
-        part = smaller;
+    let n = 1;
+    while (n <= limit && !fits(part(pods.slice(0, n)))) n++;
+    if (n > limit) return undefined;
+    let taken: readonly SurplusFacts[] = pods.slice(0, n);
+    if (named)
+      for (let k = taken.length - 2; k >= 0; k--) {
+        const without: readonly SurplusFacts[] = taken.filter((_, j) => j !== k);
+        if (fits(part(without))) taken = without;
       }
-    }
-    return part;
+    return part(taken);
   }
 
   /** A victim that gives back only `pods` (some of its surplus pods), searched on pool p. */
   private surplusVictim(
-    base: Pick<Victim, "key" | "borrower" | "priority" | "creationTimestamp" | "admitted" | "team">,
+    base: Pick<
+      Victim,
+      "key" | "borrower" | "priority" | "creationTimestamp" | "admitted" | "team" | "offered"
+    >,
     pods: readonly SurplusFacts[],
     p: number,
     classes: readonly number[],
@@ -660,6 +687,7 @@ export class QuotaPass {
       demand,
       freed,
       surplus: pods,
+      offered: base.offered,
     };
   }
 

@@ -59,6 +59,12 @@ export interface AdmittedWorkload {
    * only some of these.
    */
   surplus?: readonly SurplusPod[] | undefined;
+  /**
+   * At most this many of the surplus pods may go (absent: all of them). For named pods, which
+   * are interchangeable, the list may offer more than may go, so that the engine takes those on
+   * the nodes the preemptor can use; the list's order is the preference among equals.
+   */
+  surplusLimit?: number | undefined;
   /** Already told to checkpoint and go: counted as freed when a preemptor checks whether it fits. */
   preempting?: boolean | undefined;
 }
