@@ -30,11 +30,7 @@ export interface Surplus {
   limit?: number;
 }
 
-export function surplusOf(
-  obj: KubeObject,
-  workload: Workload,
-  context: SurplusContext,
-): Surplus | undefined {
+export function surplusOf(obj: KubeObject, workload: Workload, context: SurplusContext): Surplus | undefined {
   if (obj.kind === resourceTypes.inferenceService.kind) return serviceSurplus(obj, workload, context);
   if (obj.kind !== resourceTypes.rayCluster.kind) return undefined;
   const spec = (obj as KubeObject & RayCluster).spec;
@@ -58,11 +54,7 @@ export function surplusOf(
   return out.length > 0 ? { pods: out } : undefined;
 }
 
-function serviceSurplus(
-  obj: KubeObject,
-  workload: Workload,
-  context: SurplusContext,
-): Surplus | undefined {
+function serviceSurplus(obj: KubeObject, workload: Workload, context: SurplusContext): Surplus | undefined {
   const svc = obj as InferenceServiceObject;
   const shape = workload.groups[0];
   if (!shape) return undefined;

@@ -675,6 +675,11 @@ describe("status reasons", () => {
         pods: [{ group: "server/p0", pods: 2, keep: 2, names: ["svc-1", "svc-2"] }],
       }),
     ]);
+    // Two of three may go, the list's first two on different nodes: the two of p0-n2 go.
+    const two = { ...service(true), surplusLimit: 2 };
+    expect(schedule({ ...input(true), quota: { teams, admitted: [two] } }).preempted?.[0]?.pods).toEqual([
+      { group: "server/p0", pods: 2, keep: 2, names: ["svc-1", "svc-2"] },
+    ]);
     // At most one may go: no one pod makes room, so the service is not touched.
     const limited = input(true);
     const one = { ...service(true), surplusLimit: 1 };

@@ -556,7 +556,8 @@ export class QuotaPass {
         const a = f.admitted;
         if (a.key === w.key || !allowed(a)) continue;
         if (!a.preemptible && f.surplusLimit > 0) {
-          // It stands for the first pods it may give (the cut below may choose others).
+          // It stands for all the pods it offers, more than may go when a limit holds: which of
+          // them make room is the cut's to find (a limit of 2 of 3 replicas may be any 2).
           const v = this.surplusVictim(
             {
               key: a.key,
@@ -567,7 +568,7 @@ export class QuotaPass {
               team: vt,
               offered: { pods: f.surplus, limit: f.surplusLimit },
             },
-            f.surplus.slice(0, f.surplusLimit),
+            f.surplus,
             p,
             classes,
           );
