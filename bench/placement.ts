@@ -6,6 +6,9 @@
 // With quotas (the default; --quotas 0 turns them off) every workload belongs to one of 20 teams
 // in 4 cohorts (support/teams.ts), admission honours their quotas with borrowing and fair
 // sharing, preemption is on, and victims are evicted and queued again before the next pass.
+// The fair-share figures: the largest deviation of a waiting team's part of its cohort's use of
+// a device class from its fair part, in the last pass, and over the run (devices held against
+// devices owed, summed over the passes the team waited for the class).
 //
 //   npx node bench/placement.ts [--passes N] [--seed S] [--quotas 0|1]   (or: npm run bench -- placement)
 //
@@ -25,7 +28,13 @@ import {
 } from "../controllers/placement/index.ts";
 import type { Vendor } from "../crds/vendors.ts";
 import { prng, type Random } from "./support/random.ts";
-import { benchTeams, COHORTS, fairShareDeviation } from "./support/teams.ts";
+import {
+  benchTeams,
+  COHORTS,
+  FairShareOverTime,
+  fairShareDeviation,
+  fairShareRows,
+} from "./support/teams.ts";
 
 const GiB = 2 ** 30;
 const POOL_COUNT = 50;
@@ -439,6 +448,7 @@ function main(): void {
   let first: { ms: number; admitted: number } | undefined;
   let last: PlacementResult | undefined;
   const options = { starvationAfterMs: STARVATION_AFTER_MS };
+  const overTime = new FairShareOverTime();
 
   for (let pass = 0; pass < passes; pass++) {
     refill();
@@ -465,6 +475,7 @@ function main(): void {
     unschedulableLast = result.unschedulable.length;
     heldLast = result.holds.length;
     first ??= { ms, admitted: result.admitted.length };
+    if (withQuotas) overTime.add(fairShareRows(teams, result.teams ?? []));
 
     // What the controllers would do next: victims checkpoint and go (queued again), last pass's
     // reservations get their pods bound, some running workloads finish, and this pass's
@@ -530,6 +541,8 @@ function main(): void {
     cohorts: withQuotas ? COHORTS : 0,
     preempted: preemptedTotal,
     fairShareMaxDeviationPct: withQuotas ? fairShareDeviation(teams, last?.teams ?? []) : 0,
+    fairShareMaxDeviationOverRunPct: withQuotas ? overTime.worst().points : 0,
+    fairShareMaxDeviationOverRunAt: withQuotas ? (overTime.worst().key ?? "") : "",
     fairShareMaxDeviationOfLendablePct: withQuotas
       ? fairShareDeviation(teams, last?.teams ?? [], "lendable")
       : 0,
@@ -553,7 +566,7 @@ function main(): void {
   );
   if (withQuotas)
     console.log(
-      `  quotas: ${teams.length} teams in ${COHORTS} cohorts, ${preemptedTotal} preempted; largest deviation from a team's fair share ${figures.fairShareMaxDeviationPct} points (${figures.fairShareMaxDeviationOfLendablePct} against nominal plus the idle nominal split by weight)`,
+      `  quotas: ${teams.length} teams in ${COHORTS} cohorts, ${preemptedTotal} preempted; largest deviation from a team's fair share ${figures.fairShareMaxDeviationPct} points in the last pass (${figures.fairShareMaxDeviationOfLendablePct} against nominal plus the idle nominal split by weight), ${figures.fairShareMaxDeviationOverRunPct} points over the run (${figures.fairShareMaxDeviationOverRunAt})`,
     );
   if (sample) console.log(`  e.g. #${sample.position} ${sample.key}: ${sample.reason}`);
   console.log(JSON.stringify(figures));

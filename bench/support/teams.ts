@@ -53,17 +53,26 @@ export function benchTeams(pools: readonly PoolInput[], devicesOf: (pool: PoolIn
  */
 export type FairShareBasis = "used" | "lendable";
 
+/** A busy team's part of its cohort's use of a device class, and its fair part (fractions). */
+export interface FairShareRow {
+  key: string;
+  used: number;
+  /** What the busy teams of the cohort use of the class together. */
+  total: number;
+  fair: number;
+}
+
 /**
- * The largest deviation, in percentage points, of a busy team's part of its cohort's use of a
- * device class from its fair part (see FairShareBasis). Classes a cohort uses little of (under
- * 64 devices) are left out: a single gang there moves the share by more than the goal.
+ * Per busy team and device class, its part of what its cohort's busy teams use and its fair part
+ * (see FairShareBasis). Classes a cohort uses little of (under 64 devices) are left out: a single
+ * gang there moves the share by more than the goal.
  */
-export function fairShareDeviation(
+export function fairShareRows(
   teams: readonly BenchTeam[],
   usage: readonly TeamUsage[],
   basis: FairShareBasis = "used",
-): number {
-  let worst = 0;
+): FairShareRow[] {
+  const rows: FairShareRow[] = [];
   for (let c = 0; c < COHORTS; c++) {
     const members = teams.filter((t) => t.input.cohort === `cohort-${c}`);
     const classes = new Set(members.flatMap((t) => t.input.devices.map((d) => d.name)));
@@ -87,8 +96,67 @@ export function fairShareDeviation(
         if (totalUsed <= nominals) return nominals > 0 ? nominal(t) / nominals : 1 / busy.length;
         return (nominal(t) + ((totalUsed - nominals) * t.input.weight) / weights) / totalUsed;
       };
-      for (const t of busy) worst = Math.max(worst, Math.abs(used(t) / totalUsed - fair(t)) * 100);
+      for (const t of busy)
+        rows.push({ key: `${t.input.name}/${cls}`, used: used(t), total: totalUsed, fair: fair(t) });
     }
   }
-  return Math.round(worst * 100) / 100;
+  return rows;
+}
+
+const points = (x: number): number => Math.round(x * 10_000) / 100;
+
+/**
+ * The largest deviation, in percentage points, of a busy team's part of its cohort's use of a
+ * device class from its fair part, in one pass's result.
+ */
+export function fairShareDeviation(
+  teams: readonly BenchTeam[],
+  usage: readonly TeamUsage[],
+  basis: FairShareBasis = "used",
+): number {
+  let worst = 0;
+  for (const r of fairShareRows(teams, usage, basis))
+    worst = Math.max(worst, Math.abs(r.used / r.total - r.fair));
+  return points(worst);
+}
+
+/**
+ * The same deviation over a run, as the devices a team held against those it was owed: per busy
+ * team and class, the devices it used summed over the passes it was busy, against its fair part
+ * of what its cohort's busy teams used in those passes, as a fraction of that use. One gang of
+ * 1,024 devices in a class a cohort holds 2,000 of moves a single pass's split by 50 points; what
+ * a team waiting for that class is owed is its part over time, which this reckons.
+ */
+export class FairShareOverTime {
+  private readonly sums = new Map<string, { used: number; owed: number; total: number }>();
+  private passes = 0;
+
+  add(rows: readonly FairShareRow[]): void {
+    this.passes++;
+    for (const r of rows) {
+      const s = this.sums.get(r.key) ?? { used: 0, owed: 0, total: 0 };
+      s.used += r.used;
+      s.owed += r.fair * r.total;
+      s.total += r.total;
+      this.sums.set(r.key, s);
+    }
+  }
+
+  /**
+   * The largest deviation in points, and where. As for one pass, a class the cohort uses little
+   * of while the team waits for it (under 64 devices on average over the run) is left out.
+   */
+  worst(): { points: number; key: string | undefined } {
+    let worst = 0;
+    let key: string | undefined;
+    for (const [k, s] of this.sums) {
+      if (s.total < 64 * this.passes) continue;
+      const d = Math.abs(s.used - s.owed) / s.total;
+      if (d > worst) {
+        worst = d;
+        key = k;
+      }
+    }
+    return { points: points(worst), key };
+  }
 }

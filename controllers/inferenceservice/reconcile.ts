@@ -37,6 +37,7 @@ import {
 import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
 import type { InferencePoolPublisher } from "./inference-pool.ts";
 import { cacheClaimName, kindLabelValue, routerName, routerPort, serverPort } from "./names.ts";
+import { minimumReplicas, takeReplicas } from "./preemption.ts";
 import {
   admittedReplicas,
   dropPlacements,
@@ -195,7 +196,22 @@ export async function reconcileInferenceService(
     rt,
     cachedAdmitted === 0 ? ctx.key : `${ctx.key}${additionalKeySuffix(cachedAdmitted)}`,
   );
-  const change = settleAdmission(svc, pools, decision, missingSecret !== undefined, now);
+  let change = settleAdmission(svc, pools, decision, missingSecret !== undefined, now);
+  // A quota preemption takes back replicas above the service's minimum (preemption.ts): the
+  // record keeps fewer, and the Deployment's scale-down removes the pods the engine named.
+  const preemption = change.admission ? deps.admitter.preemptionFor?.(rt, ctx.key) : undefined;
+  const taken = preemption?.pods
+    ? takeReplicas(change.admission, preemption, minimumReplicas(svc))
+    : undefined;
+  if (preemption && taken && taken.replicas > 0) {
+    change = { ...change, admission: taken.admission };
+    ctx.recordEvent(svc, {
+      type: "Warning",
+      reason: "Preempted",
+      action: "Preempt",
+      note: `${taken.replicas} replica${taken.replicas === 1 ? "" : "s"} taken back for ${preemption.by}: ${preemption.reason}; asked for again once there is room`,
+    });
+  }
 
   // The model server pods: one per replica, or every member of replicas spanning nodes.
   const ownPods = cache
@@ -255,6 +271,9 @@ export async function reconcileInferenceService(
       scaling,
       poolMemoryGiB: (pool) => pools.get(pool)?.spec.memoryGiB,
       previousReplicas: wantedReplicas(cached),
+      ...(preemption && taken && taken.replicas > 0
+        ? { preempted: { by: preemption.by, reason: preemption.reason, replicas: taken.replicas } }
+        : {}),
       now,
     });
 
@@ -290,6 +309,9 @@ export async function reconcileInferenceService(
     await applyChildren(ctx, deps, svc, pools, [], deployments, routerDeployment, groups && [], members);
     return { requeueAfter: scaling ? Math.min(unseenRecheckMs, autoscaleTickMs) : unseenRecheckMs };
   }
+
+  // The pods a preemption named go first when the Deployment scales down: marked before it does.
+  if (taken && taken.replicas > 0 && !groups) await markToGo(ctx, ownPods, taken.names);
 
   // Protocol: a grant is recorded before any pod it allows exists.
   const recordFirst = grants(svc.status?.admission, admission);
@@ -442,6 +464,42 @@ function routerWrites(
   }
   return writes;
 }
+
+/** The ReplicaSet's own annotation: of its ready pods, those with the lowest cost go first. */
+export const podDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost";
+
+/**
+ * Marks the named pods to go first on the next scale-down. The ReplicaSet still takes unbound,
+ * pending and unready pods before any ready one whatever their cost; the engine is offered those
+ * first (preemption.ts), so it names them first too.
+ */
+async function markToGo(ctx: ReconcileContext, pods: readonly KubeObject[], names: readonly string[]) {
+  const marked = pods.filter(
+    (p) =>
+      names.includes(p.metadata.name ?? "") &&
+      !p.metadata.deletionTimestamp &&
+      p.metadata.annotations?.[podDeletionCostAnnotation] !== String(lowestDeletionCost),
+  );
+  await Promise.all(
+    marked.map((p) =>
+      ctx.client
+        .patch(
+          resourceTypes.pod,
+          p.metadata.name ?? "",
+          p.metadata.namespace,
+          { metadata: { annotations: { [podDeletionCostAnnotation]: String(lowestDeletionCost) } } },
+          "merge",
+          { fieldManager: ctx.fieldManager },
+        )
+        .catch((error) => {
+          if (!isNotFound(error)) throw error;
+        }),
+    ),
+  );
+}
+
+/** The lowest cost the API accepts (an int32). */
+const lowestDeletionCost = -2147483648;
 
 const isOwnedBy = (child: KubeObject, owner: KubeObject): boolean =>
   child.metadata.ownerReferences?.some((r) => r.controller && r.uid === owner.metadata.uid) ?? false;

@@ -31,7 +31,7 @@ function withPlacements(
 }
 
 /** `span`: pods per replica; their nodes are kept replica by replica (groups.ts, groupMajorNodes). */
-function resized(p: Placement, replicas: number, span: number): Placement {
+export function resized(p: Placement, replicas: number, span: number): Placement {
   const out: Placement = { ...p, replicas };
   if (p.nodes && p.nodes.length > replicas * span) out.nodes = p.nodes.slice(0, replicas * span);
   return out;
@@ -40,6 +40,21 @@ function resized(p: Placement, replicas: number, span: number): Placement {
 export interface Released {
   pool: string;
   replicas: number;
+}
+
+/**
+ * The order a scale-down takes placements in: the most expensive pool first (costPerDeviceHour;
+ * a pool without one counts as free), and among equals the last admitted first, so a service
+ * that spilled over moves back to its first choice. Indices into `placements`.
+ */
+export function shrinkOrder(
+  placements: readonly Placement[],
+  costOf: (pool: string) => number | undefined = () => undefined,
+): number[] {
+  return placements
+    .map((p, i) => ({ i, cost: costOf(p.pool) ?? 0 }))
+    .sort((a, b) => b.cost - a.cost || b.i - a.i)
+    .map((o) => o.i);
 }
 
 /** Takes replicas away, last pool first, until at most `desired` remain. */
@@ -53,14 +68,7 @@ export function shrinkAdmission(
   let excess = admittedReplicas(admission) - Math.max(0, desired);
   if (excess <= 0) return { admission, released: [] };
   const released: Released[] = [];
-  // The most expensive pool first (costPerDeviceHour; a pool without one counts as free), and
-  // among equals the last admitted first, so a service that spilled over moves back to its
-  // first choice.
-  const order = placements
-    .map((p, i) => ({ i, cost: costOf(p.pool) ?? 0 }))
-    .sort((a, b) => b.cost - a.cost || b.i - a.i)
-    .map((o) => o.i);
-  for (const i of order) {
+  for (const i of shrinkOrder(placements, costOf)) {
     if (excess <= 0) break;
     const p = placements[i] as Placement;
     const take = Math.min(excess, p.replicas ?? 0);

@@ -38,6 +38,8 @@ export interface StatusInput {
   poolMemoryGiB?: ((pool: string) => number | undefined) | undefined;
   /** The count wanted before this reconcile's decision (status.desiredReplicas, or spec's). */
   previousReplicas?: number | undefined;
+  /** Replicas a quota preemption took back in this reconcile, and for whom. */
+  preempted?: { by: string; reason: string; replicas: number } | undefined;
   now: Date;
 }
 
@@ -205,6 +207,8 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
         )
       : removeCondition(conditions, "Unschedulable");
 
+  conditions = preemptedCondition(conditions, input.preempted, admitted >= desired, generation, now);
+
   const routed = svc.spec.router?.enabled === true;
   const router = routed
     ? {
@@ -290,4 +294,42 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
   if (waiting?.type === "queued" && admitted < desired) status.queuePosition = waiting.position;
   if (admission) status.admission = admission;
   return status;
+}
+
+/**
+ * `Preempted`: True, naming the preemptor, from the reconcile that gave replicas back until they
+ * are all admitted again; then False. Absent on a service that was never preempted.
+ */
+function preemptedCondition(
+  conditions: Condition[] | undefined,
+  preempted: StatusInput["preempted"],
+  whole: boolean,
+  generation: number | undefined,
+  now: Date,
+): Condition[] | undefined {
+  const current = conditions?.find((c) => c.type === "Preempted");
+  if (preempted)
+    return setCondition(
+      conditions,
+      {
+        type: "Preempted",
+        status: "True",
+        reason: "QuotaPreemption",
+        message: `${plural(preempted.replicas, "replica")} taken back for ${preempted.by}: ${preempted.reason}; asked for again`,
+        observedGeneration: generation,
+      },
+      now,
+    );
+  if (current?.status !== "True" || !whole) return conditions;
+  return setCondition(
+    conditions,
+    {
+      type: "Preempted",
+      status: "False",
+      reason: "Readmitted",
+      message: "the replicas taken back are admitted again",
+      observedGeneration: generation,
+    },
+    now,
+  );
 }

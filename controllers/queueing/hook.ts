@@ -33,6 +33,8 @@ export interface QueueingSource {
   teamQuotas(): readonly TeamQuotaObject[];
   queues(): readonly QueueObject[];
   priorityClass(name: string): PriorityClassLike | undefined;
+  /** A workload's own pods (labelled with its kind and name): which of them a preemption may take. */
+  podsOf(obj: KubeObject): readonly KubeObject[];
   /** Woken after a pass that changed their figures. */
   enqueueTeam(name: string): void;
   enqueueQueue(key: string): void;
@@ -111,6 +113,7 @@ export class QueueingHook implements QuotaHook {
     const poolOfNode = new Map<string, string>();
     for (const p of pools) for (const n of p.nodeNames) if (!poolOfNode.has(n)) poolOfNode.set(n, p.name);
     const list: AdmittedWorkload[] = [];
+    const surplusContext = { podsOf: (obj: KubeObject) => this.source.podsOf(obj), pools };
     for (const a of admitted) {
       const m = membership(a.obj);
       if (!a.running) count(a.obj, m, "admitted");
@@ -125,6 +128,7 @@ export class QueueingHook implements QuotaHook {
         memoryBytes += n.memoryBytes;
       }
       const priority = priorityOf(a.obj, (n) => this.source.priorityClass(n));
+      const surplus = a.running ? undefined : surplusOf(a.obj, a.workload, surplusContext);
       list.push({
         key: a.key,
         team: m.team,
@@ -134,10 +138,12 @@ export class QueueingHook implements QuotaHook {
         cpuMillis,
         memoryBytes,
         nodes: a.holds.nodes,
-        // Training checkpoints and resumes; a Ray cluster gives back workers above its minimum.
+        // Training checkpoints and resumes; a Ray cluster gives back workers above its minimum,
+        // a serving workload replicas above its own.
         preemptible: a.obj.kind === resourceTypes.trainingJob.kind,
         preempting: isPreempting(a.obj),
-        surplus: a.running ? undefined : surplusOf(a.obj, a.workload),
+        surplus: surplus?.pods,
+        ...(surplus?.limit !== undefined ? { surplusLimit: surplus.limit } : {}),
       });
     }
     this.nextFigures = figures;

@@ -3,7 +3,12 @@
 // (controllers/placement/quota). The controllers only report: TeamQuota status says what each
 // team uses, borrows and waits for; AcceleratorQueue status whether its TeamQuota exists and how
 // many of its workloads wait or run. README.md in this folder has the design.
-import type { AcceleratorQueueStatus, Condition, TeamQuotaStatus } from "../../crds/runtime/index.ts";
+import {
+  type AcceleratorQueueStatus,
+  type Condition,
+  labels,
+  type TeamQuotaStatus,
+} from "../../crds/runtime/index.ts";
 import {
   type ControllerFactory,
   type ControllerSpec,
@@ -20,6 +25,8 @@ import { cohortProblem, type PriorityClassLike, type QueueObject, type TeamQuota
 
 export { QueueingHook } from "./hook.ts";
 export { cohortProblem, membershipOf, teamInputOf } from "./resolve.ts";
+
+const podsOfWorkload = "sovereign.dev/queueing-workload";
 
 export interface QuotaAdmitter {
   useQuota(hook: QuotaHook): void;
@@ -83,10 +90,23 @@ export function queueingControllers(admitter: QuotaAdmitter): ControllerFactory[
     const queues = ctx.informer(resourceTypes.acceleratorQueue);
     const classes = ctx.informer(resourceTypes.priorityClass);
     for (const informer of [quotas, queues, classes]) passOnChange(informer, admitter);
+    // A workload's own pods, for the surplus a preemption may take (the admitter watches pods
+    // of every namespace already; this only indexes them by workload).
+    const pods = ctx.informer(resourceTypes.pod, { allNamespaces: true });
+    pods.store.addIndexer(podsOfWorkload, (pod) => {
+      const kind = pod.metadata.labels?.[labels.kind];
+      const name = pod.metadata.labels?.[labels.name];
+      return kind && name ? [`${kind}/${pod.metadata.namespace}/${name}`] : [];
+    });
     hook = new QueueingHook({
       teamQuotas: () => quotas.store.list() as TeamQuotaObject[],
       queues: () => queues.store.list() as QueueObject[],
       priorityClass: (name) => classes.store.get(name) as PriorityClassLike | undefined,
+      podsOf: (obj) =>
+        pods.store.byIndex(
+          podsOfWorkload,
+          `${(obj.kind ?? "").toLowerCase()}/${obj.metadata.namespace}/${obj.metadata.name}`,
+        ),
       enqueueTeam: (name) => enqueuers.team?.(name),
       enqueueQueue: (key) => enqueuers.queue?.(key),
     });

@@ -1,14 +1,37 @@
-// What a RayCluster may give back to a preemption without going away: its workers above each
-// group's minReplicas, the highest index first (the newest; the ones a scale-down removes). Pod
-// i of a group runs on the admission's nodes[i], so the engine knows what each one frees.
+// What a workload may give back to a preemption without going away:
+//   - a RayCluster: its workers above each group's minReplicas, the highest index first (the
+//     newest; the ones a scale-down removes). Pod i of a group runs on the admission's nodes[i],
+//     so the engine knows what each one frees.
+//   - an InferenceService: its replicas above its minimum, by pod name, with the node each runs
+//     on (controllers/inferenceservice/preemption.ts says which and in what order).
 import type { AdmissionStatus, RayCluster } from "../../crds/index.ts";
 import type { KubeObject } from "../../operator/index.ts";
-import type { SurplusPod, Workload } from "../placement/index.ts";
+import type { InferenceServiceObject } from "../inferenceservice/adapter.ts";
+import {
+  devicesOnPools,
+  replicaPodsOf,
+  type ServerPodObject,
+  surplusReplicas,
+} from "../inferenceservice/preemption.ts";
+import type { PoolInput, SurplusPod, Workload } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
 
 type WithAdmission = KubeObject & { status?: { admission?: AdmissionStatus } };
 
-export function surplusOf(obj: KubeObject, workload: Workload): SurplusPod[] | undefined {
+export interface SurplusContext {
+  /** The workload's own pods (by its kind and name labels). */
+  podsOf(obj: KubeObject): readonly KubeObject[];
+  pools: readonly PoolInput[];
+}
+
+export interface Surplus {
+  pods: SurplusPod[];
+  /** How many may go; absent: all. */
+  limit?: number;
+}
+
+export function surplusOf(obj: KubeObject, workload: Workload, context: SurplusContext): Surplus | undefined {
+  if (obj.kind === resourceTypes.inferenceService.kind) return serviceSurplus(obj, workload, context);
   if (obj.kind !== resourceTypes.rayCluster.kind) return undefined;
   const spec = (obj as KubeObject & RayCluster).spec;
   const out: SurplusPod[] = [];
@@ -28,5 +51,18 @@ export function surplusOf(obj: KubeObject, workload: Workload): SurplusPod[] | u
         memoryBytes: shape.memoryBytes,
       });
   }
-  return out.length > 0 ? out : undefined;
+  return out.length > 0 ? { pods: out } : undefined;
+}
+
+function serviceSurplus(obj: KubeObject, workload: Workload, context: SurplusContext): Surplus | undefined {
+  const svc = obj as InferenceServiceObject;
+  const shape = workload.groups[0];
+  if (!shape) return undefined;
+  const pool = (name: string) => context.pools.find((p) => p.name === name);
+  return surplusReplicas(svc, replicaPodsOf(context.podsOf(obj) as readonly ServerPodObject[]), {
+    devicesOn: devicesOnPools(svc, (name) => pool(name)?.memoryGiB),
+    costOf: (name) => pool(name)?.costPerDeviceHour,
+    cpuMillis: shape.cpuMillis,
+    memoryBytes: shape.memoryBytes,
+  });
 }

@@ -207,6 +207,36 @@ describe("phase and Ready", () => {
     expect(condition(later, "Unschedulable")).toBeUndefined();
   });
 
+  it("Preempted names the preemptor, stays while replicas are missing, and turns False once they are back", () => {
+    const taken = {
+      by: "TrainingJob/ml/b-job",
+      reason: "team b reclaims the quota team a borrowed, for TrainingJob/ml/b-job",
+      replicas: 1,
+    };
+    const s = status({ replicas: 3, admission: record(place("h100", 2)), preempted: taken });
+    expect(condition(s, "Preempted")).toMatchObject({ status: "True", reason: "QuotaPreemption" });
+    expect(condition(s, "Preempted")?.message).toBe(
+      "1 replica taken back for TrainingJob/ml/b-job: team b reclaims the quota team a borrowed, for TrainingJob/ml/b-job; asked for again",
+    );
+    const next = (admission: AdmissionStatus) =>
+      computeStatus({
+        svc: svc(3, { conditions: s.conditions }),
+        admission,
+        deployments: new Map([["h100", dep(2, 2)]]),
+        problems: [],
+        waiting: undefined,
+        missingSecret: undefined,
+        now,
+      });
+    expect(condition(next(record(place("h100", 2))), "Preempted")?.status).toBe("True");
+    expect(condition(next(record(place("h100", 3))), "Preempted")).toMatchObject({
+      status: "False",
+      reason: "Readmitted",
+    });
+    // A service never preempted has no such condition.
+    expect(condition(status({ replicas: 2, admission: twoPools }), "Preempted")).toBeUndefined();
+  });
+
   it("keeps lastTransitionTime while a condition's status stands", () => {
     const first = status({ replicas: 4, admission: twoPools });
     const again = computeStatus({

@@ -13,7 +13,7 @@ import {
   schedule,
   type Workload,
 } from "../../controllers/placement/index.ts";
-import type { AdmittedWorkload, TeamInput } from "../../controllers/placement/quota/types.ts";
+import type { AdmittedWorkload, Preemption, TeamInput } from "../../controllers/placement/quota/types.ts";
 import { chooseVictims, type VictimCandidate } from "../../controllers/placement/quota/victims.ts";
 
 const RUNS = Number(process.env.PLACEMENT_PROPERTY_RUNS ?? 200);
@@ -214,7 +214,41 @@ function shrunk(a: Admitted, k: number): Admitted {
   return { ...a, admission: { ...a.admission, groups: groups.reverse() } };
 }
 
-function admittedInput(list: readonly Admitted[]): {
+/** The admission with only the pods (by their position in podsOf's order) `keep` accepts. */
+function keepPods(a: Admitted, keep: (position: number) => boolean): Admitted {
+  let position = 0;
+  const groups = a.admission.groups.map((g) => {
+    const placements = g.placements.map((p) => {
+      const nodes = p.nodes.flatMap((n) => {
+        let pods = 0;
+        for (let k = 0; k < n.pods; k++) if (keep(position++)) pods++;
+        const per = (x: number) => (x / n.pods) * pods;
+        return pods === 0
+          ? []
+          : [
+              {
+                ...n,
+                pods,
+                devices: per(n.devices),
+                cpuMillis: per(n.cpuMillis),
+                memoryBytes: per(n.memoryBytes),
+              },
+            ];
+      });
+      return { ...p, pods: nodes.reduce((m, n) => m + n.pods, 0), nodes };
+    });
+    return { ...g, pods: placements.reduce((m, p) => m + p.pods, 0), placements };
+  });
+  return { ...a, admission: { ...a.admission, groups } };
+}
+
+/** The name a serving workload's pod goes by in the surplus it offers (named: any may go). */
+const podName = (key: string, position: number): string => `${key}#${position}`;
+
+function admittedInput(
+  list: readonly Admitted[],
+  named = false,
+): {
   reservations: Reservation[];
   admitted: AdmittedWorkload[];
 } {
@@ -242,10 +276,19 @@ function admittedInput(list: readonly Admitted[]): {
         preempting: a.preempting ?? false,
         ...(givesBackPods(a)
           ? {
+              // By index, the pods after the first; by name (any may go) all, but one at most.
               surplus: podsOf(a.admission)
-                .slice(1)
+                .map((x, position) => ({ ...x, position }))
+                .slice(named ? 0 : 1)
                 .reverse()
-                .map((x, k, all) => ({ ...x, index: all.length - k, cpuMillis: 1000, memoryBytes: GiB })),
+                .map(({ position, ...x }, k, all) => ({
+                  ...x,
+                  index: all.length - k - (named ? 1 : 0),
+                  cpuMillis: 1000,
+                  memoryBytes: GiB,
+                  ...(named ? { name: podName(a.workload.key, position) } : {}),
+                })),
+              ...(named ? { surplusLimit: podsOf(a.admission).length - 1 } : {}),
             }
           : {}),
       };
@@ -253,8 +296,13 @@ function admittedInput(list: readonly Admitted[]): {
   return { reservations, admitted };
 }
 
-function passInput(teams: TeamInput[], admitted: readonly Admitted[], queue: Workload[]): PlacementInput {
-  const { reservations, admitted: list } = admittedInput(admitted);
+function passInput(
+  teams: TeamInput[],
+  admitted: readonly Admitted[],
+  queue: Workload[],
+  named = false,
+): PlacementInput {
+  const { reservations, admitted: list } = admittedInput(admitted, named);
   return { pools, nodes: emptyNodes(), reservations, workloads: queue, quota: { teams, admitted: list } };
 }
 
@@ -362,6 +410,49 @@ const preemptorFits: Scenario = (teams, first, second) => {
   }
 };
 
+/**
+ * With serving workloads that offer all their pods by name (any may go, all but one at most):
+ * every preemption makes its preemptor fit once the named pods are gone, never takes more than
+ * the limit, and with one preemptor in the pass no named pod could be spared.
+ */
+const preemptorFitsNamed: Scenario = (teams, first, second) => {
+  const after1 = admittedOf(first, schedule(passInput(teams, [], first, true)));
+  const result = schedule(passInput(teams, after1, second, true));
+  const admittedNow = [...after1, ...admittedOf(second, result)];
+  const byPreemptor = new Map<string, Preemption[]>();
+  for (const p of result.preempted ?? []) byPreemptor.set(p.by, [...(byPreemptor.get(p.by) ?? []), p]);
+  for (const [by, preemptions] of byPreemptor) {
+    const preemptor = second.find((w) => w.key === by) as Workload;
+    const taken = new Map(preemptions.map((p) => [p.key, p]));
+    const named = preemptions.flatMap((p) => (p.pods ?? []).flatMap((x) => x.names ?? []));
+    for (const p of preemptions) {
+      const a = after1.find((x) => x.workload.key === p.key) as Admitted;
+      for (const x of p.pods ?? []) expect(x.names).toHaveLength(x.pods);
+      // Never below its minimum: one pod stays, and each group is left with what it keeps.
+      const gone = (p.pods ?? []).reduce((n, x) => n + x.pods, 0);
+      if (p.pods) expect(gone).toBeLessThan(podsOf(a.admission).length);
+      for (const x of p.pods ?? [])
+        expect(x.keep).toBe(podsOf(a.admission).filter((y) => y.group === x.group).length - x.pods);
+    }
+    const without = (spared: string | undefined) =>
+      admittedNow.flatMap((a) => {
+        const p = taken.get(a.workload.key);
+        if (!p) return [a];
+        if (!p.pods) return [];
+        return [
+          keepPods(a, (pos) => {
+            const n = podName(a.workload.key, pos);
+            return n === spared || !named.includes(n);
+          }),
+        ];
+      });
+    const fits = (spared: string | undefined) =>
+      schedule(passInput(teams, without(spared), [preemptor], true)).admitted.length === 1;
+    expect(fits(undefined), `${by} fits once ${named.join(", ")} are gone`).toBe(true);
+    if (byPreemptor.size === 1) for (const n of named) expect(fits(n), `${by} needs ${n} gone`).toBe(false);
+  }
+};
+
 describe("quotas and cohorts", () => {
   property(
     "no team exceeds nominal + borrowingLimit and no cohort lends more than it has, pass after pass",
@@ -379,6 +470,11 @@ describe("quotas and cohorts", () => {
   );
 
   property("a preemption always makes the preemptor fit, with no victim to spare", RUNS, preemptorFits);
+  property(
+    "taking named pods (serving replicas): the preemptor fits, no pod is spare, the first pod stays",
+    RUNS,
+    preemptorFitsNamed,
+  );
   // Found by the property above from a random seed, kept as a replay: the preemptor kept only the
   // free devices it could use alone, not the few beside its victim's that make a pod with them,
   // and a workload behind it in the pass took those (quota/pass.ts, keep()).
@@ -536,6 +632,60 @@ describe("status reasons", () => {
     // Never below the minimum: 4 nodes are more than its surplus frees, so the training job goes.
     const more = schedule(input([gang("b1", "b", 4)]));
     expect(more.preempted?.map((p) => [p.key, p.pods])).toEqual([["train", undefined]]);
+  });
+
+  it("takes named pods (serving replicas) where they make room, not the list's first ones", () => {
+    // Team a's service runs 4 replicas of 4 devices: on p0-n0 (its minimum), p0-n1 (beside 4
+    // devices of a pod of no team) and two on p0-n2; p0-n3 is full. b needs a node of 8. The
+    // list offers p0-n1's replica first, but only p0-n2's two make room.
+    const teams = [team("a", 8), team("b", 24)];
+    const onNode = (node: string) => ({ node, devices: 4, cpuMillis: 0, memoryBytes: 0 });
+    const pods = ["p0-n1", "p0-n2", "p0-n2"].map((node, k) => ({
+      group: "server/p0",
+      index: 3 - k,
+      pool: "p0",
+      ...onNode(node),
+    }));
+    const service = (named: boolean): AdmittedWorkload =>
+      heldBy("svc", "a", "p0", 16, {
+        nodes: ["p0-n0", "p0-n1", "p0-n2", "p0-n2"].map(onNode),
+        surplus: pods.map((x, k) => (named ? { ...x, name: `svc-${k}` } : x)),
+      });
+    const input = (named: boolean): PlacementInput => {
+      const admitted = [service(named)];
+      return {
+        pools,
+        nodes: emptyNodes(),
+        reservations: [
+          { key: "svc", nodes: admitted[0]?.nodes ?? [] },
+          { key: "other", nodes: [onNode("p0-n1"), { ...onNode("p0-n3"), devices: 8 }] },
+        ],
+        workloads: [
+          {
+            ...gang("b0", "b", 1),
+            groups: [{ ...gang("b0", "b", 1).groups[0], accelerators: { count: 8, pools: ["p0"] } }],
+          } as Workload,
+        ],
+        quota: { teams, admitted },
+      };
+    };
+    expect(schedule(input(true)).preempted).toEqual([
+      expect.objectContaining({
+        key: "svc",
+        pods: [{ group: "server/p0", pods: 2, keep: 2, names: ["svc-1", "svc-2"] }],
+      }),
+    ]);
+    // Two of three may go, the list's first two on different nodes: the two of p0-n2 go.
+    const two = { ...service(true), surplusLimit: 2 };
+    expect(schedule({ ...input(true), quota: { teams, admitted: [two] } }).preempted?.[0]?.pods).toEqual([
+      { group: "server/p0", pods: 2, keep: 2, names: ["svc-1", "svc-2"] },
+    ]);
+    // At most one may go: no one pod makes room, so the service is not touched.
+    const limited = input(true);
+    const one = { ...service(true), surplusLimit: 1 };
+    expect(schedule({ ...limited, quota: { teams, admitted: [one] } }).preempted ?? []).toEqual([]);
+    // By index (a Ray cluster's workers go from the highest down), the prefix it takes is all three.
+    expect(schedule(input(false)).preempted?.[0]?.pods).toEqual([{ group: "server/p0", pods: 3, keep: 1 }]);
   });
 
   it("an elastic gang or a replicas workload is admitted at the size its team's quota allows", () => {

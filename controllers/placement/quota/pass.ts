@@ -24,14 +24,19 @@ interface Victim extends VictimCandidate {
   readonly demand: Demand;
   /** What its eviction frees on the nodes of the pool searched: node index, devices, CPU, memory. */
   readonly freed: readonly number[];
-  /** Only its first `pods.length` surplus pods go (a RayCluster's workers, serving replicas). */
+  /** Only these of its surplus pods go (a RayCluster's workers, serving replicas). */
   readonly surplus?: readonly SurplusFacts[] | undefined;
+  /** All the surplus pods it offers, and how many of them may go. */
+  readonly offered?: { readonly pods: readonly SurplusFacts[]; readonly limit: number } | undefined;
 }
 
 /** A surplus pod resolved to indices (undefined node or pool: not in the cluster as known). */
 interface SurplusFacts {
   readonly group: string;
   readonly index: number;
+  readonly name: string | undefined;
+  /** Pods of its group: the first surplus pod's index plus one. */
+  readonly groupSize: number;
   readonly pool: number | undefined;
   readonly node: number | undefined;
   readonly devices: number;
@@ -49,6 +54,8 @@ interface AdmittedFacts {
   /** Node index, devices, CPU and memory, flattened. */
   readonly nodes: readonly number[];
   readonly surplus: readonly SurplusFacts[];
+  /** How many of `surplus` may go. */
+  readonly surplusLimit: number;
 }
 
 /** Devices, CPU (millicores) and memory (bytes) on a node. */
@@ -118,16 +125,22 @@ export class QuotaPass {
         if (i !== undefined) nodes.push(i, r.devices, r.cpuMillis, r.memoryBytes);
       }
       const mine = this.admittedByTeam.get(t) ?? [];
+      const groupSize = new Map<string, number>();
+      for (const x of a.surplus ?? [])
+        groupSize.set(x.group, Math.max(groupSize.get(x.group) ?? 0, x.index + 1));
       const surplus = (a.surplus ?? []).map((x) => ({
         group: x.group,
         index: x.index,
+        name: x.name,
+        groupSize: groupSize.get(x.group) ?? x.index + 1,
         pool: this.poolIndex.get(x.pool),
         node: state.nodeIndex.get(x.node),
         devices: x.devices,
         cpuMillis: x.cpuMillis,
         memoryBytes: x.memoryBytes,
       }));
-      mine.push({ admitted: a, team: t, demand, pools, nodes, surplus });
+      const surplusLimit = Math.max(0, Math.min(surplus.length, a.surplusLimit ?? surplus.length));
+      mine.push({ admitted: a, team: t, demand, pools, nodes, surplus, surplusLimit });
       this.admittedByTeam.set(t, mine);
       this.ledger.charge(t, demand);
       this.admittedCount.set(t, (this.admittedCount.get(t) ?? 0) + 1);
@@ -445,16 +458,20 @@ export class QuotaPass {
         this.fitsWithout([...leaving, ...victims], t, g, p, classes, demand, need);
       const chosen = chooseVictims(open, fits);
       if (!chosen) continue;
-      // Of a workload that gives back surplus pods, only as many as needed, the first ones.
-      const victims = chosen.map((v, k) => {
-        if (!v.surplus) return v;
-        const others = chosen.filter((_, j) => j !== k);
-        for (let n = 1; n < v.surplus.length; n++) {
-          const part = this.surplusVictim(v, v.surplus.slice(0, n), p, classes);
-          if (fits([...others, part])) return part;
+      // Of a workload that gives back surplus pods, only as many as needed, counting the others
+      // as already cut: the set stays one that fits after every cut.
+      const victims = [...chosen];
+      let cut = true;
+      for (const [k, v] of chosen.entries()) {
+        if (!v.surplus) continue;
+        const part = this.fewestSurplus(v, p, classes, (x) => fits(victims.map((y, j) => (j === k ? x : y))));
+        if (!part) {
+          cut = false;
+          break;
         }
-        return v;
-      });
+        victims[k] = part;
+      }
+      if (!cut) continue;
       const devices = victims.reduce((n, v) => n + v.devices, 0);
       if (
         !best ||
@@ -538,7 +555,9 @@ export class QuotaPass {
       for (const f of list) {
         const a = f.admitted;
         if (a.key === w.key || !allowed(a)) continue;
-        if (!a.preemptible && f.surplus.length > 0) {
+        if (!a.preemptible && f.surplusLimit > 0) {
+          // It stands for all the pods it offers, more than may go when a limit holds: which of
+          // them make room is the cut's to find (a limit of 2 of 3 replicas may be any 2).
           const v = this.surplusVictim(
             {
               key: a.key,
@@ -547,6 +566,7 @@ export class QuotaPass {
               creationTimestamp: a.creationTimestamp,
               admitted: a,
               team: vt,
+              offered: { pods: f.surplus, limit: f.surplusLimit },
             },
             f.surplus,
             p,
@@ -588,9 +608,57 @@ export class QuotaPass {
     return out;
   }
 
-  /** A victim that gives back only `pods` (the first of its surplus pods), searched on pool p. */
+  /**
+   * The fewest of a victim's surplus pods that still make room (`fits`), or undefined when no
+   * set it may give does. Pods by index (a Ray cluster's workers): the shortest prefix of the
+   * list. Named pods (any may go): the fewest pods of one node, when one node's suffice (a
+   * preemptor of a node's worth is made room for there); else the shortest prefix, less each pod
+   * of it that is not needed. Among equals the list's order decides.
+   */
+  private fewestSurplus(
+    v: Victim,
+    p: number,
+    classes: readonly number[],
+    fits: (part: Victim) => boolean,
+  ): Victim | undefined {
+    const pods = v.offered?.pods ?? v.surplus ?? [];
+    const limit = Math.min(pods.length, v.offered?.limit ?? pods.length);
+    const part = (list: readonly SurplusFacts[]) => this.surplusVictim(v, list, p, classes);
+    const named = pods.every((x) => x.name !== undefined);
+    if (named) {
+      const byNode = new Map<number | undefined, SurplusFacts[]>();
+      for (const x of pods) byNode.set(x.node, [...(byNode.get(x.node) ?? []), x]);
+      let best: Victim | undefined;
+      for (const [node, list] of byNode) {
+        if (node === undefined) continue;
+        const most = Math.min(list.length, limit, best?.surplus?.length ?? Number.POSITIVE_INFINITY);
+        for (let n = 1; n <= most; n++) {
+          const candidate = part(list.slice(0, n));
+          if (!fits(candidate)) continue;
+          if (!best || n < (best.surplus?.length ?? 0)) best = candidate;
+          break;
+        }
+      }
+      if (best) return best;
+    }
+    let n = 1;
+    while (n <= limit && !fits(part(pods.slice(0, n)))) n++;
+    if (n > limit) return undefined;
+    let taken: readonly SurplusFacts[] = pods.slice(0, n);
+    if (named)
+      for (let k = taken.length - 2; k >= 0; k--) {
+        const without: readonly SurplusFacts[] = taken.filter((_, j) => j !== k);
+        if (fits(part(without))) taken = without;
+      }
+    return part(taken);
+  }
+
+  /** A victim that gives back only `pods` (some of its surplus pods), searched on pool p. */
   private surplusVictim(
-    base: Pick<Victim, "key" | "borrower" | "priority" | "creationTimestamp" | "admitted" | "team">,
+    base: Pick<
+      Victim,
+      "key" | "borrower" | "priority" | "creationTimestamp" | "admitted" | "team" | "offered"
+    >,
     pods: readonly SurplusFacts[],
     p: number,
     classes: readonly number[],
@@ -620,6 +688,7 @@ export class QuotaPass {
       demand,
       freed,
       surplus: pods,
+      offered: base.offered,
     };
   }
 
@@ -764,14 +833,24 @@ export class QuotaPass {
   }
 }
 
-function podsByGroup(pods: readonly SurplusFacts[]): { group: string; pods: number; keep: number }[] {
-  const out: { group: string; pods: number; keep: number }[] = [];
+/**
+ * Per group, how many pods go and how many the group keeps: from the lowest index taken up, or
+ * for named pods (any of the group's may go) its size less those taken, and their names.
+ */
+function podsByGroup(pods: readonly SurplusFacts[]): NonNullable<Preemption["pods"]> {
+  const out: NonNullable<Preemption["pods"]> = [];
   for (const x of pods) {
-    const entry = out.find((e) => e.group === x.group);
-    if (entry) {
-      entry.pods++;
-      entry.keep = Math.min(entry.keep, x.index);
-    } else out.push({ group: x.group, pods: 1, keep: x.index });
+    let entry = out.find((e) => e.group === x.group);
+    if (!entry) {
+      entry = { group: x.group, pods: 0, keep: x.name === undefined ? x.index : x.groupSize };
+      out.push(entry);
+    }
+    entry.pods++;
+    if (x.name === undefined) entry.keep = Math.min(entry.keep, x.index);
+    else {
+      entry.keep = x.groupSize - entry.pods;
+      entry.names = [...(entry.names ?? []), x.name];
+    }
   }
   return out;
 }

@@ -54,18 +54,34 @@ export interface AdmittedWorkload {
   preemptible: boolean;
   /**
    * Pods that may be taken back one at a time, the first to go first: a RayCluster's workers
-   * and an InferenceService's replicas above their minimum, highest index first. A workload
-   * with surplus pods that is not preemptible as a whole loses only some of these.
+   * above their minimum, highest index first, or an InferenceService's replicas above its
+   * minimum, by name. A workload with surplus pods that is not preemptible as a whole loses
+   * only some of these.
    */
   surplus?: readonly SurplusPod[] | undefined;
+  /**
+   * At most this many of the surplus pods may go (absent: all of them). For named pods, which
+   * are interchangeable, the list may offer more than may go, so that the engine takes those on
+   * the nodes the preemptor can use; the list's order is the preference among equals.
+   */
+  surplusLimit?: number | undefined;
   /** Already told to checkpoint and go: counted as freed when a preemptor checks whether it fits. */
   preempting?: boolean | undefined;
 }
 
 export interface SurplusPod {
   group: string;
-  /** Its index in the group: taking it back leaves the group at most this many pods. */
+  /**
+   * Its index in the group: taking it back leaves the group at most this many pods. Pods named
+   * below are interchangeable: the group's size is its first pod's index plus one.
+   */
   index: number;
+  /**
+   * The pod itself, when its controller deletes pods by name rather than from the highest index
+   * down (a Deployment's replicas): then any of the group's pods may be taken, not only a prefix
+   * of the list, and the engine takes the fewest that make room, the earlier ones first.
+   */
+  name?: string | undefined;
   pool: string;
   node: string;
   devices: number;
@@ -88,10 +104,10 @@ export interface Preemption {
   reason: string;
   /**
    * Only some of the victim's surplus pods, per group: how many, and the count the group keeps
-   * at most (its pods from that index up go; stated so that applying it twice does no harm).
-   * Absent: the whole workload.
+   * at most (its pods from that index up go; stated so that applying it twice does no harm),
+   * and for named pods which ones go. Absent: the whole workload.
    */
-  pods?: { group: string; pods: number; keep: number }[] | undefined;
+  pods?: { group: string; pods: number; keep: number; names?: string[] | undefined }[] | undefined;
 }
 
 /** Per team, after the pass: what it holds and what waits, per device class. */
