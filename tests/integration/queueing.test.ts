@@ -19,6 +19,7 @@ import {
 } from "./trainingjob-harness.ts";
 
 let h: Harness;
+let attempts = 0;
 const suffix = randomBytes(3).toString("hex");
 const teamA = `qa-${suffix}`;
 const teamB = `qb-${suffix}`;
@@ -69,10 +70,19 @@ afterAll(async () => {
 
 describe("team quotas with borrowing and preemption", () => {
   it("A borrows B's idle H100s; B's job preempts A's borrowed one, which checkpoints, waits and resumes", async () => {
-    await h.create("a-own", job("a"));
-    await h.when("a-own", "Running", (j) => j.status?.phase === "Running");
-    await h.create("a-borrowed", job("a"));
-    await h.when("a-borrowed", "Running", (j) => j.status?.phase === "Running");
+    // Jobs of their own per attempt; a retry first retires the previous attempt's, so the
+    // quotas start empty again.
+    const n = ++attempts;
+    if (n > 1) for (const old of ["a-own", "a-borrowed", "b-job"]) await h.retire(`${old}-${n - 1}`);
+    const [own, borrowed, bJob] = ["a-own", "a-borrowed", "b-job"].map((j) => `${j}-${n}`) as [
+      string,
+      string,
+      string,
+    ];
+    await h.create(own, job("a"));
+    await h.when(own, "Running", (j) => j.status?.phase === "Running");
+    await h.create(borrowed, job("a"));
+    await h.when(borrowed, "Running", (j) => j.status?.phase === "Running");
     const used = await eventually(
       async () => {
         const tq = await h.client.getOrUndefined<
@@ -87,25 +97,22 @@ describe("team quotas with borrowing and preemption", () => {
     expect(used.borrowed).toBe(8);
 
     // B is entitled to its 8: the newest job of the borrowing team is the victim.
-    await h.create(
-      "b-job",
-      job("b", { "sim.sovereign.dev/exit-code": "0", "sim.sovereign.dev/run-for": "4s" }),
-    );
-    const preempting = await h.when("a-borrowed", "Preempting", (j) => j.status?.phase === "Preempting");
+    await h.create(bJob, job("b", { "sim.sovereign.dev/exit-code": "0", "sim.sovereign.dev/run-for": "4s" }));
+    const preempting = await h.when(borrowed, "Preempting", (j) => j.status?.phase === "Preempting");
     expect(condition(preempting, "Preempting")).toMatchObject({ status: "True", reason: "Preempted" });
-    expect(preempting.status?.preemption?.by).toBe(`TrainingJob/${h.ns}/b-job`);
-    expect(condition(await h.get("a-own"), "Preempting")).toBeUndefined();
+    expect(preempting.status?.preemption?.by).toBe(`TrainingJob/${h.ns}/${bJob}`);
+    expect(condition(await h.get(own), "Preempting")).toBeUndefined();
     const waitingB = await h.when(
-      "b-job",
+      bJob,
       "waits for the victim",
       (j) => condition(j, "Admitted")?.reason === "Preempting",
     );
-    expect(condition(waitingB, "Admitted")?.message).toContain("a-borrowed");
+    expect(condition(waitingB, "Admitted")?.message).toContain(borrowed);
 
     // The checkpoint request reaches the pod (the downward API file is made from this annotation).
     const [victimPod] = await eventually(
       async () => {
-        const pods = await h.pods("a-borrowed");
+        const pods = await h.pods(borrowed);
         return pods[0]?.metadata.annotations?.["stack.sovereign.dev/checkpoint-requested"] ? pods : undefined;
       },
       30_000,
@@ -114,7 +121,7 @@ describe("team quotas with borrowing and preemption", () => {
     const volumes = (victimPod?.spec.volumes ?? []) as { name: string; downwardAPI?: unknown }[];
     expect(volumes.find((v) => v.name === "stack-podinfo")?.downwardAPI).toBeDefined();
     // Nothing happens before the checkpoint is reported (the grace period is 5 minutes).
-    expect((await h.get("a-borrowed"))?.status?.phase).toBe("Preempting");
+    expect((await h.get(borrowed))?.status?.phase).toBe("Preempting");
 
     // The script writes its checkpoint and says where.
     await h.client.patch(
@@ -124,38 +131,38 @@ describe("team quotas with borrowing and preemption", () => {
       { metadata: { annotations: { "stack.sovereign.dev/checkpoint-path": "/ckpt/step-1200" } } },
       "merge",
     );
-    const preempted = await h.when("a-borrowed", "Preempted", (j) => j.status?.phase === "Preempted");
+    const preempted = await h.when(borrowed, "Preempted", (j) => j.status?.phase === "Preempted");
     expect(preempted.status).toMatchObject({ resumeFrom: "/ckpt/step-1200", restarts: 0 });
     expect(preempted.status?.admission).toBeUndefined();
     expect(condition(preempted, "Preempting")).toMatchObject({ status: "False", reason: "Evicted" });
     // Events are sent after the status they report, in the client's report lane: awaited.
     await eventually(
       async () => {
-        const seen = (await h.events("a-borrowed")).map((e) => e.reason);
+        const seen = (await h.events(borrowed)).map((e) => e.reason);
         return seen.includes("Preempting") && seen.includes("Preempted") ? seen : undefined;
       },
       30_000,
       "the Preempting and Preempted events",
     );
 
-    await h.when("b-job", "Running", (j) => j.status?.phase === "Running" || j.status?.phase === "Succeeded");
-    const waiting = await h.get("a-borrowed");
+    await h.when(bJob, "Running", (j) => j.status?.phase === "Running" || j.status?.phase === "Succeeded");
+    const waiting = await h.get(borrowed);
     expect(waiting?.status?.phase).toBe("Preempted");
-    await h.when("b-job", "Succeeded", (j) => j.status?.phase === "Succeeded", 60_000);
+    await h.when(bJob, "Succeeded", (j) => j.status?.phase === "Succeeded", 60_000);
 
-    const resumed = await h.when("a-borrowed", "Running again", (j) => j.status?.phase === "Running", 60_000);
+    const resumed = await h.when(borrowed, "Running again", (j) => j.status?.phase === "Running", 60_000);
     expect(resumed.status?.restarts).toBe(0);
     expect(resumed.status?.preemption?.preemptions).toBe(1);
-    const [pod] = await h.pods("a-borrowed");
-    const spec = h.podSpecs("a-borrowed").get(pod?.metadata.name ?? "");
+    const [pod] = await h.pods(borrowed);
+    const spec = h.podSpecs(borrowed).get(pod?.metadata.name ?? "");
     const trainer = spec?.containers.find((c) => c.name === "trainer");
     const vars = Object.fromEntries((trainer?.env ?? []).map((e) => [e.name, e.value]));
     expect(vars).toMatchObject({
       RESUME_FROM: "/ckpt/step-1200",
       CHECKPOINT_DIR: "/ckpt",
     });
-    await h.retire("a-own");
-    await h.retire("a-borrowed");
+    await h.retire(own);
+    await h.retire(borrowed);
   });
 
   it("a queue naming a missing TeamQuota, and a job naming a missing queue, say so", async () => {
