@@ -425,8 +425,12 @@ export function planUnadmitted(
       else blocked = true;
     } else live.set(w.group, [...(live.get(w.group) ?? []), w]);
   }
+  // Blocked, the reconcile writes no status: a retired worker deleted now would have no count
+  // stored, and the next reconcile would ask for it again. It stays until the plan is clear (the
+  // ranks still leave it out, so no worker above it is cut instead).
+  const applied = blocked ? decided.filter((d) => !retired.has(`${d.group}/${d.index}`)) : decided;
   // Newest first, as the admitted plan lists them.
-  deletes.push(...decided.reverse());
+  deletes.push(...applied.reverse());
   for (const g of groups) {
     if (g.replicas === 0) continue;
     const kept = live.get(g.name) ?? [];

@@ -553,6 +553,14 @@ describe("retiring a worker by name: slots that need not be contiguous", () => {
     expect(retired.needs.map((n) => n.live.map((x) => x.index))).toEqual([[0, 5]]);
   });
 
+  test("a blocked plan (a worker not yet bound) retires nothing: no status is written with it", () => {
+    // Worker 1 idle and retired, 2 not yet bound, 3 busy: nothing is deleted, 3 above all.
+    const ws = [w("gpu", 0), w("gpu", 1), w("gpu", 2, { node: undefined, createdAt: 0 }), w("gpu", 3)];
+    const plan = planUnadmitted([g("gpu", 3)], ws, 1, [{ group: "gpu", index: 1 }]);
+    expect(plan.blocked).toBe(true);
+    expect(plan.deletes).toEqual([]);
+  });
+
   test("countedWorkers: the workers of the kept slots, or the first by index without admission", () => {
     const gapped = admission(run(0, ["gpu-node-0"]), run(2, ["gpu-node-2"]), run(3, ["gpu-node-3"]));
     const ws = [w("gpu", 0), w("gpu", 2), w("gpu", 3), w("gpu", 4)];
