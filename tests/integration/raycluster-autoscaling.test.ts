@@ -16,13 +16,7 @@ import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { repoRoot } from "../../crds/generate.ts";
 import { labels, type RayCluster } from "../../crds/index.ts";
-import {
-  builtin,
-  KubeClient as Client,
-  type KubeClient,
-  type KubeObject,
-  type Manager,
-} from "../../operator/index.ts";
+import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
 import { realRayCluster, realRayHead, smallObjectStore } from "../real/harness.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
 import { type PodRunner, startPodRunner } from "../support/pod-runner.ts";
@@ -146,7 +140,7 @@ describe("RayCluster autoscaling", { timeout: 240_000 }, () => {
 
 describe("RayCluster autoscaling removes exactly the idle workers Ray names", { timeout: 420_000 }, () => {
   const kc = loadKubeConfig();
-  const client = new Client({ kubeConfig: kc });
+  const client = new KubeClient({ kubeConfig: kc });
   const idleTimeoutSeconds = 30;
   // Ports no other file's real Ray uses, below Ray's worker port range (10002-19999).
   const ports = { gcs: 6394, dashboard: 8279, client: 9993, metrics: 8094 };
