@@ -169,7 +169,9 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
     ns = await testNamespace("ras-idle", kc);
     await createDedicatedPools(client, [pool]);
     runner = await startPodRunner(ns.name, [
-      `--run-local-pools=${pool.name}`,
+      // The shared CPU pool too, where the head goes: run as itself, it keeps the ports the
+      // workers are told (a head the runner runs on any other node gets ports of its own).
+      `--run-local-pools=${pool.name},cpu`,
       `--path-prefix=${join(venv, "bin")}`,
       `--workdir=${repoRoot}`,
     ]);
@@ -184,13 +186,17 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
     await client.close();
   });
 
-  const workers = () => podsIn(client, ns.name, "idle", "cpu");
+  // A name per attempt: a retry does not meet the first attempt's cluster.
+  let attempt = 0;
+  let name = "";
+  const workers = () => podsIn(client, ns.name, name, "cpu");
   const byName = (ps: Pod[]) => new Map(ps.map((p) => [p.metadata.name as string, p]));
 
   it("deletes the idle middle worker while both neighbours are busy; they keep their pods and nodes", async () => {
+    name = `idle${++attempt}`;
     await client.create(
       rt,
-      realRayCluster("idle", ns.name, {
+      realRayCluster(name, ns.name, {
         // No CPU on the head: the pinned tasks run on the workers.
         head: realRayHead(ports, 0),
         autoscaling: { enabled: true, idleTimeoutSeconds },
@@ -218,13 +224,30 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
       "three CPU workers running",
     );
     const before = byName(started);
-    expect([...before.keys()]).toEqual(["idle-cpu-0", "idle-cpu-1", "idle-cpu-2"]);
+    expect([...before.keys()]).toEqual([`${name}-cpu-0`, `${name}-cpu-1`, `${name}-cpu-2`]);
     const nodeOf = (name: string) => before.get(name)?.spec?.nodeName as string;
-    expect(new Set([0, 1, 2].map((i) => nodeOf(`idle-cpu-${i}`))).size).toBe(3);
+    expect(new Set([0, 1, 2].map((i) => nodeOf(`${name}-cpu-${i}`))).size).toBe(3);
 
-    const [head] = await podsIn(client, ns.name, "idle", "head");
+    const [head] = await podsIn(client, ns.name, name, "head");
     const dashboard = `http://${head?.status?.podIP}:${ports.dashboard}`;
     const jobs = new JobSubmissionClient(dashboard);
+    try {
+      await removesTheIdleOne(jobs, dashboard, before);
+    } finally {
+      // A driver outlives its head otherwise.
+      for (const i of [0, 2]) await jobs.stop(`hold-${i}`).catch(() => undefined);
+      // A retry's workers need the pool's nodes.
+      await client.delete(rt, name, ns.name).catch(() => undefined);
+      await eventually(
+        async () => ((await workers()).length === 0 ? true : undefined),
+        60_000,
+        "workers gone",
+      );
+    }
+  });
+
+  async function removesTheIdleOne(jobs: JobSubmissionClient, dashboard: string, before: Map<string, Pod>) {
+    const nodeOf = (name: string) => before.get(name)?.spec?.nodeName as string;
     const env = { env_vars: { RAY_USAGE_STATS_ENABLED: "0" } };
     // Workers 0 and 2 busy as soon as their raylets join (the holder waits for each node): Ray
     // reports them busy before the idle timeout, and only worker 1 idle.
@@ -232,7 +255,7 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
       await eventually(
         () =>
           jobs.submit({
-            entrypoint: `python ${holder} ${before.get(`idle-cpu-${i}`)?.status?.podIP}`,
+            entrypoint: `python ${holder} ${before.get(`${name}-cpu-${i}`)?.status?.podIP}`,
             submissionId: `hold-${i}`,
             runtimeEnv: env,
           }),
@@ -240,7 +263,7 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
         `the job holding worker ${i} submitted`,
       );
     const said = async () => {
-      const rc = await client.get<RC>(rt, "idle", ns.name);
+      const rc = await client.get<RC>(rt, name, ns.name);
       const load = await fetchClusterLoad(dashboard).catch((e: unknown) => String(e));
       return `status ${JSON.stringify(rc.status)}; Ray ${JSON.stringify(load)}`;
     };
@@ -256,7 +279,7 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
       throw new Error(`${String(e)}; ${await said()}`);
     });
     // The idle one went although a busy one sits above it; the busy ones are the same pods.
-    expect(after.map((p) => p.metadata.name)).toEqual(["idle-cpu-0", "idle-cpu-2"]);
+    expect(after.map((p) => p.metadata.name)).toEqual([`${name}-cpu-0`, `${name}-cpu-2`]);
     for (const p of after) {
       expect(p.metadata.uid).toBe(before.get(p.metadata.name as string)?.metadata.uid);
       expect(p.spec?.nodeName).toBe(nodeOf(p.metadata.name as string));
@@ -266,48 +289,49 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
     // The admission no longer holds worker 1's node: its run split around the retired slot.
     const rc = await eventually(
       async () => {
-        const r = await client.get<RC>(rt, "idle", ns.name);
+        const r = await client.get<RC>(rt, name, ns.name);
         return r.status?.autoscaling?.groups?.[0]?.replicas === 2 ? r : undefined;
       },
       30_000,
       "the count 2 stored",
     );
     expect(rc.status?.admission?.placements?.map((p) => [p.group, p.nodes])).toEqual([
-      ["cpu", [nodeOf("idle-cpu-0")]],
-      ["cpu/2", [nodeOf("idle-cpu-2")]],
+      ["cpu", [nodeOf(`${name}-cpu-0`)]],
+      ["cpu/2", [nodeOf(`${name}-cpu-2`)]],
     ]);
-    expect(rc.status?.autoscaling?.groups?.[0]?.reason).toBe(`idle for ${idleTimeoutSeconds} s: idle-cpu-1`);
+    expect(rc.status?.autoscaling?.groups?.[0]?.reason).toBe(
+      `idle for ${idleTimeoutSeconds} s: ${name}-cpu-1`,
+    );
     const notes = async (reason: string) =>
       (await client.list(builtin.events, { namespace: ns.name })).items
         .filter((e) => (e.regarding as { uid?: string }).uid === rc.metadata.uid && e.reason === reason)
         .map((e) => String(e.note));
     expect(await notes("AutoscaledDown")).toEqual([
-      `group cpu: idle for ${idleTimeoutSeconds} s: idle-cpu-1`,
+      `group cpu: idle for ${idleTimeoutSeconds} s: ${name}-cpu-1`,
     ]);
     expect(await notes("ScaledDown")).toEqual([
-      "group cpu: 3 -> 2 workers; removed idle-cpu-1 and their capacity released",
+      `group cpu: 3 -> 2 workers; removed ${name}-cpu-1 and their capacity released`,
     ]);
 
     // A restarted operator reads the gap from the record: a lost busy worker comes back as
     // itself on its own node, and the retired index stays free.
     await manager.stop();
     manager = await startManager();
-    const lost = byName(after).get("idle-cpu-2") as Pod;
-    await client.delete(builtin.pods, "idle-cpu-2", ns.name);
+    const lost = byName(after).get(`${name}-cpu-2`) as Pod;
+    await client.delete(builtin.pods, `${name}-cpu-2`, ns.name);
     const back = await eventually(
       async () => {
-        const p = byName(await workers()).get("idle-cpu-2");
+        const p = byName(await workers()).get(`${name}-cpu-2`);
         return p && p.metadata.uid !== lost.metadata.uid && p.spec?.nodeName ? p : undefined;
       },
       60_000,
       "worker 2 recreated",
     );
-    expect(back.spec?.nodeName).toBe(nodeOf("idle-cpu-2"));
+    expect(back.spec?.nodeName).toBe(nodeOf(`${name}-cpu-2`));
     const now = await workers();
-    expect(now.map((p) => p.metadata.name)).toEqual(["idle-cpu-0", "idle-cpu-2"]);
-    expect(byName(now).get("idle-cpu-0")?.metadata.uid).toBe(before.get("idle-cpu-0")?.metadata.uid);
-    const kept = await client.get<RC>(rt, "idle", ns.name);
+    expect(now.map((p) => p.metadata.name)).toEqual([`${name}-cpu-0`, `${name}-cpu-2`]);
+    expect(byName(now).get(`${name}-cpu-0`)?.metadata.uid).toBe(before.get(`${name}-cpu-0`)?.metadata.uid);
+    const kept = await client.get<RC>(rt, name, ns.name);
     expect(kept.status?.admission?.placements?.map((p) => p.group)).toEqual(["cpu", "cpu/2"]);
-    for (const i of [0, 2]) await jobs.stop(`hold-${i}`).catch(() => undefined);
-  });
+  }
 });
