@@ -299,9 +299,8 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
       ["cpu", [nodeOf(`${name}-cpu-0`)]],
       ["cpu/2", [nodeOf(`${name}-cpu-2`)]],
     ]);
-    expect(rc.status?.autoscaling?.groups?.[0]?.reason).toBe(
-      `idle for ${idleTimeoutSeconds} s: ${name}-cpu-1`,
-    );
+    // The reason in status is the latest decision's; the events keep the removal's.
+    expect(rc.status?.autoscaling?.lastScaleTime).toBeDefined();
     const notes = async (reason: string) =>
       (await client.list(builtin.events, { namespace: ns.name })).items
         .filter((e) => (e.regarding as { uid?: string }).uid === rc.metadata.uid && e.reason === reason)
