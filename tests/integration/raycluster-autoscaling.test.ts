@@ -2,10 +2,9 @@
 // head pod's IP) with a task pending for {"GPU": 1}, which the operator reads from the head's
 // dashboard and answers by growing the GPU group on the kwok cluster, through gang admission.
 // Then idle workers removed by name: three real Ray workers (the pod runner runs the file's CPU
-// pool, one worker per node), the newest kept busy by a pinned task, the other two idle with
-// room above minReplicas for one removal: the middle one alone is deleted although a busy one
-// sits above it, its node released from the admission, and the record with the gap is what a
-// restarted operator works from.
+// pool, one worker per node), the outer two kept busy by pinned tasks, the middle one idle: it
+// alone is deleted although a busy one sits above it, its node released from the admission, and
+// the record with the gap is what a restarted operator works from.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -142,7 +141,7 @@ describe("RayCluster autoscaling", { timeout: 240_000 }, () => {
 describe("RayCluster autoscaling removes exactly the idle workers Ray names", { timeout: 420_000 }, () => {
   const kc = loadKubeConfig();
   const client = new KubeClient({ kubeConfig: kc });
-  // Long enough for the holder's task to land on worker 2 before its raylet counts as idle.
+  // Long enough for the holders' tasks to land on workers 0 and 2 before they count as idle.
   const idleTimeoutSeconds = 60;
   // Ports no other file's real Ray uses, below Ray's worker port range (10002-19999), others per
   // attempt: a head binds its dashboard on every address, and a first attempt's may linger.
@@ -200,7 +199,7 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
   const workers = () => podsIn(client, ns.name, name, "cpu");
   const byName = (ps: Pod[]) => new Map(ps.map((p) => [p.metadata.name as string, p]));
 
-  it("deletes the idle middle worker below a busy one; the others keep their pods and nodes", async () => {
+  it("deletes the idle middle worker while both neighbours are busy; they keep their pods and nodes", async () => {
     name = `idle${++attempt}`;
     const ports = portsOf(attempt);
     await client.create(
@@ -213,8 +212,7 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
           {
             name: "cpu",
             replicas: 3,
-            // Room for one removal: of the two idle workers, the newer goes.
-            minReplicas: 2,
+            minReplicas: 0,
             maxReplicas: 3,
             accelerators: { count: 0, pools: [pool.name] },
             resources: { cpu: "2", memory: "2Gi" },
@@ -245,7 +243,7 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
       await removesTheIdleOne(jobs, dashboard, before);
     } finally {
       // A driver outlives its head otherwise.
-      await jobs.stop("hold-2").catch(() => undefined);
+      for (const i of [0, 2]) await jobs.stop(`hold-${i}`).catch(() => undefined);
       // A retry's workers need the pool's nodes.
       await client.delete(rt, name, ns.name).catch(() => undefined);
       await eventually(
@@ -259,18 +257,19 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
   async function removesTheIdleOne(jobs: JobSubmissionClient, dashboard: string, before: Map<string, Pod>) {
     const nodeOf = (name: string) => before.get(name)?.spec?.nodeName as string;
     const env = { env_vars: { RAY_USAGE_STATS_ENABLED: "0" } };
-    // Worker 2 busy as soon as its raylet joins (the holder waits for its node): Ray reports it
-    // busy well before the idle timeout, workers 0 and 1 idle.
-    await eventually(
-      () =>
-        jobs.submit({
-          entrypoint: `python ${holder} ${before.get(`${name}-cpu-2`)?.status?.podIP}`,
-          submissionId: "hold-2",
-          runtimeEnv: env,
-        }),
-      180_000,
-      "the job holding worker 2 submitted",
-    );
+    // Workers 0 and 2 busy as soon as their raylets join (the holder waits for each node): Ray
+    // reports them busy well before the idle timeout, and only worker 1 idle.
+    for (const i of [0, 2])
+      await eventually(
+        () =>
+          jobs.submit({
+            entrypoint: `python ${holder} ${before.get(`${name}-cpu-${i}`)?.status?.podIP}`,
+            submissionId: `hold-${i}`,
+            runtimeEnv: env,
+          }),
+        180_000,
+        `the job holding worker ${i} submitted`,
+      );
     const said = async () => {
       const rc = await client.get<RC>(rt, name, ns.name);
       const load = await fetchClusterLoad(dashboard).catch((e: unknown) => String(e));
@@ -293,7 +292,7 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
       expect(p.metadata.uid).toBe(before.get(p.metadata.name as string)?.metadata.uid);
       expect(p.spec?.nodeName).toBe(nodeOf(p.metadata.name as string));
     }
-    expect((await jobs.get("hold-2"))?.status).toBe("RUNNING");
+    for (const i of [0, 2]) expect((await jobs.get(`hold-${i}`))?.status).toBe("RUNNING");
 
     // The admission no longer holds worker 1's node: its run split around the retired slot.
     const rc = await eventually(
