@@ -15,7 +15,7 @@ import type { PodGroup, Workload } from "../placement/index.ts";
 import { resourceTypes } from "../resources.ts";
 import { groupsInForce } from "./autoscale.ts";
 import { waitRequests } from "./pods.ts";
-import { groupAdmitted, planUnadmitted, type WorkerView } from "./workers.ts";
+import { groupAdmitted, maxPlacements, planUnadmitted, type WorkerView } from "./workers.ts";
 
 export type RayClusterObject = RayCluster & KubeObject;
 
@@ -34,16 +34,13 @@ export function growthPools(
   return [...new Set([...running, ...rest])];
 }
 
-/** status.admission.placements holds at most this many entries (crds/admission.ts). */
-const maxPlacements = 64;
-
-/** Runs of one pool among a group's running workers, by index (each a placement once merged). */
+/** Runs of consecutive indices on one pool among a group's running workers (each a placement once merged). */
 function runCount(live: readonly WorkerView[]): number {
   let runs = 0;
-  let last: string | undefined;
+  let last: WorkerView | undefined;
   for (const w of [...live].sort((a, b) => a.index - b.index)) {
-    if (runs === 0 || w.pool !== last) runs++;
-    last = w.pool;
+    if (!last || w.pool !== last.pool || w.index !== last.index + 1) runs++;
+    last = w;
   }
   return runs;
 }

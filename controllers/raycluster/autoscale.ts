@@ -6,10 +6,10 @@
 // Up: each pending bundle goes to the first group (in spec order) whose one worker can hold
 // it, packed as many per worker as fit; workers that exist but have not joined Ray yet count
 // as already on their way, so a demand reported again while they start asks for nothing more.
-// Down: a worker Ray reports idle for idleTimeoutSeconds is removed, never a busy one, and only
-// while the group has no demand. Workers go newest first (pods are numbered and the plan removes
-// the highest numbers), so only the idle workers above the newest busy one can go; an idle
-// worker below a busy one stays until the ones above it have gone.
+// Down: while the group has no demand, the workers Ray reports idle for idleTimeoutSeconds are
+// removed by name, down to minReplicas, the newest (highest index) first when minReplicas leaves
+// room for only some; a busy or not yet joined worker is never removed, whatever its index
+// (workers.ts retires the named workers' slots, so the others keep their pods and nodes).
 import type { RayClusterSpec, RayWorkerGroup, Vendor } from "../../crds/runtime/index.ts";
 import { vendorCatalog, vendors } from "../../crds/runtime/index.ts";
 import { bytes, parseQuantity } from "../admission/index.ts";
@@ -80,14 +80,21 @@ export interface AutoscaleInput {
   /** Pod name -> since when Ray reports it idle (ms), kept by the caller between decisions. */
   idleSince: ReadonlyMap<string, number>;
   now: number;
+  /**
+   * Whether the admission record can hold the removal of these workers (each removal inside a
+   * run splits it); absent: always. A worker it refuses stays, as if it were not idle.
+   */
+  mayRemove?: ((workers: readonly { group: string; index: number }[]) => boolean) | undefined;
 }
 
 export interface GroupDecision {
   name: string;
   replicas: number;
   reason: string;
-  /** Workers to remove (highest indices), when scaling down. */
+  /** Workers to remove by name (idle past the timeout, newest first), when scaling down. */
   remove: string[];
+  /** The same workers by index. */
+  retire: number[];
 }
 
 const fmt = (b: ResourceBundle) =>
@@ -115,6 +122,8 @@ export function decideScale(input: AutoscaleInput): GroupDecision[] {
     why.set(name, [...(why.get(name) ?? []), `${d.count} pending ${fmt(d.bundle)}`]);
   }
 
+  // Removals so far, over all groups: the record's limit is the cluster's.
+  const chosen: { group: string; index: number }[] = [];
   return groups.map((g) => {
     const { name } = g.group;
     const min = g.group.minReplicas;
@@ -133,16 +142,25 @@ export function decideScale(input: AutoscaleInput): GroupDecision[] {
           : replicas < current + add
             ? `${why.get(name)?.join(", ")}: needs ${current + add}, capped at maxReplicas ${max}`
             : `${why.get(name)?.join(", ")}: ${current} -> ${replicas}`;
-      return { name, replicas, reason, remove: [] };
+      return { name, replicas, reason, remove: [], retire: [] };
     }
-    // No demand for this group: remove idle workers, newest first, down to minReplicas.
-    const byIndex = [...g.workers].sort((a, b) => b.index - a.index);
+    // No demand for this group: remove the workers idle past the timeout, newest first, down to
+    // minReplicas; busy ones are skipped, never a stop.
+    const idlePast = g.workers
+      .filter((w) => {
+        const since = input.idleSince.get(w.name);
+        return w.idle && since !== undefined && now - since >= idleMs;
+      })
+      .sort((a, b) => b.index - a.index);
     const remove: string[] = [];
-    for (const w of byIndex) {
+    const retire: number[] = [];
+    for (const w of idlePast) {
       if (current - remove.length <= min) break;
-      const since = input.idleSince.get(w.name);
-      if (!w.idle || since === undefined || now - since < idleMs) break;
+      const next = { group: name, index: w.index };
+      if (input.mayRemove && !input.mayRemove([...chosen, next])) continue;
+      chosen.push(next);
       remove.push(w.name);
+      retire.push(w.index);
     }
     const replicas = current - remove.length;
     const reason =
@@ -151,7 +169,7 @@ export function decideScale(input: AutoscaleInput): GroupDecision[] {
         : unplaced.length > 0
           ? `no group offers ${unplaced.join(", ")}`
           : `no pending demand; ${current} worker(s)`;
-    return { name, replicas, reason, remove };
+    return { name, replicas, reason, remove, retire };
   });
 }
 

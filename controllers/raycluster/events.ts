@@ -38,13 +38,16 @@ export function eventsFor(h: Happenings): EventInput[] {
       action: "Admit",
       note: "released the admission to ask for the added workers; the running ones keep their nodes",
     });
-  for (const [group, [from, to]] of h.trimmed)
+  for (const [group, [from, to]] of h.trimmed) {
+    const gone = h.deletes.filter((d) => d.group === group && d.reason === "ScaleDown");
+    const which = gone.length > 0 ? `removed ${names(gone)}` : "the newest were removed";
     out.push({
       type: "Normal",
       reason: "ScaledDown",
       action: "Delete",
-      note: `group ${group}: ${from} -> ${to} workers; the newest were removed and their capacity released`,
+      note: `group ${group}: ${from} -> ${to} workers; ${which} and their capacity released`,
     });
+  }
   const failed = h.deletes.filter((d) => d.reason === "Failed");
   if (failed.length > 0)
     out.push({

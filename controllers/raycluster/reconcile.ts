@@ -27,8 +27,10 @@ import { headPod, headService, workerPod } from "./pods.ts";
 import { headPorts } from "./ray-start.ts";
 import { type AdmissionWait, computeStatus, type StatusInput } from "./status.ts";
 import {
+  countedWorkers,
   groupRuns,
   keepWorkers,
+  maxPlacements,
   mergeAdmission,
   type PlannedCreate,
   type PlannedDelete,
@@ -36,6 +38,8 @@ import {
   planAdmitted,
   planUnadmitted,
   podHealth,
+  type Retire,
+  retireSlots,
   viewWorker,
   type WorkerView,
 } from "./workers.ts";
@@ -66,6 +70,9 @@ interface ScaleChange {
 const settleRecheckMs = 2_000;
 /** How soon to look again at a scale-up held back until the admitter has seen the admission. */
 const staleGrantRecheckMs = 200;
+/** How soon to look again, and for how long at most, while the cache does not show a retirement. */
+const ownWriteRecheckMs = 100;
+const ownWriteWaitMs = 5_000;
 
 export function rayClusterReconciler(deps: ReconcilerDeps) {
   const clock = deps.now ?? (() => new Date());
@@ -74,6 +81,11 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
   // Per cluster, per worker pod: since when Ray reports it idle. In memory: a restarted
   // operator starts the timers again, which only delays a scale-down.
   const idleTimers = new Map<string, Map<string, number>>();
+  // Per cluster: the resourceVersion a reconcile read before it wrote a retirement (idle workers
+  // deleted by name). A reconcile that still reads that version works from a cache that does not
+  // show the write yet; acting on it would write the retired slots back. Only delays: a
+  // restarted operator starts from a synced cache.
+  const ownWrites = new Map<string, { resourceVersion: string | undefined; until: number }>();
   const poller = new RayLoadPoller({
     fetch: clusterLoad,
     onChange: (key) => deps.enqueue?.(key),
@@ -86,7 +98,11 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     workers: readonly WorkerView[],
     url: string,
     now: number,
-  ): Promise<{ autoscaling: NonNullable<StatusInput["autoscaling"]>; change: ScaleChange | undefined }> {
+  ): Promise<{
+    autoscaling: NonNullable<StatusInput["autoscaling"]>;
+    change: ScaleChange | undefined;
+    retire: Retire[];
+  }> {
     const key = `${rc.metadata.namespace}/${rc.metadata.name}`;
     const spec = rc.spec.autoscaling as NonNullable<RayClusterObject["spec"]["autoscaling"]>;
     const { load, error } = await poller.read(key, url);
@@ -101,11 +117,15 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
           },
         },
         change: undefined,
+        retire: [],
       };
     }
     const nodesByIp = new Map(load.nodes.filter((n) => n.alive).map((n) => [n.ip, n]));
-    const live = workers.filter((w) => !w.terminating);
-    const views = live.map((w) => {
+    const inForce = groupsInForce(rc);
+    const admission = hasAdmission(rc) ? rc.status?.admission : undefined;
+    // Only the workers a group's count keeps: one the plan deletes anyway is not a removal.
+    const counted = inForce.flatMap((g) => countedWorkers(admission, g.name, g.replicas, workers));
+    const views = counted.map((w) => {
       const node = w.ip ? nodesByIp.get(w.ip) : undefined;
       return {
         name: w.name,
@@ -117,7 +137,6 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     });
     const idleSince = nextIdleSince(idleTimers.get(key) ?? new Map(), views, now);
     idleTimers.set(key, idleSince);
-    const inForce = groupsInForce(rc);
     // A group on several pools declares its first pool's devices to the decision.
     const vendorOf = (group: string) =>
       groupRuns(rc.status?.admission, group)[0]?.vendor as Vendor | undefined;
@@ -126,6 +145,10 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       demand: load.demand,
       idleSince,
       now,
+      // Each removal inside a run splits it: the record holds a bounded number of runs.
+      mayRemove: admission
+        ? (retire) => (retireSlots(admission, retire).placements?.length ?? 0) <= maxPlacements
+        : undefined,
       groups: inForce.map((g) => ({
         group: g,
         vendor: vendorOf(g.name),
@@ -142,6 +165,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     if (lastScaleTime) status.lastScaleTime = lastScaleTime;
     const demand = load.demand.map((d) => `${d.count} x ${JSON.stringify(d.bundle)}`).join(", ");
     return {
+      retire: decisions.flatMap((d) => d.retire.map((index) => ({ group: d.name, index }))),
       autoscaling: {
         status,
         condition: {
@@ -163,10 +187,17 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
   return async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | undefined> {
     const cached = ctx.object<RayClusterObject>();
     // Gone or going: garbage collection deletes the children and the admitter forgets it.
-    if (!cached || cached.metadata.deletionTimestamp) return undefined;
+    if (!cached || cached.metadata.deletionTimestamp) {
+      ownWrites.delete(key);
+      return undefined;
+    }
     // The cached object is shared: never mutate it; `rc` moves on to what this reconcile wrote.
     let rc = cached;
     const now = clock();
+    const own = ownWrites.get(key);
+    if (own && own.resourceVersion === cached.metadata.resourceVersion && now.getTime() < own.until)
+      return { requeueAfter: ownWriteRecheckMs };
+    ownWrites.delete(key);
     const name = rc.metadata.name as string;
     const namespace = rc.metadata.namespace as string;
     const pods = ctx.cache.childrenOf(resourceTypes.pod, rc);
@@ -228,12 +259,15 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     // The autoscaler: Ray's own report from the head decides each group's count in force.
     let autoscaling: StatusInput["autoscaling"];
     let autoscaled: ScaleChange | undefined;
+    // The idle workers the autoscaler removes by name: their slots go, the others keep theirs.
+    let retire: Retire[] = [];
     const headIp = (headObj as { status?: { podIP?: string } } | undefined)?.status?.podIP;
     if (rc.spec.autoscaling?.enabled && head?.ready && headIp && !headObj?.metadata.deletionTimestamp) {
       const url = `http://${headIp}:${headPorts(rc.spec.head.rayStartParams).dashboard}`;
       const result = await autoscale(rc, workers, url, now.getTime());
       autoscaling = result.autoscaling;
       autoscaled = result.change;
+      retire = result.retire;
     } else if (!rc.spec.autoscaling?.enabled) {
       idleTimers.delete(key);
       poller.forget(key);
@@ -279,7 +313,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     }
 
     if (!admission && !evicted) {
-      const plan = planUnadmitted(groups, workers, now.getTime());
+      const plan = planUnadmitted(groups, workers, now.getTime(), retire);
       deletes.push(...plan.deletes);
       markDeleted(plan.deletes);
       wantMore = new Map(plan.needs.filter((n) => n.pods > 0).map((n) => [n.group, n.pods]));
@@ -340,7 +374,7 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
       // from: released now, that stale grant would be taken for the added workers (on devices
       // the running ones use). A pass that sees it drops the grant; look again right after.
       const staleGrant = deps.admitter.decisionFor(rt, key)?.type === "admitted";
-      const plan = planAdmitted(groups, admission, workers, !staleGrant);
+      const plan = planAdmitted(groups, admission, workers, !staleGrant, retire);
       if (staleGrant && plan.wantMore.size > 0) {
         deps.admitter.requestPass();
         requeueAfter = Math.min(requeueAfter ?? staleGrantRecheckMs, staleGrantRecheckMs);
@@ -403,6 +437,11 @@ export function rayClusterReconciler(deps: ReconcilerDeps) {
     if (unseen) return undefined;
     const status = computeStatus({ rc, head, workers, admission, wantMore, wait, now, autoscaling });
     await finish(ctx, rc, status, { deletes, headRecreated, released, trimmed }, previous, evicted);
+    if (retire.length > 0)
+      ownWrites.set(key, {
+        resourceVersion: cached.metadata.resourceVersion,
+        until: now.getTime() + ownWriteWaitMs,
+      });
     if (autoscaled) {
       for (const note of autoscaled.ups)
         ctx.recordEvent(rc, { type: "Normal", reason: "AutoscaledUp", action: "Scale", note });

@@ -15,7 +15,14 @@ import { type Condition, setCondition } from "../../operator/index.ts";
 import { groupOfPlacement } from "../admission/index.ts";
 import { groupsInForce } from "./autoscale.ts";
 import { clusterEndpoints } from "./pods.ts";
-import { admittedReplicas, groupAdmitted, groupRuns, type PodHealth, type WorkerView } from "./workers.ts";
+import {
+  admittedReplicas,
+  countedWorkers,
+  groupRuns,
+  keptSlots,
+  type PodHealth,
+  type WorkerView,
+} from "./workers.ts";
 
 /** Why a cluster without admission is waiting, as the admitter last said. */
 export type AdmissionWait =
@@ -91,11 +98,12 @@ export function computeStatus(input: StatusInput): RayClusterStatus {
   let heldReady = 0;
   const missing: string[] = [];
   for (const g of groups) {
-    const mine = active.filter((w) => w.group === g.name && !w.finished && w.index < g.replicas);
-    const target = admission ? Math.min(g.replicas, groupAdmitted(admission, g.name)) : mine.length;
-    held += target;
-    heldReady += Math.min(target, mine.filter((w) => w.ready).length);
-    for (let i = 0; i < target; i++) {
+    // The workers in the group's kept slots (which a retirement may have left with gaps).
+    const mine = countedWorkers(admission, g.name, g.replicas, active).filter((w) => !w.finished);
+    const slots = admission ? keptSlots(admission, g.name, g.replicas) : mine.map((w) => w.index);
+    held += slots.length;
+    heldReady += Math.min(slots.length, mine.filter((w) => w.ready).length);
+    for (const i of slots) {
       if (!mine.some((w) => w.index === i)) missing.push(`${rc.metadata.name}-${g.name}-${i}`);
     }
   }

@@ -2,11 +2,16 @@
 //
 // Every worker group is one pod group of a single gang admission for the whole cluster
 // (status.admission). A group holds one placement per run of consecutive workers on one pool:
-// `<group>` for the run from worker 0, `<group>/<first index>` for each run a scale-up added on
-// another pool; worker i runs on the node at its offset in the run that holds i.
+// `<group>` for the run from worker 0, `<group>/<first index>` for each other run; worker i runs
+// on the node at its offset in the run that holds i. The indices the runs hold are the group's
+// slots; they need not be contiguous: retiring worker k (the autoscaler names an idle one) cuts
+// k's slot out of its run, which splits in two, and the workers around it keep theirs. A group
+// keeps its first `replicas` slots (the oldest); a retired index is taken again only when a
+// scale-up fills the gaps, so the record itself is the state, and a restarted operator reads it.
 // Changes of replicas on an admitted cluster:
-//   - scale down: the workers with the highest indices (the newest) are deleted and the
-//     admission is trimmed to the remaining ones, which releases their capacity at once;
+//   - scale down: the workers named for retirement, then those in the highest slots (the
+//     newest), are deleted and the admission is trimmed to the remaining ones, which releases
+//     their capacity at once;
 //   - scale up: once every worker the cluster holds is bound to its node, the admission is
 //     released while those workers keep running (their pods now hold their nodes' capacity
 //     as any bound pod does), and only the missing workers are asked for, as the cluster's
@@ -146,6 +151,12 @@ export interface AdmittedPlan {
   trimmed: Map<string, [number, number]>;
 }
 
+/** A worker to delete by its index, with its slot (an idle worker the autoscaler names). */
+export interface Retire {
+  group: string;
+  index: number;
+}
+
 export const admittedReplicas = (p: Placement | undefined): number =>
   p === undefined ? 0 : (p.replicas ?? p.nodes?.length ?? 0);
 
@@ -170,6 +181,73 @@ export function groupRuns(admission: AdmissionStatus | undefined, group: string)
 export const groupAdmitted = (admission: AdmissionStatus | undefined, group: string): number =>
   groupRuns(admission, group).reduce((n, p) => n + admittedReplicas(p), 0);
 
+/** The worker indices (slots) the runs of `group` hold, ascending. */
+export function admittedSlots(admission: AdmissionStatus | undefined, group: string): number[] {
+  return groupRuns(admission, group).flatMap((p) =>
+    Array.from({ length: admittedReplicas(p) }, (_, i) => runStart(p) + i),
+  );
+}
+
+/** The slots a group of `replicas` workers keeps: its first (oldest) admitted ones. */
+export const keptSlots = (
+  admission: AdmissionStatus | undefined,
+  group: string,
+  replicas: number,
+): number[] => admittedSlots(admission, group).slice(0, Math.max(0, replicas));
+
+/**
+ * The workers a group of `replicas` counts (the ones its count in force keeps): those in its
+ * kept slots, or without admission its first `replicas` by index. Ascending by index.
+ */
+export function countedWorkers<W extends { group: string; index: number; terminating: boolean }>(
+  admission: AdmissionStatus | undefined,
+  group: string,
+  replicas: number,
+  workers: readonly W[],
+): W[] {
+  const mine = workers.filter((w) => w.group === group && !w.terminating).sort((a, b) => a.index - b.index);
+  if (!admission) return mine.slice(0, Math.max(0, replicas));
+  const kept = new Set(keptSlots(admission, group, replicas));
+  return mine.filter((w) => kept.has(w.index));
+}
+
+/**
+ * The admission without the slots of `retire`: each run that holds one is split around it (a
+ * run's nodes go with their slots), so every other worker keeps its index, node and pool. The
+ * same object when it holds none of them.
+ */
+export function retireSlots(admission: AdmissionStatus, retire: readonly Retire[]): AdmissionStatus {
+  if (retire.length === 0) return admission;
+  let changed = false;
+  const placements = (admission.placements ?? []).flatMap((p) => {
+    const group = groupOfPlacement(p.group);
+    const start = runStart(p);
+    const n = admittedReplicas(p);
+    const gone = new Set(
+      retire
+        .filter((r) => r.group === group && r.index >= start && r.index < start + n)
+        .map((r) => r.index - start),
+    );
+    if (gone.size === 0) return [p];
+    changed = true;
+    const out: Placement[] = [];
+    for (let a = 0; a < n; a++) {
+      if (gone.has(a)) continue;
+      let b = a + 1;
+      while (b < n && !gone.has(b)) b++;
+      const piece: Placement = { ...p, group: runKey(group, start + a), replicas: b - a };
+      if (p.nodes) piece.nodes = p.nodes.slice(a, b);
+      out.push(piece);
+      a = b;
+    }
+    return out;
+  });
+  return changed ? { ...admission, placements } : admission;
+}
+
+/** Placements the record can hold (crds/admission.ts). */
+export const maxPlacements = 64;
+
 /** The run that holds worker `index`, and the worker's offset in it. */
 function runOf(runs: readonly Placement[], index: number): [Placement, number] | undefined {
   for (const p of runs) {
@@ -182,12 +260,14 @@ function runOf(runs: readonly Placement[], index: number): [Placement, number] |
 /**
  * The plan for a cluster that holds an admission. `mayRelease` false holds a scale-up back
  * (the admitter has not yet seen the admission it granted, and would offer that grant again).
+ * `retire`: workers whose slots go first (the autoscaler's idle ones), whatever their index.
  */
 export function planAdmitted(
   groups: readonly RayWorkerGroup[],
   admission: AdmissionStatus,
   workers: readonly WorkerView[],
   mayRelease = true,
+  retire: readonly Retire[] = [],
 ): AdmittedPlan {
   const creates: PlannedCreate[] = [];
   const deletes: PlannedDelete[] = [];
@@ -195,32 +275,35 @@ export function planAdmitted(
   const trimmed = new Map<string, [number, number]>();
   const placements: Placement[] = [];
   const specGroups = new Set(groups.map((g) => g.name));
+  const held = retireSlots(admission, retire);
   let settled = true;
 
   for (const w of [...workers].sort(byIndexDesc)) {
     if (!specGroups.has(w.group) && !w.terminating) deletes.push({ ...pick(w), reason: "GroupRemoved" });
   }
   for (const g of groups) {
-    const runs = groupRuns(admission, g.name);
-    const admitted = runs.reduce((n, p) => n + admittedReplicas(p), 0);
-    const keep = Math.min(g.replicas, admitted);
-    if (g.replicas > admitted) wantMore.set(g.name, g.replicas - admitted);
+    const runs = groupRuns(held, g.name);
+    const slots = admittedSlots(held, g.name);
+    const before = groupAdmitted(admission, g.name);
+    const keep = Math.min(g.replicas, slots.length);
+    const kept = new Set(slots.slice(0, keep));
+    if (g.replicas > slots.length) wantMore.set(g.name, g.replicas - slots.length);
     const mine = workers.filter((w) => w.group === g.name).sort(byIndexDesc);
     const taken = new Set<number>();
     for (const w of mine) {
       taken.add(w.index);
       if (w.terminating) {
-        if (w.index < keep) settled = false;
+        if (kept.has(w.index)) settled = false;
         continue;
       }
-      if (w.index >= keep) deletes.push({ ...pick(w), reason: "ScaleDown" });
+      if (!kept.has(w.index)) deletes.push({ ...pick(w), reason: "ScaleDown" });
       else if (w.finished) {
         deletes.push({ ...pick(w), reason: "Failed" });
         settled = false;
       } else if (w.node === undefined) settled = false;
     }
     if (keep === 0) continue;
-    for (let i = 0; i < keep; i++) {
+    for (const i of kept) {
       if (taken.has(i)) continue;
       const at = runOf(runs, i);
       if (!at) continue;
@@ -228,13 +311,12 @@ export function planAdmitted(
       creates.push({ group: g.name, index: i, placement, node: placement.nodes?.[offset] || undefined });
       settled = false;
     }
-    if (keep < admitted) trimmed.set(g.name, [admitted, keep]);
-    // The newest workers go first: runs that start at or above `keep` go whole, the one across
-    // it is cut.
+    if (keep < before) trimmed.set(g.name, [before, keep]);
+    // The kept slots are the first ones: runs past them go whole, the one across the last is cut.
     for (const p of runs) {
-      const start = runStart(p);
-      if (start >= keep) continue;
-      placements.push(start + admittedReplicas(p) > keep ? trimPlacement(p, keep - start) : p);
+      const inRun = admittedSlots({ placements: [p] }, g.name).filter((i) => kept.has(i)).length;
+      if (inRun === 0) continue;
+      placements.push(inRun < admittedReplicas(p) ? trimPlacement(p, inRun) : p);
     }
   }
 
@@ -254,8 +336,8 @@ export function keepWorkers(
   cuts: readonly { group: string; keep: number }[],
 ): AdmissionStatus {
   let changed = false;
-  // A group on several pools holds one run each: the newest workers go first, so runs that start
-  // at or above `keep` go whole and the one across it is cut (as a scale-down does).
+  // `keep` is an index (the engine's surplus pods are those from it up): runs that start at or
+  // above it go whole and the one across it is cut, gaps a retirement left included.
   const placements = (admission.placements ?? []).flatMap((p) => {
     const cut = cuts.find((c) => c.group === groupOfPlacement(p.group));
     if (!cut) return [p];
@@ -306,31 +388,52 @@ export interface UnadmittedPlan {
 /** How long an unbound worker of a cluster without admission may wait before it is deleted. */
 export const unboundGraceMs = 60_000;
 
-/** The plan for a cluster without admission: never admitted, released to scale up, or resumed. */
+/**
+ * The plan for a cluster without admission: never admitted, released to scale up, or resumed.
+ * A group keeps its first `replicas` workers by index (gaps a retirement left stay gaps);
+ * `retire` names workers to delete first, whatever their index.
+ */
 export function planUnadmitted(
   groups: readonly RayWorkerGroup[],
   workers: readonly WorkerView[],
   now: number,
+  retire: readonly Retire[] = [],
 ): UnadmittedPlan {
   const deletes: PlannedDelete[] = [];
   const needs: GroupNeed[] = [];
   const specGroups = new Map(groups.map((g) => [g.name, g]));
+  const retired = new Set(retire.map((r) => `${r.group}/${r.index}`));
   let blocked = false;
   const live = new Map<string, WorkerView[]>();
-  for (const w of [...workers].sort(byIndexDesc)) {
+  const ranked = new Map<string, number>();
+  const rank = (w: WorkerView): number => {
+    const n = ranked.get(w.group) ?? 0;
+    ranked.set(w.group, n + 1);
+    return n;
+  };
+  const byIndexAsc = [...workers].sort((a, b) => a.index - b.index);
+  const decided: PlannedDelete[] = [];
+  for (const w of byIndexAsc) {
     if (w.terminating) continue;
     const g = specGroups.get(w.group);
-    if (!g) deletes.push({ ...pick(w), reason: "GroupRemoved" });
-    else if (w.index >= g.replicas) deletes.push({ ...pick(w), reason: "ScaleDown" });
-    else if (w.finished) deletes.push({ ...pick(w), reason: "Failed" });
+    if (!g) decided.push({ ...pick(w), reason: "GroupRemoved" });
+    else if (retired.has(`${w.group}/${w.index}`) || rank(w) >= g.replicas)
+      decided.push({ ...pick(w), reason: "ScaleDown" });
+    else if (w.finished) decided.push({ ...pick(w), reason: "Failed" });
     else if (w.node === undefined) {
-      if (now - w.createdAt > unboundGraceMs) deletes.push({ ...pick(w), reason: "Unbound" });
+      if (now - w.createdAt > unboundGraceMs) decided.push({ ...pick(w), reason: "Unbound" });
       else blocked = true;
     } else live.set(w.group, [...(live.get(w.group) ?? []), w]);
   }
+  // Blocked, the reconcile writes no status: a retired worker deleted now would have no count
+  // stored, and the next reconcile would ask for it again. It stays until the plan is clear (the
+  // ranks still leave it out, so no worker above it is cut instead).
+  const applied = blocked ? decided.filter((d) => !retired.has(`${d.group}/${d.index}`)) : decided;
+  // Newest first, as the admitted plan lists them.
+  deletes.push(...applied.reverse());
   for (const g of groups) {
     if (g.replicas === 0) continue;
-    const kept = (live.get(g.name) ?? []).sort((a, b) => a.index - b.index);
+    const kept = live.get(g.name) ?? [];
     const pools = [...new Set(kept.flatMap((w) => (w.pool === undefined ? [] : [w.pool])).reverse())];
     needs.push({ group: g.name, pods: g.replicas - kept.length, pools, live: kept });
   }
@@ -366,24 +469,36 @@ export function mergeAdmission(
     if (ds.length > 1) return undefined;
     const d = ds[0];
     if (need.pods > 0 && (d === undefined || admittedReplicas(d) !== need.pods)) return undefined;
-    const replicas = need.live.length + need.pods;
+    // The added workers fill the lowest free indices (gaps a retirement left first).
     const byIndex = new Map(need.live.map((w) => [w.index, w]));
     const fresh = [...(d?.nodes ?? [])];
-    const slots: Array<{ pool: string | undefined; node: string | undefined }> = [];
-    for (let i = 0; i < replicas; i++) {
+    const slots: Array<{ index: number; pool: string | undefined; node: string | undefined }> = [];
+    let added = 0;
+    for (let i = 0; added < need.pods || slots.length < need.live.length + need.pods; i++) {
       const w = byIndex.get(i);
-      slots.push(w ? { pool: w.pool, node: w.node } : { pool: d?.pool, node: fresh.shift() });
+      if (w) slots.push({ index: i, pool: w.pool, node: w.node });
+      else if (added < need.pods) {
+        slots.push({ index: i, pool: d?.pool, node: fresh.shift() });
+        added++;
+      }
     }
     let start = 0;
-    while (start < replicas) {
+    while (start < slots.length) {
       const pool = slots[start]?.pool;
       if (pool === undefined) return undefined;
       let end = start + 1;
-      while (end < replicas && slots[end]?.pool === pool) end++;
+      // A run is consecutive indices on one pool: a gap starts the next.
+      while (
+        end < slots.length &&
+        slots[end]?.pool === pool &&
+        slots[end]?.index === (slots[end - 1]?.index ?? 0) + 1
+      )
+        end++;
       const run = slots.slice(start, end);
       const facts =
         d && d.pool === pool ? { vendor: d.vendor, resourceName: d.resourceName } : poolFacts(pool);
-      const placement: Placement = { group: runKey(need.group, start), pool, replicas: end - start };
+      const first = slots[start]?.index ?? 0;
+      const placement: Placement = { group: runKey(need.group, first), pool, replicas: end - start };
       if (facts?.vendor !== undefined) placement.vendor = facts.vendor;
       if (facts?.resourceName !== undefined) placement.resourceName = facts.resourceName;
       // Either every pod of the run has its node or the scheduler chooses for all of them within the pool.

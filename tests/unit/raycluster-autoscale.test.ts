@@ -1,5 +1,6 @@
 // The RayCluster autoscaler's decision as a table: Ray's pending bundles and idle nodes in,
 // each group's worker count out.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Demand } from "../../controllers/ray-api/index.ts";
 import {
@@ -142,12 +143,105 @@ describe("decideScale", () => {
     const since = (names: number[], at: number) => new Map(names.map((n) => [`rc-cpu-${n}`, at]));
     // Idle 100 s (> 60 s): the top three go; worker 0 stays for minReplicas 1.
     expect(decide([], cpu([true, true, true, true]), since([0, 1, 2, 3], 0)).cpu).toBe(1);
-    // Worker 2 is busy: only 3 may go, 1 stays below the busy one.
-    expect(decide([], cpu([true, true, false, true]), since([0, 1, 3], 0)).cpu).toBe(3);
+    // Worker 2 is busy: it stays, and the idle ones on either side of it go, down to minReplicas.
+    expect(decide([], cpu([true, true, false, true]), since([0, 1, 3], 0)).cpu).toBe(1);
     // Idle only 30 s: nothing goes yet.
     expect(decide([], cpu([true, true]), since([0, 1], 70_000)).cpu).toBe(2);
     // The group has demand: its idle workers are about to get work.
     expect(decide([{ bundle: { CPU: 8 }, count: 1 }], cpu([true, true]), since([0, 1], 0)).cpu).toBe(3);
+  });
+
+  it("removes by name the idle workers below a busy one, newest first when minReplicas stops it", () => {
+    const three = (idle: boolean[], min: number) =>
+      decideScale({
+        autoscaling: { enabled: true, idleTimeoutSeconds: 60, upscalingMode: "Default" },
+        demand: [],
+        groups: [
+          {
+            group: { ...group("cpu"), minReplicas: min },
+            vendor: undefined,
+            replicas: 3,
+            workers: idle.map((i, n) => worker("cpu", n, true, i)),
+          },
+        ],
+        idleSince: new Map([0, 1, 2].map((n) => [`rc-cpu-${n}`, 0])),
+        now: 100_000,
+      })[0];
+    // The middle one idle, the newest busy: the middle one goes, by name and index.
+    expect(three([false, true, false], 0)).toMatchObject({ replicas: 2, remove: ["rc-cpu-1"], retire: [1] });
+    // 0 and 1 idle, room for one removal: the newer of the two.
+    expect(three([true, true, false], 2)).toMatchObject({ replicas: 2, remove: ["rc-cpu-1"], retire: [1] });
+    expect(three([true, true, false], 2)?.reason).toBe("idle for 60 s: rc-cpu-1");
+    expect(three([true, true, false], 0)).toMatchObject({ replicas: 1, retire: [1, 0] });
+    // A worker not yet in Ray is not idle, whatever its index.
+    expect(three([false, false, false], 0)).toMatchObject({ replicas: 3, remove: [] });
+  });
+
+  it("keeps an idle worker whose removal the admission record cannot hold", () => {
+    const [cpu] = decideScale({
+      autoscaling: { enabled: true, idleTimeoutSeconds: 60, upscalingMode: "Default" },
+      demand: [],
+      groups: [
+        {
+          group: { ...group("cpu"), minReplicas: 0 },
+          vendor: undefined,
+          replicas: 3,
+          workers: [0, 1, 2].map((n) => worker("cpu", n, true, n !== 2)),
+        },
+      ],
+      idleSince: new Map([0, 1].map((n) => [`rc-cpu-${n}`, 0])),
+      now: 100_000,
+      // Only removals from the start of a run fit (each split adds a placement).
+      mayRemove: (ws) => ws.every((w) => w.index === 0),
+    });
+    expect(cpu).toMatchObject({ replicas: 2, retire: [0] });
+  });
+
+  it("property: a busy worker is never removed; the removed are the idle-past-timeout, newest first, down to minReplicas", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ idle: fc.boolean(), joined: fc.boolean(), idleFor: fc.nat(120_000) }), {
+          maxLength: 12,
+        }),
+        fc.nat(12),
+        fc.boolean(),
+        (ws, minRaw, demand) => {
+          const min = Math.min(minRaw, ws.length);
+          const workers = ws.map((w, n) => worker("cpu", n, w.joined, w.joined && w.idle));
+          const idleSince = new Map(ws.map((w, n) => [`rc-cpu-${n}`, 100_000 - w.idleFor]));
+          const [cpu] = decideScale({
+            autoscaling: { enabled: true, idleTimeoutSeconds: 60, upscalingMode: "Default" },
+            demand: demand ? [{ bundle: { CPU: 1 }, count: 1 }] : [],
+            groups: [
+              {
+                group: { ...group("cpu"), minReplicas: min, maxReplicas: 1000 },
+                vendor: undefined,
+                replicas: ws.length,
+                workers,
+              },
+            ],
+            idleSince,
+            now: 100_000,
+          });
+          const removed = new Set(cpu?.retire);
+          // Never a busy or not-joined one.
+          for (const i of removed) expect(workers[i]?.idle).toBe(true);
+          if (demand) {
+            expect(removed.size).toBe(0);
+            return;
+          }
+          const eligible = ws
+            .map((w, n) => ({ n, ok: w.joined && w.idle && w.idleFor >= 60_000 }))
+            .filter((x) => x.ok)
+            .map((x) => x.n)
+            .sort((a, b) => b - a);
+          // Exactly the eligible ones, newest first, as many as minReplicas leaves room for.
+          const room = Math.max(0, ws.length - min);
+          expect(cpu?.retire).toEqual(eligible.slice(0, room));
+          expect(cpu?.replicas).toBe(Math.max(min, ws.length) - removed.size);
+        },
+      ),
+    );
   });
 
   it("says why in words", () => {

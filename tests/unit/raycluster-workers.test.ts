@@ -1,10 +1,15 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
+  admittedSlots,
+  countedWorkers,
   keepWorkers,
+  keptSlots,
   mergeAdmission,
   planAdmitted,
   planUnadmitted,
   podHealth,
+  retireSlots,
   unboundGraceMs,
   viewWorker,
   type WorkerView,
@@ -453,5 +458,160 @@ describe("a group on several pools", () => {
     ]);
     expect(plan).toMatchObject({ released: true, admission: undefined });
     expect(plan.wantMore.get("gpu")).toBe(2);
+  });
+});
+
+describe("retiring a worker by name: slots that need not be contiguous", () => {
+  const run = (start: number, nodes: string[]) => ({
+    group: start === 0 ? "gpu" : `gpu/${start}`,
+    pool: "gpu-pool",
+    vendor: "nvidia",
+    resourceName: "nvidia.com/gpu",
+    replicas: nodes.length,
+    nodes,
+  });
+  const three = admission(placement("gpu", 3));
+  const all = [w("gpu", 0), w("gpu", 1), w("gpu", 2)];
+
+  test("the middle worker's slot is cut out: its run splits, the others keep index and node", () => {
+    const out = retireSlots(three, [{ group: "gpu", index: 1 }]);
+    expect(out.placements).toEqual([run(0, ["gpu-node-0"]), run(2, ["gpu-node-2"])]);
+    expect(admittedSlots(out, "gpu")).toEqual([0, 2]);
+    expect(keptSlots(out, "gpu", 1)).toEqual([0]);
+    // Nothing of the group to retire: the same record.
+    expect(retireSlots(three, [{ group: "tpu", index: 1 }])).toBe(three);
+    expect(retireSlots(three, [{ group: "gpu", index: 7 }])).toBe(three);
+  });
+
+  test("planAdmitted deletes exactly the retired worker, releases its node, and touches no other", () => {
+    const plan = planAdmitted([g("gpu", 2)], three, all, true, [{ group: "gpu", index: 1 }]);
+    expect(plan.deletes).toEqual([
+      { name: "rc-gpu-1", uid: "uid-gpu-1", group: "gpu", index: 1, reason: "ScaleDown" },
+    ]);
+    expect(plan.creates).toEqual([]);
+    expect(plan.admission?.placements).toEqual([run(0, ["gpu-node-0"]), run(2, ["gpu-node-2"])]);
+    expect(plan.trimmed.get("gpu")).toEqual([3, 2]);
+    expect(plan.wantMore.size).toBe(0);
+  });
+
+  test("the record with a gap is the state: steady afterwards, and a lost worker comes back on its node", () => {
+    const gapped = admission(run(0, ["gpu-node-0"]), run(2, ["gpu-node-2"]));
+    const steady = planAdmitted([g("gpu", 2)], gapped, [
+      w("gpu", 0),
+      w("gpu", 1, { terminating: true }),
+      w("gpu", 2),
+    ]);
+    expect(steady).toMatchObject({ creates: [], deletes: [], released: false });
+    expect(steady.admission).toEqual(gapped);
+    // Worker 2 deleted (or failed and deleted): created again on its own node, not as worker 1.
+    const lost = planAdmitted([g("gpu", 2)], gapped, [w("gpu", 0)]);
+    expect(lost.creates.map((c) => [c.index, c.node, c.placement.group])).toEqual([
+      [2, "gpu-node-2", "gpu/2"],
+    ]);
+    // A smaller count keeps the oldest slots: 2 goes, 0 stays.
+    const one = planAdmitted([g("gpu", 1)], gapped, [w("gpu", 0), w("gpu", 2)]);
+    expect(one.deletes.map((d) => d.name)).toEqual(["rc-gpu-2"]);
+    expect(one.admission?.placements).toEqual([run(0, ["gpu-node-0"])]);
+  });
+
+  test("a scale-up after a retirement fills the gap first, and the busy workers keep their nodes", () => {
+    const live = [w("gpu", 0), w("gpu", 2)];
+    const released = planAdmitted(
+      [g("gpu", 4)],
+      admission(run(0, ["gpu-node-0"]), run(2, ["gpu-node-2"])),
+      live,
+    );
+    expect(released).toMatchObject({ released: true, admission: undefined });
+    expect(released.wantMore.get("gpu")).toBe(2);
+    const needs = planUnadmitted([g("gpu", 4)], live, 0).needs;
+    expect(needs.map((n) => [n.pods, n.live.map((x) => x.index)])).toEqual([[2, [0, 2]]]);
+    const delta = admission({ ...placement("gpu", 2), nodes: ["n-a", "n-b"] });
+    const merged = mergeAdmission(needs, delta, () => undefined, "2026-02-02T00:00:00.000Z");
+    expect(merged?.placements).toEqual([
+      { ...placement("gpu", 4), nodes: ["gpu-node-0", "n-a", "gpu-node-2", "n-b"] },
+    ]);
+  });
+
+  test("a merge of running workers with a gap and nothing added keeps the gap as two runs", () => {
+    const needs = planUnadmitted([g("gpu", 2)], [w("gpu", 0), w("gpu", 2)], 0).needs;
+    const merged = mergeAdmission(
+      needs,
+      undefined,
+      () => ({ vendor: "nvidia", resourceName: "nvidia.com/gpu" }),
+      "t",
+    );
+    expect(merged?.placements).toEqual([run(0, ["gpu-node-0"]), run(2, ["gpu-node-2"])]);
+  });
+
+  test("without admission the first `replicas` workers by index stay, and a retired one goes first", () => {
+    const plan = planUnadmitted([g("gpu", 2)], [w("gpu", 0), w("gpu", 2), w("gpu", 5)], 0);
+    expect(plan.deletes.map((d) => `${d.name}:${d.reason}`)).toEqual(["rc-gpu-5:ScaleDown"]);
+    const retired = planUnadmitted([g("gpu", 2)], [w("gpu", 0), w("gpu", 2), w("gpu", 5)], 0, [
+      { group: "gpu", index: 2 },
+    ]);
+    expect(retired.deletes.map((d) => d.name)).toEqual(["rc-gpu-2"]);
+    expect(retired.needs.map((n) => n.live.map((x) => x.index))).toEqual([[0, 5]]);
+  });
+
+  test("a blocked plan (a worker not yet bound) retires nothing: no status is written with it", () => {
+    // Worker 1 idle and retired, 2 not yet bound, 3 busy: nothing is deleted, 3 above all.
+    const ws = [w("gpu", 0), w("gpu", 1), w("gpu", 2, { node: undefined, createdAt: 0 }), w("gpu", 3)];
+    const plan = planUnadmitted([g("gpu", 3)], ws, 1, [{ group: "gpu", index: 1 }]);
+    expect(plan.blocked).toBe(true);
+    expect(plan.deletes).toEqual([]);
+  });
+
+  test("countedWorkers: the workers of the kept slots, or the first by index without admission", () => {
+    const gapped = admission(run(0, ["gpu-node-0"]), run(2, ["gpu-node-2"]), run(3, ["gpu-node-3"]));
+    const ws = [w("gpu", 0), w("gpu", 2), w("gpu", 3), w("gpu", 4)];
+    expect(countedWorkers(gapped, "gpu", 2, ws).map((x) => x.index)).toEqual([0, 2]);
+    expect(countedWorkers(undefined, "gpu", 3, ws).map((x) => x.index)).toEqual([0, 2, 3]);
+  });
+
+  test("a quota preemption cuts a gapped group by index, as the engine's surplus counts", () => {
+    const gapped = admission(run(0, ["a", "b"]), run(3, ["d", "e"]));
+    expect(keepWorkers(gapped, [{ group: "gpu", keep: 4 }]).placements).toEqual([
+      run(0, ["a", "b"]),
+      run(3, ["d"]),
+    ]);
+    expect(keepWorkers(gapped, [{ group: "gpu", keep: 1 }]).placements).toEqual([run(0, ["a"])]);
+  });
+
+  test("property: retiring idle workers deletes exactly them; every other worker keeps its pod and node", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }),
+        (present, retireMask) => {
+          // A group whose slots are the indices `present` marks, runs of consecutive ones.
+          const slots = present.flatMap((p, i) => (p ? [i] : []));
+          const runs: ReturnType<typeof run>[] = [];
+          for (const i of slots) {
+            const last = runs.at(-1);
+            if (last && last.replicas + (last.group === "gpu" ? 0 : Number(last.group.slice(4))) === i) {
+              last.replicas++;
+              last.nodes.push(`node-${i}`);
+            } else runs.push(run(i, [`node-${i}`]));
+          }
+          if (runs.length === 0) return;
+          const a = admission(...runs);
+          const workers = slots.map((i) => w("gpu", i, { node: `node-${i}` }));
+          const retire = slots.filter((_, n) => retireMask[n]).map((index) => ({ group: "gpu", index }));
+          const plan = planAdmitted([g("gpu", slots.length - retire.length)], a, workers, true, retire);
+          const gone = new Set(retire.map((r) => r.index));
+          expect(plan.deletes.map((d) => d.index).sort((x, y) => x - y)).toEqual(
+            [...gone].sort((x, y) => x - y),
+          );
+          expect(plan.creates).toEqual([]);
+          const kept = plan.admission ?? { placements: [] };
+          expect(admittedSlots(kept, "gpu")).toEqual(slots.filter((i) => !gone.has(i)));
+          // Each survivor's slot still names its own node.
+          for (const p of kept.placements ?? [])
+            p.nodes?.forEach((node, offset) => {
+              expect(node).toBe(`node-${(p.group === "gpu" ? 0 : Number(p.group.slice(4))) + offset}`);
+            });
+        },
+      ),
+    );
   });
 });
