@@ -19,7 +19,10 @@ import {
 let ns: TestNamespace;
 let manager: Manager;
 let client: KubeClient;
-const names = ["a", "b", "c", "d"];
+// Objects of their own per attempt, so that a retry does not find the first attempt's.
+let attempts = 0;
+// What the manager logs at error level, shown when the widgets do not get Ready.
+const errors: string[] = [];
 
 beforeAll(async () => {
   const kc = loadKubeConfig();
@@ -34,7 +37,7 @@ beforeAll(async () => {
     // Two requests a second: the objects below queue up behind each other.
     qps: 2,
     burst: 1,
-    log: createLogger({ level: "error", write: () => {} }),
+    log: createLogger({ level: "error", write: (line) => void errors.push(line) }),
   });
   manager.add(widgetController({ workers: 1, reportStatus: true }));
   await manager.start();
@@ -52,6 +55,8 @@ const revision = (o: KubeObject): number => Number(o.metadata.resourceVersion);
 
 describe("request lanes", () => {
   it("creates every object's child before the first closing status report", async () => {
+    const n = ++attempts;
+    const names = ["a", "b", "c", "d"].map((x) => `${x}-${n}`);
     await Promise.all(
       names.map((name) =>
         client.create(widgets, {
@@ -70,7 +75,9 @@ describe("request lanes", () => {
       },
       60_000,
       "every widget Ready",
-    );
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}; the manager logged:\n${errors.slice(-20).join("\n")}`);
+    });
     const children = await Promise.all(
       names.map((n) => client.get(builtin.configMaps, configMapName(n), ns.name)),
     );
