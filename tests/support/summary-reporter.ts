@@ -15,8 +15,14 @@ export default class SummaryReporter implements Reporter {
         const state = test.result().state;
         if (state === "passed") {
           passed++;
-          if (test.diagnostic()?.flaky)
-            flaky.push(`${relative(process.cwd(), module.moduleId)} > ${test.fullName}`);
+          if (test.diagnostic()?.flaky) {
+            // A test that passed on its retry keeps its first attempt's error: shown, so a flaky
+            // test says why it failed once without a second run.
+            const first = test.result().errors?.[0]?.message?.split("\n")[0]?.slice(0, 300);
+            flaky.push(
+              `${relative(process.cwd(), module.moduleId)} > ${test.fullName}${first ? ` (first: ${first})` : ""}`,
+            );
+          }
         } else if (state === "failed") failed++;
         else skipped++;
       }
