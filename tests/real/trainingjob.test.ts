@@ -27,6 +27,9 @@ interface RankResult {
 }
 
 let t: RealTestbed;
+// Jobs of their own per attempt, so that a retry does not find the first attempt's.
+let attempts = 0;
+const fresh = (base: string): string => `${base}-${++attempts}`;
 
 beforeAll(async () => {
   t = await startRealTestbed("real-tj", [pool("real-cpu", 2)], (m) =>
@@ -115,63 +118,67 @@ function expectWorld(lines: RankResult[], nodes: number): void {
 
 describe("a TrainingJob run by real torchrun", () => {
   it("forms a 2-node × 2-process gloo group from the pods' own rendezvous and succeeds", async () => {
-    await create("ddp", { nodes: 2 });
-    const done = await phase("ddp", "Succeeded");
+    const name = fresh("ddp");
+    await create(name, { nodes: 2 });
+    const done = await phase(name, "Succeeded");
     expect(done.status).toMatchObject({ nodes: 2, restarts: 0 });
-    const lines = results("ddp", 0, 2);
-    expect(lines, t.log("ddp-0-0", "trainer").slice(-3000)).toBeDefined();
+    const lines = results(name, 0, 2);
+    expect(lines, t.log(`${name}-0-0`, "trainer").slice(-3000)).toBeDefined();
     expectWorld(lines ?? [], 2);
     // Each rank reached rank 0 through the name the pod was given, not an address of ours.
     for (const l of lines ?? []) expect(l.env.MASTER_ADDR).toMatch(new RegExp(`^${podAddressPattern}$`));
   });
 
   it("forms the group in the elastic form (minNodes 1, maxNodes 2) with the size it was admitted with", async () => {
-    await create("elastic", { elastic: { minNodes: 1, maxNodes: 2 } });
-    const done = await phase("elastic", "Succeeded");
+    const name = fresh("elastic");
+    await create(name, { elastic: { minNodes: 1, maxNodes: 2 } });
+    const done = await phase(name, "Succeeded");
     const nodes = done.status?.nodes ?? 0;
     expect(nodes).toBeGreaterThanOrEqual(1);
-    expectWorld(results("elastic", 0, nodes) ?? [], nodes);
+    expectWorld(results(name, 0, nodes) ?? [], nodes);
   });
 
   it("restarts the gang when one rank is killed (exit 137) and the new ranks rendezvous again", async () => {
+    const name = fresh("restart");
     const hold = join(t.runnerDir, "hold-restart");
     writeFileSync(hold, "");
-    await create("restart", { nodes: 2, env: [{ name: "HOLD_FILE", value: hold }] });
-    expectWorld(await waitResults("restart", 0, 2), 2);
+    await create(name, { nodes: 2, env: [{ name: "HOLD_FILE", value: hold }] });
+    expectWorld(await waitResults(name, 0, 2), 2);
     // As the OOM killer ends a container: SIGKILL to rank 1's main process, torchrun itself.
-    process.kill(await t.pid("restart-0-1", "trainer"), "SIGKILL");
+    process.kill(await t.pid(`${name}-0-1`, "trainer"), "SIGKILL");
     // The kill is seen as a kubelet reports it: exit code 137, a signal, so the gang restarts.
-    const restart = await restartingEvent("restart");
-    expect(restart.note).toContain("rank 1 (pod restart-0-1) exited with code 137");
-    expectWorld(await waitResults("restart", 1, 2), 2);
+    const restart = await restartingEvent(name);
+    expect(restart.note).toContain(`rank 1 (pod ${name}-0-1) exited with code 137`);
+    expectWorld(await waitResults(name, 1, 2), 2);
     rmSync(hold);
-    const done = await phase("restart", "Succeeded");
+    const done = await phase(name, "Succeeded");
     expect(done.status?.restarts).toBe(1);
-    expect((await t.pods(podsOf("trainingjob", "restart"))).map((p) => p.metadata.name)).toEqual([
-      "restart-1-0",
-      "restart-1-1",
+    expect((await t.pods(podsOf("trainingjob", name))).map((p) => p.metadata.name)).toEqual([
+      `${name}-1-0`,
+      `${name}-1-1`,
     ]);
     // Nothing of the first gang outlived it: not torchrun, not a worker it started in a session of its own.
-    expect(markedProcesses(`${t.runnerDir}|${t.ns}/restart-0-`)).toEqual([]);
+    expect(markedProcesses(`${t.runnerDir}|${t.ns}/${name}-0-`)).toEqual([]);
   });
 
   it("restarts the gang when the OOM killer takes one worker process: torchrun exits 1, its root cause SIGKILL", async () => {
+    const name = fresh("oom");
     const hold = join(t.runnerDir, "hold-oom");
     writeFileSync(hold, "");
-    await create("oom", { nodes: 2, env: [{ name: "HOLD_FILE", value: hold }] });
-    expectWorld(await waitResults("oom", 0, 2), 2);
-    const torchrun = await t.pid("oom-0-1", "trainer");
-    const worker = markedProcesses(`${t.runnerDir}|${t.ns}/oom-0-1|trainer|`).find(
+    await create(name, { nodes: 2, env: [{ name: "HOLD_FILE", value: hold }] });
+    expectWorld(await waitResults(name, 0, 2), 2);
+    const torchrun = await t.pid(`${name}-0-1`, "trainer");
+    const worker = markedProcesses(`${t.runnerDir}|${t.ns}/${name}-0-1|trainer|`).find(
       (pid) => pid !== torchrun && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("ddp_allreduce.py"),
     );
     expect(worker).toBeDefined();
     process.kill(worker as number, "SIGKILL");
-    const restart = await restartingEvent("oom");
+    const restart = await restartingEvent(name);
     expect(restart.note).toContain(
       "a worker process was ended by signal 9 (SIGKILL), so torchrun exited with code 1",
     );
-    expectWorld(await waitResults("oom", 1, 2), 2);
+    expectWorld(await waitResults(name, 1, 2), 2);
     rmSync(hold);
-    expect((await phase("oom", "Succeeded")).status?.restarts).toBe(1);
+    expect((await phase(name, "Succeeded")).status?.restarts).toBe(1);
   });
 });
