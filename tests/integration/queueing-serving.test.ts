@@ -177,9 +177,21 @@ describe("quota preemption of serving replicas above the minimum", () => {
       "B's job running",
     );
     // The admission keeps 2; the service says who took the third, in a condition and an event.
-    const svc = await client.get<Service>(isvcRt, "chat", ns.name);
-    const admittedNow = (svc.status?.admission?.placements ?? []).reduce((n, p) => n + (p.replicas ?? 0), 0);
-    expect(admittedNow).toBe(2);
+    // Read until the trimmed admission is stored (the pods may go before the record is written).
+    const admittedOf = (s: Service) =>
+      (s.status?.admission?.placements ?? []).reduce((n, p) => n + (p.replicas ?? 0), 0);
+    const svc = await eventually(
+      async () => {
+        const s = await client.get<Service>(isvcRt, "chat", ns.name);
+        return admittedOf(s) === 2 ? s : undefined;
+      },
+      30_000,
+      "the admission trimmed to 2",
+    ).catch(async (e) => {
+      const s = await client.get<Service>(isvcRt, "chat", ns.name);
+      throw new Error(`${String(e)}; last status ${JSON.stringify(s.status)}`);
+    });
+    expect(admittedOf(svc)).toBe(2);
     const preempted = svc.status?.conditions?.find((c) => c.type === "Preempted");
     expect(preempted).toMatchObject({ status: "True", reason: "QuotaPreemption" });
     expect(preempted?.message).toContain(`TrainingJob/${ns.name}/b-job`);

@@ -98,7 +98,9 @@ const settled = (name: string, count: number, what: string) =>
       const pods = await workers(name);
       const bound = pods.length === count && pods.every((p) => p.spec.nodeName);
       const held = (rc.status?.admission?.placements ?? []).reduce((n, p) => n + (p.replicas ?? 0), 0);
-      return rc.status?.phase === "Ready" && bound && held === count ? { rc, pods } : undefined;
+      // Ready stays Ready while added workers start: settled waits for every worker ready.
+      const ready = rc.status?.readyWorkers === count;
+      return rc.status?.phase === "Ready" && bound && ready && held === count ? { rc, pods } : undefined;
     },
     90_000,
     what,
