@@ -113,11 +113,9 @@ const serversBecome = (n: number, what: string): Promise<Pod[]> =>
     what,
   );
 
-const admitted = async (): Promise<number> =>
-  ((await client.get<Service>(isvcRt, "chat", ns.name)).status?.admission?.placements ?? []).reduce(
-    (n, p) => n + (p.replicas ?? 0),
-    0,
-  );
+const admittedOf = (s: Service): number =>
+  (s.status?.admission?.placements ?? []).reduce((n, p) => n + (p.replicas ?? 0), 0);
+const admitted = async (): Promise<number> => admittedOf(await client.get<Service>(isvcRt, "chat", ns.name));
 
 const toleration = { key: dedicatedTaintKey, operator: "Equal", value: pool, effect: "NoSchedule" };
 
@@ -178,8 +176,6 @@ describe("quota preemption of serving replicas above the minimum", () => {
     );
     // The admission keeps 2; the service says who took the third, in a condition and an event.
     // Read until the trimmed admission is stored (the pods may go before the record is written).
-    const admittedOf = (s: Service) =>
-      (s.status?.admission?.placements ?? []).reduce((n, p) => n + (p.replicas ?? 0), 0);
     const svc = await eventually(
       async () => {
         const s = await client.get<Service>(isvcRt, "chat", ns.name);

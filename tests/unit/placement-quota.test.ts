@@ -187,31 +187,8 @@ const givesBackPods = (a: Admitted): boolean =>
 
 /** The admission without its last `k` pods. */
 function shrunk(a: Admitted, k: number): Admitted {
-  let drop = k;
-  const groups = [...a.admission.groups].reverse().map((g) => {
-    const placements = [...g.placements].reverse().map((p) => {
-      const nodes = [...p.nodes].reverse().flatMap((n) => {
-        const off = Math.min(drop, n.pods);
-        drop -= off;
-        const pods = n.pods - off;
-        const per = (x: number) => (x / n.pods) * pods;
-        return pods === 0
-          ? []
-          : [
-              {
-                ...n,
-                pods,
-                devices: per(n.devices),
-                cpuMillis: per(n.cpuMillis),
-                memoryBytes: per(n.memoryBytes),
-              },
-            ];
-      });
-      return { ...p, pods: nodes.reduce((m, n) => m + n.pods, 0), nodes: nodes.reverse() };
-    });
-    return { ...g, pods: placements.reduce((m, p) => m + p.pods, 0), placements: placements.reverse() };
-  });
-  return { ...a, admission: { ...a.admission, groups: groups.reverse() } };
+  const total = podsOf(a.admission).length;
+  return keepPods(a, (position) => position < total - k);
 }
 
 /** The admission with only the pods (by their position in podsOf's order) `keep` accepts. */
