@@ -34,6 +34,12 @@ const starvationAfterMs = 10 * 60_000;
 const debounceMs = 100;
 /** How often a standby (or a still-listing leader) looks again whether it may decide. */
 const notDecidingRetryMs = 500;
+/**
+ * How long a victim's re-admission waits at most for the workload that preempted it (see
+ * `reclaimed`): longer than any eviction takes, short enough that a preemptor stuck for another
+ * reason does not keep the victim out for good.
+ */
+const reclaimHoldMs = 10 * 60_000;
 /** Pod index: "kind/namespace/name" of the workload a pod belongs to (from its labels). */
 const workloadPodIndex = "sovereign.dev/workload";
 
@@ -84,6 +90,14 @@ export class Admitter implements AdmitterApi {
   private readonly informers: Informer[] = [];
   private quota: QuotaHook | undefined;
   private preemptions = new Map<string, Preemption>();
+  /**
+   * Victim key → the preemptor it gave room to, and since when. Until the preemptor is admitted
+   * (or gone), the victim does not queue for what it lost: it would be first in line for the
+   * room it just freed (it is often the older of the two) and take it back, and the preemptor
+   * would preempt it again. The engine cannot see this: once the victim's pods are going it
+   * chooses no preemption, so the decision would be lost with the next pass.
+   */
+  private readonly reclaimed = new Map<string, { by: string; since: number }>();
   /** Passes run so far, for tests and metrics. */
   passes = 0;
   private lastPassMs = 0;
@@ -204,7 +218,10 @@ export class Admitter implements AdmitterApi {
     let view: ClusterView | undefined;
     const poolOf = (pool: string) => view?.pools.find((p) => p.name === pool);
 
-    const waiting: Workload[] = [];
+    // Keys that hold an admission (recorded or assumed), for the reclaim holds below.
+    const admittedKeys = new Set<string>();
+    // What queues, with the key of the object it belongs to (a victim's extra replicas too).
+    const candidates: { workload: Workload; owner: string }[] = [];
     const holding: (() => Reservation)[] = [];
     const keep = new Map<string, Decision>();
     // Every engine key seen this pass (a workload, or its additional replicas), with its object
@@ -230,6 +247,7 @@ export class Admitter implements AdmitterApi {
           continue;
         }
         if (hasAdmission(obj) && admission) {
+          admittedKeys.add(key);
           this.assumed.delete(key);
           holding.push(() => reservationFromAdmission(workload, admission, poolOf, ownPods()));
           if (this.quota)
@@ -249,15 +267,24 @@ export class Admitter implements AdmitterApi {
               holding.push(() =>
                 reservationFromAdmission(extra, assumedStatus(granted.admission), poolOf, []),
               );
+              // Its team holds the grant too, until the record has it.
+              if (this.quota)
+                forQuota.push(() => ({
+                  key: extra.key,
+                  obj,
+                  workload: extra,
+                  holds: reservationFor(granted.admission),
+                }));
             } else {
               this.assumed.delete(extra.key);
-              waiting.push(extra);
+              candidates.push({ workload: extra, owner: key });
             }
           }
           continue;
         }
         const assumed = this.assumed.get(key);
         if (stillFor(assumed, obj)) {
+          admittedKeys.add(key);
           keep.set(key, { type: "admitted", admission: assumed.admission });
           holding.push(() =>
             reservationFromAdmission(workload, assumedStatus(assumed.admission), poolOf, ownPods()),
@@ -267,7 +294,7 @@ export class Admitter implements AdmitterApi {
           continue;
         }
         this.assumed.delete(key);
-        waiting.push(workload);
+        candidates.push({ workload, owner: key });
         // Pods it runs while it waits for more (a RayCluster scaling up) count for its team.
         if (this.quota)
           forQuota.push(() => {
@@ -279,6 +306,22 @@ export class Admitter implements AdmitterApi {
     }
     // Forget assumptions about objects that no longer exist.
     for (const key of this.assumed.keys()) if (!seen.has(key)) this.assumed.delete(key);
+    // A reclaim hold ends when its preemptor is admitted or gone, or after reclaimHoldMs.
+    for (const [victim, hold] of this.reclaimed)
+      if (
+        !seen.has(victim) ||
+        !seen.has(hold.by) ||
+        admittedKeys.has(hold.by) ||
+        now - hold.since > reclaimHoldMs
+      )
+        this.reclaimed.delete(victim);
+    const waiting: Workload[] = [];
+    const heldBack = new Map<string, string>();
+    for (const { workload, owner } of candidates) {
+      const hold = this.reclaimed.get(owner);
+      if (hold) heldBack.set(workload.key, hold.by);
+      else waiting.push(workload);
+    }
 
     let result = none;
     let quota: ReturnType<QuotaHook["prepare"]> | undefined;
@@ -309,11 +352,20 @@ export class Admitter implements AdmitterApi {
       );
     }
     const next = new Map<string, Decision>(keep);
-    // Held outside the engine (no such queue): behind everything the engine queued.
+    // Held outside the engine (no such queue, or a reclaim hold): behind everything it queued.
     let behind = result.queued.length;
     for (const [key, d] of quota?.decisions ?? [])
       next.set(key, d.type === "queued" ? { ...d, position: ++behind } : d);
+    for (const [key, by] of heldBack)
+      next.set(key, {
+        type: "queued",
+        position: ++behind,
+        code: "Reclaimed",
+        reason: `waiting until ${by}, which took these devices back, is admitted`,
+      });
     const preemptions = new Map((result.preempted ?? []).map((p) => [p.key, p]));
+    for (const p of preemptions.values())
+      if (!this.reclaimed.has(p.key)) this.reclaimed.set(p.key, { by: p.by, since: now });
     for (const a of result.admitted) {
       next.set(a.key, { type: "admitted", admission: a });
       const meta = seen.get(a.key)?.obj.metadata;

@@ -28,6 +28,8 @@ export interface ReplicaPod {
   node: string | undefined;
   ready: boolean;
   terminating: boolean;
+  /** Marked to go first by an earlier preemption (the lowest pod-deletion-cost). */
+  marked: boolean;
   /** Milliseconds since the epoch. */
   createdAt: number;
 }
@@ -45,6 +47,10 @@ export function victimOrder(a: ReplicaPod, b: ReplicaPod): number {
   if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
   return a.name < b.name ? 1 : a.name > b.name ? -1 : 0;
 }
+
+/** The order a scale-down removes pods in: those a preemption marked, then victimOrder. */
+const goingFirst = (a: ReplicaPod, b: ReplicaPod): number =>
+  a.marked !== b.marked ? (a.marked ? -1 : 1) : victimOrder(a, b);
 
 export interface SurplusFacts {
   /** Per pool: devices per replica there (undefined: no count fits the pool). */
@@ -76,9 +82,13 @@ export function surplusReplicas(
     const devices = facts.devicesOn(p.pool);
     const replicas = p.replicas ?? 0;
     if (devices === undefined || replicas <= 0) continue;
-    // Pods beyond the admitted count (a scale-down under way) are going anyway.
-    const live = pods.filter((pod) => pod.pool === p.pool && !pod.terminating).sort(victimOrder);
-    for (const [k, pod] of live.slice(0, replicas).entries())
+    // Pods beyond the admitted count (a scale-down under way, or an earlier preemption's pods
+    // not yet gone) are going anyway: the marked ones, else those the scale-down takes first.
+    // Offering one again would take a second replica for room the first already makes.
+    const live = pods.filter((pod) => pod.pool === p.pool && !pod.terminating);
+    const going = Math.max(0, live.length - replicas);
+    const staying = [...live].sort(goingFirst).slice(going).sort(victimOrder);
+    for (const [k, pod] of staying.entries())
       out.push({
         group: p.group,
         index: replicas - 1 - k,
@@ -140,11 +150,20 @@ export function takeReplicas(
   return { admission: kept.length > 0 ? { ...admission, placements: kept } : undefined, replicas, names };
 }
 
+/**
+ * The ReplicaSet's own annotation: of its ready pods, those with the lowest cost go first. The
+ * reconcile puts it on the pods a preemption named, before the Deployment scales down.
+ */
+export const podDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost";
+/** The lowest cost the API accepts (an int32). */
+export const lowestDeletionCost = -2147483648;
+
 /** A server pod as the cache holds it. */
 export interface ServerPodObject {
   metadata: {
     name?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     creationTimestamp?: string;
     deletionTimestamp?: string;
   };
@@ -163,6 +182,7 @@ export function replicaPodsOf(pods: readonly ServerPodObject[]): ReplicaPod[] {
       node: p.spec?.nodeName,
       ready: p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
       terminating: p.metadata.deletionTimestamp !== undefined,
+      marked: p.metadata.annotations?.[podDeletionCostAnnotation] === String(lowestDeletionCost),
       createdAt: Date.parse(p.metadata.creationTimestamp ?? "") || 0,
     }));
 }

@@ -37,7 +37,12 @@ import {
 import { type DeploymentLike, deploymentProblem, podProblem, type ServerPodLike } from "./health.ts";
 import type { InferencePoolPublisher } from "./inference-pool.ts";
 import { cacheClaimName, kindLabelValue, routerName, routerPort, serverPort } from "./names.ts";
-import { minimumReplicas, takeReplicas } from "./preemption.ts";
+import {
+  lowestDeletionCost,
+  minimumReplicas,
+  podDeletionCostAnnotation,
+  takeReplicas,
+} from "./preemption.ts";
 import {
   admittedReplicas,
   dropPlacements,
@@ -122,6 +127,8 @@ export function settleAdmission(
   decision: Decision | undefined,
   secretMissing: boolean,
   now: Date,
+  /** Per pool, the nodes of the service's live bound server pods (see mergeAdmission). */
+  boundNodes?: (pool: string) => readonly string[],
 ): AdmissionChange {
   const desired = Math.max(0, svc.spec.replicas ?? 1);
   const requirement = requirementOf(svc);
@@ -138,7 +145,7 @@ export function settleAdmission(
   if (decision?.type === "admitted" && !secretMissing && admittedReplicas(admission) < desired) {
     added = toAdmissionStatus(decision.admission, now, true);
     if (span > 1) added = withGroupMajorNodes(added, span);
-    admission = mergeAdmission(admission, added);
+    admission = mergeAdmission(admission, added, span > 1 ? undefined : boundNodes);
   }
   // The autoscaler's scale-down takes from the most expensive pool first, unless the user
   // ranked the pools (accelerators.pools): then, as for any scale-down, the last pool first.
@@ -196,7 +203,19 @@ export async function reconcileInferenceService(
     rt,
     cachedAdmitted === 0 ? ctx.key : `${ctx.key}${additionalKeySuffix(cachedAdmitted)}`,
   );
-  let change = settleAdmission(svc, pools, decision, missingSecret !== undefined, now);
+  // The model server pods: one per replica, or every member of replicas spanning nodes.
+  const ownPods = cache
+    .list<PodLike & ServerPodLike & MemberPodLike>(resourceTypes.pod, {
+      namespace,
+      labels: { [labels.kind]: kindLabelValue, [labels.name]: name },
+    })
+    .filter((p) => p.metadata.labels?.[labels.group] !== routerGroup);
+  const boundNodes = (pool: string): string[] =>
+    ownPods
+      .filter((p) => p.metadata.labels?.[labels.pool] === pool && !p.metadata.deletionTimestamp)
+      .flatMap((p) => (p.spec?.nodeName ? [p.spec.nodeName] : []))
+      .sort();
+  let change = settleAdmission(svc, pools, decision, missingSecret !== undefined, now, boundNodes);
   // A quota preemption takes back replicas above the service's minimum (preemption.ts): the
   // record keeps fewer, and the Deployment's scale-down removes the pods the engine named.
   const preemption = change.admission ? deps.admitter.preemptionFor?.(rt, ctx.key) : undefined;
@@ -213,13 +232,6 @@ export async function reconcileInferenceService(
     });
   }
 
-  // The model server pods: one per replica, or every member of replicas spanning nodes.
-  const ownPods = cache
-    .list<PodLike & ServerPodLike & MemberPodLike>(resourceTypes.pod, {
-      namespace,
-      labels: { [labels.kind]: kindLabelValue, [labels.name]: name },
-    })
-    .filter((p) => p.metadata.labels?.[labels.group] !== routerGroup);
   const deployments = new Map<string, DeploymentLike & KubeObject>();
   let routerDeployment: (DeploymentLike & KubeObject) | undefined;
   for (const d of cache.childrenOf<DeploymentLike & KubeObject>(resourceTypes.deployment, svc)) {
@@ -465,9 +477,6 @@ function routerWrites(
   return writes;
 }
 
-/** The ReplicaSet's own annotation: of its ready pods, those with the lowest cost go first. */
-export const podDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost";
-
 /**
  * Marks the named pods to go first on the next scale-down. The ReplicaSet still takes unbound,
  * pending and unready pods before any ready one whatever their cost; the engine is offered those
@@ -497,9 +506,6 @@ async function markToGo(ctx: ReconcileContext, pods: readonly KubeObject[], name
     ),
   );
 }
-
-/** The lowest cost the API accepts (an int32). */
-const lowestDeletionCost = -2147483648;
 
 const isOwnedBy = (child: KubeObject, owner: KubeObject): boolean =>
   child.metadata.ownerReferences?.some((r) => r.controller && r.uid === owner.metadata.uid) ?? false;

@@ -85,10 +85,16 @@ export function shrinkAdmission(
   };
 }
 
-/** Adds a further admission of the same service's replicas to the record. */
+/**
+ * Adds a further admission of the same service's replicas to the record. A pool whose nodes were
+ * forgotten (its pods were all bound) lists them again, from `boundNodes`: the admitter reserves
+ * a placement's nodes less the service's pods bound there, so a list of only the new replicas'
+ * nodes would be offset by the old replicas' pods on the same nodes, and reserve nothing.
+ */
 export function mergeAdmission(
   current: AdmissionStatus | undefined,
   added: AdmissionStatus,
+  boundNodes: (pool: string) => readonly string[] = () => [],
 ): AdmissionStatus {
   const placements = placementsOf(current).map((p) => ({ ...p }));
   for (const a of placementsOf(added)) {
@@ -99,7 +105,8 @@ export function mergeAdmission(
       continue;
     }
     const merged: Placement = { ...existing, replicas: (existing.replicas ?? 0) + (a.replicas ?? 0) };
-    const nodes = [...(existing.nodes ?? []), ...(a.nodes ?? [])];
+    const held = existing.nodes ?? boundNodes(existing.pool).slice(0, existing.replicas ?? 0);
+    const nodes = [...held, ...(a.nodes ?? [])];
     if (nodes.length > 0) merged.nodes = nodes;
     placements[i] = merged;
   }

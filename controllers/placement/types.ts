@@ -222,6 +222,8 @@ export type QueuedCode =
   | "QuotaExceeded"
   /** Victims were chosen for it; it is admitted once they are gone. */
   | "Preempting"
+  /** Decided outside the engine: preempted, it waits until its preemptor is admitted. */
+  | "Reclaimed"
   /** Decided outside the engine: the queue or TeamQuota it names does not exist. */
   | "QueueNotFound";
 

@@ -15,6 +15,7 @@ import { resourceTypes } from "../../controllers/resources.ts";
 import { trainingJobController } from "../../controllers/trainingjob/index.ts";
 import type { AdmissionStatus, Condition } from "../../crds/index.ts";
 import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
+import { clearNamespace, perAttempt } from "../support/attempts.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
 import {
   createDedicatedPools,
@@ -42,6 +43,9 @@ const isvcRt = resourceTypes.inferenceService;
 const jobRt = resourceTypes.trainingJob;
 let ns: TestNamespace;
 let manager: Manager;
+// Objects of their own per attempt: a retry meets neither the names nor the devices of the first.
+const attempt = perAttempt();
+let chat = "";
 
 type Service = KubeObject & {
   status?: { admission?: AdmissionStatus; conditions?: Condition[]; readyReplicas?: number };
@@ -83,8 +87,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client.delete(isvcRt, "chat", ns?.name).catch(() => {});
-  await client.delete(jobRt, "b-job", ns?.name).catch(() => {});
+  if (ns) await clearNamespace(client, ns.name, [isvcRt, jobRt]).catch(() => {});
   await manager?.stop();
   for (const name of [teamA, teamB]) await client.delete(resourceTypes.teamQuota, name).catch(() => {});
   await ns?.[Symbol.asyncDispose]();
@@ -96,7 +99,7 @@ const servers = async (): Promise<Pod[]> =>
   (
     await client.list<Pod>(builtin.pods, {
       namespace: ns.name,
-      query: { labelSelector: "stack.sovereign.dev/name=chat,stack.sovereign.dev/group=server" },
+      query: { labelSelector: `stack.sovereign.dev/name=${chat},stack.sovereign.dev/group=server` },
     })
   ).items.filter((p) => !p.metadata.deletionTimestamp);
 
@@ -115,16 +118,19 @@ const serversBecome = (n: number, what: string): Promise<Pod[]> =>
 
 const admittedOf = (s: Service): number =>
   (s.status?.admission?.placements ?? []).reduce((n, p) => n + (p.replicas ?? 0), 0);
-const admitted = async (): Promise<number> => admittedOf(await client.get<Service>(isvcRt, "chat", ns.name));
+const admitted = async (): Promise<number> => admittedOf(await client.get<Service>(isvcRt, chat, ns.name));
 
 const toleration = { key: dedicatedTaintKey, operator: "Equal", value: pool, effect: "NoSchedule" };
 
 describe("quota preemption of serving replicas above the minimum", () => {
   it("team B reclaims its quota: exactly the replica it needs goes, A keeps serving, B runs, and the replica comes back", async () => {
+    if (attempt.next() > 1) await clearNamespace(client, ns.name, [isvcRt, jobRt]);
+    chat = attempt.name("chat");
+    const bJob = attempt.name("b-job");
     await client.create(isvcRt, {
       apiVersion: isvcRt.apiVersion,
       kind: isvcRt.kind,
-      metadata: { name: "chat", namespace: ns.name },
+      metadata: { name: chat, namespace: ns.name },
       spec: {
         queueName: "a",
         model: { uri: "hf://meta-llama/Llama-3.1-8B-Instruct", name: "llama-8b" },
@@ -150,7 +156,7 @@ describe("quota preemption of serving replicas above the minimum", () => {
     await client.create(jobRt, {
       apiVersion: jobRt.apiVersion,
       kind: jobRt.kind,
-      metadata: { name: "b-job", namespace: ns.name },
+      metadata: { name: bJob, namespace: ns.name },
       spec: {
         queueName: "b",
         image: "ghcr.io/acme/train:1.0",
@@ -168,7 +174,7 @@ describe("quota preemption of serving replicas above the minimum", () => {
     expect(after.every((p) => before.some((b) => b.metadata.name === p.metadata.name))).toBe(true);
     await eventually(
       async () => {
-        const job = await client.get<Job>(jobRt, "b-job", ns.name);
+        const job = await client.get<Job>(jobRt, bJob, ns.name);
         return job.status?.phase === "Running" ? job : undefined;
       },
       60_000,
@@ -178,19 +184,19 @@ describe("quota preemption of serving replicas above the minimum", () => {
     // Read until the trimmed admission is stored (the pods may go before the record is written).
     const svc = await eventually(
       async () => {
-        const s = await client.get<Service>(isvcRt, "chat", ns.name);
+        const s = await client.get<Service>(isvcRt, chat, ns.name);
         return admittedOf(s) === 2 ? s : undefined;
       },
       30_000,
       "the admission trimmed to 2",
     ).catch(async (e) => {
-      const s = await client.get<Service>(isvcRt, "chat", ns.name);
+      const s = await client.get<Service>(isvcRt, chat, ns.name);
       throw new Error(`${String(e)}; last status ${JSON.stringify(s.status)}`);
     });
     expect(admittedOf(svc)).toBe(2);
     const preempted = svc.status?.conditions?.find((c) => c.type === "Preempted");
     expect(preempted).toMatchObject({ status: "True", reason: "QuotaPreemption" });
-    expect(preempted?.message).toContain(`TrainingJob/${ns.name}/b-job`);
+    expect(preempted?.message).toContain(`TrainingJob/${ns.name}/${bJob}`);
     const events = await eventually(
       async () => {
         const list = (
@@ -198,7 +204,7 @@ describe("quota preemption of serving replicas above the minimum", () => {
             builtin.events,
             { namespace: ns.name },
           )
-        ).items.filter((e) => e.regarding?.name === "chat" && e.reason === "Preempted");
+        ).items.filter((e) => e.regarding?.name === chat && e.reason === "Preempted");
         return list.length > 0 ? list : undefined;
       },
       30_000,
@@ -209,12 +215,12 @@ describe("quota preemption of serving replicas above the minimum", () => {
     expect((await servers()).length).toBe(2);
 
     // B done: the missing replica is asked for again and admitted once there is room.
-    await client.patch(jobRt, "b-job", ns.name, { spec: { suspend: true } }, "merge");
-    await client.delete(jobRt, "b-job", ns.name);
+    await client.patch(jobRt, bJob, ns.name, { spec: { suspend: true } }, "merge");
+    await client.delete(jobRt, bJob, ns.name);
     await serversBecome(3, "the third replica back once B is gone");
     await eventually(
       async () => {
-        const s = await client.get<Service>(isvcRt, "chat", ns.name);
+        const s = await client.get<Service>(isvcRt, chat, ns.name);
         const c = s.status?.conditions?.find((x) => x.type === "Preempted");
         return c?.status === "False" ? c : undefined;
       },

@@ -126,6 +126,50 @@ describe("admitting an InferenceService replica by replica", () => {
     expect(admitter.decisionFor(rt, "ml/other")?.type).toBe("queued");
   });
 
+  it("a scale-up of a pool whose nodes were forgotten reserves the new replica: old pods on its node do not offset it", () => {
+    const { admitter, put } = world();
+    // One replica, its pod bound on h100-0: the record has forgotten the pool's nodes.
+    put(resourceTypes.pod, {
+      metadata: {
+        name: "llama-0",
+        namespace: "ml",
+        labels: {
+          "stack.sovereign.dev/kind": "inferenceservice",
+          "stack.sovereign.dev/name": "llama",
+          "stack.sovereign.dev/group": "server",
+          "stack.sovereign.dev/pool": "h100",
+        },
+      },
+      spec: {
+        nodeName: "h100-0",
+        containers: [{ name: "engine", resources: { requests: { "nvidia.com/gpu": "1" } } }],
+      },
+      status: { phase: "Running" },
+    } as KubeObject);
+    const recorded = {
+      admittedAt: "2025-01-01T00:00:00.000Z",
+      placements: [
+        { group: "server/h100", pool: "h100", replicas: 1, vendor: "nvidia", resourceName: "nvidia.com/gpu" },
+      ],
+    };
+    put(rt, svc("llama", 2, { admission: recorded }));
+    admitter.pass();
+    const more = admitter.decisionFor(rt, "ml/llama@1");
+    if (more?.type !== "admitted") throw new Error("the second replica fits on the node's 3 devices");
+    // Merged with the bound pod's node listed again: 1 bound + 1 reserved of the node's 3.
+    const merged = mergeAdmission(recorded, toAdmissionStatus(more.admission, new Date(0), true), () => [
+      "h100-0",
+    ]);
+    expect(merged.placements?.[0]?.nodes).toEqual(["h100-0", "h100-0"]);
+    put(rt, svc("llama", 2, { admission: merged }));
+    put(rt, svc("other", 2));
+    admitter.pass();
+    // Only 1 device is free (the new replica's pod does not exist yet, but its device is held):
+    // the other service gets 1 of its 2 replicas.
+    const other = admitter.decisionFor(rt, "ml/other");
+    expect(other?.type === "admitted" && other.admission.groups[0]?.pods).toBe(1);
+  });
+
   it("holds a decision nobody has recorded yet for as long as the object is unchanged, however long", () => {
     const clock = { now: 1_000_000 };
     const { admitter, put } = world(clock);

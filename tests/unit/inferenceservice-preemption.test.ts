@@ -65,6 +65,7 @@ const pod = (name: string, pool: string, extra: Partial<ReplicaPod> = {}): Repli
   node: `${pool}-node-${name}`,
   ready: true,
   terminating: false,
+  marked: false,
   createdAt: 0,
   ...extra,
 });
@@ -113,6 +114,34 @@ describe("which replicas go first", () => {
     expect(surplus?.pods[0]).toMatchObject({ pool: "l4", node: "l4-node-l-b", devices: 4, cpuMillis: 8000 });
   });
 
+  it("pods beyond the admitted count are going: the marked ones, else the first to go, are not offered again", () => {
+    // An earlier preemption took one of 3 (the record keeps 2) and marked its pod, which has not
+    // gone yet: offering it again would take a second replica for the room the first makes.
+    const s = autoscaled(1, 3, record(place("h100", 2)));
+    const marked = surplusReplicas(
+      s,
+      [
+        pod("a", "h100", { createdAt: 1 }),
+        pod("b", "h100", { createdAt: 2, marked: true }),
+        pod("c", "h100", { createdAt: 3 }),
+      ],
+      facts,
+    );
+    expect(marked?.pods.map((x) => x.name)).toEqual(["c", "a"]);
+    expect(marked?.limit).toBe(1);
+    // Unmarked (an ordinary scale-down): the pod the scale-down takes first is the one going.
+    const unmarked = surplusReplicas(
+      s,
+      [
+        pod("a", "h100", { createdAt: 1 }),
+        pod("b", "h100", { createdAt: 2 }),
+        pod("c", "h100", { createdAt: 3 }),
+      ],
+      facts,
+    );
+    expect(unmarked?.pods.map((x) => x.name)).toEqual(["b", "a"]);
+  });
+
   it("the server pods only: not the router's, not finished ones", () => {
     const meta = (name: string, group: string) => ({
       metadata: {
@@ -137,6 +166,7 @@ describe("which replicas go first", () => {
         node: "n1",
         ready: true,
         terminating: false,
+        marked: false,
         createdAt: Date.parse("2025-01-01T00:00:00Z"),
       },
     ]);
