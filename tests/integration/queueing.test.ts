@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { builtin, type KubeObject } from "../../operator/index.ts";
+import { perAttempt } from "../support/attempts.ts";
 import { eventually } from "../support/cluster.ts";
 import {
   condition,
@@ -19,7 +20,7 @@ import {
 } from "./trainingjob-harness.ts";
 
 let h: Harness;
-let attempts = 0;
+const attempt = perAttempt();
 const suffix = randomBytes(3).toString("hex");
 const teamA = `qa-${suffix}`;
 const teamB = `qb-${suffix}`;
@@ -72,9 +73,9 @@ describe("team quotas with borrowing and preemption", () => {
   it("A borrows B's idle H100s; B's job preempts A's borrowed one, which checkpoints, waits and resumes", async () => {
     // Jobs of their own per attempt; a retry first retires the previous attempt's, so the
     // quotas start empty again.
-    const n = ++attempts;
+    const n = attempt.next();
     if (n > 1) for (const old of ["a-own", "a-borrowed", "b-job"]) await h.retire(`${old}-${n - 1}`);
-    const [own, borrowed, bJob] = ["a-own", "a-borrowed", "b-job"].map((j) => `${j}-${n}`) as [
+    const [own, borrowed, bJob] = ["a-own", "a-borrowed", "b-job"].map(attempt.name) as [
       string,
       string,
       string,

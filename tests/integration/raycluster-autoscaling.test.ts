@@ -18,6 +18,7 @@ import { repoRoot } from "../../crds/generate.ts";
 import { labels, type RayCluster } from "../../crds/index.ts";
 import { builtin, KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
 import { realRayCluster, realRayHead, smallObjectStore } from "../real/harness.ts";
+import { perAttempt } from "../support/attempts.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
 import { type PodRunner, startPodRunner } from "../support/pod-runner.ts";
 import { pythonVenv } from "../support/python.ts";
@@ -194,14 +195,14 @@ describe("RayCluster autoscaling removes exactly the idle workers Ray names", { 
   });
 
   // A name per attempt: a retry does not meet the first attempt's cluster.
-  let attempt = 0;
+  const attempt = perAttempt();
   let name = "";
   const workers = () => podsIn(client, ns.name, name, "cpu");
   const byName = (ps: Pod[]) => new Map(ps.map((p) => [p.metadata.name as string, p]));
 
   it("deletes the idle middle worker while both neighbours are busy; they keep their pods and nodes", async () => {
-    name = `idle${++attempt}`;
-    const ports = portsOf(attempt);
+    const ports = portsOf(attempt.next());
+    name = attempt.name("idle");
     await client.create(
       rt,
       realRayCluster(name, ns.name, {

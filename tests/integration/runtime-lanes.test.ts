@@ -7,6 +7,7 @@ import { KubeClient } from "../../operator/kube-client.ts";
 import { createLogger } from "../../operator/log.ts";
 import { Manager } from "../../operator/manager.ts";
 import { builtin, type KubeObject } from "../../operator/resource.ts";
+import { perAttempt } from "../support/attempts.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
 import {
   configMapName,
@@ -20,7 +21,7 @@ let ns: TestNamespace;
 let manager: Manager;
 let client: KubeClient;
 // Objects of their own per attempt, so that a retry does not find the first attempt's.
-let attempts = 0;
+const attempt = perAttempt();
 // What the manager logs at error level, shown when the widgets do not get Ready.
 const errors: string[] = [];
 
@@ -55,8 +56,8 @@ const revision = (o: KubeObject): number => Number(o.metadata.resourceVersion);
 
 describe("request lanes", () => {
   it("creates every object's child before the first closing status report", async () => {
-    const n = ++attempts;
-    const names = ["a", "b", "c", "d"].map((x) => `${x}-${n}`);
+    attempt.next();
+    const names = ["a", "b", "c", "d"].map(attempt.name);
     await Promise.all(
       names.map((name) =>
         client.create(widgets, {

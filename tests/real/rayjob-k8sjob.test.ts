@@ -12,6 +12,7 @@ import { resourceTypes } from "../../controllers/resources.ts";
 import type { RayJob } from "../../crds/index.ts";
 import { labels } from "../../crds/runtime/index.ts";
 import { builtin, type KubeObject } from "../../operator/index.ts";
+import { perAttempt } from "../support/attempts.ts";
 import { eventually } from "../support/cluster.ts";
 import { type Pod, type RealTestbed, realRayHead, startRealTestbed } from "./harness.ts";
 
@@ -23,7 +24,7 @@ const ports = { gcs: 6393, dashboard: 8278, client: 9992, metrics: 8093 };
 
 let t: RealTestbed;
 // Objects of their own per attempt, so that a retry does not find the first attempt's.
-let attempts = 0;
+const attempt = perAttempt();
 
 beforeAll(async () => {
   t = await startRealTestbed(
@@ -87,7 +88,8 @@ const submitterPod = async (job: string): Promise<Pod> =>
 
 describe("RayJob submissionMode K8sJob with real Ray", () => {
   it("submits through a submitter Job whose pod runs ray job submit and streams the driver's log", async () => {
-    const name = `hello-${++attempts}`;
+    attempt.next();
+    const name = attempt.name("hello");
     await t.client.create(
       rt,
       rayJob(name, `python -c "import os, ray; ray.init(); print('hello', os.environ['GREETING'])"`),
@@ -126,7 +128,8 @@ describe("RayJob submissionMode K8sJob with real Ray", () => {
   });
 
   it("follows a failing entrypoint to FAILED with Ray's message; the submitter pod exits 1", async () => {
-    const name = `boom-${++attempts}`;
+    attempt.next();
+    const name = attempt.name("boom");
     await t.client.create(rt, rayJob(name, `python -c "raise SystemExit('no data at /x')"`));
     const failed = await until(name, "Failed", (j) => j.status?.phase === "Failed");
     expect(failed.status?.jobStatus).toBe("FAILED");

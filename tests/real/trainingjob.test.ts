@@ -11,6 +11,7 @@ import { resourceTypes } from "../../controllers/resources.ts";
 import { trainingJobController } from "../../controllers/trainingjob/index.ts";
 import type { TrainingJob } from "../../crds/index.ts";
 import { builtin, type KubeObject } from "../../operator/index.ts";
+import { perAttempt } from "../support/attempts.ts";
 import { eventually, podAddressPattern } from "../support/cluster.ts";
 import { podsOf, pool, type RealTestbed, startRealTestbed } from "./harness.ts";
 
@@ -28,8 +29,11 @@ interface RankResult {
 
 let t: RealTestbed;
 // Jobs of their own per attempt, so that a retry does not find the first attempt's.
-let attempts = 0;
-const fresh = (base: string): string => `${base}-${++attempts}`;
+const attempt = perAttempt();
+const fresh = (base: string): string => {
+  attempt.next();
+  return attempt.name(base);
+};
 
 beforeAll(async () => {
   t = await startRealTestbed("real-tj", [pool("real-cpu", 2)], (m) =>
