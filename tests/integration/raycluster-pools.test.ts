@@ -11,6 +11,7 @@ import { rayClusterController } from "../../controllers/raycluster/index.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import { labels, type RayCluster } from "../../crds/index.ts";
 import { KubeClient, type KubeObject, type Manager } from "../../operator/index.ts";
+import { clearNamespace, perAttempt } from "../support/attempts.ts";
 import { eventually, loadKubeConfig, type TestNamespace, testNamespace } from "../support/cluster.ts";
 import { createDedicatedPools, deleteDedicatedPools, namespaceManager } from "../support/workloads.ts";
 
@@ -19,6 +20,7 @@ const client = new KubeClient({ kubeConfig: kc });
 const rt = resourceTypes.rayCluster;
 let ns: TestNamespace;
 let manager: Manager;
+const attempt = perAttempt();
 
 type RC = RayCluster & KubeObject;
 type Pod = KubeObject & {
@@ -110,10 +112,13 @@ const settled = (name: string, count: number, what: string) =>
 
 describe("RayCluster across vendors", () => {
   it("a group of vendors [nvidia, amd] whose NVIDIA pool is full grows onto the AMD pool", async () => {
+    // A cluster of its own per attempt, on pools the first attempt's cluster no longer holds.
+    if (attempt.next() > 1) await clearNamespace(client, ns.name, [rt]);
+    const spill = attempt.name("spill");
     await client.create(rt, {
       apiVersion: rt.apiVersion,
       kind: rt.kind,
-      metadata: { name: "spill", namespace: ns.name },
+      metadata: { name: spill, namespace: ns.name },
       spec: {
         rayVersion: "2.52.0",
         image: "rayproject/ray:2.52.0",
@@ -128,22 +133,22 @@ describe("RayCluster across vendors", () => {
         ],
       },
     });
-    const first = await settled("spill", 2, "two workers on the NVIDIA pool");
+    const first = await settled(spill, 2, "two workers on the NVIDIA pool");
     expect(first.pods.map(shape)).toEqual([
-      { name: "spill-gpu-0", pool: NV, node: true, devices: ["nvidia.com/gpu"], gpus: "--num-gpus=1" },
-      { name: "spill-gpu-1", pool: NV, node: true, devices: ["nvidia.com/gpu"], gpus: "--num-gpus=1" },
+      { name: `${spill}-gpu-0`, pool: NV, node: true, devices: ["nvidia.com/gpu"], gpus: "--num-gpus=1" },
+      { name: `${spill}-gpu-1`, pool: NV, node: true, devices: ["nvidia.com/gpu"], gpus: "--num-gpus=1" },
     ]);
 
     const groups = (replicas: number) => ({
       workerGroups: [{ ...first.rc.spec.workerGroups?.[0], replicas }],
     });
-    await client.patch(rt, "spill", ns.name, { spec: groups(4) }, "merge");
-    const grown = await settled("spill", 4, "four workers, two of them on the AMD pool");
+    await client.patch(rt, spill, ns.name, { spec: groups(4) }, "merge");
+    const grown = await settled(spill, 4, "four workers, two of them on the AMD pool");
     expect(grown.pods.map(shape)).toEqual([
-      { name: "spill-gpu-0", pool: NV, node: true, devices: ["nvidia.com/gpu"], gpus: "--num-gpus=1" },
-      { name: "spill-gpu-1", pool: NV, node: true, devices: ["nvidia.com/gpu"], gpus: "--num-gpus=1" },
-      { name: "spill-gpu-2", pool: AMD, node: true, devices: ["amd.com/gpu"], gpus: "--num-gpus=1" },
-      { name: "spill-gpu-3", pool: AMD, node: true, devices: ["amd.com/gpu"], gpus: "--num-gpus=1" },
+      { name: `${spill}-gpu-0`, pool: NV, node: true, devices: ["nvidia.com/gpu"], gpus: "--num-gpus=1" },
+      { name: `${spill}-gpu-1`, pool: NV, node: true, devices: ["nvidia.com/gpu"], gpus: "--num-gpus=1" },
+      { name: `${spill}-gpu-2`, pool: AMD, node: true, devices: ["amd.com/gpu"], gpus: "--num-gpus=1" },
+      { name: `${spill}-gpu-3`, pool: AMD, node: true, devices: ["amd.com/gpu"], gpus: "--num-gpus=1" },
     ]);
     // The first two kept their pods: the growth did not restart them.
     expect(grown.pods.slice(0, 2).map((p) => p.metadata.uid)).toEqual(first.pods.map((p) => p.metadata.uid));
@@ -159,15 +164,19 @@ describe("RayCluster across vendors", () => {
     );
 
     // Scale down: the newest go first, the AMD run is cut and then dropped.
-    await client.patch(rt, "spill", ns.name, { spec: groups(3) }, "merge");
-    const three = await settled("spill", 3, "three workers");
-    expect(three.pods.map((p) => p.metadata.name)).toEqual(["spill-gpu-0", "spill-gpu-1", "spill-gpu-2"]);
+    await client.patch(rt, spill, ns.name, { spec: groups(3) }, "merge");
+    const three = await settled(spill, 3, "three workers");
+    expect(three.pods.map((p) => p.metadata.name)).toEqual([
+      `${spill}-gpu-0`,
+      `${spill}-gpu-1`,
+      `${spill}-gpu-2`,
+    ]);
     expect(three.rc.status?.admission?.placements?.map((p) => [p.group, p.replicas])).toEqual([
       ["gpu", 2],
       ["gpu/2", 1],
     ]);
-    await client.patch(rt, "spill", ns.name, { spec: groups(2) }, "merge");
-    const two = await settled("spill", 2, "two workers, all on the NVIDIA pool");
+    await client.patch(rt, spill, ns.name, { spec: groups(2) }, "merge");
+    const two = await settled(spill, 2, "two workers, all on the NVIDIA pool");
     expect(two.pods.map(shape).map((s) => s.pool)).toEqual([NV, NV]);
     expect(two.rc.status?.admission?.placements?.map((p) => [p.group, p.pool, p.replicas])).toEqual([
       ["gpu", NV, 2],

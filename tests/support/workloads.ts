@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import type * as k8s from "@kubernetes/client-node";
 import { load } from "js-yaml";
 import { type SimulatedPool, simulatedNodes } from "../../cli/dev/simulated-nodes.ts";
+import { isNodeReady, type NodeLike } from "../../controllers/admission/cluster-view.ts";
 import { resourceTypes } from "../../controllers/resources.ts";
 import {
   builtin,
@@ -16,6 +17,7 @@ import {
   type ResourceType,
   silentLogger,
 } from "../../operator/index.ts";
+import { eventually } from "./cluster.ts";
 
 /** Creates samples/acceleratorpool-NAME.yaml for each name, unless that pool exists already. */
 export async function ensureSamplePools(client: KubeClient, names: readonly string[]): Promise<void> {
@@ -35,6 +37,9 @@ export const dedicatedTaintKey = "sovereign.dev/dedicated";
 /**
  * A test file's own pools: their simulated nodes, tainted `dedicatedTaintKey=<pool>`, and an
  * AcceleratorPool each whose pods tolerate that taint, so no other file's workload lands there.
+ * Returns once kwok has made every node Ready: the admitter places nothing on a node that is not,
+ * so a test that creates a workload at once would otherwise find only the pools whose nodes won
+ * that race (a loaded CI machine once put a group that prefers NVIDIA on its AMD pool).
  */
 export async function createDedicatedPools(
   client: KubeClient,
@@ -61,6 +66,17 @@ export async function createDedicatedPools(
       },
     });
   }
+  const names = new Set(pools.flatMap((pool) => simulatedNodes(pool).map((n) => n.metadata?.name ?? "")));
+  await eventually(
+    async () => {
+      const { items } = await client.list<NodeLike>(builtin.nodes);
+      return items.filter((n) => names.has(n.metadata.name ?? "") && isNodeReady(n)).length === names.size
+        ? true
+        : undefined;
+    },
+    60_000,
+    `the ${names.size} nodes of ${pools.map((p) => p.name).join(", ")} Ready`,
+  );
 }
 
 export async function deleteDedicatedPools(
